@@ -1,0 +1,1 @@
+"""The local SQLite archive: schema, storage, search and export."""

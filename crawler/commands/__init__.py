@@ -1,0 +1,1 @@
+"""One module per subcommand of ``python -m crawler`` (see :mod:`crawler.cli`)."""
