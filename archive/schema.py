@@ -47,6 +47,9 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
                 db["bulletins"].add_column(name, kind)
     db["bulletins"].create_index(["published"], if_not_exists=True)
     db["bulletins"].create_index(["site", "published"], if_not_exists=True)
+    from archive.search import ensure_search_shape
+
+    ensure_search_shape(db)
 
 
 def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:

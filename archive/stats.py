@@ -1,0 +1,43 @@
+"""Figures about an archive: counts, date range and how often each field is filled."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from archive.schema import BULLETIN_COLUMNS
+
+#: Columns whose coverage is reported (bookkeeping columns are always filled).
+COVERAGE_COLUMNS = tuple(
+    name for name in BULLETIN_COLUMNS if name not in ("url", "site", "fetched_at", "source_url", "list_url")
+)
+
+
+@dataclass
+class SiteStats:
+    site: str
+    bulletins: int
+    first_published: str | None
+    last_published: str | None
+    filled: dict[str, int]
+
+
+def archive_stats(db: sqlite_utils.Database) -> list[SiteStats]:
+    """One entry per site, in site order."""
+    filled_sql = ", ".join(
+        f"sum(coalesce({name}, '') not in ('', '[]')) as [{name}]" for name in COVERAGE_COLUMNS
+    )
+    rows = db.query(
+        f"select site, count(*) as n, min(published) as first, max(published) as last, "
+        f"{filled_sql} from bulletins group by site order by site"
+    )
+    return [
+        SiteStats(
+            site=row["site"],
+            bulletins=row["n"],
+            first_published=row["first"],
+            last_published=row["last"],
+            filled={name: row[name] for name in COVERAGE_COLUMNS},
+        )
+        for row in rows
+    ]

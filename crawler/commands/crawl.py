@@ -1,0 +1,57 @@
+"""``crawl``: fetch a portal's supervision column into the archive."""
+from __future__ import annotations
+
+import argparse
+
+from crawler.errors import CommandError
+from crawler.profiles import PROFILES
+from crawler.run import project_settings, run_crawl
+from crawler.urls import netloc_of
+
+HELP = "crawl supervision columns into the archive (default: Xianning's column)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--start-url", action="append", default=[], metavar="URL",
+        help="a column's list page (repeatable); default: the profile's start URLs",
+    )
+    parser.add_argument(
+        "--profile", choices=sorted(PROFILES), default="xianning",
+        help="site profile giving start URLs and settings (default: xianning)",
+    )
+    parser.add_argument("--archive", default=None, help="SQLite archive (default: data/archive.db)")
+    parser.add_argument(
+        "-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+        help="override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=0",
+    )
+
+
+def parse_setting_overrides(pairs: list[str]) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CommandError(f"bad setting {pair!r}: use -s NAME=VALUE", exit_code=2)
+        overrides[name.strip()] = value
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    profile = PROFILES[args.profile]
+    start_urls = args.start_url or list(profile.start_urls)
+    for url in start_urls:
+        if not netloc_of(url):
+            raise CommandError(f"not a web URL: {url!r} (expected http:// or https://)", 2)
+    overrides: dict[str, object] = dict(profile.settings)
+    if not args.start_url:
+        overrides["PORTAL_EXTRA_HOSTS"] = list(profile.extra_hosts)
+    overrides.update(parse_setting_overrides(args.settings))
+    if args.archive:
+        overrides["ARCHIVE_PATH"] = args.archive
+    result = run_crawl(start_urls, project_settings(overrides))
+    print(result.summary())
+    problems = result.problems()
+    if problems:
+        raise CommandError("; ".join(problems), exit_code=1)
+    return 0

@@ -1,0 +1,62 @@
+"""``python -m crawler export``: write an archive table to CSV, JSON Lines or Parquet.
+
+The work is done by :func:`archive.export.export_table`; this module only turns the command
+line into a call and every user-fixable problem into one line and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+
+from archive.datapackage import DataPackageError
+from archive.export import FORMATS, ExportError, export_table, format_for, parse_date
+from archive.schema import open_archive
+from crawler.errors import CommandError
+
+HELP = "Export the archive (bulletins by default) to CSV, JSON Lines or Parquet, with datapackage.json."
+
+DEFAULT_ARCHIVE = "data/archive.db"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # No argparse ``choices`` for --format: a bad value gets our one-line message instead.
+    parser.add_argument(
+        "--format", metavar="|".join(FORMATS),
+        help="output format (default: from the --output suffix: .csv, .jsonl, .parquet)",
+    )
+    parser.add_argument("--output", "-o", required=True, metavar="PATH", help="file to write")
+    parser.add_argument("--since", metavar="DATE", help="only rows published on or after DATE (YYYY-MM-DD)")
+    parser.add_argument("--until", metavar="DATE", help="only rows published on or before DATE (YYYY-MM-DD)")
+    parser.add_argument("--site", metavar="HOST", help="only rows from this site (exact host name)")
+    parser.add_argument("--query", "-q", metavar="TEXT", help="only bulletins matching this search")
+    parser.add_argument("--table", default="bulletins", help="table to export (default: bulletins)")
+    parser.add_argument(
+        "--archive", default=DEFAULT_ARCHIVE, metavar="PATH", help=f"archive database (default: {DEFAULT_ARCHIVE})"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:  # check what needs no database first, so mistakes are reported at once
+        fmt = format_for(args.format, args.output)
+        since, until = parse_date(args.since, "--since"), parse_date(args.until, "--until")
+    except ExportError as error:
+        raise CommandError(str(error), 2) from None
+    try:
+        db = open_archive(args.archive, create=False)
+    except sqlite3.Error as error:
+        raise CommandError(f"cannot open archive {args.archive}: {error}", 2) from None
+    try:
+        result = export_table(
+            db, fmt, args.output,
+            table=args.table, since=since, until=until, site=args.site, query=args.query,
+            progress=sys.stderr.isatty(),
+        )
+    except (ExportError, DataPackageError) as error:
+        raise CommandError(str(error), 2) from None
+    except OSError as error:  # e.g. disk full mid-export; the partial file is already gone
+        raise CommandError(f"export to {args.output} failed: {error}", 1) from None
+    finally:
+        db.close()
+    print(result.summary())
+    return 0

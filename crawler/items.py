@@ -1,0 +1,61 @@
+"""Item types that flow spider -> pipelines -> archive.
+
+The spider yields a :class:`BulletinPage` (what the server sent); the extraction pipeline
+attaches a :class:`BulletinRecord` (one row of the ``bulletins`` table); the archive
+pipeline stores it. Keeping the raw page on the item lets later stages (captures,
+reprocessing) work from the server's bytes, never from a re-rendering.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Attachment:
+    name: str
+    url: str
+
+
+@dataclass
+class BulletinRecord:
+    """One bulletin as the archive stores it (columns of ``bulletins``)."""
+
+    url: str
+    site: str
+    index_no: str = ""
+    doc_no: str = ""
+    publisher: str = ""
+    category: str = ""
+    validity: str = ""
+    published: str | None = None
+    issued: str | None = None
+    title: str = ""
+    body: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    fetched_at: str = ""
+    source_url: str = ""
+    list_url: str = ""
+    #: How the page was read: which body container rule and whether a metadata block was seen.
+    extraction: dict[str, str] = field(default_factory=dict)
+
+    def row(self) -> dict[str, object]:
+        """The ``bulletins`` row: attachments as a JSON list, bookkeeping left out."""
+        data = asdict(self)
+        data.pop("extraction")
+        data["attachments"] = json.dumps(data["attachments"], ensure_ascii=False)
+        return data
+
+
+@dataclass
+class BulletinPage:
+    """A bulletin page as fetched: canonical URL plus the server's own bytes."""
+
+    url: str
+    source_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: str
+    list_url: str = ""
+    record: BulletinRecord | None = None

@@ -1,0 +1,62 @@
+"""Scrapy settings of the project, polite by default for the live portals.
+
+Every value here can be overridden per run with ``python -m crawler crawl -s NAME=VALUE``
+(e.g. ``-s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=False`` against the local replica).
+"""
+
+BOT_NAME = "zwdc-archive"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+#: Who we are, and where to complain: portals' webmasters read their logs.
+USER_AGENT = (
+    "zwdc-archive/0.1 (+supervision bulletin archive for research; "
+    "polite crawler: robots.txt, AutoThrottle, 2 requests per host)"
+)
+
+# --- Politeness ---------------------------------------------------------------------
+#: robots.txt is obeyed, always by default.
+ROBOTSTXT_OBEY = True
+#: At most two requests in flight per host.
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+#: At least a second between requests to a host, adapted to the server's latency.
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+# --- Faults -------------------------------------------------------------------------
+#: Slow portals: give up on one request after this many seconds (then retry).
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 5
+#: Pages and attachments larger than this are refused (bulletins are a few hundred KB).
+DOWNLOAD_MAXSIZE = 50 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
+
+# --- Components ---------------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    # Exact host:port instead of Scrapy's domain-and-subdomains rule.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.middlewares.PortalHostsMiddleware": 50,
+}
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 300,
+    "pipelines.archive.ArchivePipeline": 800,
+}
+
+# --- Archive ------------------------------------------------------------------------
+#: The SQLite archive the crawl writes to (``--archive`` on the command line).
+ARCHIVE_PATH = "data/archive.db"
+#: Extra hosts of the same portal whose bulletin links are followed (list).
+PORTAL_EXTRA_HOSTS: list[str] = []
+
+# --- Housekeeping -------------------------------------------------------------------
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -1,0 +1,1 @@
+"""Item pipelines: extraction of the bulletin record, then storage in the archive."""

@@ -1,0 +1,150 @@
+"""The article body as plain lines: known TRS containers first, trafilatura for the rest.
+
+Whatever finds the container, the text itself always comes from
+:func:`pipelines.text.element_lines`, so every extractor keeps every character the same way.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import trafilatura
+from lxml import etree
+from lxml.etree import _Element
+
+from pipelines.text import element_lines
+
+#: Body containers of TRS-built portals, most specific first (an inner one wins over the
+#: wrapper around it: ``#zoom`` often holds a ``div.TRS_UEDITOR``).
+KNOWN_CONTAINERS: tuple[str, ...] = (
+    "div.TRS_Editor",
+    "div.TRS_UEDITOR",
+    "div.Custom_UnionStyle",
+    "#zoom",
+    "#UCAP-CONTENT",
+    ".article-con",
+    "#ArticleContent",
+    ".article-content",
+)
+
+#: Links to these file types are attachments, not part of the text flow.
+ATTACHMENT_EXTENSIONS = frozenset(
+    "pdf doc docx xls xlsx wps et dps ppt pptx ofd zip rar 7z txt csv odt ods".split()
+)
+_ATTACHMENT_HREF = re.compile(
+    r"\.(?:" + "|".join(sorted(ATTACHMENT_EXTENSIONS)) + r")(?:[?#].*)?$", re.IGNORECASE
+)
+#: Lines that belong to the page's chrome even when a template puts them in the container.
+_CHROME_LINE = re.compile(r"^(?:责任编辑|编辑|审核|校对|字号)[\s\u3000]*[:：]|^分享到[:：]?$")
+#: What is left of an attachment list once its link texts are taken away.
+_ATTACHMENT_RESIDUE = re.compile(r"^[\s\u3000\xa0]*(?:相关)?附件[\s\d、.．:：()（）]*$|^[\s\u3000\xa0\d、.．:：]*$")
+_NO_SPACE = re.compile(r"[\s\u3000\xa0]+")
+_BLOCKS = ("div", "article", "section", "main", "td", "body")
+
+
+@dataclass
+class Body:
+    """Lines of the article and how they were found (``container`` names the rule)."""
+
+    lines: list[str]
+    container: str
+    element: _Element | None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def is_attachment_href(href: str) -> bool:
+    return bool(_ATTACHMENT_HREF.search(href.strip()))
+
+
+def _text_length(element: _Element) -> int:
+    return len(_NO_SPACE.sub("", element.text_content() or ""))
+
+
+def _known_container(tree: _Element) -> tuple[str, _Element] | None:
+    for selector in KNOWN_CONTAINERS:
+        matches = [el for el in tree.cssselect(selector) if _text_length(el) > 0]
+        if matches:
+            return selector, max(matches, key=_text_length)
+    return None
+
+
+def _attachment_blocks(container: _Element) -> set[_Element]:
+    """Blocks inside the container that only list attachment links (``附件:1.xx.pdf``)."""
+    blocks: set[_Element] = set()
+    for link in container.iter("a"):
+        if not is_attachment_href(link.get("href") or ""):
+            continue
+        block = link
+        while block.getparent() is not None and block is not container:
+            if block.tag in ("p", "li", "div", "ul", "ol", "tr", "table", "dd", "dl"):
+                break
+            block = block.getparent()
+        if block is container:
+            continue
+        link_text = "".join("".join(a.itertext()) for a in block.iter("a"))
+        residue = "".join(block.itertext()).replace(link_text, "", 1) if link_text else None
+        if residue is not None and _ATTACHMENT_RESIDUE.match(residue):
+            blocks.add(block)
+    return blocks
+
+
+def _clean_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if not _CHROME_LINE.match(line)]
+
+
+def _trafilatura_lines(html_text: str) -> list[str]:
+    xml = trafilatura.extract(
+        html_text,
+        output_format="xml",
+        include_tables=True,
+        include_comments=False,
+        include_images=False,
+        include_links=False,
+        favor_recall=True,
+        deduplicate=False,
+    )
+    if not xml:
+        return []
+    main = etree.fromstring(xml.encode("utf-8")).find("main")
+    if main is None:
+        return []
+    renames = {"row": "tr", "cell": "td", "lb": "br", "item": "li", "head": "h2", "list": "ul"}
+    for element in main.iter():
+        element.tag = renames.get(element.tag, element.tag)
+    return element_lines(main)
+
+
+def _locate(tree: _Element, paragraphs: list[str]) -> _Element | None:
+    """The smallest block of the page holding (nearly) all the text trafilatura chose."""
+    wanted = [_NO_SPACE.sub("", p) for p in paragraphs]
+    wanted = [p for p in wanted if len(p) >= 2]
+    total = sum(map(len, wanted))
+    if not total:
+        return None
+    best: tuple[int, _Element] | None = None
+    for element in tree.iter(*_BLOCKS):
+        text = _NO_SPACE.sub("", element.text_content() or "")
+        if len(text) < total * 0.9 or (best and len(text) >= best[0]):
+            continue
+        covered = sum(len(p) for p in wanted if p in text)
+        if covered >= total * 0.9:
+            best = (len(text), element)
+    return best[1] if best else None
+
+
+def extract_body(tree: _Element, html_text: str) -> Body:
+    """The body of a bulletin page, or an empty one when the page has none."""
+    known = _known_container(tree)
+    if known:
+        selector, element = known
+        lines = element_lines(element, frozenset(_attachment_blocks(element)))
+        return Body(_clean_lines(lines), selector, element)
+    paragraphs = _trafilatura_lines(html_text)
+    element = _locate(tree, paragraphs)
+    if element is not None:
+        lines = element_lines(element, frozenset(_attachment_blocks(element)))
+        return Body(_clean_lines(lines), "trafilatura", element)
+    return Body(_clean_lines(paragraphs), "trafilatura-text" if paragraphs else "none", None)

@@ -1,0 +1,102 @@
+"""A bulletin page (bytes + URL) to a :class:`BulletinRecord`: the pure extraction step.
+
+Used by :class:`pipelines.extract.ExtractPipeline` during crawls and by ``reprocess`` over
+stored captures, so both give the same record for the same bytes.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+from lxml.etree import _Element
+
+from crawler.items import Attachment, BulletinPage, BulletinRecord
+from crawler.urls import site_of
+from pipelines.body import extract_body, is_attachment_href
+from pipelines.dates import parse_date
+from pipelines.metadata import parse_metadata
+from pipelines.text import decode_html, element_lines, element_text, normalize_line, parse_html
+
+_TITLE_META = ("ArticleTitle", "articletitle", "title", "og:title")
+_DATE_META = ("PubDate", "pubdate", "publishdate", "firstpublishedtime", "PublishDate", "created")
+_TITLE_SUFFIX = re.compile(r"\s*(?:[_|｜]|--|——|-\s).*$")
+
+
+def _meta(tree: _Element, names: tuple[str, ...]) -> str:
+    for name in names:
+        for element in tree.xpath("//meta[@name=$n or @property=$n]", n=name):
+            content = normalize_line(element.get("content") or "")
+            if content:
+                return content
+    return ""
+
+
+def _heading_title(tree: _Element, skip: _Element | None) -> str:
+    """The page heading: the longest h1–h3 that the browser title repeats, else the first h1."""
+    browser_title = normalize_line("".join(tree.xpath("//title//text()")))
+    headings = [
+        element_text(h)
+        for h in tree.xpath("//h1|//h2|//h3")
+        if skip is None or skip not in h.iterancestors()
+    ]
+    headings = [h for h in headings if h]
+    repeated = [h for h in headings if browser_title and h in browser_title]
+    if repeated:
+        return max(repeated, key=len)
+    first_h1 = [element_text(h) for h in tree.xpath("//h1")]
+    if first_h1 and first_h1[0]:
+        return first_h1[0]
+    return _TITLE_SUFFIX.sub("", browser_title)
+
+
+def _attachments(tree: _Element, base_url: str) -> list[Attachment]:
+    found: dict[str, Attachment] = {}
+    for link in tree.xpath("//a[@href]"):
+        href = link.get("href", "").strip()
+        if not is_attachment_href(href) or href.lower().startswith(("javascript:", "mailto:")):
+            continue
+        url = urljoin(base_url, href)
+        name = element_text(link) or normalize_line(link.get("title") or "")
+        found.setdefault(url, Attachment(name=name or url.rsplit("/", 1)[-1], url=url))
+    return list(found.values())
+
+
+def extract_record(page: BulletinPage) -> BulletinRecord:
+    """Read every field of the ``bulletins`` row from a fetched page."""
+    text, _encoding = decode_html(page.body, page.headers.get("Content-Type"))
+    tree = parse_html(text)
+    body = extract_body(tree, text)
+    skip = frozenset([body.element]) if body.element is not None else frozenset()
+    metadata = parse_metadata(element_lines(tree, skip))
+    base_url = page.source_url or page.url
+
+    title = metadata.get("title") or _meta(tree, _TITLE_META) or _heading_title(tree, body.element)
+    published = (
+        parse_date(metadata.get("published"))
+        or parse_date(_meta(tree, _DATE_META))
+        or parse_date(page.url, compact=True)
+    )
+    lines = body.lines
+    if lines and title and lines[0] == title:
+        lines = lines[1:]  # a heading repeated inside the container is not body text
+    return BulletinRecord(
+        url=page.url,
+        site=site_of(page.url),
+        index_no=metadata.get("index_no", ""),
+        doc_no=metadata.get("doc_no", ""),
+        publisher=metadata.get("publisher", ""),
+        category=metadata.get("category", ""),
+        validity=metadata.get("validity", ""),
+        published=published,
+        issued=parse_date(metadata.get("issued")),
+        title=title,
+        body="\n".join(lines),
+        attachments=_attachments(tree, base_url),
+        fetched_at=page.fetched_at,
+        source_url=page.source_url,
+        list_url=page.list_url,
+        extraction={
+            "container": body.container,
+            "metadata_fields": str(sum(1 for key in metadata if key != "title")),
+        },
+    )

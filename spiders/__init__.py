@@ -1,0 +1,1 @@
+"""Scrapy spiders: walk a column's list pages to its bulletin pages."""
