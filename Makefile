@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-requirements
+# Fast settings for the local replica; the live crawl keeps the polite defaults.
+REPLICA_SETTINGS := -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=False -s LOG_LEVEL=WARNING
+
+.PHONY: venv chromium test demo crawl bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# Debian's Chromium for the browser tests (`playwright install` cannot download here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x "$${CHROMIUM_PATH:-/nonexistent}" || { \
+	  echo "installing Debian's chromium (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: venv chromium
+	$(PY) -m pytest
+
+# Serve the replica portal, crawl it into data/demo.db, show what was archived, stop.
+demo: venv
+	@mkdir -p data && rm -f data/demo.db data/demo.db-wal data/demo.db-shm data/demo-urls.txt
+	@$(PY) -m tests.replica --urls-file data/demo-urls.txt >data/replica.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' EXIT; \
+	for i in $$(seq 100); do test -s data/demo-urls.txt && break; sleep 0.1; done; \
+	test -s data/demo-urls.txt || { echo "replica portal did not start (see data/replica.log)"; exit 1; }; \
+	echo "== replica portal serving:"; sed 's/^/   /' data/demo-urls.txt; \
+	echo "== crawling into data/demo.db"; \
+	$(PY) -m crawler crawl $$(sed 's/^/--start-url /' data/demo-urls.txt) \
+	  --archive data/demo.db $(REPLICA_SETTINGS) || exit 1; \
+	echo "== archive"; $(PY) -m crawler stats --archive data/demo.db || exit 1; \
+	if [ -f crawler/commands/search.py ]; then \
+	  echo "== search: 常务会议"; $(PY) -m crawler search 常务会议 --archive data/demo.db --limit 3; fi
+
+# The live crawl of Xianning's column (polite defaults: robots.txt, AutoThrottle).
+crawl: venv
+	$(PY) -m crawler crawl --archive data/archive.db
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,96 @@
+"""Body extraction: Word span soup, tables, chrome, encodings, unknown templates."""
+from crawler.items import BulletinPage
+from pipelines.body import extract_body
+from pipelines.extraction import extract_record
+from pipelines.text import decode_html, parse_html
+
+WORD_SOUP = (
+    '<div class="TRS_Editor"><p class="MsoNormal" style="text-indent:32pt">'
+    '<span style="font-family:仿宋_GB2312">　　</span><span lang="EN-US">2019</span>'
+    '<span style="font-family:仿宋_GB2312">年</span><span lang="EN-US">11</span>'
+    '<span style="font-family:仿宋_GB2312">月</span><span lang="EN-US">-2020</span>'
+    '<span>年</span><span lang="EN-US">6</span><span>月市政府共召开</span>'
+    '<span lang="EN-US">10<o:p></o:p></span><span>次常务会议并印发纪要。</span></p>'
+    '<p class="MsoNormal"><b><span>(一)</span></b><span>2019</span><span>年</span>'
+    '<span>11</span><span>月</span><span>21</span><span>日市政府第</span><span>16</span>'
+    '<span>次常务会议</span></p>'
+    '<p class="MsoNormal">&nbsp;</p>'
+    '<table class="MsoTableGrid"><tr><td><p class="MsoNormal"><span>指标</span></p></td>'
+    '<td><p class="MsoNormal"><span>完成</span></p></td></tr>'
+    '<tr><td><p>GDP</p></td><td><p>616.57<span>亿元</span></p></td></tr></table>'
+    "<p>责任编辑：李四</p>"
+    '<p>附件：<a href="./P020200916.pdf">1.督查通报.pdf</a></p></div>'
+)
+
+
+def page(html: str, content_type: str = "text/html; charset=utf-8", url: str | None = None) -> BulletinPage:
+    url = url or "http://h/zwdc/202009/t20200916_1.shtml"
+    body = html.encode("utf-8") if isinstance(html, str) else html
+    return BulletinPage(url, url, 200, {"Content-Type": content_type}, body, "2026-01-01T00:00:00+00:00")
+
+
+def test_word_span_soup_keeps_split_dates_and_every_character():
+    body = extract_body(parse_html(f"<html><body>{WORD_SOUP}</body></html>"), WORD_SOUP)
+    assert body.container == "div.TRS_Editor"
+    assert body.lines == [
+        "2019年11月-2020年6月市政府共召开10次常务会议并印发纪要。",
+        "(一)2019年11月21日市政府第16次常务会议",
+        "指标\t完成",
+        "GDP\t616.57亿元",
+    ]
+
+
+def test_gbk_page_declared_only_in_meta_decodes_without_mojibake():
+    html = ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">'
+            '<title>关于督查通报_某市</title></head><body><h1>关于督查通报</h1>'
+            '<div class="Custom_UnionStyle"><p>咸宁市政府政务督查室〔2020〕7号“通报”</p></div>'
+            "</body></html>")
+    raw = html.encode("gbk")
+    text, encoding = decode_html(raw, "text/html")
+    assert encoding == "gb18030" and "咸宁市政府政务督查室〔2020〕7号“通报”" in text
+    record = extract_record(page(raw, content_type="text/html"))
+    assert record.body == "咸宁市政府政务督查室〔2020〕7号“通报”"
+    assert record.title == "关于督查通报"
+
+
+def test_header_lying_about_charset_loses_to_the_bytes():
+    raw = "<html><body><div id='zoom'><p>督查通报</p></div></body></html>".encode("gbk")
+    assert extract_record(page(raw, content_type="text/html; charset=utf-8")).body == "督查通报"
+
+
+def test_title_never_takes_the_browser_title_suffix_and_falls_back_to_url_date():
+    html = ("<html><head><title>关于某项工作的督查通报_咸宁市人民政府</title></head><body>"
+            "<div class='logo'><h1>咸宁市人民政府</h1></div><h1>关于某项工作的督查通报</h1>"
+            "<div id='zoom'><p>正文。</p></div></body></html>")
+    record = extract_record(page(html))
+    assert record.title == "关于某项工作的督查通报"
+    assert record.published == "2020-09-16"  # from t20200916_ in the URL
+    assert record.index_no == "" and record.issued is None
+
+
+def test_unknown_template_falls_back_to_trafilatura_located_container():
+    paragraphs = [f"第{i}段:市政府政务督查室对常务会议纪要确定事项进行了督办,现将有关情况通报如下。" for i in range(6)]
+    html = ("<html><head><meta name='ArticleTitle' content='关于X的通报'>"
+            "<meta name='PubDate' content='2021-03-05 10:20'></head><body>"
+            "<div class='nav'><a href='/'>首页</a> <a href='/zwgk/'>政务公开</a></div>"
+            "<div class='main'><h1>关于X的通报</h1><div class='wz_article_text'>"
+            + "".join(f"<p>　　{p}</p>" for p in paragraphs)
+            + "<p>责任编辑：王五</p></div></div><div class='footer'>主办单位：咸宁市人民政府办公室 "
+            "鄂ICP备05003311号</div></body></html>")
+    record = extract_record(page(html, url="http://h/zwgk/zwdc/202103/t20210305_9.html"))
+    assert record.extraction["container"] == "trafilatura"
+    assert record.body == "\n".join(paragraphs)
+    assert record.title == "关于X的通报" and record.published == "2021-03-05"
+
+
+def test_attachment_lists_become_attachments_not_body():
+    record = extract_record(page(f"<html><body><h1>T</h1>{WORD_SOUP}</body></html>"))
+    assert [a.name for a in record.attachments] == ["1.督查通报.pdf"]
+    assert record.attachments[0].url == "http://h/zwdc/202009/P020200916.pdf"
+    assert "附件" not in record.body and "责任编辑" not in record.body
+
+
+def test_broken_and_empty_html_never_raise():
+    for junk in [b"", b"\x00\xff\xfe", b"<html><body><div class='TRS_Editor'><p>a<p>b</td></body>",
+                 b"<?xml version='1.0' encoding='utf-8'?><html><body>x</body></html>"]:
+        extract_record(page(junk))
