@@ -27,7 +27,59 @@ BULLETIN_COLUMNS: dict[str, type] = {
     "fetched_at": str,   # ISO timestamp (UTC) of the capture this row was extracted from
     "source_url": str,   # the URL the page was actually served from (after redirects)
     "list_url": str,     # the list page that linked to it
+    "content_hash": str,   # sha256 of the content columns (a change makes a new version)
+    "first_seen": str,     # ISO timestamp of the first capture
+    "last_seen": str,      # ISO timestamp of the latest capture, or of a 304 revalidation
+    "missing_since": str,  # when the portal was first found without it (404/410, off the lists)
+    "capture_id": int,     # the capture (WARC record) this row was extracted from
+    "etag": str,           # validators the server gave, for conditional re-fetches
+    "last_modified": str,
 }
+
+#: Every extracted state a bulletin has had; ``bulletins`` holds the latest.
+VERSION_COLUMNS: dict[str, type] = {
+    "id": int, "url": str, "content_hash": str, "seen_at": str, "capture_id": int,
+    **{name: BULLETIN_COLUMNS[name] for name in (
+        "index_no", "doc_no", "publisher", "category", "validity", "published", "issued",
+        "title", "body", "attachments")},
+}
+
+#: One row per HTTP response written to a WARC file: where its raw bytes are.
+CAPTURE_COLUMNS: dict[str, type] = {
+    "id": int, "run_id": int, "url": str, "kind": str, "status": int, "fetched_at": str,
+    "content_type": str, "warc_file": str, "warc_offset": int, "warc_length": int,
+    "payload_sha256": str,
+}
+
+#: Attachment files, stored by content hash under the archive's folder.
+ATTACHMENT_COLUMNS: dict[str, type] = {
+    "bulletin_url": str, "url": str, "name": str, "mime_type": str, "size": int,
+    "sha256": str, "path": str, "fetched_at": str, "capture_id": int,
+}
+
+#: One row per crawl: what it did and how it ended.
+CRAWL_RUN_COLUMNS: dict[str, type] = {
+    "id": int, "started_at": str, "finished_at": str, "mode": str, "outcome": str,
+    "start_urls": str, "requests": int, "new": int, "changed": int, "unchanged": int,
+    "removed": int, "errors": int, "problems": str, "warc_file": str, "stats": str,
+}
+
+#: Each failure of a run: which URL and why.
+RUN_FAILURE_COLUMNS: dict[str, type] = {
+    "id": int, "run_id": int, "url": str, "kind": str, "reason": str, "at": str,
+}
+
+
+def _ensure_table(db: sqlite_utils.Database, name: str, columns: dict[str, type], **kwargs) -> None:
+    """Create ``name`` or add the columns an older archive lacks."""
+    table = db[name]
+    if name not in db.table_names():
+        table.create(columns, **kwargs)
+        return
+    existing = set(table.columns_dict)
+    for column, kind in columns.items():
+        if column not in existing:
+            table.add_column(column, kind)
 
 
 class ArchiveMissing(Exception):
@@ -38,15 +90,18 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     """Create or upgrade tables so the database matches this version of the code."""
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    if "bulletins" not in db.table_names():
-        db["bulletins"].create(BULLETIN_COLUMNS, pk="url", not_null={"url", "site"})
-    else:
-        existing = set(db["bulletins"].columns_dict)
-        for name, kind in BULLETIN_COLUMNS.items():
-            if name not in existing:
-                db["bulletins"].add_column(name, kind)
+    _ensure_table(db, "bulletins", BULLETIN_COLUMNS, pk="url", not_null={"url", "site"})
     db["bulletins"].create_index(["published"], if_not_exists=True)
     db["bulletins"].create_index(["site", "published"], if_not_exists=True)
+    _ensure_table(db, "versions", VERSION_COLUMNS, pk="id")
+    db["versions"].create_index(["url", "seen_at"], if_not_exists=True)
+    _ensure_table(db, "captures", CAPTURE_COLUMNS, pk="id")
+    db["captures"].create_index(["url"], if_not_exists=True)
+    _ensure_table(db, "attachments", ATTACHMENT_COLUMNS, pk=("bulletin_url", "url"))
+    db["attachments"].create_index(["sha256"], if_not_exists=True)
+    _ensure_table(db, "crawl_runs", CRAWL_RUN_COLUMNS, pk="id")
+    _ensure_table(db, "run_failures", RUN_FAILURE_COLUMNS, pk="id")
+    db["run_failures"].create_index(["run_id"], if_not_exists=True)
     from archive.search import ensure_search_shape
 
     ensure_search_shape(db)

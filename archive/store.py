@@ -1,10 +1,19 @@
-"""Writing bulletins into the archive: upserts keyed by the canonical URL."""
+"""Writing bulletins into the archive: upserts keyed by the canonical URL, with versions.
+
+``bulletins`` holds the latest state of each document; ``versions`` gets a row each time the
+extracted content changes (by content hash), so nothing a portal once said is lost. The
+search index is updated in the same transaction, so it never drifts from the table.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from typing import Literal
 
 import sqlite_utils
 
+from archive.search import index_bulletin
 from crawler.items import BulletinRecord
 
 Outcome = Literal["new", "changed", "unchanged"]
@@ -16,15 +25,68 @@ CONTENT_COLUMNS = (
 )
 
 
-def save_bulletin(db: sqlite_utils.Database, record: BulletinRecord) -> Outcome:
-    """Insert or update one bulletin in a single transaction; say what happened."""
+@dataclass(frozen=True)
+class Capture:
+    """Where a record's bytes came from, and the validators for the next conditional fetch."""
+
+    capture_id: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def content_hash(row: dict[str, object]) -> str:
+    content = json.dumps([row.get(column) for column in CONTENT_COLUMNS], ensure_ascii=False)
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def save_bulletin(
+    db: sqlite_utils.Database, record: BulletinRecord, capture: Capture = Capture()
+) -> Outcome:
+    """Insert or update one bulletin, its version history and its index entry atomically."""
     row = record.row()
+    row["content_hash"] = content_hash(row)
+    row["last_seen"] = record.fetched_at
+    row["missing_since"] = None
+    row["capture_id"] = capture.capture_id
+    row["etag"] = capture.etag
+    row["last_modified"] = capture.last_modified
     table = db["bulletins"]
-    with db.conn:
-        previous = next(table.rows_where("url = ?", [row["url"]], limit=1), None)
+    with db.atomic():
+        previous = next(
+            db.query("select rowid, * from bulletins where url = ?", [row["url"]]), None)
+        row["first_seen"] = previous["first_seen"] if previous else record.fetched_at
         table.upsert(row, pk="url")
-    if previous is None:
-        return "new"
-    if any(previous.get(column) != row[column] for column in CONTENT_COLUMNS):
-        return "changed"
-    return "unchanged"
+        if previous is not None and previous["content_hash"] == row["content_hash"]:
+            return "unchanged"
+        db["versions"].insert({
+            "url": row["url"], "content_hash": row["content_hash"],
+            "seen_at": record.fetched_at, "capture_id": capture.capture_id,
+            **{column: row[column] for column in CONTENT_COLUMNS},
+        })
+        rowid = previous["rowid"] if previous else next(
+            db.query("select rowid from bulletins where url = ?", [row["url"]]))["rowid"]
+        index_bulletin(
+            db, rowid, row["title"], row["body"],
+            previous=(previous["title"], previous["body"]) if previous else None,
+        )
+    return "new" if previous is None else "changed"
+
+
+def mark_seen(db: sqlite_utils.Database, url: str, seen_at: str) -> None:
+    """A conditional re-fetch answered 304: the bulletin is still there, unchanged."""
+    with db.atomic():
+        db.execute(
+            "update bulletins set last_seen = ?, missing_since = null where url = ?",
+            [seen_at, url])
+
+
+def mark_missing(db: sqlite_utils.Database, urls: list[str], when: str) -> int:
+    """Keep, never delete: mark bulletins gone from the portal; return how many were new marks."""
+    marked = 0
+    with db.atomic():
+        for url in urls:
+            cursor = db.execute(
+                "update bulletins set missing_since = ? where url = ? and missing_since is null",
+                [when, url])
+            marked += cursor.rowcount
+    return marked

@@ -58,4 +58,6 @@ class BulletinPage:
     body: bytes
     fetched_at: str
     list_url: str = ""
+    #: Row id in ``captures`` of the server's response (the WARC record), when recorded.
+    capture_id: int | None = None
     record: BulletinRecord | None = None

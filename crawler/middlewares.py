@@ -1,9 +1,12 @@
-"""Downloader middleware keeping every request (redirects included) on the portal's hosts."""
+"""Downloader middlewares: requests stay on the portal's hosts; responses go to WARC."""
 from __future__ import annotations
 
 from scrapy import Request, Spider
+from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
+from scrapy.http import Response
 
+from crawler.extensions import archive_run
 from crawler.urls import netloc_of
 
 
@@ -20,3 +23,27 @@ class PortalHostsMiddleware(OffsiteMiddleware):
         if hosts is None:
             return super().should_follow(request, spider)
         return netloc_of(request.url) in hosts
+
+
+class CaptureMiddleware:
+    """Writes every response, as the server sent it, to the run's WARC file.
+
+    Placed next to the downloader (after decompression and redirect handling in the
+    response direction), so the stored bytes are the server's own, 301s included.
+    A response marked ``meta["rendered"]`` (a browser's DOM) is never passed off as one.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "CaptureMiddleware":
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        run = archive_run(self.crawler)
+        if run is None or request.meta.get("rendered"):
+            return response
+        kind = "robots" if request.url.endswith("/robots.txt") else request.meta.get("page_kind", "page")
+        request.meta["capture_id"] = run.record_capture(request, response, kind)
+        return response

@@ -1,4 +1,4 @@
-"""Running one crawl and judging its health: the code behind ``python -m crawler crawl``."""
+"""Running one crawl: the code behind ``python -m crawler crawl``."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -8,6 +8,8 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from archive.lock import ArchiveLock
+from crawler.extensions import archive_run
 from pipelines.archive import SUMMARY_FIELDS
 from spiders.column import ColumnSpider
 
@@ -23,66 +25,51 @@ def project_settings(overrides: Mapping[str, Any] = ()) -> Settings:
 
 @dataclass
 class CrawlResult:
-    """What a finished crawl did, read from the Scrapy stats and the spider."""
+    """What a finished crawl did: its Scrapy stats and the run recorder's verdict."""
 
     stats: dict[str, Any]
-    start_outcomes: dict[str, str] = field(default_factory=dict)
+    outcome: str
+    problems: list[str] = field(default_factory=list)
+    run_id: int | None = None
+    removed: int = 0
 
     def count(self, key: str) -> int:
         return int(self.stats.get(key, 0) or 0)
 
     @property
-    def bulletins(self) -> int:
-        return self.count("archive/bulletins")
-
-    @property
-    def errors(self) -> int:
-        return self.count("column/list_failed") + self.count("column/bulletin_failed")
-
-    def problems(self) -> list[str]:
-        """Reasons this run was not healthy; empty when it was."""
-        problems = [
-            f"start page failed: {url} ({outcome})"
-            for url, outcome in self.start_outcomes.items()
-            if outcome != "ok"
-        ]
-        if not problems and self.bulletins == 0:
-            linked = self.count("column/bulletin_links")
-            if linked:
-                problems.append(
-                    f"no bulletins archived: {linked} bulletin links found, "
-                    f"{self.count('column/bulletin_failed')} failed"
-                )
-            else:
-                problems.append(
-                    "no bulletins found: the list pages linked to no bulletin page "
-                    f"({self.count('column/list_pages')} list pages read)"
-                )
-        return problems
+    def healthy(self) -> bool:
+        return self.outcome == "ok"
 
     def summary(self) -> str:
+        archived = self.count("archive/bulletins")
         filled = ", ".join(
-            f"{name} {self.count(f'archive/filled/{name}')}/{self.bulletins}"
-            for name in SUMMARY_FIELDS
+            f"{name} {self.count(f'archive/filled/{name}')}/{archived}" for name in SUMMARY_FIELDS
         )
         return (
-            f"list pages: {self.count('column/list_pages')}; "
-            f"bulletins: {self.bulletins} (new {self.count('archive/new')}, "
-            f"changed {self.count('archive/changed')}, "
-            f"unchanged {self.count('archive/unchanged')}); "
-            f"errors: {self.errors}; requests: {self.count('downloader/request_count')}\n"
+            f"run {self.run_id}: {self.outcome}; list pages: {self.count('column/list_pages')}; "
+            f"bulletins fetched: {archived} (new {self.count('archive/new')}, "
+            f"changed {self.count('archive/changed')}, unchanged {self.count('archive/unchanged')}); "
+            f"not modified: {self.count('archive/not_modified')}; removed: {self.removed}; "
+            f"errors: {self.count('run/failures')}; requests: {self.count('downloader/request_count')}\n"
             f"fields filled: {filled}"
         )
 
 
 def run_crawl(start_urls: Iterable[str], settings: Settings) -> CrawlResult:
-    """Crawl the columns at ``start_urls`` into ``settings['ARCHIVE_PATH']`` (blocks)."""
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(ColumnSpider)
-    process.crawl(crawler, start_urls=list(start_urls))
-    process.start()
-    spider = crawler.spider
-    return CrawlResult(
-        stats=dict(crawler.stats.get_stats()),
-        start_outcomes=dict(getattr(spider, "start_outcomes", {})),
-    )
+    """Crawl the columns at ``start_urls`` into ``settings['ARCHIVE_PATH']`` (blocks).
+
+    Raises :class:`archive.lock.ArchiveBusy` at once when another crawl holds the archive.
+    """
+    with ArchiveLock(settings.get("ARCHIVE_PATH")):
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(ColumnSpider)
+        process.crawl(crawler, start_urls=list(start_urls))
+        process.start()
+        run = archive_run(crawler)
+        return CrawlResult(
+            stats=dict(crawler.stats.get_stats()),
+            outcome=run.outcome if run else "failed",
+            problems=list(run.problems) if run else ["the crawl did not start"],
+            run_id=run.run_id if run else None,
+            removed=run.removed if run else 0,
+        )

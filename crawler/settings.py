@@ -43,6 +43,12 @@ DOWNLOADER_MIDDLEWARES = {
     # Exact host:port instead of Scrapy's domain-and-subdomains rule.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "crawler.middlewares.PortalHostsMiddleware": 50,
+    # Next to the downloader: sees the server's bytes before decompression and redirects.
+    "crawler.middlewares.CaptureMiddleware": 950,
+}
+EXTENSIONS = {
+    # Opens the archive, the run's WARC file and its crawl_runs row; judges the run's health.
+    "crawler.extensions.ArchiveRun": 0,
 }
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 300,
@@ -54,6 +60,9 @@ ITEM_PIPELINES = {
 ARCHIVE_PATH = "data/archive.db"
 #: Extra hosts of the same portal whose bulletin links are followed (list).
 PORTAL_EXTRA_HOSTS: list[str] = []
+#: Walk every list page and re-validate every archived bulletin (``crawl --full``);
+#: otherwise stop at the first list page with nothing new and fetch only new bulletins.
+CRAWL_FULL = False
 
 # --- Housekeeping -------------------------------------------------------------------
 TELNETCONSOLE_ENABLED = False

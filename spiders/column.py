@@ -1,27 +1,43 @@
-"""``column`` spider: a column's list pages, then every bulletin they list.
+"""``column`` spider: a column's list pages, then the bulletins they list.
 
 List pages stay inside the column folder; bulletin links are followed anywhere on the
 portal's own hosts (the start URLs' hosts plus ``PORTAL_EXTRA_HOSTS``) and nowhere else.
 Each bulletin is requested once, by its canonical URL (``_slhxq``/``_app`` views fold into
 the plain page); after redirects the final URL is what gets stored.
+
+Incremental (default): list pages are walked from the newest, one after another, and the
+walk stops at the first page listing nothing new; only bulletins not yet archived are
+fetched. With nothing new a run costs robots.txt plus one list page per column. A column
+seen for the first time, or any column after a run that did not finish, is walked whole.
+
+Full (``CRAWL_FULL``): every list page, and every archived bulletin of the column is
+re-validated with a conditional request; 404/410 or absence from every list marks it missing.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import scrapy
-from scrapy.http import Response, TextResponse
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from archive.store import mark_seen
+from crawler.extensions import archive_run
 from crawler.items import BulletinPage
 from crawler.profiles import DEFAULT_PROFILE
 from crawler.urls import canonical_url, column_of, in_column, netloc_of
 from pipelines.text import parse_html
+from spiders.challenges import challenge_reason
 from spiders.listing import bulletin_links
 from spiders.pagination import read_pagination
+
+#: Answers to a conditional re-validation that the callback handles itself.
+REVALIDATION_STATUSES = [304, 404, 410]
 
 
 def utc_now() -> str:
@@ -37,94 +53,204 @@ class ColumnSpider(scrapy.Spider):
             start_urls = [u for u in start_urls.split(",") if u]
         self.start_urls = list(start_urls or DEFAULT_PROFILE.start_urls)
         self.portal_hosts: set[str] = {netloc_of(url) for url in self.start_urls}
-        #: start URL -> whether it answered, filled as the crawl goes (read by the CLI).
+        #: start URL -> "ok" or why it failed (read by the health check).
         self.start_outcomes: dict[str, str] = {}
+        #: column -> bulletin links found on its list pages this run.
+        self.column_links: dict[str, int] = {}
+        self.full = False
+        self.walk_all = True
+        #: canonical URL -> archived row (list_url, etag, last_modified).
+        self.known: dict[str, dict[str, Any]] = {}
+        self.listed: set[str] = set()
+        self.list_failures = 0
+        self._visited_lists: dict[str, set[str]] = defaultdict(set)
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "ColumnSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
-        extra = crawler.settings.getlist("PORTAL_EXTRA_HOSTS")
-        spider.portal_hosts.update(host.lower() for host in extra)
+        spider.portal_hosts.update(h.lower() for h in crawler.settings.getlist("PORTAL_EXTRA_HOSTS"))
+        spider.full = crawler.settings.getbool("CRAWL_FULL")
         return spider
+
+    def _load_archive_state(self) -> None:
+        """What the archive already holds (extensions exist only once the crawl starts)."""
+        run = archive_run(self.crawler)
+        if run is None:
+            return
+        self.walk_all = self.full or not run.last_run_complete
+        self.known = {
+            row["url"]: row
+            for row in run.db.query(
+                "select url, list_url, etag, last_modified from bulletins where missing_since is null")
+            if self.is_portal_url(row["url"])
+        }
 
     def is_portal_url(self, url: str) -> bool:
         return netloc_of(url) in self.portal_hosts
 
+    def _known_in(self, column: str) -> list[str]:
+        return [url for url, row in self.known.items() if (row["list_url"] or "").startswith(column)]
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self._load_archive_state()
         for url in self.start_urls:
             self.start_outcomes[url] = "pending"
-            yield scrapy.Request(
-                url,
-                callback=self.parse_list,
-                errback=self.list_failed,
-                cb_kwargs={"column": column_of(url), "start_url": url},
-                meta={"start_url": url},
-                priority=10,
-            )
+            column = column_of(url)
+            self.column_links.setdefault(column, 0)
+            yield self._list_request(url, column, url, start=True)
+            if self.full:
+                for known_url in self._known_in(column):
+                    yield self._bulletin_request(known_url, self.known[known_url]["list_url"])
+
+    # --- requests -------------------------------------------------------------------
+    def _list_request(self, url: str, column: str, start_url: str, start: bool = False) -> scrapy.Request:
+        self._visited_lists[column].add(url)
+        return scrapy.Request(
+            url, callback=self.parse_list, errback=self.list_failed, priority=10,
+            cb_kwargs={"column": column, "start_url": start_url},
+            meta={"page_kind": "list", **({"start_url": url} if start else {})},
+        )
+
+    def _bulletin_request(self, url: str, list_url: str) -> scrapy.Request:
+        known = self.known.get(url)
+        headers, meta = {}, {"page_kind": "bulletin"}
+        if known is not None:  # re-validation (full mode)
+            meta["handle_httpstatus_list"] = REVALIDATION_STATUSES
+            if known.get("etag"):
+                headers["If-None-Match"] = known["etag"]
+            if known.get("last_modified"):
+                headers["If-Modified-Since"] = known["last_modified"]
+        return scrapy.Request(
+            url, callback=self.parse_bulletin, errback=self.bulletin_failed,
+            headers=headers, meta=meta, cb_kwargs={"list_url": list_url},
+        )
+
+    # --- list pages -----------------------------------------------------------------
+    def _next_list_pages(self, response: Response, tree, column: str, walk_all: bool) -> list[str]:
+        pages = [
+            url for url in read_pagination(tree, response.url).page_urls(response.url)
+            if in_column(url, column) and self.is_portal_url(url)
+        ]
+        if walk_all:
+            return pages
+        later = pages[pages.index(response.url) + 1:] if response.url in pages else pages
+        return [url for url in later if url not in self._visited_lists[column]][:1]
 
     def parse_list(self, response: Response, column: str, start_url: str) -> Iterable[Any]:
-        """Queue the column's other list pages and this page's bulletins."""
+        """Queue the column's further list pages and this page's bulletins."""
         stats = self.crawler.stats
+        reason = challenge_reason(response)
+        if reason:
+            stats.inc_value("column/challenges")
+            self._record_failure(response.url, "list", reason)
+            if response.meta.get("start_url"):
+                self.start_outcomes[start_url] = reason
+            return
         if response.meta.get("start_url"):
             self.start_outcomes[start_url] = "ok"
         stats.inc_value("column/list_pages")
         tree = parse_html(response.text if isinstance(response, TextResponse) else "")
-        for page_url in read_pagination(tree, response.url).page_urls(response.url):
-            if in_column(page_url, column) and self.is_portal_url(page_url):
-                yield response.follow(
-                    page_url,
-                    callback=self.parse_list,
-                    errback=self.list_failed,
-                    cb_kwargs={"column": column, "start_url": start_url},
-                    priority=10,
-                )
-        links = bulletin_links(tree, response.url, column)
+        links = [url for url in bulletin_links(tree, response.url, column) if self._on_portal(url)]
+        self.column_links[column] = self.column_links.get(column, 0) + len(links)
+        stats.inc_value("column/bulletin_links", len(links))
         if not links:
-            stats.inc_value("column/list_pages_without_bulletins")
             self.logger.warning("list page lists no bulletins: %s", response.url)
+        new = [url for url in links if url not in self.known]
+        walk_all = self.walk_all or not self._known_in(column)
+        if walk_all or new:
+            for url in self._next_list_pages(response, tree, column, walk_all):
+                yield self._list_request(url, column, start_url)
         for url in links:
-            if not self.is_portal_url(url):
-                stats.inc_value("column/offsite_links_skipped")
-                continue
-            stats.inc_value("column/bulletin_links")
-            yield scrapy.Request(
-                url,
-                callback=self.parse_bulletin,
-                errback=self.bulletin_failed,
-                cb_kwargs={"list_url": response.url},
-            )
+            self.listed.add(url)
+            if url in self.known:
+                stats.inc_value("column/known_links")
+                if not self.full:
+                    continue
+            yield self._bulletin_request(url, response.url)
 
+    def _on_portal(self, url: str) -> bool:
+        if self.is_portal_url(url):
+            return True
+        self.crawler.stats.inc_value("column/offsite_links_skipped")
+        return False
+
+    # --- bulletin pages -------------------------------------------------------------
     def parse_bulletin(self, response: Response, list_url: str) -> Iterable[BulletinPage]:
-        if not self.is_portal_url(response.url):
-            self.crawler.stats.inc_value("column/offsite_redirects_skipped")
+        url = canonical_url(response.url)
+        run = archive_run(self.crawler)
+        if response.status == 304:
+            self.crawler.stats.inc_value("archive/not_modified")
+            if run is not None:
+                mark_seen(run.db, canonical_url(response.request.url), utc_now())
+            return
+        if response.status in (404, 410):
+            self.crawler.stats.inc_value("archive/gone")
+            if run is not None:
+                run.mark_missing([canonical_url(response.request.url)])
+            return
+        reason = challenge_reason(response)
+        if reason:
+            self.crawler.stats.inc_value("column/challenges")
+            self._record_failure(response.url, "bulletin", reason)
             return
         headers = {
             key.decode("latin-1"): b", ".join(values).decode("latin-1")
             for key, values in response.headers.items()
         }
         yield BulletinPage(
-            url=canonical_url(response.url),
+            url=url,
             source_url=response.url,
             status=response.status,
             headers=headers,
             body=response.body,
             fetched_at=utc_now(),
             list_url=list_url,
+            capture_id=response.meta.get("capture_id"),
         )
 
-    def _failed(self, failure: Failure, kind: str) -> None:
+    # --- failures -------------------------------------------------------------------
+    def _record_failure(self, url: str, kind: str, reason: str) -> None:
+        self.logger.error("%s page failed: %s (%s)", kind, url, reason)
+        run = archive_run(self.crawler)
+        if run is not None:
+            run.record_failure(url, kind, reason)
+
+    def _failed(self, failure: Failure, kind: str) -> str:
         request = failure.request
-        if failure.check(IgnoreRequest) and "robots.txt" in failure.getErrorMessage():
+        reason = failure.getErrorMessage() or failure.type.__name__
+        if failure.check(IgnoreRequest) and "robots.txt" in reason:
             self.crawler.stats.inc_value(f"column/{kind}_forbidden_by_robots")
-            return  # policy, not a fault
+            return reason  # policy, not a fault
+        if failure.check(HttpError):
+            response = failure.value.response
+            reason = challenge_reason(response) or f"HTTP {response.status}"
+            if response.status in (412, 521):
+                self.crawler.stats.inc_value("column/challenges")
         self.crawler.stats.inc_value(f"column/{kind}_failed")
-        self.logger.error("%s page failed: %s (%s)", kind, request.url, failure.getErrorMessage())
+        self._record_failure(request.url, kind, reason)
+        return reason
 
     def list_failed(self, failure: Failure) -> None:
+        reason = self._failed(failure, "list")
+        self.list_failures += 1
         start_url = failure.request.meta.get("start_url")
         if start_url:
-            self.start_outcomes[start_url] = failure.getErrorMessage() or "failed"
-        self._failed(failure, "list")
+            self.start_outcomes[start_url] = reason
 
     def bulletin_failed(self, failure: Failure) -> None:
         self._failed(failure, "bulletin")
+
+    def closed(self, reason: str) -> None:
+        """After a complete full pass, archived bulletins on no list are marked missing."""
+        run = archive_run(self.crawler)
+        if not (self.full and reason == "finished" and not self.list_failures and run):
+            return
+        columns = list(self.column_links)
+        gone = [
+            url for url in self.known
+            if url not in self.listed and any(
+                (self.known[url]["list_url"] or "").startswith(c) for c in columns)
+        ]
+        if gone:
+            self.crawler.stats.inc_value("archive/gone", len(gone))
+            run.mark_missing(gone)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from archive.lock import ArchiveBusy
 from crawler.errors import CommandError
 from crawler.profiles import PROFILES
 from crawler.run import project_settings, run_crawl
@@ -21,6 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="site profile giving start URLs and settings (default: xianning)",
     )
     parser.add_argument("--archive", default=None, help="SQLite archive (default: data/archive.db)")
+    parser.add_argument(
+        "--full", action="store_true",
+        help="walk every list page and re-validate every archived bulletin "
+             "(default: incremental, only what is new)",
+    )
     parser.add_argument(
         "-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
         help="override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=0",
@@ -49,9 +55,15 @@ def run(args: argparse.Namespace) -> int:
     overrides.update(parse_setting_overrides(args.settings))
     if args.archive:
         overrides["ARCHIVE_PATH"] = args.archive
-    result = run_crawl(start_urls, project_settings(overrides))
+    if args.full:
+        overrides["CRAWL_FULL"] = True
+    try:
+        result = run_crawl(start_urls, project_settings(overrides))
+    except ArchiveBusy as busy:
+        raise CommandError(str(busy), exit_code=75) from None
     print(result.summary())
-    problems = result.problems()
-    if problems:
-        raise CommandError("; ".join(problems), exit_code=1)
+    if result.outcome == "interrupted":
+        raise CommandError("interrupted: the run was stopped and recorded as interrupted", 130)
+    if not result.healthy:
+        raise CommandError("; ".join(result.problems) or f"run {result.outcome}", exit_code=1)
     return 0

@@ -1,0 +1,64 @@
+"""Is a finished crawl healthy? One place for the rules the exit code follows.
+
+A nightly job runs unattended: anything that means "the archive silently stopped growing"
+must turn into a non-zero exit with a one-line reason.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: Below this many bulletin pages a metadata-loss ratio means little.
+MIN_PAGES_FOR_RATIO = 3
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def run_problems(
+    stats: Mapping[str, Any],
+    start_outcomes: Mapping[str, str],
+    column_links: Mapping[str, int],
+    previous: Mapping[str, Any] | None,
+) -> list[str]:
+    """Reasons the run was not healthy (empty: healthy).
+
+    ``previous`` is the stats of the last healthy run on this archive (its
+    ``column_links`` and metadata counts), or ``None`` for a first run.
+    """
+    count = lambda key: int(stats.get(key, 0) or 0)  # noqa: E731
+    problems = [
+        f"start page failed: {url} ({outcome})"
+        for url, outcome in start_outcomes.items()
+        if outcome != "ok"
+    ]
+    challenges = count("column/challenges")
+    if challenges:
+        problems.append(f"bot challenge instead of content on {challenges} page(s); nothing archived from them")
+    previous_links = dict((previous or {}).get("column_links", {}))
+    for column, links in column_links.items():
+        if links == 0 and previous_links.get(column, 0) > 0:
+            problems.append(
+                f"template changed? the list of {column} parsed to zero bulletins "
+                f"(the last run found {previous_links[column]})"
+            )
+    pages = count("extract/pages")
+    without = count("extract/without_metadata")
+    if pages >= MIN_PAGES_FOR_RATIO and _ratio(without, pages) > 0.5:
+        before = (previous or {}).get("metadata_ratio")
+        if before is not None and before <= 0.5:
+            problems.append(
+                f"metadata block lost: {without} of {pages} bulletin pages had none "
+                f"(the last run: {before:.0%} without)"
+            )
+    linked = count("column/bulletin_links")
+    failed = count("column/bulletin_failed")
+    if not problems and linked == 0:
+        problems.append(
+            "no bulletins found: the list pages linked to no bulletin page "
+            f"({count('column/list_pages')} list pages read)"
+        )
+    elif not problems and failed and not count("archive/bulletins") + count("archive/not_modified"):
+        problems.append(f"no bulletins archived: {linked} bulletin links found, {failed} failed")
+    return problems

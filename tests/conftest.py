@@ -1,0 +1,55 @@
+"""Shared fixtures: the replica portal on 127.0.0.1 and a way to run the command line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.replica.server import ReplicaPortal
+
+REPO = Path(__file__).resolve().parent.parent
+#: Lifts the politeness limits for the local replica (the live defaults stay polite).
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=WARNING"]
+
+
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """``python -m crawler ARGS`` in a child process, as a user or cron runs it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def crawl(archive: Path, *start_urls: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    urls = [arg for url in start_urls for arg in ("--start-url", url)]
+    return run_cli("crawl", *urls, "--archive", str(archive), *FAST, *extra)
+
+
+def truth_row(bulletin: dict) -> dict:
+    """A replica truth dict in the shape of a ``bulletins`` row."""
+    row = {key: bulletin[key] for key in (
+        "url", "site", "index_no", "doc_no", "publisher", "category", "validity",
+        "published", "issued", "title", "body")}
+    row["attachments"] = bulletin["attachments"]
+    return row
+
+
+def stored_row(row: dict) -> dict:
+    result = {key: row[key] for key in (
+        "url", "site", "index_no", "doc_no", "publisher", "category", "validity",
+        "published", "issued", "title", "body")}
+    result["attachments"] = json.loads(row["attachments"])
+    return result
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[ReplicaPortal]:
+    """One replica portal for read-only tests (tests that change it make their own)."""
+    with ReplicaPortal(per_family=20, seed=7) as replica:
+        yield replica

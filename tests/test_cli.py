@@ -1,0 +1,37 @@
+"""The command line's exit codes and one-line messages for bad input and failed crawls."""
+from __future__ import annotations
+
+from tests.conftest import crawl, run_cli
+
+
+def assert_one_line_error(result, code: int, *words: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ")
+    for word in words:
+        assert word in last
+
+
+def test_start_page_that_cannot_be_fetched(portal, tmp_path):
+    result = crawl(tmp_path / "a.db", f"{portal.base_url}/no/such/column/index.shtml")
+    assert_one_line_error(result, 1, "start page failed", "/no/such/column/index.shtml")
+
+
+def test_start_page_that_lists_no_bulletins(portal, tmp_path):
+    result = crawl(tmp_path / "a.db", f"{portal.base_url}/robots.txt")
+    assert_one_line_error(result, 1, "no bulletins found")
+
+
+def test_unreachable_host(tmp_path):
+    result = crawl(tmp_path / "a.db", "http://127.0.0.1:9/zwdc/index.shtml",
+                   extra=("-s", "RETRY_TIMES=0"))
+    assert_one_line_error(result, 1, "start page failed")
+
+
+def test_bad_arguments(tmp_path):
+    assert_one_line_error(run_cli("crawl", "--start-url", "ftp://x/y"), 2, "not a web URL")
+    assert_one_line_error(run_cli("crawl", "-s", "NOEQUALS"), 2, "-s NAME=VALUE")
+    assert_one_line_error(run_cli("stats", "--archive", str(tmp_path / "none.db")), 2, "no archive")
+    usage = run_cli("frobnicate")
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
