@@ -37,6 +37,8 @@ REDIRECT_MAX_TIMES = 5
 #: Pages and attachments larger than this are refused (bulletins are a few hundred KB).
 DOWNLOAD_MAXSIZE = 50 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
+#: Attachments larger than this are not downloaded (recorded as a failure instead).
+ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
 
 # --- Components ---------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
@@ -52,6 +54,7 @@ EXTENSIONS = {
 }
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 300,
+    "pipelines.attachments.AttachmentsPipeline": 500,
     "pipelines.archive.ArchivePipeline": 800,
 }
 
