@@ -1,0 +1,225 @@
+"""ReplicaPortal: the replica of the TRS government portals, served on 127.0.0.1.
+
+Why: there is no internet; every crawler test and the demo crawl this replica, and check
+each stored field against the truth it exposes (``portal.columns[name].bulletins``).
+
+Families (``portal.columns`` keys) and their special cases:
+
+* ``xianning`` ``/xxgk/xxgkml/qtzdgknr/zwdc/`` (.shtml, UTF-8 in the HTTP header only): holds
+  the restored seed bulletin; one list item links the ``_slhxq`` view, one links
+  ``…/zwdc/old/t…_<docid>.shtml`` which answers 301, one links a copy on
+  ``http://127.0.0.2:<port>/…`` (another host).
+* ``table`` ``/zwgk/gkml/qtzdgknr/zwdc/`` (.html): one bulletin lives at
+  ``/zwgk/gkml/YYYYMM/t…_<docid>.html``, outside the column path, but is listed in it.
+* ``gbk`` ``/xxgk/fdzdgknr/qtzdgknr/zwdc/`` (.htm, GBK declared only in a ``<meta>``): one list
+  item links ``http://mirror.example.invalid/…``.
+* ``scripted-count`` ``/zwgk/zwdc/`` (.html, no metadata block): one list item links
+  ``/private/zwdc/…``, which robots.txt disallows.
+
+Every detail page links its ``_slhxq`` and ``_app`` alternates (served too). Detail pages
+and attachments send ``ETag``/``Last-Modified`` and answer 304 to matching validators.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from .site import Resource, Site, not_found_page
+
+#: A fault hook: receives the request handler and answers the request itself.
+Fault = Callable[["PortalRequestHandler"], None]
+
+
+@dataclass
+class ColumnInfo:
+    """Public view of one family's 政务督查 column; ``bulletins`` is live truth, newest first."""
+
+    name: str
+    start_url: str
+    path: str
+    encoding: str
+    ext: str
+    _site: Site
+
+    @property
+    def bulletins(self) -> list[dict[str, Any]]:
+        return self._site.bulletins(self.name)
+
+
+class PortalRequestHandler(BaseHTTPRequestHandler):
+    """Serves the site model; records every request; lets ``portal.faults`` take over a path."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms stalls
+    server_version = "nginx"
+    sys_version = ""
+    server: _PortalServer
+
+    @property
+    def portal(self) -> ReplicaPortal:
+        return self.server.portal
+
+    @property
+    def site(self) -> Site:
+        return self.server.portal.site
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._dispatch()
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        record = getattr(self, "_record", None)
+        if record is not None:
+            record["status"] = code
+        super().send_response(code, message)
+
+    def _dispatch(self) -> None:
+        self._record = self.portal._record_request(self)
+        path = urlsplit(self.path).path
+        fault = self.portal.faults.get(self.path) or self.portal.faults.get(path)
+        try:
+            if fault is not None:
+                fault(self)
+            else:
+                self.serve_normally()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as error:  # a replica bug: answer 500 and keep it for the tests to see
+            self.portal.errors.append(error)
+            if self._record["status"] is None:
+                self.respond(500, f"replica error: {error!r}".encode(), "text/plain; charset=utf-8")
+            self.close_connection = True
+
+    def serve_normally(self) -> None:
+        """Answer from the site model (fault hooks may call this to pass a request through)."""
+        path = urlsplit(self.path).path
+        resource = self.site.resolve(path)
+        if resource is None:
+            self.respond(404, not_found_page(path), "text/html; charset=utf-8")
+            return
+        headers: dict[str, str] = {}
+        if resource.etag:
+            headers["ETag"] = resource.etag
+        if resource.last_modified:
+            headers["Last-Modified"] = format_datetime(resource.last_modified, usegmt=True)
+        if resource.location:
+            headers["Location"] = resource.location
+        if resource.status == 200 and self._not_modified(resource):
+            self.respond(304, b"", None, headers)
+            return
+        self.respond(resource.status, resource.render(), resource.content_type, headers)
+
+    def _not_modified(self, resource: Resource) -> bool:
+        """RFC 9110: If-None-Match wins over If-Modified-Since."""
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match is not None:
+            tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+            return resource.etag is not None and ("*" in tags or resource.etag in tags)
+        since = self.headers.get("If-Modified-Since")
+        if since and resource.last_modified:
+            try:
+                when = parsedate_to_datetime(since)
+            except (TypeError, ValueError):
+                return False
+            return when.tzinfo is not None and resource.last_modified.replace(microsecond=0) <= when
+        return False
+
+    def respond(self, status: int, body: bytes, content_type: str | None,
+                headers: dict[str, str] | None = None) -> None:
+        """Send a complete response (HEAD gets the headers only)."""
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and status != 304:
+            self.wfile.write(body)
+
+
+class _PortalServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], portal: ReplicaPortal) -> None:
+        self.portal = portal
+        super().__init__(address, PortalRequestHandler)
+
+
+class ReplicaPortal:
+    """The replica portal on ``127.0.0.1``: ``with ReplicaPortal(per_family=20, seed=1) as portal:``.
+
+    The port is bound at construction (``port=0`` picks a free one), so ``base_url``, ``host``
+    and the truth are known before ``start()``. ``site`` is the mutable model
+    (``add_bulletin``, ``edit_body``, ``remove``); ``faults`` maps a path to a callable that
+    answers that path instead (fault injection); ``requests`` lists what was asked.
+    """
+
+    def __init__(self, per_family: int = 20, seed: int = 1, *, port: int = 0, page_size: int = 15) -> None:
+        self._server = _PortalServer(("127.0.0.1", port), self)
+        self.port: int = self._server.server_address[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self.base_url = f"http://{self.host}"
+        self.site = Site(self.host, per_family=per_family, seed=seed, page_size=page_size)
+        self.faults: dict[str, Fault] = {}
+        #: Exceptions raised while serving (a replica bug, or a fault hook's): tests may assert it is empty.
+        self.errors: list[BaseException] = []
+        self._requests: list[dict[str, Any]] = []
+        self._requests_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.columns: dict[str, ColumnInfo] = {
+            name: ColumnInfo(name, f"{self.base_url}{family.column}index.{family.ext}", family.column,
+                             family.encoding, family.ext, self.site)
+            for name, family in self.site.families.items()
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> ReplicaPortal:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                            name=f"replica-portal-{self.port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> ReplicaPortal:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ request log
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Requests in arrival order: ``{method, path, status, headers}`` (a snapshot copy)."""
+        with self._requests_lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._requests_lock:
+            self._requests.clear()
+
+    def _record_request(self, handler: BaseHTTPRequestHandler) -> dict[str, Any]:
+        record = {"method": handler.command, "path": handler.path, "status": None,
+                  "headers": dict(handler.headers.items()), "time": datetime.now().timestamp()}
+        with self._requests_lock:
+            self._requests.append(record)
+        return record

@@ -1,0 +1,675 @@
+"""HTML of the replica's four template families (TRS-style government portals).
+
+Why: the live markup of the target site was never seen, so the crawler must work on the
+conventions shared by TRS portals rather than on one guessed set of class names. Each
+family is a :class:`Family` subclass that overrides *markup hooks only* (list items,
+pagination, metadata block, paragraph/table markup, body container, attachment list);
+page assembly, chrome (header, nav, breadcrumbs, 热点信息 sidebar, footer), escaping and
+the alternate views are shared here, so families differ in templates, not in code.
+
+Every page's visible body text equals the body truth of ``corpus.body_text``: paragraph
+markup adds whitespace only at the ends of a paragraph (indentation, ``&nbsp;``), never
+inside a word, and runs such as ``2019`` ``年`` ``11`` ``月`` sit in adjacent spans with no
+whitespace between them.
+"""
+from __future__ import annotations
+
+import html
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import ClassVar
+
+from .model import Doc, ListEntry
+
+_SECTION = re.compile(r"^[一二三四五六七八九十]+、")
+_SUB = re.compile(r"^[((][一二三四五六七八九十]+[))]")
+_ITEM = re.compile(r"^\d+\.")
+_SIGNATURE = re.compile(r"^(\d{4}年\d{1,2}月\d{1,2}日|咸宁市人民政府办公室)$")
+
+
+def esc(text: str) -> str:
+    """Escape text content."""
+    return html.escape(text, quote=False)
+
+
+def attr(text: str) -> str:
+    """Escape an attribute value."""
+    return html.escape(text, quote=True)
+
+
+def role_of(text: str) -> str:
+    """Presentation role of a paragraph (bold headings, right-aligned signature...)."""
+    if _SECTION.match(text):
+        return "section"
+    if _SUB.match(text):
+        return "sub"
+    if _ITEM.match(text):
+        return "item"
+    if _SIGNATURE.match(text):
+        return "sign"
+    return "plain"
+
+
+@dataclass
+class RenderContext:
+    """What a page needs beyond its document: the host (absolute links) and the sidebar."""
+
+    host: str
+    sidebar: Sequence[ListEntry] = ()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}"
+
+
+def table_html(rows: list[list[str]], *, open_tag: str, cell: Callable[[str, bool], str],
+               header_tag: str = "td", thead: bool = False, tbody: bool = True,
+               row_attrs: str = "") -> str:
+    """A table; the first row is the header. ``cell`` renders one cell's inner HTML."""
+    def row(cells: list[str], header: bool) -> str:
+        tag = header_tag if header else "td"
+        return f"<tr{row_attrs}>" + "".join(f"<{tag}>{cell(c, header)}</{tag}>" for c in cells) + "</tr>"
+
+    head, rest = rows[0], rows[1:]
+    if thead:
+        inner = f"<thead>{row(head, True)}</thead>\n<tbody>" + "\n".join(row(r, False) for r in rest) + "</tbody>"
+    else:
+        inner = "\n".join([row(head, True)] + [row(r, False) for r in rest])
+        if tbody:
+            inner = f"<tbody>\n{inner}\n</tbody>"
+    return f"{open_tag}\n{inner}\n</table>"
+
+
+_PAGE_JS = r"""<script type="text/javascript">
+function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){
+  if(_nPageCount == null || _nPageCount<=1){ return; }
+  var nCurrIndex = _nCurrIndex || 0;
+  if(nCurrIndex == 0){ document.write("首页 上一页 "); }
+  else {
+    document.write("<a href=\""+_sPageName+"."+_sPageExt+"\">首页</a> ");
+    if(nCurrIndex == 1) document.write("<a href=\""+_sPageName+"."+_sPageExt+"\">上一页</a> ");
+    else document.write("<a href=\""+_sPageName+"_" + (nCurrIndex-1) + "."+_sPageExt+"\">上一页</a> ");
+  }
+  if(nCurrIndex == (_nPageCount-1)){ document.write("下一页 尾页"); }
+  else {
+    document.write("<a href=\""+_sPageName+"_" + (nCurrIndex+1) + "."+_sPageExt+"\">下一页</a> ");
+    document.write("<a href=\""+_sPageName+"_" + (_nPageCount-1) + "."+_sPageExt+"\">尾页</a>");
+  }
+}
+</script>"""
+
+
+@dataclass
+class Family:
+    """A template family: one portal's conventions. Subclasses override the markup hooks."""
+
+    name: str
+    column: str
+    ext: str
+    site_name: str
+    crumbs: tuple[tuple[str, str], ...]  # ancestors of the column, (text, href)
+    other_column: str  # a sibling column whose items fill the sidebar
+    other_name: str
+    org_code: str
+    publisher: str
+    footer_owner: str
+    icp: str
+    encoding: str = "utf-8"
+    charset_in_header: bool = True
+    column_name: str = "政务督查"
+    has_metadata: bool = True
+    sidebar_class: str = "hot-list"
+    nav_extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # content conventions of the portal (what its metadata blocks tend to say)
+    kinds: tuple[tuple[str, float], ...] = (("meetings", 0.7), ("work_report", 0.3))
+    issued_share: float = 0.0  # share of documents showing an issue date (发文日期/成文日期)
+    doc_no_share: float = 0.0  # share of non-notice documents showing a 文号
+    doc_no_series: str = ""
+    blank_doc_no: tuple[str, ...] = ("",)  # what the 文号 field shows when there is none
+
+    # ------------------------------------------------------------------ HTTP
+    @property
+    def content_type(self) -> str:
+        return "text/html; charset=utf-8" if self.charset_in_header else "text/html"
+
+    def encode(self, page: str) -> bytes:
+        return page.encode(self.encoding, errors="xmlcharrefreplace")
+
+    def charset_meta(self) -> str:
+        return '<meta charset="utf-8">'
+
+    # ------------------------------------------------------------------ chrome (shared)
+    def nav(self) -> str:
+        items = (("首页", "/"), ("信息公开", self.crumbs[0][1] if self.crumbs else "/"),
+                 (self.column_name, self.column + f"index.{self.ext}"),
+                 (self.other_name, self.other_column + f"index.{self.ext}")) + self.nav_extra
+        return "".join(f'<li><a href="{attr(h)}">{esc(t)}</a></li>' for t, h in items)
+
+    def breadcrumbs(self, last: tuple[str, str] | None) -> str:
+        trail = (("首页", "/"),) + self.crumbs + ((last,) if last else ())
+        return " &gt; ".join(f'<a href="{attr(h)}">{esc(t)}</a>' for t, h in trail)
+
+    def sidebar(self, entries: Sequence[ListEntry]) -> str:
+        items = "".join(
+            f'<li><a href="{attr(e.href)}" target="_blank" title="{attr(e.title)}">{esc(e.title)}</a>'
+            f'<span>{e.day:%Y-%m-%d}</span></li>' for e in entries)
+        return (f'<div class="hot-news"><div class="hot-title"><h3>热点信息</h3></div>'
+                f'<ul class="{self.sidebar_class}">{items}</ul></div>')
+
+    def footer(self) -> str:
+        return (
+            '<div class="footer"><div class="w1200">\n'
+            '<div class="links">相关链接:<a href="http://www.gov.cn/" target="_blank">中国政府网</a> '
+            '<a href="http://www.hubei.gov.cn/" target="_blank">湖北省人民政府</a></div>\n'
+            f'<p>主办单位:{esc(self.footer_owner)} 承办单位:咸宁市政务服务和大数据管理局</p>\n'
+            f'<p>网站标识码:4212000001 <a href="https://beian.miit.gov.cn/" target="_blank">{esc(self.icp)}</a> '
+            '鄂公网安备 42120202000101号</p>\n<p>地址:湖北省咸宁市咸宁大道1号 联系电话:0715-8126000</p>\n'
+            '<div id="allmap" class="map">Baidu\nmap</div>\n</div></div>')
+
+    def head_script(self) -> str:
+        return ""
+
+    def page(self, *, title: str, main: str, ctx: RenderContext, crumb: tuple[str, str] | None,
+             head_extra: str = "", body_class: str = "") -> str:
+        """The full portal page around ``main``."""
+        return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+{self.charset_meta()}
+<meta http-equiv="X-UA-Compatible" content="IE=edge">
+<title>{esc(title)}</title>
+<meta name="SiteName" content="{attr(self.site_name)}">
+<meta name="ColumnName" content="{attr(self.column_name)}">
+{head_extra}
+<link rel="stylesheet" type="text/css" href="/images/common.css">
+<script type="text/javascript" src="/js/jquery-1.12.4.min.js"></script>
+{self.head_script()}
+</head>
+<body class="{body_class}">
+<div class="top"><div class="w1200"><span class="welcome">欢迎访问{esc(self.site_name)}</span>
+<a href="javascript:void(0)" class="wza">无障碍浏览</a> | <a href="javascript:void(0)">长者模式</a></div></div>
+<div class="header"><div class="w1200"><div class="logo"><a href="/"><img src="/images/logo.png" alt="{attr(self.site_name)}"></a></div>
+<div class="search"><form action="/ssp/search/api/search" method="post"><input type="text" name="keyword" placeholder="请输入关键词"><button type="submit">搜索</button></form></div></div></div>
+<div class="nav"><ul class="w1200">{self.nav()}</ul></div>
+<div class="w1200 main clearfix">
+<div class="position">当前位置:{self.breadcrumbs(crumb)}</div>
+<div class="main-left">
+{main}
+</div>
+<div class="main-right">
+{self.sidebar(ctx.sidebar)}
+</div>
+</div>
+{self.footer()}
+</body>
+</html>
+"""
+
+    # ------------------------------------------------------------------ list pages (shared)
+    def list_page(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int,
+                  n_pages: int, n_records: int, ctx: RenderContext) -> str:
+        main = (f'<div class="list-title"><h2>{esc(name)}</h2></div>\n'
+                + self.list_markup(entries) + "\n" + self.pagination(n_pages, page, n_records))
+        return self.page(title=self.list_title(name), main=main, ctx=ctx,
+                         crumb=(name, path + f"index.{self.ext}"))
+
+    def list_title(self, name: str) -> str:
+        return f"{name}_{self.site_name}"
+
+    def short(self, title: str, limit: int = 32) -> str:
+        """List text truncated the way TRS lists do (the full title is in ``title=``)."""
+        return title if len(title) <= limit else title[:limit] + "..."
+
+    # ------------------------------------------------------------------ detail pages (shared)
+    def detail_page(self, doc: Doc, variant: str, ctx: RenderContext) -> str:
+        """The canonical page (``plain``) or one of its alternates (``slhxq``, ``app``)."""
+        if variant == "app":
+            return self.app_page(doc, ctx)
+        canonical = f'<link rel="canonical" href="{attr(ctx.base_url + doc.path)}">'
+        if variant == "slhxq":
+            main = (f'<div class="article slh">\n{self.heading(doc)}\n'
+                    f'<div class="slh-info">发布时间:{doc.published:%Y-%m-%d}'
+                    f' <a href="./{doc.path.rsplit("/", 1)[1]}">返回标准版</a></div>\n'
+                    f'{self.body_html(doc)}\n{self.attachment_list(doc)}\n</div>')
+            return self.page(title=self.detail_title(doc), main=main, ctx=ctx, crumb=self.detail_crumb(doc),
+                             head_extra=canonical, body_class="slh-mode")
+        parts = {"metadata": self.metadata(doc) if self.has_metadata else "", "heading": self.heading(doc),
+                 "toolbar": self.toolbar(doc), "body": self.body_html(doc), "editor": self.editor_line(doc),
+                 "attachments": self.attachment_list(doc)}
+        main = '<div class="article">\n' + "\n".join(parts[p] for p in self.detail_order if parts[p]) + "\n</div>"
+        return self.page(title=self.detail_title(doc), main=main, ctx=ctx, crumb=self.detail_crumb(doc),
+                         head_extra=self.detail_head(doc))
+
+    #: Order of the parts of a canonical detail page (a class-level template choice).
+    detail_order: ClassVar[tuple[str, ...]] = ("metadata", "heading", "toolbar", "body", "editor", "attachments")
+
+    def detail_crumb(self, doc: Doc) -> tuple[str, str]:
+        if doc.role == "other":
+            return self.other_name, self.other_column + f"index.{self.ext}"
+        return self.column_name, self.column + f"index.{self.ext}"
+
+    def detail_title(self, doc: Doc) -> str:
+        return f"{doc.title}_{self.site_name}"
+
+    def detail_head(self, doc: Doc) -> str:
+        return ""
+
+    def app_page(self, doc: Doc, ctx: RenderContext) -> str:
+        """The mobile view: no chrome, no metadata block."""
+        return f"""<!DOCTYPE html>
+<html><head>{self.charset_meta()}
+<meta name="viewport" content="width=device-width,initial-scale=1,user-scalable=no">
+<title>{esc(doc.title)}</title>
+<link rel="canonical" href="{attr(ctx.base_url + doc.path)}">
+</head><body class="app">
+<div class="app-header"><a href="/">{esc(self.site_name)}</a></div>
+<div class="app-article"><h2 class="app-title">{esc(doc.title)}</h2>
+<div class="app-date">{doc.published:%Y-%m-%d}</div>
+{self.body_html(doc)}
+{self.attachment_list(doc)}
+</div></body></html>
+"""
+
+    def toolbar(self, doc: Doc) -> str:
+        name = doc.path.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        return (f'<div class="article-tool">字号:<a href="javascript:doZoom(18)">大</a> '
+                f'<a href="javascript:doZoom(16)">中</a> <a href="javascript:doZoom(14)">小</a>  '
+                f'分享到:<a href="javascript:void(0)" class="share-wx">微信</a>'
+                f'<a href="javascript:void(0)" class="share-wb">微博</a> '
+                f'<a href="./{name}_slhxq.{doc.ext}" class="slh">适老化阅读</a> '
+                f'<a href="./{name}_app.{doc.ext}" class="app">移动版</a> '
+                f'<a href="javascript:window.print()">打印</a></div>')
+
+    def heading(self, doc: Doc) -> str:
+        return f'<h1 class="article-title">{esc(doc.title)}</h1>'
+
+    def editor_line(self, doc: Doc) -> str:
+        return f'<div class="editor">责任编辑:{esc(doc.editor)}</div>' if doc.editor else ""
+
+    def body_html(self, doc: Doc) -> str:
+        """The body container with every block; markup choices seeded per document."""
+        rng = random.Random(f"{self.name}/{doc.docid}/{doc.rev}")
+        parts: list[str] = []
+        for kind, content in doc.blocks:
+            if kind == "p":
+                parts.append(self.paragraph(content, role_of(content), rng))
+            else:
+                parts.append(self.table(content, rng))
+            if rng.random() < 0.06:
+                parts.append(self.empty_paragraph())
+        return self.container("\n".join(parts), doc)
+
+    # ------------------------------------------------------------------ hooks
+    def list_markup(self, entries: Sequence[ListEntry]) -> str:
+        raise NotImplementedError
+
+    def pagination(self, n_pages: int, page: int, n_records: int) -> str:
+        raise NotImplementedError
+
+    def metadata(self, doc: Doc) -> str:
+        raise NotImplementedError
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        raise NotImplementedError
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        raise NotImplementedError
+
+    def empty_paragraph(self) -> str:
+        return "<p>&nbsp;</p>"
+
+    def container(self, inner: str, doc: Doc) -> str:
+        raise NotImplementedError
+
+    def attachment_list(self, doc: Doc) -> str:
+        raise NotImplementedError
+
+
+# =========================================================================== A: xianning
+
+_WORD_RUN = re.compile(r"[0-9A-Za-z.%+\-/:;,<>]+|[年月日号第〔〕、。()]|[^0-9A-Za-z.%+\-/:;,<>年月日号第〔〕、。()]+")
+_WORD_STYLE = "<style type=\"text/css\">\n.TRS_Editor P{margin-top:0px;margin-bottom:12px;line-height:1.8;font-family:宋体;font-size:12pt;}.TRS_Editor DIV{margin-top:0px;margin-bottom:12px;line-height:1.8;font-family:宋体;font-size:12pt;}.TRS_Editor TD{font-family:宋体;font-size:12pt;}\n</style>"
+_WORD_XML = ("<!--[if gte mso 9]><xml><w:WordDocument><w:View>Normal</w:View><w:Zoom>0</w:Zoom>"
+             "<w:PunctuationKerning/><w:DrawingGridVerticalSpacing>7.8 磅</w:DrawingGridVerticalSpacing>"
+             "</w:WordDocument></xml><![endif]-->")
+
+
+class XianningFamily(Family):
+    """www.xianning.gov.cn as pasted from Word: span soup, ``<ul>`` metadata, 0-based pages."""
+
+    def charset_meta(self) -> str:
+        return ""  # the charset is only in the HTTP header
+
+    def head_script(self) -> str:
+        return _PAGE_JS
+
+    def list_markup(self, entries: Sequence[ListEntry]) -> str:
+        items = "\n".join(
+            f'<li><a href="{attr(e.href)}" target="_blank" title="{attr(e.title)}">{esc(self.short(e.title))}</a>'
+            f'<span>{e.day:%Y-%m-%d}</span></li>' for e in entries)
+        return f'<div class="list_right">\n<ul class="list_list">\n{items}\n</ul>\n</div>'
+
+    def pagination(self, n_pages: int, page: int, n_records: int) -> str:
+        count = f'"{n_pages}"' if page % 2 else str(n_pages)
+        return (f'<div class="page" id="page"><script type="text/javascript">'
+                f'createPageHTML({count}, {page}, "index", "shtml");</script></div>')
+
+    def metadata(self, doc: Doc) -> str:
+        wide = doc.style % 2 == 1
+        pad = "\u3000" if wide else " "
+        labels = (f"索{pad}引{pad}号", f"文{pad}{pad}号", "发布机构", "主题分类", f"有{pad}效{pad}性",
+                  "发布日期", f"名{pad}{pad}称")
+        values = (doc.index_no, doc.doc_no_shown, " " + doc.publisher, doc.category, doc.validity,
+                  f"{doc.published.year}年{doc.published.month:02d}月{doc.published.day:02d}日", doc.title)
+        items = "\n".join(f'<li><b>{esc(label)}:</b><span>{esc(value)}</span></li>'
+                          for label, value in zip(labels, values))
+        return f'<div class="xxgk_top">\n<ul class="clearfix">\n{items}\n</ul>\n</div>'
+
+    def heading(self, doc: Doc) -> str:
+        return f'<div class="article-head"><h1>{esc(doc.title)}</h1></div>'
+
+    def _runs(self, text: str, rng: random.Random) -> str:
+        """Word's span soup: digits, 年/月/第/〕/号 and CJK runs in adjacent spans."""
+        out: list[str] = []
+        for token in _WORD_RUN.findall(text):
+            body = esc(token)
+            if " " in body and rng.random() < 0.5:
+                body = body.replace(" ", "&nbsp;")
+            if token[0].isascii():
+                span = f'<span lang="EN-US" style="font-size:16.0pt;font-family:仿宋_GB2312">{body}</span>'
+            elif len(token) == 1 and token in "年月日号第〔〕、。()":
+                span = f'<span style="font-size:16.0pt;font-family:宋体">{body}</span>'
+            else:
+                span = f'<span style="font-size:16.0pt;font-family:仿宋_GB2312;mso-hansi-font-family:宋体">{body}</span>'
+            if rng.random() < 0.15:
+                span = f'<span style="mso-spacerun:yes">{span}</span>'
+            out.append(span)
+        return "".join(out)
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        runs = self._runs(text, rng)
+        if role in ("section", "sub"):
+            runs = f"<b>{runs}</b>"
+        indent = '<span style="font-size:16.0pt">\u3000\u3000</span>' if role in ("plain", "item") and rng.random() < 0.5 else ""
+        tail = '<span lang="EN-US" style="font-size:16.0pt">&nbsp;</span>' if rng.random() < 0.1 else ""
+        style = ("text-align:right" if role == "sign"
+                 else "text-indent:32.0pt;line-height:28.0pt;mso-line-height-rule:exactly")
+        return f'<p class="MsoNormal" style="{style}">{indent}{runs}{tail}<o:p></o:p></p>'
+
+    def empty_paragraph(self) -> str:
+        return '<p class="MsoNormal"><span lang="EN-US"><o:p>&nbsp;</o:p></span></p>'
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        def cell(text: str, header: bool) -> str:
+            runs = self._runs(text, rng)
+            if header:
+                runs = f"<b>{runs}</b>"
+            return f'\n<p class="MsoNormal" align="center" style="text-align:center">{runs}</p>\n'
+        return ('<div align="center">' + table_html(
+            rows, open_tag='<table class="MsoNormalTable" border="1" cellspacing="0" cellpadding="0" '
+                           'style="border-collapse:collapse;border:none">',
+            cell=cell, row_attrs=' style="height:20.0pt"') + "</div>")
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div class="TRS_Editor">{_WORD_STYLE}\n{_WORD_XML}\n{inner}\n</div>'
+
+    def attachment_list(self, doc: Doc) -> str:
+        items = "".join(f'<li><a href="{attr(a.href)}" target="_blank">{esc(a.name)}</a></li>'
+                        for a in doc.attachments)
+        return f'<div class="fj"><span class="fj-title">附件:</span><ul class="fj-list">{items}</ul></div>'
+
+
+# =========================================================================== B: table
+
+class TableFamily(Family):
+    """A sister department site: metadata table, UEditor body, six-argument pagination."""
+
+    detail_order = ("metadata", "heading", "toolbar", "body", "attachments", "editor")
+
+    def list_title(self, name: str) -> str:
+        return f"{name} - {self.site_name}"
+
+    def detail_title(self, doc: Doc) -> str:
+        return f"{doc.title} - {self.site_name}"
+
+    def detail_head(self, doc: Doc) -> str:
+        return (f'<meta name="ArticleTitle" content="{attr(doc.title)}">\n'
+                f'<meta name="PubDate" content="{doc.published:%Y-%m-%d} {doc.pub_time}">\n'
+                f'<meta name="ContentSource" content="{attr(doc.publisher)}">\n'
+                f'<meta name="contentid" content="{doc.docid}">')
+
+    def list_markup(self, entries: Sequence[ListEntry]) -> str:
+        items = "\n".join(
+            f'<li><span class="date">{e.day:%Y-%m-%d}</span>'
+            f'<a href="{attr(e.href)}" target="_blank" title="{attr(e.title)}">{esc(e.title)}</a></li>'
+            for e in entries)
+        return f'<div class="lm_newslist">\n<ul>\n{items}\n</ul>\n</div>'
+
+    def pagination(self, n_pages: int, page: int, n_records: int) -> str:
+        return (f'<div class="page" id="page_div"></div>\n<script type="text/javascript">'
+                f"createPageHTML('page_div', {n_pages}, {page + 1}, 'index', 'html', {n_records});</script>")
+
+    def metadata(self, doc: Doc) -> str:
+        colon = ":" if doc.style % 2 else ""
+        issued = f"{doc.issued:%Y-%m-%d}" if doc.issued else ""
+        rows = ((("索引号", doc.index_no), ("文号", doc.doc_no_shown)),
+                (("主题分类", doc.category), ("发文单位", doc.publisher)),
+                (("名称", doc.title), ("发布日期", f"{doc.published:%Y-%m-%d}")),
+                (("有效性", doc.validity), ("发文日期", issued)))
+        body = "\n".join(
+            "<tr>" + "".join(f'<td class="t1">{esc(label)}{colon}</td><td class="t2">{esc(value)}</td>'
+                             for label, value in pair) + "</tr>" for pair in rows)
+        return (f'<div class="xxgk_table"><table width="100%" border="0" cellspacing="0" cellpadding="0" '
+                f'class="table_xxgk">\n<tbody>\n{body}\n</tbody>\n</table></div>')
+
+    def heading(self, doc: Doc) -> str:
+        return f'<div class="detail-title"><h1>{esc(doc.title)}</h1></div>'
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        if role in ("section", "sub"):
+            font = "黑体, SimHei" if role == "section" else "楷体_GB2312, 楷体"
+            inner = f'<strong><span style="font-family: {font}; font-size: 21px;">{esc(text)}</span></strong>'
+        else:
+            cut = rng.randint(1, len(text) - 1) if len(text) > 8 and rng.random() < 0.3 else len(text)
+            style = "font-family: 仿宋_GB2312, 仿宋; font-size: 21px;"
+            inner = "".join(f'<span style="{style}">{esc(piece)}</span>' for piece in (text[:cut], text[cut:]) if piece)
+        align = "text-align: right;" if role == "sign" else "text-indent: 2em; text-align: justify;"
+        return f'<p style="{align} line-height: 1.75em; margin-bottom: 15px;">{inner}</p>'
+
+    def empty_paragraph(self) -> str:
+        return "<p><br/></p>"
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table class="trs_word_table" border="1" width="100%" '
+                                          'cellspacing="0" cellpadding="0" align="center">',
+                          cell=lambda text, header: f'<span style="font-family: 仿宋_GB2312;">{esc(text)}</span>',
+                          row_attrs=' style="height: 27px;"')
+
+    def container(self, inner: str, doc: Doc) -> str:
+        editor = f'<div class="TRS_UEDITOR trs_paper_default trs_word">\n{inner}\n</div>'
+        return f'<div id="zoom" class="zoom">{editor}</div>' if doc.style % 3 != 0 else editor
+
+    def attachment_list(self, doc: Doc) -> str:
+        items = "".join(f'<li><a href="{attr(a.href)}" OLDSRC="{attr(a.path)}" target="_blank">{esc(a.name)}</a></li>'
+                        for a in doc.attachments)
+        return f'<div class="appendix"><p class="appendix-title">附件:</p><ul id="appendixlist">{items}</ul></div>'
+
+
+# =========================================================================== C: gbk
+
+class GbkFamily(Family):
+    """An older county-style site in GBK: ``p > span`` metadata with synonym labels, plain links."""
+
+    detail_order = ("heading", "metadata", "body", "attachments", "editor")
+
+    def charset_meta(self) -> str:
+        return '<meta http-equiv="Content-Type" content="text/html; charset=gb2312">'
+
+    def list_title(self, name: str) -> str:
+        return f"{name}-{self.site_name}"
+
+    def detail_title(self, doc: Doc) -> str:
+        return f"{self.site_name}-{doc.title}"
+
+    def list_markup(self, entries: Sequence[ListEntry]) -> str:
+        items = "\n".join(
+            f'<li>·<a href="{attr(e.href)}" target="_blank" title="{attr(e.title)}">{esc(self.short(e.title, 36))}</a>'
+            f'<span class="time">{e.day:%Y-%m-%d}</span></li>' for e in entries)
+        return f'<div class="zwdc_list">\n<ul class="more-list">\n{items}\n</ul>\n</div>'
+
+    def pagination(self, n_pages: int, page: int, n_records: int) -> str:
+        def name(i: int) -> str:
+            return f"index.{self.ext}" if i == 0 else f"index_{i}.{self.ext}"
+        parts = [f'<a href="{name(0)}">首页</a>']
+        parts.append(f'<a href="{name(page - 1)}">上一页</a>' if page > 0 else "<span>上一页</span>")
+        parts.append(f'<a href="{name(page + 1)}">下一页</a>' if page < n_pages - 1 else "<span>下一页</span>")
+        parts.append(f'<a href="{name(n_pages - 1)}">尾页</a>')
+        return '<div class="pagination">' + " ".join(parts) + "</div>"
+
+    def metadata(self, doc: Doc) -> str:
+        def day(value: date | None) -> str:
+            return f"{value.year}年{value.month}月{value.day}日" if value else ""
+        pairs = (("索取号", doc.index_no), ("发文机关", doc.publisher), ("信息分类", doc.category),
+                 ("发文字号", doc.doc_no_shown), ("成文日期", day(doc.issued)), ("公开日期", day(doc.published)),
+                 ("时效性", doc.validity), ("标题", doc.title))
+        items = "\n".join(f'<p><span class="lab">{esc(label)}:</span><span>{esc(value)}</span></p>'
+                          for label, value in pairs)
+        return f'<div class="xxgk_info">\n{items}\n</div>'
+
+    def heading(self, doc: Doc) -> str:
+        return f'<div class="article_title">{esc(doc.title)}</div>'
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        inner = f'<font face="仿宋_GB2312" size="4">{esc(text)}</font>'
+        if role in ("section", "sub"):
+            return f"<p><b>{inner}</b></p>"
+        if role == "sign":
+            return f'<p align="right">{inner}</p>'
+        if rng.random() < 0.5:
+            return f'<p align="justify">&nbsp;&nbsp;&nbsp;&nbsp;{inner}</p>'
+        return f'<p align="justify" style="text-indent:2em">{inner}</p>'
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table width="600" border="1" cellspacing="0" cellpadding="2" align="center">',
+                          cell=lambda text, header: f'<font size="3">{esc(text)}</font>', tbody=False)
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div id="UCAP-CONTENT">\n<div class="Custom_UnionStyle">\n{inner}\n</div>\n</div>'
+
+    def toolbar(self, doc: Doc) -> str:
+        return ""
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "<br>\n".join(f'<a href="{attr(a.href)}" target="_blank">\n    {esc(a.name)}\n  </a>'
+                              for a in doc.attachments)
+        return f'<div class="fujian"><b>附件:</b><br>\n{links}\n</div>'
+
+    def editor_line(self, doc: Doc) -> str:
+        name = doc.path.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        alternates = (f'<a href="./{name}_slhxq.{doc.ext}">适老化阅读</a> '
+                      f'<a href="./{name}_app.{doc.ext}">手机版</a>')
+        return (f'<div class="bottom-tool"><span>责任编辑:{esc(doc.editor)}</span> {alternates} '
+                '<a href="javascript:window.print()">【打印本页】</a> <a href="javascript:window.close()">【关闭窗口】</a></div>')
+
+
+# =========================================================================== D: scripted-count
+
+class ScriptedFamily(Family):
+    """A newer site: no metadata block at all, date only in ``<meta name=PubDate>``."""
+
+    detail_order = ("heading", "toolbar", "body", "attachments")
+
+    def list_title(self, name: str) -> str:
+        return f"{name}|{self.site_name}"
+
+    def detail_title(self, doc: Doc) -> str:
+        return f"{self.column_name}|{self.site_name}"
+
+    def detail_head(self, doc: Doc) -> str:
+        return (f'<meta name="ArticleTitle" content="{attr(doc.title)}">\n'
+                f'<meta name="PubDate" content="{doc.published:%Y-%m-%d} {doc.pub_time}">\n'
+                f'<meta name="contentid" content="{doc.docid}">')
+
+    def list_markup(self, entries: Sequence[ListEntry]) -> str:
+        items = "\n".join(
+            f'<li><a href="{attr(e.href)}" target="_blank" title="{attr(e.title)}"><i class="dot"></i>{esc(e.title)}</a>'
+            f'<span class="date">{e.day:%Y-%m-%d}</span></li>' for e in entries)
+        return f'<div class="info-list">\n<ul>\n{items}\n</ul>\n</div>'
+
+    def pagination(self, n_pages: int, page: int, n_records: int) -> str:
+        return (f'<div class="page-box" id="page"></div>\n<script type="text/javascript">\n'
+                f'var countPage = {n_pages}; //共多少页\n'
+                f'createPageHTML(countPage, {page}, "index", "html");\n</script>')
+
+    def heading(self, doc: Doc) -> str:
+        return f'<div class="wz_title"><h1>{esc(doc.title)}</h1></div>'
+
+    def toolbar(self, doc: Doc) -> str:
+        return super().toolbar(doc).replace('class="article-tool"', 'class="wz_tool"')
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        if role in ("section", "sub"):
+            return f"<p><strong>{esc(text)}</strong></p>"
+        if role == "sign":
+            return f'<p style="text-align:right;">{esc(text)}</p>'
+        return f'<p style="text-indent:2em;">{esc(text)}</p>'
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table class="table table-bordered">', header_tag="th",
+                          cell=lambda text, header: esc(text), thead=True)
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div class="wz_article_text">\n<div class="article-body">\n{inner}\n</div>\n</div>'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<p><a href="{attr(a.href)}" download>{esc(a.name)}</a></p>' for a in doc.attachments)
+        return f'<div class="article-attach"><p class="attach-title">相关附件</p>{links}</div>'
+
+
+# =========================================================================== the four families
+
+def make_families() -> dict[str, Family]:
+    """The replica's families, keyed by name (the names tests use)."""
+    families: list[Family] = [
+        XianningFamily(
+            name="xianning", column="/xxgk/xxgkml/qtzdgknr/zwdc/", ext="shtml", site_name="咸宁市人民政府",
+            crumbs=(("信息公开", "/xxgk/"), ("信息公开目录", "/xxgk/xxgkml/"),
+                    ("其他重点公开内容", "/xxgk/xxgkml/qtzdgknr/")),
+            other_column="/xxgk/xxgkml/gzdt/", other_name="工作动态", org_code="011336909",
+            publisher="咸宁市政府办公室", footer_owner="咸宁市人民政府办公室", icp="鄂ICP备05003305号",
+            nav_extra=(("政务服务", "/zwfw/"), ("互动交流", "/hdjl/")),
+            kinds=(("meetings", 0.7), ("work_report", 0.2), ("attachment_only", 0.1)), blank_doc_no=("", "无"),
+        ),
+        TableFamily(
+            name="table", column="/zwgk/gkml/qtzdgknr/zwdc/", ext="html", site_name="咸宁市发展和改革委员会",
+            crumbs=(("政务公开", "/zwgk/"), ("政府信息公开目录", "/zwgk/gkml/"),
+                    ("其他重点公开内容", "/zwgk/gkml/qtzdgknr/")),
+            other_column="/zwgk/gkml/zcwj/", other_name="政策文件", org_code="11421200MB1536470K",
+            publisher="咸宁市人民政府办公室", footer_owner="咸宁市发展和改革委员会", icp="鄂ICP备05003305号-3",
+            kinds=(("meetings", 0.45), ("work_report", 0.25), ("notice", 0.3)), issued_share=1.0,
+        ),
+        GbkFamily(
+            name="gbk", column="/xxgk/fdzdgknr/qtzdgknr/zwdc/", ext="htm", site_name="咸安区人民政府",
+            crumbs=(("信息公开", "/xxgk/"), ("法定主动公开内容", "/xxgk/fdzdgknr/"),
+                    ("其他重点公开内容", "/xxgk/fdzdgknr/qtzdgknr/")),
+            other_column="/xxgk/fdzdgknr/tzgg/", other_name="通知公告", org_code="MB1537195X",
+            publisher="咸宁市政府督查室", footer_owner="咸宁市咸安区人民政府办公室", icp="鄂ICP备05008156号",
+            encoding="gbk", charset_in_header=False,
+            kinds=(("meetings", 0.6), ("work_report", 0.3), ("attachment_only", 0.1)), issued_share=0.8,
+            doc_no_share=0.3, doc_no_series="咸政督通", blank_doc_no=("无", ""),
+        ),
+        ScriptedFamily(
+            name="scripted-count", column="/zwgk/zwdc/", ext="html", site_name="咸宁高新区管委会",
+            crumbs=(("政务公开", "/zwgk/"),), other_column="/zwgk/tzgg/", other_name="通知公告",
+            org_code="", publisher="", footer_owner="咸宁高新技术产业开发区管理委员会", icp="鄂ICP备12003687号",
+            has_metadata=False, kinds=(("meetings", 0.6), ("work_report", 0.4)),
+        ),
+    ]
+    return {family.name: family for family in families}
