@@ -86,6 +86,64 @@ TABLES: dict[str, TableDoc] = {
             "list_url": FieldDoc(
                 "List page URL", "列表页网址 (list page URL): the list page that linked to the document."
             ),
+            "content_hash": FieldDoc(
+                "Content hash", "内容哈希 (content hash): SHA-256 of the content columns; changes with the text."
+            ),
+            "first_seen": FieldDoc("First seen", "首次发现时间 (first seen): UTC timestamp of the first capture."),
+            "last_seen": FieldDoc(
+                "Last seen", "最近确认时间 (last seen): UTC timestamp of the latest capture or revalidation."
+            ),
+            "missing_since": FieldDoc(
+                "Missing since",
+                "下线时间 (missing since): when the portal was first found without it; empty while online.",
+            ),
+            "capture_id": FieldDoc(
+                "Capture id", "抓取记录编号 (capture id): the WARC capture this row was extracted from."
+            ),
+            "etag": FieldDoc("ETag", "实体标签 (ETag): validator the server sent, for conditional re-fetches."),
+            "last_modified": FieldDoc(
+                "Last-Modified", "最后修改时间 (Last-Modified): the server's HTTP header, as sent."
+            ),
+        },
+    ),
+    "meetings": TableDoc(
+        title="Meetings reported in bulletins",
+        description="会议 (meetings) whose decisions a bulletin reports on, e.g. 市政府第5次常务会议.",
+        fields={
+            "id": FieldDoc("Meeting id", "会议编号 (meeting id): row number; primary key."),
+            "bulletin_url": FieldDoc("Bulletin URL", "通报网址 (bulletin URL): the bulletin it was read from."),
+            "date": FieldDoc("Meeting date", "会议日期 (meeting date), ISO YYYY-MM-DD."),
+            "number": FieldDoc("Meeting number", "会议次数 (meeting number): N of 第N次; empty when unnumbered."),
+            "kind": FieldDoc("Meeting kind", "会议类型 (kind of meeting), e.g. 常务会议 / 全体会议 / 专题会议."),
+            "heading": FieldDoc("Heading", "标题 (heading) as written in the bulletin, with its (一)."),
+        },
+    ),
+    "items": TableDoc(
+        title="Decisions and their progress",
+        description="督办事项 (supervised items): each decision or task a bulletin reports, with its progress.",
+        fields={
+            "id": FieldDoc("Item id", "事项编号 (item id): row number; primary key."),
+            "bulletin_url": FieldDoc("Bulletin URL", "通报网址 (bulletin URL): the bulletin it was read from."),
+            "meeting_id": FieldDoc("Meeting id", "会议编号 (meeting id): see meetings; empty outside a meeting."),
+            "position": FieldDoc("Position", "序号 (position): the item's written number within its group."),
+            "section": FieldDoc("Section", "栏目 (section) as written, e.g. 尚未完全落实事项."),
+            "status": FieldDoc(
+                "Status", "落实状态 (status), normalised: pending / mostly_done / done / other."
+            ),
+            "subject": FieldDoc("Subject", "事项内容 (subject): the decision as written, minus numbering."),
+            "documents": FieldDoc("Documents", "相关文件 (documents): titles quoted with 《》 in the subject."),
+            "progress": FieldDoc("Progress", "进展情况 (progress): the paragraphs that follow, one per line."),
+            "group_heading": FieldDoc(
+                "Group heading", "分组标题 (group heading): the (一)… sub-heading when it is not a meeting."
+            ),
+        },
+    ),
+    "item_units": TableDoc(
+        title="Units responsible for items",
+        description="责任单位 (responsible units): one row per unit named for an item.",
+        fields={
+            "item_id": FieldDoc("Item id", "事项编号 (item id): see items."),
+            "unit": FieldDoc("Unit", "责任单位 (responsible unit) as named in the bulletin."),
         },
     ),
 }

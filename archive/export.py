@@ -34,20 +34,29 @@ from archive import datapackage
 FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
 SUFFIXES: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
-#: Rows per batch read from SQLite, and per Parquet row group.
-DEFAULT_BATCH_ROWS = 2000
+#: Rows per batch read from SQLite, and per Parquet row group: bounds memory (a batch of
+#: typical bulletins is a few MB of Python strings) while keeping row groups useful.
+DEFAULT_BATCH_ROWS = 1000
 
 #: Declared type of columns whose text in SQLite stands for something richer; keyed by
 #: column name, for every table. Other columns get a kind from their SQLite type.
 COLUMN_KINDS: dict[str, str] = {
     "published": "date",
     "issued": "date",
+    "date": "date",
     "fetched_at": "timestamp",
+    "first_seen": "timestamp",
+    "last_seen": "timestamp",
+    "missing_since": "timestamp",
+    "seen_at": "timestamp",
+    "started_at": "timestamp",
+    "finished_at": "timestamp",
     "attachments": "attachments",
+    "documents": "string_list",
 }
 
 #: Column the ``since``/``until`` filters apply to, per table (default ``published``).
-DATE_FILTER_COLUMNS: dict[str, str] = {"bulletins": "published"}
+DATE_FILTER_COLUMNS: dict[str, str] = {"bulletins": "published", "meetings": "date"}
 #: Tables whose rowids :func:`archive.search.matching_rowids` returns.
 SEARCHABLE_TABLES: frozenset[str] = frozenset({"bulletins"})
 
@@ -58,6 +67,7 @@ FRICTIONLESS_TYPES: dict[str, str] = {
     "date": "date",
     "timestamp": "datetime",
     "attachments": "array",
+    "string_list": "array",
 }
 
 
@@ -138,7 +148,7 @@ def table_columns(db: sqlite_utils.Database, table: str) -> list[Column]:
         f"PRAGMA table_info({_quote(table)})"
     ).fetchall():
         kind = COLUMN_KINDS.get(name) or _kind_of_sqlite_type(declared)
-        columns.append(Column(name, kind, bool(not_null) or pk > 0, pk > 0))
+        columns.append(Column(name, kind, bool(not_null), pk > 0))
     return columns
 
 
@@ -216,6 +226,13 @@ def _to_attachments(value: Any) -> list[dict[str, str | None]] | None:
     ]
 
 
+def _to_string_list(value: Any) -> list[str | None] | None:
+    decoded = _decode_json(value)
+    if not isinstance(decoded, list):
+        return None
+    return [_text(item) for item in decoded]
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -235,7 +252,7 @@ def _to_float(value: Any) -> float | None:
 
 
 #: For JSON Lines: kinds whose stored text is itself JSON and is decoded.
-JSON_DECODERS: dict[str, Callable[[Any], Any]] = {"attachments": _decode_json}
+JSON_DECODERS: dict[str, Callable[[Any], Any]] = {"attachments": _decode_json, "string_list": _decode_json}
 #: For Parquet: per-value conversion to what the Arrow type expects. Used only when the
 #: values do not convert as they are (so clean string/int columns stay on the fast path).
 ARROW_CONVERTERS: dict[str, Callable[[Any], Any]] = {
@@ -245,9 +262,10 @@ ARROW_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "date": _to_date,
     "timestamp": _to_timestamp,
     "attachments": _to_attachments,
+    "string_list": _to_string_list,
 }
 #: Kinds that always need conversion (their SQLite text never converts as it is).
-ALWAYS_CONVERT: frozenset[str] = frozenset({"date", "timestamp", "attachments"})
+ALWAYS_CONVERT: frozenset[str] = frozenset({"date", "timestamp", "attachments", "string_list"})
 
 
 def arrow_type(kind: str) -> Any:
@@ -261,10 +279,14 @@ def arrow_type(kind: str) -> Any:
         "date": pa.date32(),
         "timestamp": pa.timestamp("us", tz="UTC"),
         "attachments": pa.list_(pa.struct([("name", pa.string()), ("url", pa.string())])),
+        "string_list": pa.list_(pa.string()),
     }[kind]
 
 
 # --- writers: one per format, each only what that format needs ----------------------------
+
+#: Write buffer of the text formats: fewer system calls for files of hundreds of MB.
+_BUFFER = 1 << 20
 
 
 class Writer(Protocol):
@@ -279,7 +301,7 @@ class CsvWriter:
     """UTF-8 with BOM (so Excel reads Chinese), header row, quoting for newlines/tabs/quotes."""
 
     def __init__(self, path: Path, columns: list[Column]):
-        self._file = open(path, "x", encoding="utf-8-sig", newline="")
+        self._file = open(path, "x", encoding="utf-8-sig", newline="", buffering=_BUFFER)
         self._csv = csv.writer(self._file, dialect="excel")  # "," / '"' doubled / CRLF
         self._csv.writerow([column.name for column in columns])
 
@@ -294,7 +316,7 @@ class JsonlWriter:
     """One JSON object per line, Chinese kept readable; JSON-in-text columns decoded."""
 
     def __init__(self, path: Path, columns: list[Column]):
-        self._file = open(path, "x", encoding="utf-8", newline="\n")
+        self._file = open(path, "x", encoding="utf-8", newline="\n", buffering=_BUFFER)
         self._names = [column.name for column in columns]
         self._decoders = [
             (index, JSON_DECODERS[column.kind])
@@ -303,15 +325,13 @@ class JsonlWriter:
         ]
 
     def write(self, rows: list[tuple]) -> None:
-        dumps, names, decoders = json.dumps, self._names, self._decoders
-        lines = []
-        for row in rows:
-            record = dict(zip(names, row))
-            for index, decode in decoders:
-                record[names[index]] = decode(row[index])
-            lines.append(dumps(record, ensure_ascii=False))
-        lines.append("")
-        self._file.write("\n".join(lines))
+        self._file.writelines(f"{json.dumps(self._record(row), ensure_ascii=False)}\n" for row in rows)
+
+    def _record(self, row: tuple) -> dict[str, Any]:
+        record = dict(zip(self._names, row))
+        for index, decode in self._decoders:
+            record[self._names[index]] = decode(row[index])
+        return record
 
     def close(self) -> None:
         self._file.close()
@@ -327,7 +347,10 @@ class ParquetWriter:
         self._pa = pa
         self._columns = columns
         self._schema = pa.schema(
-            [pa.field(column.name, arrow_type(column.kind), nullable=not column.not_null) for column in columns]
+            [
+                pa.field(column.name, arrow_type(column.kind), nullable=not column.not_null)
+                for column in columns
+            ]
         )
         self._writer = pq.ParquetWriter(path, self._schema, compression="zstd")
 
@@ -394,7 +417,7 @@ def export_table(
 
     order = ", ".join(_quote(name) for name in key) or "rowid"
     select = f"SELECT {', '.join(_quote(column.name) for column in columns)} FROM {_quote(table)}"
-    with _matching(db, query, match_table):
+    with _matching(db, query, match_table, progress):
         sql = f"{select}{where} ORDER BY {order}"
         total = _count(db, table, where, params) if progress else None
         rows = _write_atomically(db, sql, params, output, WRITERS[fmt], columns, total, batch_rows)
@@ -402,7 +425,8 @@ def export_table(
     fields = [
         datapackage.field_descriptor(
             table, column.name, FRICTIONLESS_TYPES[column.kind],
-            required=column.not_null, unique=column.primary_key and len(key) == 1,
+            required=column.not_null or column.primary_key,
+            unique=column.primary_key and len(key) == 1,
         )
         for column in columns
     ]
@@ -439,13 +463,19 @@ def _where(
 
 
 @contextmanager
-def _matching(db: sqlite_utils.Database, query: str | None, name: str) -> Iterator[None]:
+def _matching(db: sqlite_utils.Database, query: str | None, name: str, progress: bool) -> Iterator[None]:
     """Search results as a temp table of rowids: lets SQL filter and order without holding them."""
     if query is None:
         yield
         return
-    from archive.search import matching_rowids  # imported only when a query is given
+    from archive.search import index_status, matching_rowids, rebuild_index  # only when used
 
+    status = index_status(db)
+    if not status.in_sync:  # rows written without indexing: results would miss them
+        bar = _progress_bar(status.rows if progress else None, "indexing")
+        rebuild_index(db, (lambda done, _total: bar.update(done - bar.n)) if bar else None)
+        if bar is not None:
+            bar.close()
     conn = db.conn
     was_in_transaction = conn.in_transaction
     conn.execute(f"CREATE TEMP TABLE {name} (rowid INTEGER PRIMARY KEY)")
@@ -481,7 +511,7 @@ def _write_atomically(
 ) -> int:
     """Stream the query into a temp file beside ``output``; rename only once it is complete."""
     temporary = output.with_name(f".{output.name}.{secrets.token_hex(4)}.part")
-    bar = _progress_bar(total)
+    bar = _progress_bar(total, "exporting")
     rows = 0
     try:
         try:
@@ -496,6 +526,7 @@ def _write_atomically(
                     rows += len(batch)
                     if bar is not None:
                         bar.update(len(batch))
+                    del batch  # else it lives on while the next one is fetched: twice the memory
         finally:
             writer.close()
         os.replace(temporary, output)
@@ -508,13 +539,15 @@ def _write_atomically(
     return rows
 
 
-def _progress_bar(total: int | None) -> Any:
+def _progress_bar(total: int | None, label: str) -> Any:
     """A tqdm bar on stderr when asked for (the CLI asks only when stderr is a terminal)."""
     if total is None:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=" rows", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+    return tqdm(
+        total=total, desc=label, unit=" rows", unit_scale=True, file=sys.stderr, dynamic_ncols=True
+    )
 
 
 def _quote(identifier: str) -> str:

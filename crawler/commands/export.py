@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--query", "-q", metavar="TEXT", help="only bulletins matching this search")
     parser.add_argument("--table", default="bulletins", help="table to export (default: bulletins)")
     parser.add_argument(
-        "--archive", default=DEFAULT_ARCHIVE, metavar="PATH", help=f"archive database (default: {DEFAULT_ARCHIVE})"
+        "--archive", default=DEFAULT_ARCHIVE, metavar="PATH",
+        help=f"archive database (default: {DEFAULT_ARCHIVE})"
     )
 
 
