@@ -128,6 +128,7 @@ class ArchiveRun:
         pages = int(stats.get("extract/pages", 0) or 0)
         summary = {
             "column_links": column_links,
+            "robots_forbidden": sorted(getattr(spider, "robots_forbidden", ())),
             "metadata_ratio": (int(stats.get("extract/without_metadata", 0) or 0) / pages
                                if pages else (self.previous or {}).get("metadata_ratio")),
             "scrapy": {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in stats.items()},

@@ -58,6 +58,8 @@ class BulletinPage:
     body: bytes
     fetched_at: str
     list_url: str = ""
+    #: Canonical form of the URL the list linked to, when a redirect led elsewhere.
+    requested_url: str = ""
     #: Row id in ``captures`` of the server's response (the WARC record), when recorded.
     capture_id: int | None = None
     record: BulletinRecord | None = None

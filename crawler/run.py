@@ -10,6 +10,7 @@ from scrapy.settings import Settings
 
 from archive.lock import ArchiveLock
 from crawler.extensions import archive_run
+from crawler.logs import quiet_network_tracebacks
 from pipelines.archive import SUMMARY_FIELDS
 from spiders.column import ColumnSpider
 
@@ -62,6 +63,7 @@ def run_crawl(start_urls: Iterable[str], settings: Settings) -> CrawlResult:
     """
     with ArchiveLock(settings.get("ARCHIVE_PATH")):
         process = CrawlerProcess(settings)
+        quiet_network_tracebacks()
         crawler = process.create_crawler(ColumnSpider)
         process.crawl(crawler, start_urls=list(start_urls))
         process.start()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from scrapy.crawler import Crawler
 
-from archive.store import Capture, save_bulletin
+from archive.store import Capture, save_alias, save_bulletin
 from crawler.extensions import archive_run
 from crawler.items import BulletinPage
 
@@ -33,6 +33,8 @@ class ArchivePipeline:
         headers = {key.lower(): value for key, value in item.headers.items()}
         capture = Capture(item.capture_id, headers.get("etag"), headers.get("last-modified"))
         outcome = save_bulletin(run.db, item.record, capture)
+        if item.requested_url and item.requested_url != item.url:
+            save_alias(run.db, item.requested_url, item.url, item.fetched_at)
         self.stats.inc_value(f"archive/{outcome}")
         self.stats.inc_value("archive/bulletins")
         for name in SUMMARY_FIELDS:

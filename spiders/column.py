@@ -61,6 +61,12 @@ class ColumnSpider(scrapy.Spider):
         self.walk_all = True
         #: canonical URL -> archived row (list_url, etag, last_modified).
         self.known: dict[str, dict[str, Any]] = {}
+        #: listed URL -> the archived bulletin it redirected to.
+        self.aliases: dict[str, str] = {}
+        #: bulletins robots.txt forbids (this run), and as of the last healthy run: they
+        #: are still requested (refused locally) but never count as news.
+        self.robots_forbidden: set[str] = set()
+        self.forbidden_before: set[str] = set()
         self.listed: set[str] = set()
         self.list_failures = 0
         self._visited_lists: dict[str, set[str]] = defaultdict(set)
@@ -84,6 +90,8 @@ class ColumnSpider(scrapy.Spider):
                 "select url, list_url, etag, last_modified from bulletins where missing_since is null")
             if self.is_portal_url(row["url"])
         }
+        self.aliases = {row["alias"]: row["url"] for row in run.db["url_aliases"].rows}
+        self.forbidden_before = set((run.previous or {}).get("robots_forbidden", []))
 
     def is_portal_url(self, url: str) -> bool:
         return netloc_of(url) in self.portal_hosts
@@ -150,12 +158,15 @@ class ColumnSpider(scrapy.Spider):
             self.start_outcomes[start_url] = "ok"
         stats.inc_value("column/list_pages")
         tree = parse_html(response.text if isinstance(response, TextResponse) else "")
-        links = [url for url in bulletin_links(tree, response.url, column) if self._on_portal(url)]
+        links = [
+            self.aliases.get(url, url)
+            for url in bulletin_links(tree, response.url, column) if self._on_portal(url)
+        ]
         self.column_links[column] = self.column_links.get(column, 0) + len(links)
         stats.inc_value("column/bulletin_links", len(links))
         if not links:
             self.logger.warning("list page lists no bulletins: %s", response.url)
-        new = [url for url in links if url not in self.known]
+        new = [url for url in links if url not in self.known and url not in self.forbidden_before]
         walk_all = self.walk_all or not self._known_in(column)
         if walk_all or new:
             for url in self._next_list_pages(response, tree, column, walk_all):
@@ -205,6 +216,7 @@ class ColumnSpider(scrapy.Spider):
             body=response.body,
             fetched_at=utc_now(),
             list_url=list_url,
+            requested_url=canonical_url(response.meta.get("redirect_urls", [response.url])[0]),
             capture_id=response.meta.get("capture_id"),
         )
 
@@ -220,6 +232,7 @@ class ColumnSpider(scrapy.Spider):
         reason = failure.getErrorMessage() or failure.type.__name__
         if failure.check(IgnoreRequest) and "robots.txt" in reason:
             self.crawler.stats.inc_value(f"column/{kind}_forbidden_by_robots")
+            self.robots_forbidden.add(canonical_url(request.url))
             return reason  # policy, not a fault
         if failure.check(HttpError):
             response = failure.value.response

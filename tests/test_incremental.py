@@ -1,0 +1,166 @@
+"""Nightly runs on a replica that changes between runs: only what is new is fetched,
+edits become versions, removals become marks, captures replay offline."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import sqlite_utils
+
+from archive.lock import ArchiveLock
+from tests.conftest import crawl, run_cli, stored_row, truth_row
+from tests.replica.server import ReplicaPortal
+
+WARCIO = str(Path(sys.executable).with_name("warcio"))
+
+
+def detail_paths(requests: list[dict]) -> set[str]:
+    """Paths of bulletin pages requested (list pages, robots.txt and files left out)."""
+    return {r["path"] for r in requests if "/t20" in r["path"]}
+
+
+@pytest.fixture(scope="module")
+def nightly(tmp_path_factory):
+    """A portal crawled once, then changed as on the next day and crawled again."""
+    archive = tmp_path_factory.mktemp("nightly") / "archive.db"
+    with ReplicaPortal(per_family=20, seed=11) as portal:
+        starts = [column.start_url for column in portal.columns.values()]
+        first = crawl(archive, *starts)
+        assert first.returncode == 0, first.stderr
+
+        portal.clear_requests()
+        idle = crawl(archive, *starts)
+        idle_requests = portal.requests
+
+        added = [portal.site.add_bulletin("xianning") for _ in range(3)]
+        added.append(portal.site.add_bulletin("gbk"))
+        portal.clear_requests()
+        next_day = crawl(archive, *starts)
+        next_day_requests = portal.requests
+
+        edited_url = portal.columns["table"].bulletins[5]["url"]
+        edited = portal.site.edit_body(edited_url, ["一、已落实事项", "修订后的落实情况说明。"])
+        removed_url = portal.columns["scripted-count"].bulletins[3]["url"]
+        portal.site.remove(removed_url)
+        portal.clear_requests()
+        full = crawl(archive, *starts, extra=("--full",))
+        full_requests = portal.requests
+
+        yield {
+            "portal": portal, "archive": archive, "starts": starts, "idle": idle,
+            "idle_requests": idle_requests, "added": added, "next_day": next_day,
+            "next_day_requests": next_day_requests, "edited": edited, "removed_url": removed_url,
+            "full": full, "full_requests": full_requests,
+        }
+
+
+def test_a_run_with_nothing_new_costs_robots_and_one_list_page_per_column(nightly):
+    assert nightly["idle"].returncode == 0, nightly["idle"].stderr
+    paths = sorted(r["path"] for r in nightly["idle_requests"])
+    expected = sorted(["/robots.txt"] + [urlsplit(url).path for url in nightly["starts"]])
+    assert paths == expected
+
+
+def test_next_day_fetches_exactly_the_new_bulletins(nightly):
+    assert nightly["next_day"].returncode == 0, nightly["next_day"].stderr
+    new_paths = {urlsplit(b["url"]).path for b in nightly["added"]}
+    assert detail_paths(nightly["next_day_requests"]) == new_paths
+    # Columns with news read page 0 and page 1 (where nothing is new); the others page 0 only.
+    list_paths = [r["path"] for r in nightly["next_day_requests"] if "/index" in r["path"]]
+    assert len(list_paths) == 2 + 2 + 1 + 1
+    db = sqlite_utils.Database(nightly["archive"])
+    for truth in nightly["added"]:
+        assert stored_row(db["bulletins"].get(truth["url"])) == truth_row(truth)
+
+
+def test_full_pass_records_the_edit_as_a_version_and_fetches_only_changed_pages(nightly):
+    assert nightly["full"].returncode == 0, nightly["full"].stderr
+    edited = nightly["edited"]
+    db = sqlite_utils.Database(nightly["archive"])
+    assert db["bulletins"].get(edited["url"])["body"] == edited["body"]
+    versions = list(db.query("select body from versions where url = ? order by id", [edited["url"]]))
+    assert len(versions) == 2 and versions[-1]["body"] == edited["body"]
+    full_200 = {r["path"] for r in nightly["full_requests"] if "/t20" in r["path"] and r["status"] == 200}
+    assert full_200 == {urlsplit(edited["url"]).path}
+    assert any(r["status"] == 304 for r in nightly["full_requests"])
+
+
+def test_unchanged_refetches_add_no_version(nightly):
+    db = sqlite_utils.Database(nightly["archive"])
+    edited = nightly["edited"]["url"]
+    counts = db.execute(
+        "select count(*) from versions where url != ? group by url having count(*) > 1", [edited]
+    ).fetchall()
+    assert counts == []
+
+
+def test_a_removed_bulletin_is_kept_and_marked(nightly):
+    db = sqlite_utils.Database(nightly["archive"])
+    row = db["bulletins"].get(nightly["removed_url"])
+    assert row["missing_since"] and row["body"]
+    others = db.execute("select count(*) from bulletins where missing_since is not null").fetchone()[0]
+    assert others == 1
+
+
+def test_each_run_is_recorded(nightly):
+    db = sqlite_utils.Database(nightly["archive"])
+    runs = list(db.query("select * from crawl_runs order by id"))
+    assert [r["mode"] for r in runs] == ["incremental"] * 3 + ["full"]
+    assert [r["outcome"] for r in runs] == ["ok"] * 4
+    assert (runs[0]["new"], runs[1]["new"], runs[2]["new"]) == (80, 0, 4)
+    assert (runs[3]["changed"], runs[3]["removed"], runs[3]["new"]) == (1, 1, 0)
+    assert runs[1]["requests"] == 5
+    assert all(r["finished_at"] >= r["started_at"] and json.loads(r["stats"])["scrapy"] for r in runs)
+
+
+def test_warc_files_pass_warcio_check_and_index(nightly):
+    files = sorted((nightly["archive"].parent / "captures").glob("*.warc.gz"))
+    assert len(files) == 4
+    for path in files:
+        check = subprocess.run([WARCIO, "check", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    index = subprocess.run([WARCIO, "index", str(files[0])], capture_output=True, text=True)
+    records = [json.loads(line) for line in index.stdout.splitlines()]
+    responses = [r for r in records if r.get("warc-type") == "response"]
+    requests = [r for r in records if r.get("warc-type") == "request"]
+    assert len(responses) == len(requests) >= 80
+
+
+def test_attachments_stored_by_content_hash(nightly):
+    db = sqlite_utils.Database(nightly["archive"])
+    rows = list(db["attachments"].rows)
+    expected = {(b["url"], a["url"]) for c in nightly["portal"].columns.values()
+                for b in c.bulletins for a in b["attachments"]}
+    assert expected <= {(r["bulletin_url"], r["url"]) for r in rows}
+    for row in rows:
+        path = nightly["archive"].parent / row["path"]
+        data = path.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == row["sha256"] and len(data) == row["size"]
+        assert path.resolve().is_relative_to(nightly["archive"].parent.resolve())
+
+
+def test_reprocess_rebuilds_the_archive_from_captures_with_zero_requests(nightly):
+    portal, archive = nightly["portal"], nightly["archive"]
+    db = sqlite_utils.Database(archive)
+    before = {row["url"]: row for row in db["bulletins"].rows}
+    db.execute("update bulletins set body = '', title = ''")
+    db.conn.commit()
+    portal.clear_requests()
+    result = run_cli("reprocess", "--archive", str(archive))
+    assert result.returncode == 0, result.stderr
+    assert portal.requests == []
+    after = {row["url"]: row for row in sqlite_utils.Database(archive)["bulletins"].rows}
+    for url, row in before.items():
+        assert (after[url]["title"], after[url]["body"]) == (row["title"], row["body"])
+
+
+def test_a_second_run_on_a_locked_archive_exits_at_once(nightly):
+    with ArchiveLock(nightly["archive"]):
+        result = crawl(nightly["archive"], *nightly["starts"])
+    assert result.returncode == 75
+    assert "another crawl is already running" in result.stderr
