@@ -36,6 +36,9 @@ BULLETIN_COLUMNS: dict[str, type] = {
     "last_modified": str,
 }
 
+#: Other URLs a bulletin was listed under that redirect to it (``alias`` -> ``url``).
+URL_ALIAS_COLUMNS: dict[str, type] = {"alias": str, "url": str, "seen_at": str}
+
 #: Every extracted state a bulletin has had; ``bulletins`` holds the latest.
 VERSION_COLUMNS: dict[str, type] = {
     "id": int, "url": str, "content_hash": str, "seen_at": str, "capture_id": int,
@@ -82,6 +85,85 @@ def _ensure_table(db: sqlite_utils.Database, name: str, columns: dict[str, type]
             table.add_column(column, kind)
 
 
+#: Structure parsed from each bulletin's body (``pipelines.structure``); replaced per bulletin.
+MEETING_COLUMNS: dict[str, type] = {
+    "id": int, "bulletin_url": str, "date": str, "number": int, "kind": str, "heading": str,
+}
+ITEM_COLUMNS: dict[str, type] = {
+    "id": int, "bulletin_url": str, "meeting_id": int, "position": int, "section": str,
+    "status": str, "subject": str, "documents": str, "progress": str, "group_heading": str,
+}
+ITEM_UNIT_COLUMNS: dict[str, type] = {"item_id": int, "unit": str}
+
+#: Views over the structure tables. "Open" = pending in the latest bulletin reporting that
+#: decision (same meeting date/number/kind and subject), so a decision reported done later
+#: no longer counts; work-report items (no meeting) are one decision per bulletin.
+STRUCTURE_VIEWS: dict[str, str] = {
+    "open_items_per_unit": """
+with mention as (
+  select i.id, i.status, i.bulletin_url, coalesce(b.published, '') as published,
+         coalesce(m.date || '|' || coalesce(m.number, '') || '|' || m.kind, i.bulletin_url)
+           || '|' || i.subject as decision
+  from items i
+  left join meetings m on m.id = i.meeting_id
+  left join bulletins b on b.url = i.bulletin_url
+),
+latest as (select decision, max(published) as published from mention group by decision)
+select u.unit as unit, count(distinct me.decision) as open_items,
+       count(distinct me.bulletin_url) as bulletins, max(me.published) as latest_published
+from mention me
+join latest l on l.decision = me.decision and l.published = me.published
+join item_units u on u.item_id = me.id
+where me.status = 'pending'
+group by u.unit
+order by open_items desc, u.unit""",
+    "items_per_meeting": """
+select m.date as date, m.number as number, m.kind as kind, m.bulletin_url as bulletin_url,
+       b.published as published, count(i.id) as items,
+       count(case when i.status = 'pending' then 1 end) as pending,
+       count(case when i.status = 'mostly_done' then 1 end) as mostly_done,
+       count(case when i.status = 'done' then 1 end) as done,
+       count(case when i.status = 'other' then 1 end) as other
+from meetings m
+left join items i on i.meeting_id = m.id
+left join bulletins b on b.url = m.bulletin_url
+group by m.bulletin_url, m.date, m.number, m.kind
+order by m.date, m.number, b.published, m.bulletin_url""",
+}
+
+
+def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
+    """Meetings, items and their units, plus the views over them; fill them for old archives.
+
+    A view is re-created only when its SQL changed, so opening the archive writes nothing
+    in the usual case. When the tables are new and bulletins exist (an archive from before
+    they were added), every body is parsed once so queries work without a re-crawl.
+    """
+    backfill = "items" not in db.table_names()
+    _ensure_table(db, "meetings", MEETING_COLUMNS, pk="id",
+                  foreign_keys=[("bulletin_url", "bulletins", "url")])
+    db["meetings"].create_index(["bulletin_url"], if_not_exists=True)
+    _ensure_table(db, "items", ITEM_COLUMNS, pk="id", foreign_keys=[
+        ("bulletin_url", "bulletins", "url"), ("meeting_id", "meetings", "id")])
+    db["items"].create_index(["bulletin_url"], if_not_exists=True)
+    db["items"].create_index(["meeting_id"], if_not_exists=True)
+    db["items"].create_index(["status"], if_not_exists=True)
+    _ensure_table(db, "item_units", ITEM_UNIT_COLUMNS, pk=("item_id", "unit"),
+                  foreign_keys=[("item_id", "items", "id")])
+    db["item_units"].create_index(["unit"], if_not_exists=True)
+    for name, sql in STRUCTURE_VIEWS.items():
+        wanted = f"CREATE VIEW [{name}] AS {sql.strip()}"
+        row = db.execute("select sql from sqlite_master where type = 'view' and name = ?", [name]).fetchone()
+        if row is None or row[0] != wanted:
+            with db.atomic():
+                db.execute(f"DROP VIEW IF EXISTS [{name}]")
+                db.execute(wanted)
+    if backfill and db["bulletins"].count:
+        from archive.structure import rebuild_structures
+
+        rebuild_structures(db)
+
+
 class ArchiveMissing(Exception):
     """Raised when a command needs an existing archive and none is there."""
 
@@ -93,6 +175,7 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     _ensure_table(db, "bulletins", BULLETIN_COLUMNS, pk="url", not_null={"url", "site"})
     db["bulletins"].create_index(["published"], if_not_exists=True)
     db["bulletins"].create_index(["site", "published"], if_not_exists=True)
+    _ensure_table(db, "url_aliases", URL_ALIAS_COLUMNS, pk="alias")
     _ensure_table(db, "versions", VERSION_COLUMNS, pk="id")
     db["versions"].create_index(["url", "seen_at"], if_not_exists=True)
     _ensure_table(db, "captures", CAPTURE_COLUMNS, pk="id")
@@ -102,6 +185,7 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     _ensure_table(db, "crawl_runs", CRAWL_RUN_COLUMNS, pk="id")
     _ensure_table(db, "run_failures", RUN_FAILURE_COLUMNS, pk="id")
     db["run_failures"].create_index(["run_id"], if_not_exists=True)
+    _ensure_structure_tables(db)
     from archive.search import ensure_search_shape
 
     ensure_search_shape(db)

@@ -14,7 +14,9 @@ from typing import Literal
 import sqlite_utils
 
 from archive.search import index_bulletin
+from archive.structure import save_structure
 from crawler.items import BulletinRecord
+from pipelines.structure import parse_structure
 
 Outcome = Literal["new", "changed", "unchanged"]
 
@@ -69,7 +71,13 @@ def save_bulletin(
             db, rowid, row["title"], row["body"],
             previous=(previous["title"], previous["body"]) if previous else None,
         )
+        save_structure(db, row["url"], parse_structure(row["body"] or ""))
     return "new" if previous is None else "changed"
+
+
+def save_alias(db: sqlite_utils.Database, alias: str, url: str, seen_at: str) -> None:
+    """Remember that ``alias`` (a listed URL) redirects to bulletin ``url``."""
+    db["url_aliases"].upsert({"alias": alias, "url": url, "seen_at": seen_at}, pk="alias")
 
 
 def mark_seen(db: sqlite_utils.Database, url: str, seen_at: str) -> None:

@@ -18,7 +18,7 @@ def crawled(portal, tmp_path_factory):
 def test_crawl_succeeds_and_reports_a_summary(crawled):
     result, _db, _requests = crawled
     assert result.returncode == 0, result.stderr
-    assert "bulletins:" in result.stdout and "fields filled:" in result.stdout
+    assert "bulletins fetched: " in result.stdout and "fields filled:" in result.stdout
 
 
 @pytest.mark.parametrize("family", ["xianning", "table", "gbk", "scripted-count"])

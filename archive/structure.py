@@ -1,0 +1,96 @@
+"""Storing and querying the structure of bulletins: meetings, items and responsible units.
+
+The rows of a bulletin are always replaced as a whole (delete, then insert, in one
+transaction), so re-parsing a changed body never leaves stale or duplicated items behind.
+The tables and views are declared in :mod:`archive.schema`.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import sqlite_utils
+
+from pipelines.structure import Structure, parse_structure
+
+
+def save_structure(db: sqlite_utils.Database, bulletin_url: str, structure: Structure) -> None:
+    """Replace the meetings, items and item units of one bulletin by ``structure``."""
+    with db.atomic():
+        db.execute(
+            "delete from item_units where item_id in (select id from items where bulletin_url = ?)",
+            [bulletin_url])
+        db.execute("delete from items where bulletin_url = ?", [bulletin_url])
+        db.execute("delete from meetings where bulletin_url = ?", [bulletin_url])
+        meeting_ids = [
+            db.execute(
+                "insert into meetings (bulletin_url, date, number, kind, heading) values (?, ?, ?, ?, ?)",
+                [bulletin_url, meeting.date, meeting.number, meeting.kind, meeting.heading],
+            ).lastrowid
+            for meeting in structure.meetings
+        ]
+        for item in structure.items:
+            meeting_id = meeting_ids[item.meeting_index] if item.meeting_index is not None else None
+            item_id = db.execute(
+                "insert into items (bulletin_url, meeting_id, position, section, status, subject,"
+                " documents, progress, group_heading) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [bulletin_url, meeting_id, item.position, item.section, item.status, item.subject,
+                 json.dumps(item.documents, ensure_ascii=False), item.progress, item.group_heading],
+            ).lastrowid
+            db.conn.executemany(
+                "insert or ignore into item_units (item_id, unit) values (?, ?)",
+                [(item_id, unit) for unit in item.units])
+
+
+def rebuild_structures(db: sqlite_utils.Database) -> int:
+    """Re-parse every bulletin's body (after the parser changed); return how many bulletins."""
+    count = 0
+    with db.atomic():
+        for url, body in db.execute("select url, body from bulletins order by rowid").fetchall():
+            save_structure(db, url, parse_structure(body or ""))
+            count += 1
+    return count
+
+
+_ITEMS_SQL = """
+select i.id, i.bulletin_url, b.published, m.date as meeting_date, m.number as meeting_number,
+       m.kind as meeting_kind, i.section, i.status, i.position, i.group_heading, i.subject,
+       (select json_group_array(unit) from
+          (select unit from item_units where item_id = i.id order by rowid)) as units,
+       i.documents, i.progress
+from items i
+left join meetings m on m.id = i.meeting_id
+left join bulletins b on b.url = i.bulletin_url
+{where}
+order by b.published, i.bulletin_url, i.id
+"""
+
+
+def list_items(
+    db: sqlite_utils.Database,
+    *,
+    unit: str | None = None,
+    status: str | None = None,
+    meeting_date: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Items matching every given filter (exact unit name, status, ISO meeting date), oldest first.
+
+    Each is a dict with ``units`` and ``documents`` as lists.
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    if unit is not None:
+        clauses.append("exists (select 1 from item_units u where u.item_id = i.id and u.unit = ?)")
+        params.append(unit)
+    if status is not None:
+        clauses.append("i.status = ?")
+        params.append(status)
+    if meeting_date is not None:
+        clauses.append("m.date = ?")
+        params.append(meeting_date)
+    where = "where " + " and ".join(clauses) if clauses else ""
+    for row in db.query(_ITEMS_SQL.format(where=where), params):
+        row["units"] = json.loads(row["units"] or "[]")
+        row["documents"] = json.loads(row["documents"] or "[]")
+        yield row
