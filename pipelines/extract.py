@@ -4,6 +4,7 @@ from __future__ import annotations
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from crawler.extensions import archive_run
 from crawler.items import BulletinPage
 from pipelines.extraction import extract_record
 
@@ -12,6 +13,7 @@ class ExtractPipeline:
     """Runs :func:`pipelines.extraction.extract_record` and counts what was found."""
 
     def __init__(self, crawler: Crawler):
+        self.crawler = crawler
         self.stats = crawler.stats
 
     @classmethod
@@ -22,9 +24,14 @@ class ExtractPipeline:
         if not isinstance(item, BulletinPage):
             return item
         record = extract_record(item)
+        self.stats.inc_value("extract/pages")
         if not record.title and not record.body:
+            reason = "empty page: no title and no body"
             self.stats.inc_value("extract/empty_pages")
-            raise DropItem(f"no title and no body: {item.url}")
+            run = archive_run(self.crawler)
+            if run is not None:
+                run.record_failure(item.url, "bulletin", reason)
+            raise DropItem(f"{reason}: {item.url}")
         if record.extraction.get("metadata_fields") == "0":
             self.stats.inc_value("extract/without_metadata")
         self.stats.inc_value(f"extract/container/{record.extraction['container']}")

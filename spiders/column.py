@@ -240,7 +240,8 @@ class ColumnSpider(scrapy.Spider):
             if response.status in (412, 521):
                 self.crawler.stats.inc_value("column/challenges")
         self.crawler.stats.inc_value(f"column/{kind}_failed")
-        self._record_failure(request.url, kind, reason)
+        asked = request.meta.get("redirect_urls", [request.url])[0]  # the URL, not a redirect hop
+        self._record_failure(canonical_url(asked) if kind == "bulletin" else asked, kind, reason)
         return reason
 
     def list_failed(self, failure: Failure) -> None:

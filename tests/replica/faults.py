@@ -1,0 +1,166 @@
+"""Faults the replica can inject on any path (``portal.faults[path] = fault``).
+
+Each factory returns a hook that answers the request itself, the way broken government
+servers do: errors that heal on retry, hangs, resets, truncated or oversized bodies, gzip
+bombs, lying charsets, invalid bytes, empty pages, HTML where a file should be, bot
+challenges and redirects that never end.
+"""
+from __future__ import annotations
+
+import gzip
+import itertools
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .server import PortalRequestHandler
+
+Fault = Callable[["PortalRequestHandler"], None]
+
+_CHALLENGE = (
+    b"<html><head><script>var _0x=['cookie'];document.cookie='__jsl_clearance=1;path=/';"
+    b"location.reload();</script></head><body></body></html>"
+)
+
+
+def _page_bytes(handler: PortalRequestHandler) -> bytes:
+    resource = handler.site.resolve(handler.path.split("?", 1)[0])
+    if resource is None:
+        raise LookupError(f"nothing to damage at {handler.path}")
+    return resource.render()
+
+
+def failing_then_ok(statuses: Iterable[int] = (503, 502)) -> Fault:
+    """Answer these statuses once each, then serve normally (a retry succeeds)."""
+    pending = list(statuses)
+    lock = threading.Lock()
+
+    def fault(handler: PortalRequestHandler) -> None:
+        with lock:
+            status = pending.pop(0) if pending else None
+        if status is None:
+            handler.serve_normally()
+        else:
+            handler.respond(status, b"<html><body>Service Unavailable</body></html>", "text/html")
+    return fault
+
+
+def always(status: int = 500) -> Fault:
+    def fault(handler: PortalRequestHandler) -> None:
+        handler.respond(status, f"<html><body>error {status}</body></html>".encode(), "text/html")
+    return fault
+
+
+def hang(seconds: float) -> Fault:
+    """Say nothing for ``seconds`` (longer than the crawler's timeout), then hang up."""
+    def fault(handler: PortalRequestHandler) -> None:
+        time.sleep(seconds)
+        handler.close_connection = True
+    return fault
+
+
+def reset() -> Fault:
+    """Tear the connection down with a TCP RST instead of an answer."""
+    def fault(handler: PortalRequestHandler) -> None:
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.connection.close()
+        handler.close_connection = True
+    return fault
+
+
+def truncated() -> Fault:
+    """Promise the whole page in Content-Length, send half of it, hang up."""
+    def fault(handler: PortalRequestHandler) -> None:
+        body = _page_bytes(handler)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[: len(body) // 2])
+        handler.wfile.flush()
+        handler.close_connection = True
+    return fault
+
+
+def redirect_loop() -> Fault:
+    """Redirect between two URLs of the same path forever."""
+    counter = itertools.count()
+
+    def fault(handler: PortalRequestHandler) -> None:
+        path = handler.path.split("?", 1)[0]
+        handler.respond(302, b"", "text/html", {"Location": f"{path}?loop={next(counter)}"})
+    return fault
+
+
+def oversized(size: int) -> Fault:
+    def fault(handler: PortalRequestHandler) -> None:
+        body = b"<html><body><div class='TRS_Editor'>" + b"<p>x</p>" * (size // 8) + b"</div></body></html>"
+        handler.respond(200, body, "text/html; charset=utf-8")
+    return fault
+
+
+def gzip_bomb(inflated_size: int) -> Fault:
+    """A small gzip body that inflates to ``inflated_size`` bytes of zeros."""
+    payload = gzip.compress(b"\0" * inflated_size, compresslevel=9)
+
+    def fault(handler: PortalRequestHandler) -> None:
+        handler.respond(200, payload, "text/html; charset=utf-8", {"Content-Encoding": "gzip"})
+    return fault
+
+
+def lying_charset(declared: str = "utf-8", actual: str = "gbk", source: str = "utf-8") -> Fault:
+    """The page encoded in ``actual`` while the header declares ``declared``."""
+    def fault(handler: PortalRequestHandler) -> None:
+        text = _page_bytes(handler).decode(source)
+        handler.respond(200, text.encode(actual), f"text/html; charset={declared}")
+    return fault
+
+
+def invalid_bytes(after: bytes, target: bytes, junk: bytes = b"\xff") -> Fault:
+    """Replace the first ``target`` found after ``after`` with bytes no decoder accepts."""
+    def fault(handler: PortalRequestHandler) -> None:
+        body = _page_bytes(handler)
+        start = body.index(after)
+        at = body.index(target, start)
+        handler.respond(200, body[:at] + junk + body[at + len(target):], "text/html")
+    return fault
+
+
+def empty_ok() -> Fault:
+    def fault(handler: PortalRequestHandler) -> None:
+        handler.respond(200, b"", "text/html; charset=utf-8")
+    return fault
+
+
+def html_instead_of_file() -> Fault:
+    def fault(handler: PortalRequestHandler) -> None:
+        handler.respond(200, b"<!DOCTYPE html><html><body>404 - file moved</body></html>",
+                        "text/html; charset=utf-8")
+    return fault
+
+
+def bot_challenge(status: int = 412) -> Fault:
+    """A JavaScript cookie challenge instead of content."""
+    def fault(handler: PortalRequestHandler) -> None:
+        handler.respond(status, _CHALLENGE, "text/html; charset=utf-8")
+    return fault
+
+
+def redirect_to(url: str) -> Fault:
+    def fault(handler: PortalRequestHandler) -> None:
+        handler.respond(302, b"", "text/html", {"Location": url})
+    return fault
+
+
+def with_extra_links(links_html: str, before: bytes = b"</ul>") -> Fault:
+    """Serve the page with ``links_html`` inserted before the first ``before``."""
+    def fault(handler: PortalRequestHandler) -> None:
+        body = _page_bytes(handler)
+        at = body.index(before)
+        resource = handler.site.resolve(handler.path.split("?", 1)[0])
+        handler.respond(200, body[:at] + links_html.encode("utf-8") + body[at:], resource.content_type)
+    return fault
