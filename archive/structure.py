@@ -47,7 +47,8 @@ def rebuild_structures(db: sqlite_utils.Database) -> int:
     """Re-parse every bulletin's body (after the parser changed); return how many bulletins."""
     count = 0
     with db.atomic():
-        for url, body in db.execute("select url, body from bulletins order by rowid").fetchall():
+        # A cursor, not fetchall: bodies are streamed (writes go to other tables).
+        for url, body in db.conn.execute("select url, body from bulletins order by rowid"):
             save_structure(db, url, parse_structure(body or ""))
             count += 1
     return count

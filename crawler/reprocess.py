@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlite_utils
 
 from archive.store import Capture, save_bulletin
+from archive.structure import rebuild_structures
 from archive.warc import read_capture
 from crawler.items import BulletinPage
 from pipelines.extraction import extract_record
@@ -27,7 +28,7 @@ order by b.rowid
 def reprocess_archive(
     db: sqlite_utils.Database, archive_path: Path, progress: Callable[[int], None] | None = None
 ) -> Counter[str]:
-    """Re-extract every bulletin that has a capture; count new/changed/unchanged/missing."""
+    """Re-extract every bulletin that has a capture, then re-parse every body's structure."""
     outcomes: Counter[str] = Counter()
     captures = archive_path.parent / "captures"
     outcomes["without_capture"] = db.execute(
@@ -48,4 +49,6 @@ def reprocess_archive(
         outcomes[save_bulletin(db, record, Capture(row["capture_id"], row["etag"], row["last_modified"]))] += 1
         if progress:
             progress(1)
+    # Unchanged bodies keep their rows in save_bulletin; a better parser must still reach them.
+    outcomes["structures"] = rebuild_structures(db)
     return outcomes

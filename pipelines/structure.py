@@ -66,6 +66,7 @@ _MEETING = re.compile(rf"\s*(?:\(\s*([{_CN}]+)\s*\)\s*)?{_DATE}\s*([^\s,.;:!?。
 _DATE_ANYWHERE = re.compile(_DATE)
 _NUMBER = re.compile(r"第\s*(\d{1,3}|[零〇一二三四五六七八九十百]+)\s*次")
 _GROUP = re.compile(rf"\s*\(\s*([{_CN}]+)\s*\)\s*")
+_ORDINAL_PREFIX = re.compile(rf"^[\s\u3000]*[(（]\s*[{_CN}]+\s*[)）]")
 _ITEM = re.compile(r"\s*(?:(\d{1,2})\s*[.、](?!\d)|\(\s*(\d{1,2})\s*\))\s*")
 _ITEM_ANYWHERE = re.compile(r"(?<![\d.])(?:\d{1,2}[.、](?!\d)|\(\d{1,2}\))")
 _UNITS_OPEN = re.compile(r"\(\s*(?:责任单位|牵头单位|责任部门|牵头部门)\s*:?\s*")
@@ -195,25 +196,21 @@ class _Draft:
 
 
 def _meeting_fields(text: str) -> tuple[str, int | None, str] | None:
-    """(ISO date, number, kind) of a heading text containing a date and …会议, else None."""
-    folded = fold(text)
-    found = _DATE_ANYWHERE.search(folded)
+    """(ISO date, number, kind) of a heading holding a date and …会议 in either order, else None."""
+    found = _DATE_ANYWHERE.search(fold(text))
     if found is None or "会议" not in text or "召开" in text:
         return None
     try:
         day = date(*(int(part) for part in found.groups())).isoformat()
     except ValueError:
         return None
-    number_match = _NUMBER.search(folded, found.end())
-    number = cn_number(number_match.group(1)) if number_match else None
-    tail = text[found.end():]
-    end = tail.rfind("会议")
-    tail = tail[: end + 2] if end >= 0 else tail
+    rest = _ORDINAL_PREFIX.sub("", text[: found.start()] + text[found.end():]).replace("()", "").replace("（）", "")
+    core = rest[: rest.rfind("会议") + 2].strip(_TRIM)
+    number_match = _NUMBER.search(fold(core))
     if number_match:
-        kind = text[number_match.end():].split("会议")[0] + "会议"
-    else:
-        kind = next((k for k in _KINDS if tail.endswith(k)), _ORGANISERS.sub("", tail.strip(_TRIM)))
-    return day, number, kind.strip(_TRIM)
+        return day, cn_number(number_match.group(1)), core[number_match.end():].strip(_TRIM)
+    kind = next((k for k in _KINDS if core.endswith(k)), _ORGANISERS.sub("", core))
+    return day, None, kind.strip(_TRIM)
 
 
 def _close_paren(folded: str, start: int) -> int:

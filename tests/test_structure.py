@@ -185,6 +185,17 @@ def test_item_without_units_and_single_meeting_without_ordinal():
     assert (third.position, third.units, third.progress) == (2, [], "")
 
 
+def test_meeting_headings_in_other_shapes():
+    structure = parse_structure("\n".join([
+        "一、已落实事项",
+        "（一）市政府第十三次全体会议（2020年5月6日）", "审议《咸宁市河湖长制考核办法》的落实情况。（责任单位：市水利和湖泊局）",
+        "（二）2021年1月5日市长办公会议", "研究河湖长制有关事项的落实情况。",
+    ]))
+    assert [(m.date, m.number, m.kind) for m in structure.meetings] == [
+        ("2020-05-06", 13, "全体会议"), ("2021-01-05", None, "市长办公会议")]
+    assert [(i.meeting_index, i.units) for i in structure.items] == [(0, ["市水利和湖泊局"]), (1, [])]
+
+
 def test_work_report_with_its_own_sections():
     body = "\n".join([
         "为推动2022年《政府工作报告》确定的各项目标任务落地见效,现将有关情况通报如下:",
