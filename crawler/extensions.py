@@ -21,6 +21,7 @@ from archive.schema import open_archive
 from archive.store import mark_missing
 from archive.warc import WarcCaptureWriter
 from crawler.health import run_problems
+from crawler.urls import canonical_url, netloc_of
 
 
 def utc_now() -> str:
@@ -105,6 +106,15 @@ class ArchiveRun:
             "warc_length": location.length, "payload_sha256": location.payload_sha256,
         })
         return table.last_pk
+
+    def record_off_portal(self, request: Request) -> None:
+        """A request the host rule refused (a redirect off the portal), under the URL asked."""
+        kind = request.meta.get("page_kind", "page")
+        asked = request.meta.get("redirect_urls", [request.url])[0]
+        self.crawler.stats.inc_value(f"column/{kind}_failed")
+        self.record_failure(
+            canonical_url(asked) if kind == "bulletin" else asked, kind,
+            f"redirected off the portal to {netloc_of(request.url) or request.url[:80]}")
 
     def record_failure(self, url: str, kind: str, reason: str) -> None:
         self.crawler.stats.inc_value("run/failures")

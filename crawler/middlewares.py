@@ -4,6 +4,7 @@ from __future__ import annotations
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from crawler.extensions import archive_run
@@ -23,6 +24,20 @@ class PortalHostsMiddleware(OffsiteMiddleware):
         if hosts is None:
             return super().should_follow(request, spider)
         return netloc_of(request.url) in hosts
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        """Refuse off-portal requests, and record each refusal as a failure of the run.
+
+        Scrapy calls this when a request is scheduled; a refusal there reaches no errback,
+        so without the record a redirect off the portal would vanish without a trace.
+        """
+        try:
+            super().process_request(request)
+        except IgnoreRequest:
+            run = archive_run(self.crawler)
+            if run is not None:
+                run.record_off_portal(request)
+            raise
 
 
 class CaptureMiddleware:

@@ -1,0 +1,110 @@
+"""Kill the crawl mid-run (SIGKILL at several points, SIGINT): the archive stays sound and
+the next run completes it with no bulletin lost or duplicated."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from tests.conftest import FAST, REPO, crawl, stored_row, truth_row
+from tests.replica.server import ReplicaPortal
+
+#: Slow enough to be caught mid-run, fast enough for the suite.
+SLOW = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"]
+
+
+def start_crawl(archive: Path, starts: list[str]) -> subprocess.Popen:
+    urls = [arg for url in starts for arg in ("--start-url", url)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler", "crawl", *urls, "--archive", str(archive), *FAST, *SLOW],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def archived(archive: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{archive}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("select count(*) from bulletins").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def wait_for(archive: Path, process: subprocess.Popen, rows: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while archived(archive) < rows:
+        assert process.poll() is None, "the crawl ended before the kill point"
+        assert time.monotonic() < deadline, "the crawl never reached the kill point"
+        time.sleep(0.02)
+
+
+def assert_sound(archive: Path) -> None:
+    with sqlite3.connect(archive) as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def assert_complete(archive: Path, portal: ReplicaPortal) -> None:
+    db = sqlite_utils.Database(archive)
+    truths = [b for column in portal.columns.values() for b in column.bulletins]
+    assert db["bulletins"].count == len(truths)
+    for truth in truths:
+        assert stored_row(db["bulletins"].get(truth["url"])) == truth_row(truth)
+    duplicated = db.execute(
+        "select url from versions group by url, content_hash having count(*) > 1").fetchall()
+    assert duplicated == []
+
+
+@pytest.mark.parametrize("kill_at_rows", [0, 3, 60])
+def test_sigkill_mid_run_then_the_next_run_completes(tmp_path, kill_at_rows):
+    archive = tmp_path / "archive.db"
+    with ReplicaPortal(per_family=30, seed=3) as portal:
+        starts = [c.start_url for c in portal.columns.values()]
+        process = start_crawl(archive, starts)
+        if kill_at_rows:
+            wait_for(archive, process, kill_at_rows)
+        else:  # as soon as the run is recorded, before any bulletin
+            deadline = time.monotonic() + 30
+            while not archive.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.3)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert archived(archive) < sum(len(c.bulletins) for c in portal.columns.values())
+        assert_sound(archive)
+
+        result = crawl(archive, *starts)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert_sound(archive)
+        assert_complete(archive, portal)
+    outcomes = [r["outcome"] for r in sqlite_utils.Database(archive).query(
+        "select outcome from crawl_runs order by id")]
+    assert outcomes == ["killed", "ok"]
+
+
+def test_sigint_stops_gracefully_and_records_the_run_as_interrupted(tmp_path):
+    archive = tmp_path / "archive.db"
+    with ReplicaPortal(per_family=30, seed=4) as portal:
+        starts = [c.start_url for c in portal.columns.values()]
+        process = start_crawl(archive, starts)
+        wait_for(archive, process, 10)
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=60)
+        assert process.returncode == 130, err[-2000:]
+        assert "interrupted" in err.strip().splitlines()[-1]
+        assert "Traceback" not in err
+        assert_sound(archive)
+        db = sqlite_utils.Database(archive)
+        run = next(db.query("select * from crawl_runs order by id desc limit 1"))
+        assert run["outcome"] == "interrupted" and run["finished_at"]
+
+        result = crawl(archive, *starts)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert_complete(archive, portal)
