@@ -5,12 +5,10 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from archive.schema import BULLETIN_COLUMNS
+from archive.store import CONTENT_COLUMNS
 
-#: Columns whose coverage is reported (bookkeeping columns are always filled).
-COVERAGE_COLUMNS = tuple(
-    name for name in BULLETIN_COLUMNS if name not in ("url", "site", "fetched_at", "source_url", "list_url")
-)
+#: Columns whose coverage is reported: the document's own fields, not bookkeeping.
+COVERAGE_COLUMNS = CONTENT_COLUMNS
 
 
 @dataclass

@@ -3,15 +3,12 @@ from __future__ import annotations
 
 from scrapy.crawler import Crawler
 
-from archive.store import Capture, save_alias, save_bulletin
+from archive.store import CONTENT_COLUMNS, Capture, save_alias, save_bulletin
 from crawler.extensions import archive_run
 from crawler.items import BulletinPage
 
 #: Fields counted in the run's "fields filled" summary.
-SUMMARY_FIELDS = (
-    "index_no", "doc_no", "publisher", "category", "validity", "published", "issued",
-    "title", "body", "attachments",
-)
+SUMMARY_FIELDS = CONTENT_COLUMNS
 
 
 class ArchivePipeline:
