@@ -11,6 +11,8 @@ import posixpath
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from w3lib.url import safe_url_string
+
 _DETAIL_PATH = re.compile(
     r"^(?P<stem>.*/t(?P<date>\d{8})_(?P<docid>\d+))(?:_(?P<view>slhxq|app|\d{1,3}))?"
     r"\.(?P<ext>s?html?)$",
@@ -59,7 +61,15 @@ def docid_of(url: str) -> str | None:
 
 
 def canonical_url(url: str) -> str:
-    """One URL per document: the plain view, normalised host, no query or fragment."""
+    """One URL per document: the plain view, normalised host, no query or fragment.
+
+    Unsafe characters are percent-encoded as Scrapy requests them (``safe_url_string``),
+    so the canonical form of a canonical URL is itself.
+    """
+    try:
+        url = safe_url_string(url.strip())
+    except ValueError:
+        return url.strip()
     parts = _split(url)
     if parts is None:
         return url.strip()
