@@ -8,8 +8,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from crawler.browser import INSTALL_HINT
+
 #: Below this many bulletin pages a metadata-loss ratio means little.
 MIN_PAGES_FOR_RATIO = 3
+
+
+def needs_rendering_problems(stats: Mapping[str, Any]) -> list[str]:
+    """Columns whose list is built by scripts and was not read (``render/needs_rendering``)."""
+    unread = stats.get("render/needs_rendering") or {}
+    if not isinstance(unread, Mapping):
+        return []
+    missing = stats.get("render/browser_missing") or "no browser"
+    reasons = {
+        "never": "needs JavaScript rendering (use --render auto)",
+        "no-browser": f"needs JavaScript rendering, but {missing}: {INSTALL_HINT}",
+        "no-endpoint": "needs JavaScript rendering: its scripts show no JSON endpoint (use --render auto)",
+        "empty-endpoint": "needs JavaScript rendering: the JSON endpoint in its scripts listed nothing "
+                          "(use --render auto)",
+    }
+    return [
+        f"the list of {column} links no bulletin without its scripts: it "
+        + reasons.get(why, "needs JavaScript rendering (use --render auto)")
+        for column, why in sorted(unread.items())
+    ]
 
 
 def _ratio(part: int, whole: int) -> float:
@@ -33,6 +55,7 @@ def run_problems(
         for url, outcome in start_outcomes.items()
         if outcome != "ok"
     ]
+    problems += needs_rendering_problems(stats)
     challenges = count("column/challenges")
     if challenges:
         problems.append(f"bot challenge instead of content on {challenges} page(s); nothing archived from them")

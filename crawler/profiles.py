@@ -17,6 +17,8 @@ class SiteProfile:
     extra_hosts: tuple[str, ...] = ()
     #: Scrapy settings this portal needs (e.g. a slower ``DOWNLOAD_DELAY``).
     settings: dict[str, object] = field(default_factory=dict)
+    #: ``RENDER_MODE`` for this portal (``auto``/``always``/``never``/``api``); ``None``: the default.
+    render: str | None = None
 
 
 XIANNING = SiteProfile(

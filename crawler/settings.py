@@ -67,6 +67,24 @@ PORTAL_EXTRA_HOSTS: list[str] = []
 #: otherwise stop at the first list page with nothing new and fetch only new bulletins.
 CRAWL_FULL = False
 
+# --- JavaScript-built lists (spiders/rendering.py, crawler/browser.py) ------------------
+#: ``auto``: a list page showing no bulletin of its column but carrying scripts is fetched
+#: again through Chromium (scrapy-playwright), and so are that column's later list pages;
+#: ``always``: every list page through Chromium; ``never``: plain Scrapy only (such a column
+#: fails the run); ``api``: no browser, read the JSON endpoint the page's scripts call.
+#: Bulletin pages are always fetched plainly. ``crawl --render MODE`` sets it.
+RENDER_MODE = "auto"
+#: Chromium's executable; when set, the only one tried (else env ``CHROMIUM_PATH``, then
+#: ``/usr/bin/chromium``, then ``chromium`` on PATH). ``make chromium`` installs Debian's.
+CHROMIUM_PATH = None
+#: Seconds a rendered page may take to load, then to show its list (each, per page).
+RENDER_TIMEOUT = 20
+RENDER_WAIT = 10
+#: Pages open in the browser at once.
+RENDER_MAX_PAGES = 2
+#: Resource types the browser never loads (it never talks to hosts beyond the portal's).
+RENDER_BLOCKED_RESOURCES = ["image", "media", "font", "stylesheet"]
+
 # --- Housekeeping -------------------------------------------------------------------
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

@@ -27,6 +27,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from archive.store import mark_seen
+from crawler.browser import configure as configure_rendering
 from crawler.extensions import archive_run
 from crawler.items import BulletinPage
 from crawler.profiles import DEFAULT_PROFILE
@@ -35,6 +36,10 @@ from pipelines.text import parse_html
 from spiders.challenges import challenge_reason
 from spiders.listing import bulletin_links
 from spiders.pagination import read_pagination
+from spiders.rendering import (
+    MAX_API_PAGES, NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
+    find_endpoint, items_from_json, json_page_count, looks_script_built, parse_json,
+)
 
 #: Answers to a conditional re-validation that the callback handles itself.
 REVALIDATION_STATUSES = [304, 404, 410]
@@ -70,12 +75,22 @@ class ColumnSpider(scrapy.Spider):
         self.listed: set[str] = set()
         self.list_failures = 0
         self._visited_lists: dict[str, set[str]] = defaultdict(set)
+        #: ``--render api``: per column, its JSON endpoint, first page number and URLs seen.
+        self._api_endpoints: dict[str, Any] = {}
+        self._api_first: dict[str, int] = {}
+        self._api_seen: dict[str, set[str]] = {}
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        super().update_settings(settings)
+        configure_rendering(settings)  # scrapy-playwright only when RENDER_MODE may use it
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "ColumnSpider":
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.portal_hosts.update(h.lower() for h in crawler.settings.getlist("PORTAL_EXTRA_HOSTS"))
         spider.full = crawler.settings.getbool("CRAWL_FULL")
+        spider.rendering = Rendering(spider, crawler)
         return spider
 
     def _load_archive_state(self) -> None:
@@ -111,12 +126,29 @@ class ColumnSpider(scrapy.Spider):
                     yield self._bulletin_request(known_url, self.known[known_url]["list_url"])
 
     # --- requests -------------------------------------------------------------------
-    def _list_request(self, url: str, column: str, start_url: str, start: bool = False) -> scrapy.Request:
+    def _list_request(self, url: str, column: str, start_url: str, start: bool = False,
+                      rendered: bool | None = None) -> scrapy.Request:
+        """A list page request; through the browser when ``rendered`` (default: as the
+        column's rendering says), then never filtered as a repeat of the plain fetch."""
         self._visited_lists[column].add(url)
+        meta = {"page_kind": "list", **({"start_url": url} if start else {})}
+        browser = self.rendering.browser_for(column) if rendered is None else rendered
+        if browser:
+            meta.update(self.rendering.browser_meta(column))
         return scrapy.Request(
-            url, callback=self.parse_list, errback=self.list_failed, priority=10,
-            cb_kwargs={"column": column, "start_url": start_url},
-            meta={"page_kind": "list", **({"start_url": url} if start else {})},
+            url, callback=self.parse_list, errback=closing_errback(self.list_failed) if browser else self.list_failed,
+            priority=10, dont_filter=bool(rendered), cb_kwargs={"column": column, "start_url": start_url}, meta=meta,
+        )
+
+    def _api_request(self, url: str, column: str, start_url: str, list_url: str, page: int,
+                     probe: bool = False) -> scrapy.Request:
+        """One page of a list's JSON endpoint (``--render api``); a probe may answer 4xx."""
+        meta: dict[str, Any] = {"page_kind": "list-data"}
+        if probe:
+            meta.update(api_probe=True, handle_httpstatus_list=[400, 404, 500])
+        return scrapy.Request(
+            url, callback=self.parse_api, errback=self.list_failed, priority=10, meta=meta,
+            cb_kwargs={"column": column, "start_url": start_url, "list_url": list_url, "page": page},
         )
 
     def _bulletin_request(self, url: str, list_url: str) -> scrapy.Request:
@@ -162,6 +194,13 @@ class ColumnSpider(scrapy.Spider):
             self.aliases.get(url, url)
             for url in bulletin_links(tree, response.url, column) if self._on_portal(url)
         ]
+        if looks_script_built(tree, links, column):
+            if not response.meta.get("rendered"):
+                # the list is left to scripts: render it, read its JSON, or report it
+                yield from self._script_built_list(response, tree, column, start_url)
+                return
+            self.logger.warning("rendering showed no bulletin of %s on %s", column, response.url)
+            self.rendering.rendering_did_not_help(column)
         self.column_links[column] = self.column_links.get(column, 0) + len(links)
         stats.inc_value("column/bulletin_links", len(links))
         if not links:
@@ -171,13 +210,78 @@ class ColumnSpider(scrapy.Spider):
         if walk_all or new:
             for url in self._next_list_pages(response, tree, column, walk_all):
                 yield self._list_request(url, column, start_url)
+        yield from self._bulletin_requests(links, response.url)
+
+    def _bulletin_requests(self, links: list[str], list_url: str) -> Iterable[scrapy.Request]:
+        stats = self.crawler.stats
         for url in links:
             self.listed.add(url)
             if url in self.known:
                 stats.inc_value("column/known_links")
                 if not self.full:
                     continue
-            yield self._bulletin_request(url, response.url)
+            yield self._bulletin_request(url, list_url)
+
+    # --- lists built by scripts ---------------------------------------------------------
+    def _script_built_list(self, response: Response, tree, column: str, start_url: str) -> Iterable[Any]:
+        """A list page whose list its scripts build: the browser, the JSON endpoint, or a report."""
+        self.crawler.stats.inc_value("render/script_built_pages")
+        plan = self.rendering.plan(column)
+        if plan in ("browser", "api"):
+            self.crawler.stats.inc_value("column/list_pages", -1)  # read again through the browser / its JSON
+        if plan == "browser":
+            self.logger.info("list built by scripts, rendering: %s", response.url)
+            yield self._list_request(response.url, column, start_url, bool(response.meta.get("start_url")),
+                                     rendered=True)
+        elif plan == "api":
+            endpoint = find_endpoint(tree, response.url, self.portal_hosts)
+            if endpoint is None:
+                self.rendering.not_read(column, NEEDS_RENDERING_NO_ENDPOINT)
+                return
+            self.rendering.columns[column] = "api"
+            self.logger.info("list built by scripts, reading its JSON: %s", endpoint.template)
+            self._api_endpoints[column] = endpoint
+            first = 0 if endpoint.paged else 1
+            yield self._api_request(endpoint.url(first), column, start_url, response.url, first, probe=endpoint.paged)
+        else:
+            self.logger.warning("list page left to scripts, not rendered (--render %s): %s",
+                                self.rendering.mode, response.url)
+
+    def parse_api(self, response: Response, column: str, start_url: str, list_url: str, page: int) -> Iterable[Any]:
+        """A page of a list's JSON: its items are the list page's bulletins."""
+        stats = self.crawler.stats
+        endpoint = self._api_endpoints[column]
+        data = parse_json(response) if 200 <= response.status < 300 else None
+        items = items_from_json(data, list_url) if data is not None else []
+        links: list[str] = []
+        for item in items:
+            url = self.aliases.get(canonical_url(item.url), canonical_url(item.url))
+            if url not in links and self._on_portal(url):
+                links.append(url)
+        seen = self._api_seen.setdefault(column, set())
+        fresh = [url for url in links if url not in seen]
+        if not fresh:
+            if response.meta.get("api_probe"):  # page 0 refused or empty: pages count from 1
+                yield self._api_request(endpoint.url(page + 1), column, start_url, list_url, page + 1)
+            elif links and page == 1 and self._api_first.get(column) == 0:  # page 0 was page 1 again
+                self._api_first[column] = 1
+                yield self._api_request(endpoint.url(2), column, start_url, list_url, 2)
+            elif not seen:
+                self.rendering.not_read(column, NEEDS_RENDERING_EMPTY_ENDPOINT)
+            return
+        seen.update(fresh)
+        stats.inc_value("column/list_pages")
+        stats.inc_value("render/api_pages")
+        self.column_links[column] = self.column_links.get(column, 0) + len(fresh)
+        stats.inc_value("column/bulletin_links", len(fresh))
+        new = [url for url in fresh if url not in self.known and url not in self.forbidden_before]
+        walk_all = self.walk_all or not self._known_in(column)
+        count = json_page_count(data)
+        first = self._api_first.setdefault(column, page)
+        more = count is None or page - first + 1 < count
+        if endpoint.paged and more and (walk_all or new) and page - first + 1 < MAX_API_PAGES:
+            yield self._api_request(endpoint.url(page + 1), column, start_url, list_url, page + 1)
+        yield from self._bulletin_requests(fresh, list_url)
 
     def _on_portal(self, url: str) -> bool:
         if self.is_portal_url(url):

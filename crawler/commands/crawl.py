@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from archive.lock import ArchiveBusy
+from crawler.browser import INSTALL_HINT, RENDER_MODES, find_chromium, missing_reason, render_mode
 from crawler.errors import CommandError
 from crawler.profiles import PROFILES
 from crawler.run import project_settings, run_crawl
@@ -26,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--full", action="store_true",
         help="walk every list page and re-validate every archived bulletin "
              "(default: incremental, only what is new)",
+    )
+    parser.add_argument(
+        "--render", choices=RENDER_MODES, default=None,
+        help="lists built by JavaScript: auto (browser only where a list needs it; default), "
+             "always, never, api (read the JSON endpoint the page calls, no browser)",
     )
     parser.add_argument(
         "-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
@@ -52,13 +58,25 @@ def run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = dict(profile.settings)
     if not args.start_url:
         overrides["PORTAL_EXTRA_HOSTS"] = list(profile.extra_hosts)
+    if profile.render:
+        overrides["RENDER_MODE"] = profile.render
     overrides.update(parse_setting_overrides(args.settings))
     if args.archive:
         overrides["ARCHIVE_PATH"] = args.archive
     if args.full:
         overrides["CRAWL_FULL"] = True
+    if args.render:
+        overrides["RENDER_MODE"] = args.render
+    settings = project_settings(overrides)
     try:
-        result = run_crawl(start_urls, project_settings(overrides))
+        mode = render_mode(settings)
+    except ValueError as error:
+        raise CommandError(str(error), exit_code=2) from None
+    configured = settings.get("CHROMIUM_PATH") or None
+    if mode == "always" and find_chromium(configured) is None:
+        raise CommandError(f"--render always needs a browser, but {missing_reason(configured)}: {INSTALL_HINT}", 1)
+    try:
+        result = run_crawl(start_urls, settings)
     except ArchiveBusy as busy:
         raise CommandError(str(busy), exit_code=75) from None
     print(result.summary())

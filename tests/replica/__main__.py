@@ -22,12 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-family", type=int, default=35, help="bulletins per template family")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic corpus")
     parser.add_argument("--urls-file", type=Path, help="write the start URLs here once listening")
+    parser.add_argument("--families", default=None, metavar="NAME,...",
+                        help="template families to serve (default: the four plain ones; add js-list for "
+                             "the list built by JavaScript)")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    portal = ReplicaPortal(per_family=args.per_family, seed=args.seed, port=args.port).start()
+    families = [name.strip() for name in args.families.split(",") if name.strip()] if args.families else None
+    portal = ReplicaPortal(per_family=args.per_family, seed=args.seed, port=args.port, families=families).start()
     urls = [column.start_url for column in portal.columns.values()]
     print("\n".join(urls), flush=True)
     print(f"replica portal serving {portal.base_url} (Ctrl-C to stop)", file=sys.stderr, flush=True)

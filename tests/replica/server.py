@@ -16,6 +16,13 @@ Families (``portal.columns`` keys) and their special cases:
 * ``scripted-count`` ``/zwgk/zwdc/`` (.html, no metadata block): one list item links
   ``/private/zwdc/…``, which robots.txt disallows.
 
+Opt-in (``ReplicaPortal(families=(…, "js-list"))``; the default is the four above):
+
+* ``js-list`` ``/xxgk/jsdc/zwdc/`` (.html): the list page ships an empty ``<ul id="list">``
+  that a script fills from ``/api/list?page=N`` (JSON, 1-based; ``page=0`` answers 400) and
+  a pager written with ``document.write``; only its static sidebar has links without a
+  browser. Detail pages are plain HTML with a metadata block.
+
 Every detail page links its ``_slhxq`` and ``_app`` alternates (served too). Detail pages
 and attachments send ``ETag``/``Last-Modified`` and answer 304 to matching validators.
 """
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Sequence
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -102,8 +110,9 @@ class PortalRequestHandler(BaseHTTPRequestHandler):
 
     def serve_normally(self) -> None:
         """Answer from the site model (fault hooks may call this to pass a request through)."""
-        path = urlsplit(self.path).path
-        resource = self.site.resolve(path)
+        parts = urlsplit(self.path)
+        path = parts.path
+        resource = self.site.resolve(path, parts.query)
         if resource is None:
             self.respond(404, not_found_page(path), "text/html; charset=utf-8")
             return
@@ -167,12 +176,13 @@ class ReplicaPortal:
     answers that path instead (fault injection); ``requests`` lists what was asked.
     """
 
-    def __init__(self, per_family: int = 20, seed: int = 1, *, port: int = 0, page_size: int = 15) -> None:
+    def __init__(self, per_family: int = 20, seed: int = 1, *, port: int = 0, page_size: int = 15,
+                 families: Sequence[str] | None = None) -> None:
         self._server = _PortalServer(("127.0.0.1", port), self)
         self.port: int = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
         self.base_url = f"http://{self.host}"
-        self.site = Site(self.host, per_family=per_family, seed=seed, page_size=page_size)
+        self.site = Site(self.host, per_family=per_family, seed=seed, page_size=page_size, families=families)
         self.faults: dict[str, Fault] = {}
         #: Exceptions raised while serving (a replica bug, or a fault hook's): tests may assert it is empty.
         self.errors: list[BaseException] = []

@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from .corpus import EDITORS, Block, BulletinWriter, Draft, MeetingCalendar, body_text
 from .model import ATTACHMENT_TYPES, Attachment, Doc, ListEntry
@@ -92,12 +92,16 @@ class Resource:
 class Site:
     """All documents of the replica portal, rendered on request; thread-safe mutations."""
 
-    def __init__(self, host: str, *, per_family: int = 20, seed: int = 1, page_size: int = 15) -> None:
+    def __init__(self, host: str, *, per_family: int = 20, seed: int = 1, page_size: int = 15,
+                 families: Sequence[str] | None = None) -> None:
         self.host = host
         self.base_url = f"http://{host}"
         self.seed = seed
         self.page_size = page_size
-        self.families = make_families()
+        self.families = make_families(families)
+        #: JSON list endpoints (path -> family) of families whose lists are built by scripts.
+        self.api_routes: dict[str, Family] = {
+            family.api_path: family for family in self.families.values() if getattr(family, "api_path", None)}
         self.writer = BulletinWriter(MeetingCalendar(seed))
         self.columns: dict[str, Column] = {}
         for family in self.families.values():
@@ -120,7 +124,7 @@ class Site:
                        "day": DATE_MIN + timedelta(days=rng.randint(0, span))} for i in range(count)]
             plans += [{"family": name, "role": "other", "index": i,
                        "day": DATE_MIN + timedelta(days=rng.randint(0, span))} for i in range(SIDEBAR_DOCS)]
-        if per_family > 0:  # the robots-disallowed page sits among the newest of family D
+        if per_family > 0 and "scripted-count" in self.families:  # the robots-disallowed page: newest of D
             days = sorted(p["day"] for p in plans if p["family"] == "scripted-count" and p["role"] == "bulletin")
             plans.append({"family": "scripted-count", "role": "private", "index": 0, "day": days[-min(3, len(days))]})
             self._used_docids.add(BASE_DOCID)
@@ -140,7 +144,7 @@ class Site:
             doc = self._new_doc(family, plan["role"], plan["day"], plan["docid"], doc_rng, draft,
                                 directory=plan.get("directory"))
             self._publish(doc)
-        if per_family > 0:
+        if per_family > 0 and "xianning" in self.families:
             self._publish(self._seed_doc())
         for column in self.columns.values():
             column.sort()
@@ -212,21 +216,23 @@ class Site:
 
     def _mark_special_listings(self) -> None:
         """The special cases the crawler must handle (see the module docs of ``server``)."""
-        a = self.columns[self.families["xianning"].column]
-        plain = [l for l in a.listings if l.doc.docid != BASE_DOCID]
         port = self.host.rsplit(":", 1)[1]
-        if len(plain) > 1:
-            a.listings.append(Listing(plain[1].doc, "mirror", f"127.0.0.2:{port}"))
-        if len(plain) > 2:
-            plain[2].how = "slhxq"
-        if len(plain) > 4:
-            plain[4].how = "old"
-            self._routes[self.old_path(plain[4].doc)] = ("redirect", plain[4].doc, None)
-        c = self.columns[self.families["gbk"].column]
-        if c.listings:
-            c.listings.append(Listing(c.listings[0].doc, "mirror", "mirror.example.invalid"))
-        for column in (a, c):
-            column.sort()
+        if "xianning" in self.families:
+            a = self.columns[self.families["xianning"].column]
+            plain = [l for l in a.listings if l.doc.docid != BASE_DOCID]
+            if len(plain) > 1:
+                a.listings.append(Listing(plain[1].doc, "mirror", f"127.0.0.2:{port}"))
+            if len(plain) > 2:
+                plain[2].how = "slhxq"
+            if len(plain) > 4:
+                plain[4].how = "old"
+                self._routes[self.old_path(plain[4].doc)] = ("redirect", plain[4].doc, None)
+            a.sort()
+        if "gbk" in self.families:
+            c = self.columns[self.families["gbk"].column]
+            if c.listings:
+                c.listings.append(Listing(c.listings[0].doc, "mirror", "mirror.example.invalid"))
+            c.sort()
 
     def old_path(self, doc: Doc) -> str:
         """The outdated URL some list still links (answers 301)."""
@@ -326,8 +332,10 @@ class Site:
                 column.listings = [l for l in column.listings if l.doc is not doc]
 
     # ------------------------------------------------------------------ serving
-    def resolve(self, path: str) -> Resource | None:
-        """What ``path`` (no query string) answers; ``None`` means 404."""
+    def resolve(self, path: str, query: str = "") -> Resource | None:
+        """What ``path`` answers (``query`` matters only to JSON endpoints); ``None`` means 404."""
+        if path in self.api_routes:
+            return self._api_resource(self.api_routes[path], query)
         if path == "/robots.txt":
             return Resource("text/plain; charset=utf-8", lambda: ROBOTS_TXT.encode())
         if path in ("/", "/index.html", "/index.shtml"):
@@ -370,6 +378,26 @@ class Site:
         return Resource(family.content_type, lambda: family.encode(family.list_page(
             name=column.name, path=column.path, entries=entries, page=page, n_pages=n_pages,
             n_records=count, ctx=ctx)))
+
+    def _api_resource(self, family: Family, query: str) -> Resource:
+        """``/api/list?page=N`` (1-based): the family's column list as JSON, like the list pages."""
+        column = self.columns[family.column]
+        raw = (parse_qs(query).get("page") or ["1"])[0]
+        page = int(raw) if raw.isdigit() else 0
+        json_type = "application/json; charset=utf-8"
+        if page < 1:
+            error = {"code": 400, "msg": "page must be a number from 1", "data": None}
+            return Resource(json_type, lambda: json.dumps(error, ensure_ascii=False).encode(), status=400)
+        with self._lock:
+            count = len(column.listings)
+            chunk = column.listings[(page - 1) * self.page_size:page * self.page_size]
+            folder = self.base_url + column.path
+            items = [family.api_item(ListEntry(urljoin(folder, self._href(l, column)), l.doc.title, l.doc.published))
+                     for l in chunk]
+        data = {"code": 200, "msg": "success", "data": {
+            "page": page, "pageSize": self.page_size, "total": count,
+            "pageCount": max(1, -(-count // self.page_size)), "list": items}}
+        return Resource(json_type, lambda: json.dumps(data, ensure_ascii=False).encode())
 
     def _href(self, listing: Listing, column: Column) -> str:
         """The link as the list writes it: relative inside the site, absolute for mirrors."""

@@ -1,4 +1,4 @@
-"""HTML of the replica's four template families (TRS-style government portals).
+"""HTML of the replica's template families (TRS-style government portals).
 
 Why: the live markup of the target site was never seen, so the crawler must work on the
 conventions shared by TRS portals rather than on one guessed set of class names. Each
@@ -633,10 +633,122 @@ class ScriptedFamily(Family):
         return f'<div class="article-attach"><p class="attach-title">相关附件</p>{links}</div>'
 
 
-# =========================================================================== the four families
+# =========================================================================== E: js-list (opt-in)
 
-def make_families() -> dict[str, Family]:
-    """The replica's families, keyed by name (the names tests use)."""
+#: Builds the list from the JSON endpoint after load (the page ships an empty ``ul#list``).
+_JS_LIST = r"""<script type="text/javascript">
+(function () {
+  var m = location.pathname.match(/index_(\d+)\.html$/);
+  var cur = m ? parseInt(m[1], 10) : 0;
+  fetch("/api/list?page=" + (cur + 1), {headers: {"Accept": "application/json"}})
+    .then(function (r) { return r.json(); })
+    .then(function (res) {
+      var ul = document.getElementById("list");
+      (res.data.list || []).forEach(function (item) {
+        var li = document.createElement("li");
+        var a = document.createElement("a");
+        a.href = item.docpuburl; a.title = item.doctitle; a.target = "_blank";
+        a.textContent = item.doctitle;
+        var span = document.createElement("span");
+        span.textContent = item.docreltime;
+        li.appendChild(a); li.appendChild(span); ul.appendChild(li);
+      });
+    });
+  fetch("/private/visit?chnl=zwdc");  // the visit counter (robots.txt disallows /private/)
+})();
+</script>"""
+
+#: Writes the pager while the page is parsed (not ``createPageHTML``: no plain reader knows it).
+_JS_PAGER = r"""<script type="text/javascript">
+function pageNav(total, cur) {
+  if (total <= 1) { return; }
+  var name = function (i) { return i == 0 ? "index.html" : "index_" + i + ".html"; };
+  document.write(cur > 0 ? "<a href=\"" + name(0) + "\">首页</a> <a href=\"" + name(cur - 1) + "\">上一页</a> "
+                         : "<span>首页</span> <span>上一页</span> ");
+  document.write(cur < total - 1 ? "<a href=\"" + name(cur + 1) + "\">下一页</a> <a href=\"" + name(total - 1) + "\">尾页</a>"
+                                 : "<span>下一页</span> <span>尾页</span>");
+}
+</script>
+<script type="text/javascript" src="https://hm.baidu.com/hm.js?5f1a2c3d4e"></script>"""
+
+
+class ScriptListFamily(Family):
+    """A portal whose list is built in the browser from ``/api/list?page=N`` (1-based JSON).
+
+    The list page ships an empty ``<ul id="list">``, an inline script that fills it with
+    ``li > a + span`` items, a pager written with ``document.write`` and a third-party
+    analytics script; its sidebar (热点信息) stays static HTML. Detail pages are plain HTML
+    with a ``li > label + span`` metadata block.
+    """
+
+    api_path: ClassVar[str] = "/api/list"
+    detail_order = ("heading", "metadata", "toolbar", "body", "attachments", "editor")
+
+    def head_script(self) -> str:
+        return _JS_PAGER
+
+    def list_title(self, name: str) -> str:
+        return f"{name} - {self.site_name}"
+
+    def detail_title(self, doc: Doc) -> str:
+        return f"{doc.title} - {self.site_name}"
+
+    def list_markup(self, entries: Sequence[ListEntry]) -> str:
+        return f'<div class="news-box">\n<ul id="list" class="news-list"></ul>\n</div>\n{_JS_LIST}'
+
+    def pagination(self, n_pages: int, page: int, n_records: int) -> str:
+        return (f'<div class="page" id="page"><script type="text/javascript">pageNav({n_pages}, {page});'
+                f'</script> 共{n_records}条</div>')
+
+    def api_item(self, entry: ListEntry) -> dict[str, object]:
+        """One item of the JSON list (TRS-style keys; ``entry.href`` is absolute here)."""
+        return {"doctitle": entry.title, "docpuburl": entry.href, "docreltime": f"{entry.day:%Y-%m-%d}"}
+
+    def metadata(self, doc: Doc) -> str:
+        issued = f"{doc.issued:%Y-%m-%d}" if doc.issued else ""
+        pairs = (("索引号", doc.index_no), ("发布机构", doc.publisher), ("主题分类", doc.category),
+                 ("文号", doc.doc_no_shown), ("成文日期", issued), ("发布日期", f"{doc.published:%Y-%m-%d}"),
+                 ("有效性", doc.validity))
+        items = "\n".join(f'<li><label>{esc(label)}:</label><span>{esc(value)}</span></li>'
+                          for label, value in pairs)
+        return f'<div class="gk-info">\n<ul>\n{items}\n</ul>\n</div>'
+
+    def heading(self, doc: Doc) -> str:
+        return f'<h1 class="news-title">{esc(doc.title)}</h1>'
+
+    def toolbar(self, doc: Doc) -> str:
+        return super().toolbar(doc).replace('class="article-tool"', 'class="news-tool"')
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        if role in ("section", "sub"):
+            return f'<p style="text-indent:2em;"><strong>{esc(text)}</strong></p>'
+        if role == "sign":
+            return f'<p style="text-align:right;">{esc(text)}</p>'
+        return f'<p style="text-indent:2em;">{esc(text)}</p>'
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table border="1" cellspacing="0" cellpadding="4" width="100%">',
+                          cell=lambda text, header: esc(text))
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div class="news-content">\n<div class="TRS_Editor">\n{inner}\n</div>\n</div>'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<li><a href="{attr(a.href)}" target="_blank">{esc(a.name)}</a></li>' for a in doc.attachments)
+        return f'<div class="news-attach"><h4>附件:</h4><ul>{links}</ul></div>'
+
+
+# =========================================================================== the families
+
+#: The families a portal serves unless told otherwise (``js-list`` is opt-in).
+DEFAULT_FAMILIES = ("xianning", "table", "gbk", "scripted-count")
+
+
+def make_families(names: Sequence[str] | None = None) -> dict[str, Family]:
+    """The replica's families, keyed by name (the names tests use); ``names`` picks some
+    (default: :data:`DEFAULT_FAMILIES`), always in the canonical order."""
     families: list[Family] = [
         XianningFamily(
             name="xianning", column="/xxgk/xxgkml/qtzdgknr/zwdc/", ext="shtml", site_name="咸宁市人民政府",
@@ -671,5 +783,17 @@ def make_families() -> dict[str, Family]:
             org_code="", publisher="", footer_owner="咸宁高新技术产业开发区管理委员会", icp="鄂ICP备12003687号",
             has_metadata=False, kinds=(("meetings", 0.6), ("work_report", 0.4)),
         ),
+        ScriptListFamily(
+            name="js-list", column="/xxgk/jsdc/zwdc/", ext="html", site_name="通山县人民政府",
+            crumbs=(("信息公开", "/xxgk/"), ("政务督查", "/xxgk/jsdc/")),
+            other_column="/xxgk/jsdc/tzgg/", other_name="通知公告", org_code="011337022",
+            publisher="通山县人民政府办公室", footer_owner="通山县人民政府办公室", icp="鄂ICP备05009210号",
+            kinds=(("meetings", 0.6), ("work_report", 0.4)), issued_share=0.5,
+            doc_no_share=0.3, doc_no_series="通政督", blank_doc_no=("", "无"),
+        ),
     ]
-    return {family.name: family for family in families}
+    wanted = set(DEFAULT_FAMILIES if names is None else names)
+    unknown = wanted - {family.name for family in families}
+    if unknown:
+        raise ValueError(f"unknown replica families: {sorted(unknown)}")
+    return {family.name: family for family in families if family.name in wanted}
