@@ -1,0 +1,78 @@
+"""``search``: full-text search of the archived bulletins (see :mod:`archive.search`).
+
+A word matches when the title or body contains it verbatim (Latin case-insensitively); several
+words must all appear. Any text is searched as plain text: quotes, ``*``, ``AND``, ``NEAR(`` and
+parentheses mean nothing special. Matches are marked ``[…]`` (bold on a terminal); with
+``--json`` each hit is one JSON object per line and the snippet marks matches with ``【…】``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+
+from archive.schema import open_archive
+from archive.search import SORTS, Filters, QueryError, SearchHit, index_status, mark, parse_query, search
+from crawler.errors import CommandError
+
+HELP = "search bulletins for words (exact substrings; several words must all appear)"
+
+#: Control characters from crawled text must not reach the terminal (escape sequences).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", metavar="QUERY", help="words to find, e.g. 督查 or '咸宁 2020年' "
+                        "(put -- before a query starting with -)")
+    parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
+    parser.add_argument("--limit", type=int, default=20, metavar="N", help="at most N results (default 20)")
+    parser.add_argument("--since", metavar="DATE", help="published on or after DATE (YYYY-MM-DD)")
+    parser.add_argument("--until", metavar="DATE", help="published on or before DATE (YYYY-MM-DD)")
+    parser.add_argument("--publisher", metavar="TEXT", help="publisher contains TEXT")
+    parser.add_argument("--site", metavar="HOST", help="only this site (host name, exact)")
+    parser.add_argument("--sort", choices=SORTS, default="relevance",
+                        help="relevance (bm25, default) or newest first")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per line: url, title, published, snippet (【】 marks), score")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise CommandError(f"--limit must be at least 1, not {args.limit}", 2)
+    try:  # validate before touching the archive, so bad input is always exit 2
+        parse_query(args.query)
+        Filters.make(args.since, args.until, args.publisher, args.site)
+    except QueryError as error:
+        raise CommandError(str(error), 2) from None
+    db = open_archive(args.archive, create=False)
+    status = index_status(db)
+    if not status.in_sync:
+        print(f"warning: the search index covers {status.indexed} of {status.rows} bulletins; "
+              "run 'python -m crawler reindex'", file=sys.stderr)
+    hits = search(db, args.query, limit=args.limit, since=args.since, until=args.until,
+                  publisher=args.publisher, site=args.site, sort=args.sort)
+    if not hits:
+        print(f"no bulletins match {args.query.strip()!r}", file=sys.stderr if args.json else sys.stdout)
+        return 0
+    try:
+        for number, hit in enumerate(hits, 1):
+            print(_json(hit) if args.json else _text(number, hit, sys.stdout.isatty()))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: stop quietly, and keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _json(hit: SearchHit) -> str:
+    return json.dumps({"url": hit.url, "title": hit.title, "published": hit.published,
+                       "snippet": hit.marked_snippet, "score": hit.score}, ensure_ascii=False)
+
+
+def _text(number: int, hit: SearchHit, terminal: bool) -> str:
+    marks = ("\x1b[1m", "\x1b[0m") if terminal else ("[", "]")
+    # Control characters are replaced one for one, so the marks' offsets stay valid.
+    title = mark(_CONTROL.sub(" ", hit.title), hit.title_marks, *marks) or "(untitled)"
+    snippet = mark(_CONTROL.sub(" ", hit.snippet), hit.snippet_marks, *marks)
+    return f"{number}. {title}  ({hit.published or 'no date'})\n   {hit.url}\n   {snippet}\n"
