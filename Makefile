@@ -27,7 +27,8 @@ chromium:
 test: venv chromium
 	$(PY) -m pytest
 
-# Serve the replica portal, crawl it into data/demo.db, show what was archived, stop.
+# Serve the replica portal, crawl it into data/demo.db, show what was archived and a
+# search, stop the server.
 demo: venv
 	@mkdir -p data && rm -f data/demo.db data/demo.db-wal data/demo.db-shm data/demo-urls.txt
 	@$(PY) -m tests.replica --urls-file data/demo-urls.txt >data/replica.log 2>&1 & pid=$$!; \
@@ -39,12 +40,18 @@ demo: venv
 	$(PY) -m crawler crawl $$(sed 's/^/--start-url /' data/demo-urls.txt) \
 	  --archive data/demo.db $(REPLICA_SETTINGS) || exit 1; \
 	echo "== archive"; $(PY) -m crawler stats --archive data/demo.db || exit 1; \
-	if [ -f crawler/commands/search.py ]; then \
-	  echo "== search: 常务会议"; $(PY) -m crawler search 常务会议 --archive data/demo.db --limit 3; fi
+	echo "== search: 常务会议纪要"; $(PY) -m crawler search 常务会议纪要 --archive data/demo.db --limit 3 || exit 1; \
+	echo "== open items of 市财政局"; $(PY) -m crawler items --unit 市财政局 --status pending --archive data/demo.db | sed -n 1,8p
 
 # The live crawl of Xianning's column (polite defaults: robots.txt, AutoThrottle).
 crawl: venv
 	$(PY) -m crawler crawl --archive data/archive.db
+
+# Benchmarks against their references, side by side (see benchmarks/README.md); the synthetic
+# archive of the search/export benchmarks is cached in benchmarks/.cache/. ONLY=search,export
+# picks some; BENCH_ARGS passes options (e.g. BENCH_ARGS="--rounds 5").
+bench: venv
+	$(PY) -m benchmarks.run $(ONLY) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
