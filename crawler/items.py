@@ -36,7 +36,7 @@ class BulletinRecord:
     fetched_at: str = ""
     source_url: str = ""
     list_url: str = ""
-    #: How the page was read: which body container rule and whether a metadata block was seen.
+    #: How the page was read: the body container rule, and whether a metadata block was seen.
     extraction: dict[str, str] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:

@@ -32,7 +32,7 @@ class ExtractPipeline:
             if run is not None:
                 run.record_failure(item.url, "bulletin", reason)
             raise DropItem(f"{reason}: {item.url}")
-        if record.extraction.get("metadata_fields") == "0":
+        if record.extraction.get("metadata_block") == "no":
             self.stats.inc_value("extract/without_metadata")
         self.stats.inc_value(f"extract/container/{record.extraction['container']}")
         item.record = record

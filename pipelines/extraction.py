@@ -19,6 +19,8 @@ from pipelines.text import decode_html, element_lines, element_text, normalize_l
 
 _TITLE_META = ("ArticleTitle", "articletitle", "title", "og:title")
 _DATE_META = ("PubDate", "pubdate", "publishdate", "firstpublishedtime", "PublishDate", "created")
+#: Fields only the metadata block carries (an info bar also shows 来源 and 发布时间).
+BLOCK_FIELDS = frozenset({"index_no", "doc_no", "category", "validity"})
 _TITLE_SUFFIX = re.compile(r"\s*(?:[_|｜]|--|——|-\s).*$")
 
 
@@ -97,6 +99,6 @@ def extract_record(page: BulletinPage) -> BulletinRecord:
         list_url=page.list_url,
         extraction={
             "container": body.container,
-            "metadata_fields": str(sum(1 for key in metadata if key != "title")),
+            "metadata_block": "yes" if BLOCK_FIELDS & metadata.keys() else "no",
         },
     )
