@@ -27,7 +27,7 @@ def _split(url: str):
         parts = urlsplit(url.strip())
         if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
             return None
-        parts.port  # raises on a bad port
+        _port = parts.port  # raises ValueError on a bad port
     except ValueError:
         return None
     return parts

@@ -15,7 +15,6 @@ re-validated with a conditional request; 404/410 or absence from every list mark
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -28,7 +27,7 @@ from twisted.python.failure import Failure
 
 from archive.store import mark_seen
 from crawler.browser import configure as configure_rendering
-from crawler.extensions import archive_run
+from crawler.extensions import archive_run, utc_now
 from crawler.items import BulletinPage
 from crawler.profiles import DEFAULT_PROFILE
 from crawler.urls import canonical_url, column_of, in_column, netloc_of
@@ -43,10 +42,6 @@ from spiders.rendering import (
 
 #: Answers to a conditional re-validation that the callback handles itself.
 REVALIDATION_STATUSES = [304, 404, 410]
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 class ColumnSpider(scrapy.Spider):

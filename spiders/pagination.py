@@ -104,9 +104,9 @@ def _linked_pages(tree: _Element, page_url: str) -> tuple[str, ...]:
             continue
         match = _INDEX_NAME.match(posixpath.basename(urlsplit(url).path))
         is_next = element_text(link) in _NEXT_TEXTS
-        if is_next or (match and match["name"] == name and match["number"]):
-            if url != page_url and url not in found:
-                found.append(url)
+        is_sibling = bool(match and match["name"] == name and match["number"])
+        if (is_next or is_sibling) and url != page_url and url not in found:
+            found.append(url)
     return tuple(found)
 
 
