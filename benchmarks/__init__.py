@@ -1,0 +1,1 @@
+"""Benchmarks of the crawler and the archive against their references (``python -m benchmarks.run``)."""

@@ -1,0 +1,202 @@
+"""Crawl benchmarks on the replica: overhead against a bare Scrapy spider, peak memory, nightly runs.
+
+The replica serves from a thread of this process; every crawl runs as a child process
+(``python -m crawler crawl`` for the project, ``python -m benchmarks.bare`` for the reference),
+so its wall time, CPU time (``wait4``) and peak RSS (its ``VmHWM``) are its own. Both sides get the same
+settings: politeness lifted and the same concurrency.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.common import ChildRun, Figure, median, mib, progress, run_child, verdict
+from tests.replica.server import ReplicaPortal
+
+#: Target: the project crawl's wall time at most this many times the bare spider's.
+TARGET_RATIO = 1.5
+#: New bulletins published before the second nightly run, one family after another.
+NEW_BULLETINS = 5
+#: What a request of the replica's log was for, by its path.
+_KINDS = (("robots.txt", re.compile(r"^/robots\.txt$")), ("list", re.compile(r"/index(_\d+)?\.\w+$")),
+          ("bulletin", re.compile(r"/t\d{8}_\d+\.\w+$")), ("attachment/other", re.compile("")))
+
+
+def request_kinds(paths: list[str]) -> str:
+    """``1 robots.txt + 8 list + 5 bulletin + 9 attachment/other`` for a list of requested paths."""
+    counts = {kind: 0 for kind, _ in _KINDS}
+    for path in paths:
+        counts[next(kind for kind, pattern in _KINDS if pattern.search(path.split("?")[0]))] += 1
+    return " + ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+
+
+def setting_args(concurrency: int) -> list[str]:
+    """``-s`` arguments both sides get: politeness lifted, equal concurrency, quiet logs."""
+    settings = {
+        "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "LOG_LEVEL": "WARNING",
+        "CONCURRENT_REQUESTS": concurrency, "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+    }
+    return [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
+
+
+@dataclass(frozen=True)
+class CrawlRun:
+    """One crawl: the child's timings plus what the replica saw and Scrapy counted."""
+
+    child: ChildRun
+    requests: int
+    kinds: str  # what the requests were for (request_kinds)
+    engine_seconds: float  # Scrapy's elapsed_time_seconds: the crawl without start-up and imports
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.requests / self.child.wall
+
+
+class CrawlSession:
+    """A replica portal and a scratch directory shared by the crawl benchmarks of one run."""
+
+    def __init__(self, portal: ReplicaPortal, scratch: Path, concurrency: int):
+        self.portal = portal
+        self.scratch = scratch
+        self.args = setting_args(concurrency)
+        self.rounds = 0
+        #: The archive of the latest complete project crawl (what a nightly run starts from).
+        self.archive: Path | None = None
+
+    @property
+    def bulletins(self) -> int:
+        return sum(len(column.bulletins) for column in self.portal.columns.values())
+
+    def project(self, archive: Path) -> CrawlRun:
+        """``python -m crawler crawl`` of every column into ``archive``."""
+        self.portal.clear_requests()
+        starts = [arg for column in self.portal.columns.values() for arg in ("--start-url", column.start_url)]
+        child = run_child(["-m", "crawler", "crawl", *starts, "--archive", str(archive), *self.args])
+        if child.returncode != 0:
+            raise RuntimeError(f"project crawl failed ({child.returncode}): {child.stderr.strip()[-2000:]}")
+        with sqlite3.connect(archive) as db:
+            stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC").fetchone()[0])
+        self.archive = archive
+        return self._run(child, float(stats["scrapy"]["elapsed_time_seconds"]))
+
+    def _run(self, child: ChildRun, engine_seconds: float) -> CrawlRun:
+        paths = [request["path"] for request in self.portal.requests]
+        return CrawlRun(child, len(paths), request_kinds(paths), engine_seconds)
+
+    def fresh_project(self) -> CrawlRun:
+        self.rounds += 1
+        return self.project(self.scratch / f"project-{self.rounds}" / "archive.db")
+
+    def url_file(self) -> Path:
+        """What the latest project crawl asked the replica for (robots.txt aside), list pages marked."""
+        assert self.archive is not None
+        with sqlite3.connect(self.archive) as db:
+            lists = {url for (url,) in db.execute("SELECT url FROM captures WHERE kind = 'list'")}
+        urls = dict.fromkeys(self.portal.base_url + r["path"] for r in self.portal.requests if r["path"] != "/robots.txt")
+        path = self.scratch / "bare-urls.txt"
+        path.write_text("".join(f"{'L' if url in lists else '-'} {url}\n" for url in urls), encoding="utf-8")
+        return path
+
+    def bare(self, url_file: Path) -> CrawlRun:
+        """The bare spider over ``url_file``."""
+        self.portal.clear_requests()
+        child = run_child(["-m", "benchmarks.bare", str(url_file), *self.args])
+        if child.returncode != 0:
+            raise RuntimeError(f"bare crawl failed ({child.returncode}): {child.stderr.strip()[-2000:]}")
+        stats = json.loads(child.stdout.strip().splitlines()[-1])
+        return self._run(child, float(stats["elapsed_time_seconds"]))
+
+    def archived(self) -> int:
+        assert self.archive is not None
+        with sqlite3.connect(self.archive) as db:
+            return db.execute("SELECT count(*) FROM bulletins").fetchone()[0]
+
+
+@contextmanager
+def session(per_family: int = 500, concurrency: int = 8) -> Iterator[CrawlSession]:
+    """A ``per_family`` × 4 replica on 127.0.0.1 and a scratch directory, both removed afterwards."""
+    scratch = Path(tempfile.mkdtemp(prefix="zwdc-bench-"))
+    try:
+        with ReplicaPortal(per_family=per_family, seed=1) as portal:
+            yield CrawlSession(portal, scratch, concurrency)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_overhead(crawl: CrawlSession, rounds: int = 3) -> list[Figure]:
+    """Project crawl and bare spider, alternated ``rounds`` times; medians and their ratio."""
+    project: list[CrawlRun] = []
+    bare: list[CrawlRun] = []
+    for round_ in range(1, rounds + 1):
+        progress(f"crawl: round {round_}/{rounds}: project crawl of {crawl.bulletins} bulletins")
+        project.append(crawl.fresh_project())
+        progress(f"crawl: round {round_}/{rounds}: project {project[-1].child.wall:.1f} s; bare spider")
+        bare.append(crawl.bare(crawl.url_file()))
+        progress(f"crawl: round {round_}/{rounds}: bare {bare[-1].child.wall:.1f} s")
+    archived = crawl.archived()
+
+    def med(runs: list[CrawlRun], value) -> float:
+        return median([value(run) for run in runs])
+
+    wall_p, wall_b = med(project, lambda r: r.child.wall), med(bare, lambda r: r.child.wall)
+    engine_p, engine_b = med(project, lambda r: r.engine_seconds), med(bare, lambda r: r.engine_seconds)
+    cpu_p, cpu_b = med(project, lambda r: r.child.cpu), med(bare, lambda r: r.child.cpu)
+    ratios = [p.child.wall / b.child.wall for p, b in zip(project, bare)]
+    ratio = median(ratios)
+    n = f"median of {rounds}"
+    return [
+        Figure("crawl", f"project crawl: wall time ({n}; {archived} bulletins archived; "
+                        f"{project[-1].requests} requests: {project[-1].kinds})", f"{wall_p:.1f} s",
+               f"bare spider {wall_b:.1f} s ({bare[-1].requests} requests)"),
+        Figure("crawl", "wall-time ratio project / bare, side by side (median of the rounds' ratios: "
+                        + ", ".join(f"{r:.2f}" for r in ratios) + f"; ratio of the medians {wall_p / wall_b:.2f}×)",
+               f"{ratio:.2f}×", f"≤ {TARGET_RATIO}×", verdict(ratio <= TARGET_RATIO)),
+        Figure("crawl", "pages/s (requests served / wall time)",
+               f"{med(project, lambda r: r.pages_per_second):.0f}/s",
+               f"bare spider {med(bare, lambda r: r.pages_per_second):.0f}/s"),
+        Figure("crawl", "bulletins archived/s", f"{archived / wall_p:.0f}/s"),
+        Figure("crawl", "Scrapy engine time (elapsed_time_seconds, no start-up)", f"{engine_p:.1f} s",
+               f"bare spider {engine_b:.1f} s ({engine_p / engine_b:.2f}×)"),
+        Figure("crawl", "CPU time of the crawl process (user+sys; the least noisy figure)",
+               f"{cpu_p:.1f} s", f"bare spider {cpu_b:.1f} s ({cpu_p / cpu_b:.2f}×)"),
+        Figure("memory", f"peak RSS of the {archived:,}-bulletin crawl process (VmHWM, max over rounds)",
+               mib(max(run.child.max_rss for run in project)),
+               f"bare spider {mib(max(run.child.max_rss for run in bare))}"),
+    ]
+
+
+def run_nightly(crawl: CrawlSession) -> list[Figure]:
+    """Incremental runs over a complete archive: nothing new, then NEW_BULLETINS new bulletins."""
+    if crawl.archive is None:
+        progress(f"nightly: first, a full crawl of {crawl.bulletins} bulletins")
+        crawl.fresh_project()
+    before = crawl.archived()
+    progress("nightly: a run with nothing new")
+    idle = crawl.project(crawl.archive)
+    families = list(crawl.portal.columns)
+    for index in range(NEW_BULLETINS):
+        crawl.portal.site.add_bulletin(families[index % len(families)])
+    progress(f"nightly: a run with {NEW_BULLETINS} new bulletins")
+    news = crawl.project(crawl.archive)
+    added = crawl.archived() - before
+    columns = len(families)
+    return [
+        Figure("nightly", f"nothing new: requests ({before} bulletins archived): {idle.kinds}", str(idle.requests),
+               f"robots.txt + 1 list page per column = {1 + columns}", verdict(idle.requests <= 1 + columns)),
+        Figure("nightly", "nothing new: wall time (process, engine)",
+               f"{idle.child.wall:.1f} s, {idle.engine_seconds:.2f} s"),
+        Figure("nightly", f"{NEW_BULLETINS} new bulletins: requests ({added} archived): {news.kinds}",
+               str(news.requests), f"robots.txt + list pages up to the first with nothing new + "
+                                   f"{NEW_BULLETINS} bulletins and their attachments",
+               verdict(added == NEW_BULLETINS)),
+        Figure("nightly", f"{NEW_BULLETINS} new bulletins: wall time (process, engine)",
+               f"{news.child.wall:.1f} s, {news.engine_seconds:.2f} s"),
+    ]
