@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,12 @@ class ArchiveRun:
         self.problems: list[str] = []
         self.outcome = "running"
         self.db.conn.commit()
+        # Writes of the run are committed in batches (see commit_if_due): one commit per
+        # bulletin would cost more than extracting it. A crash loses at most one interval,
+        # which the next run (walking every list after an unfinished run) fetches again.
+        self.commit_interval = crawler.settings.getfloat("ARCHIVE_COMMIT_INTERVAL")
+        self._last_commit = time.monotonic()
+        self.db.conn.execute("BEGIN")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ArchiveRun":
@@ -88,6 +95,15 @@ class ArchiveRun:
         return row is None or row["outcome"] == "ok"
 
     # --- recording ----------------------------------------------------------------
+    def commit_if_due(self) -> None:
+        """Commit the writes so far once ``ARCHIVE_COMMIT_INTERVAL`` seconds have passed."""
+        if time.monotonic() - self._last_commit < self.commit_interval:
+            return
+        if self.db.conn.in_transaction:
+            self.db.conn.commit()
+        self.db.conn.execute("BEGIN")
+        self._last_commit = time.monotonic()
+
     def record_capture(self, request: Request, response: Response, kind: str) -> int:
         """Write the exchange to the WARC file and index it; return the capture id."""
         fetched_at = utc_now()
@@ -105,6 +121,7 @@ class ArchiveRun:
             "warc_file": location.warc_file, "warc_offset": location.offset,
             "warc_length": location.length, "payload_sha256": location.payload_sha256,
         })
+        self.commit_if_due()
         return table.last_pk
 
     def record_off_portal(self, request: Request) -> None:

@@ -61,6 +61,9 @@ ITEM_PIPELINES = {
 # --- Archive ------------------------------------------------------------------------
 #: The SQLite archive the crawl writes to (``--archive`` on the command line).
 ARCHIVE_PATH = "data/archive.db"
+#: Seconds between commits of a run's writes: batching is much cheaper than a commit per
+#: bulletin; a crash loses at most this much work, which the next run fetches again.
+ARCHIVE_COMMIT_INTERVAL = 1.0
 #: Extra hosts of the same portal whose bulletin links are followed (list).
 PORTAL_EXTRA_HOSTS: list[str] = []
 #: Walk every list page and re-validate every archived bulletin (``crawl --full``);

@@ -37,4 +37,5 @@ class ArchivePipeline:
         for name in SUMMARY_FIELDS:
             if getattr(item.record, name):
                 self.stats.inc_value(f"archive/filled/{name}")
+        run.commit_if_due()
         return item

@@ -105,6 +105,9 @@ def _trafilatura_lines(html_text: str) -> list[str]:
         include_links=False,
         favor_recall=True,
         deduplicate=False,
+        # Only the container is taken from trafilatura (its text is re-read by our own
+        # rules), so its slower second-opinion extractors buy nothing here.
+        fast=True,
     )
     if not xml:
         return []

@@ -6,6 +6,7 @@ from scrapy.exceptions import DropItem
 
 from crawler.extensions import archive_run
 from crawler.items import BulletinPage
+from pipelines.challenges import SCRIPT_ONLY
 from pipelines.extraction import extract_record
 
 
@@ -25,15 +26,21 @@ class ExtractPipeline:
             return item
         record = extract_record(item)
         self.stats.inc_value("extract/pages")
+        if record.extraction["script_only"] == "yes":
+            self.stats.inc_value("column/challenges")  # fails the run: see crawler.health
+            self._drop(item.url, SCRIPT_ONLY)
         if not record.title and not record.body:
-            reason = "empty page: no title and no body"
             self.stats.inc_value("extract/empty_pages")
-            run = archive_run(self.crawler)
-            if run is not None:
-                run.record_failure(item.url, "bulletin", reason)
-            raise DropItem(f"{reason}: {item.url}")
+            self._drop(item.url, "empty page: no title and no body")
         if record.extraction.get("metadata_block") == "no":
             self.stats.inc_value("extract/without_metadata")
         self.stats.inc_value(f"extract/container/{record.extraction['container']}")
         item.record = record
         return item
+
+    def _drop(self, url: str, reason: str) -> None:
+        """Record why the page is not a bulletin, and keep it out of the archive."""
+        run = archive_run(self.crawler)
+        if run is not None:
+            run.record_failure(url, "bulletin", reason)
+        raise DropItem(f"{reason}: {url}")

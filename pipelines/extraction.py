@@ -13,9 +13,16 @@ from lxml.etree import _Element
 from crawler.items import Attachment, BulletinPage, BulletinRecord
 from crawler.urls import site_of
 from pipelines.body import extract_body, is_attachment_href
+from pipelines.challenges import script_only
 from pipelines.dates import parse_date
 from pipelines.metadata import parse_metadata
-from pipelines.text import decode_html, element_lines, element_text, normalize_line, parse_html
+from pipelines.text import (
+    decode_html,
+    element_lines,
+    element_text,
+    normalize_line,
+    parse_html,
+)
 
 _TITLE_META = ("ArticleTitle", "articletitle", "title", "og:title")
 _DATE_META = ("PubDate", "pubdate", "publishdate", "firstpublishedtime", "PublishDate", "created")
@@ -100,5 +107,6 @@ def extract_record(page: BulletinPage) -> BulletinRecord:
         extraction={
             "container": body.container,
             "metadata_block": "yes" if BLOCK_FIELDS & metadata.keys() else "no",
+            "script_only": "yes" if not lines and script_only(tree) else "no",
         },
     )

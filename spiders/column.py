@@ -32,7 +32,7 @@ from crawler.items import BulletinPage
 from crawler.profiles import DEFAULT_PROFILE
 from crawler.urls import canonical_url, column_of, in_column, netloc_of
 from pipelines.text import parse_html
-from spiders.challenges import challenge_reason
+from pipelines.challenges import challenge_reason, status_challenge
 from spiders.listing import bulletin_links
 from spiders.pagination import read_pagination
 from spiders.rendering import (
@@ -298,7 +298,7 @@ class ColumnSpider(scrapy.Spider):
             if run is not None:
                 run.mark_missing([canonical_url(response.request.url)])
             return
-        reason = challenge_reason(response)
+        reason = status_challenge(response.status)  # script-only pages: see ExtractPipeline
         if reason:
             self.crawler.stats.inc_value("column/challenges")
             self._record_failure(response.url, "bulletin", reason)
