@@ -18,7 +18,7 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	touch $(STAMP)
 
-# Debian's Chromium for the browser tests (`playwright install` cannot download here).
+# Debian's Chromium for the browser tests (Playwright's own browser download is not reachable here).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x "$${CHROMIUM_PATH:-/nonexistent}" || { \
 	  echo "installing Debian's chromium (apt-get)"; \

@@ -100,7 +100,7 @@ def sql_snippet(body: str | None, query: str | None) -> str | None:
     parsed = _parsed(query)
     if parsed is None:
         return None
-    snippet, marks = archive_search._snippet(body or "", parsed.needles)
+    snippet, marks = archive_search.cut_snippet(body or "", parsed.needles)
     return archive_search.mark(snippet, marks)
 
 

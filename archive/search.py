@@ -653,7 +653,7 @@ def _spans(folded: str, needles: Sequence[str], start: int, end: int) -> list[Sp
     return merged
 
 
-def _snippet(text: str, needles: Sequence[str]) -> tuple[str, tuple[Span, ...]]:
+def cut_snippet(text: str, needles: Sequence[str]) -> tuple[str, tuple[Span, ...]]:
     """About :data:`SNIPPET_CHARS` of ``text`` around the first match, whitespace collapsed."""
     folded = fold(text)
     positions = [p for n in needles if (p := folded.find(n)) >= 0]
@@ -707,7 +707,7 @@ def search(
     hits: list[SearchHit] = []
     for row, score in _verified(db, parsed, candidates, columns, limit or 256):
         rowid, url, published, site_, publisher_, title, body = row
-        snippet, snippet_marks = _snippet(body or "", parsed.needles)
+        snippet, snippet_marks = cut_snippet(body or "", parsed.needles)
         title = title or ""
         title_marks = tuple(_spans(fold(title), parsed.needles, 0, len(title)))
         hits.append(

@@ -1,6 +1,6 @@
 """The browser behind JavaScript rendering: Debian's Chromium, found on disk, launched lazily.
 
-``playwright install`` cannot download on the machines this runs on, so the browser is the
+Playwright's own browser download is not reachable on the machines this runs on, so the browser is the
 distribution's Chromium (``apt-get install chromium``, the Makefile's ``chromium`` target):
 
 * the Scrapy setting ``CHROMIUM_PATH`` names it (and then nothing else is tried);
