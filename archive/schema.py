@@ -6,6 +6,7 @@ Column names of ``bulletins`` are a contract that scripts outside the repo use.
 """
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import sqlite_utils
@@ -164,7 +165,11 @@ def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
         rebuild_structures(db)
 
 
-class ArchiveMissing(Exception):
+class ArchiveError(Exception):
+    """The archive cannot be used: told to the user in one line (exit code 2)."""
+
+
+class ArchiveMissing(ArchiveError):
     """Raised when a command needs an existing archive and none is there."""
 
 
@@ -196,7 +201,12 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Datab
     path = Path(path)
     if not create and not path.exists():
         raise ArchiveMissing(f"no archive at {path} (run 'python -m crawler crawl' first)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(path)
-    ensure_db_shape(db)
+    if path.is_dir():
+        raise ArchiveError(f"{path} is a folder, not an archive file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_utils.Database(path)
+        ensure_db_shape(db)
+    except (sqlite3.DatabaseError, OSError) as error:
+        raise ArchiveError(f"cannot open archive {path}: {error}") from None
     return db

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 import sys
 
-from archive.schema import ArchiveMissing
+from archive.schema import ArchiveError
 from crawler import commands
 from crawler.errors import CommandError
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    except ArchiveMissing as error:
+    except ArchiveError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

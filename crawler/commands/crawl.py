@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from archive.lock import ArchiveBusy
+from archive.schema import open_archive
 from crawler.browser import INSTALL_HINT, RENDER_MODES, find_chromium, missing_reason, render_mode
 from crawler.errors import CommandError
 from crawler.profiles import PROFILES
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     configured = settings.get("CHROMIUM_PATH") or None
     if mode == "always" and find_chromium(configured) is None:
         raise CommandError(f"--render always needs a browser, but {missing_reason(configured)}: {INSTALL_HINT}", 1)
+    open_archive(settings.get("ARCHIVE_PATH")).close()  # a bad path: one line, before Scrapy starts
     try:
         result = run_crawl(start_urls, settings)
     except ArchiveBusy as busy:
