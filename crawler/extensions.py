@@ -21,7 +21,7 @@ from scrapy.http import Response
 from archive.schema import open_archive
 from archive.store import mark_missing
 from archive.warc import WarcCaptureWriter
-from crawler.health import run_problems
+from crawler.health import run_problems, stat_count
 from crawler.urls import canonical_url, netloc_of
 
 
@@ -152,11 +152,14 @@ class ArchiveRun:
         column_links = dict(getattr(spider, "column_links", {}))
         problems = run_problems(
             stats, getattr(spider, "start_outcomes", {}), column_links, self.previous)
-        pages = int(stats.get("extract/pages", 0) or 0)
+        def count(key: str) -> int:
+            return stat_count(stats, key)
+
+        pages = count("extract/pages")
         summary = {
             "column_links": column_links,
             "robots_forbidden": sorted(getattr(spider, "robots_forbidden", ())),
-            "metadata_ratio": (int(stats.get("extract/without_metadata", 0) or 0) / pages
+            "metadata_ratio": (count("extract/without_metadata") / pages
                                if pages else (self.previous or {}).get("metadata_ratio")),
             "scrapy": {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in stats.items()},
         }
@@ -166,7 +169,6 @@ class ArchiveRun:
             outcome = f"failed ({reason})"
         else:
             outcome = "failed" if problems else "ok"
-        count = lambda key: int(stats.get(key, 0) or 0)  # noqa: E731
         self.db["crawl_runs"].update(self.run_id, {
             "finished_at": utc_now(), "outcome": outcome,
             "requests": count("downloader/request_count"),

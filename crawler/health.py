@@ -34,6 +34,11 @@ def needs_rendering_problems(stats: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def stat_count(stats: Mapping[str, Any], key: str) -> int:
+    """A Scrapy stats counter as an int (absent counters are 0)."""
+    return int(stats.get(key, 0) or 0)
+
+
 def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
@@ -49,7 +54,9 @@ def run_problems(
     ``previous`` is the stats of the last healthy run on this archive (its
     ``column_links`` and metadata counts), or ``None`` for a first run.
     """
-    count = lambda key: int(stats.get(key, 0) or 0)  # noqa: E731
+    def count(key: str) -> int:
+        return stat_count(stats, key)
+
     problems = [
         f"start page failed: {url} ({outcome})"
         for url, outcome in start_outcomes.items()

@@ -10,6 +10,7 @@ from scrapy.settings import Settings
 
 from archive.lock import ArchiveLock
 from crawler.extensions import archive_run
+from crawler.health import stat_count
 from crawler.logs import quiet_network_tracebacks
 from pipelines.archive import SUMMARY_FIELDS
 from spiders.column import ColumnSpider
@@ -35,7 +36,7 @@ class CrawlResult:
     removed: int = 0
 
     def count(self, key: str) -> int:
-        return int(self.stats.get(key, 0) or 0)
+        return stat_count(self.stats, key)
 
     @property
     def healthy(self) -> bool:

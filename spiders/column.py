@@ -70,6 +70,7 @@ class ColumnSpider(scrapy.Spider):
         self.listed: set[str] = set()
         self.list_failures = 0
         self._visited_lists: dict[str, set[str]] = defaultdict(set)
+        self._known_by_column: dict[str, list[str]] = {}
         #: ``--render api``: per column, its JSON endpoint, first page number and URLs seen.
         self._api_endpoints: dict[str, Any] = {}
         self._api_first: dict[str, int] = {}
@@ -101,13 +102,17 @@ class ColumnSpider(scrapy.Spider):
             if self.is_portal_url(row["url"])
         }
         self.aliases = {row["alias"]: row["url"] for row in run.db["url_aliases"].rows}
+        for column in {column_of(url) for url in self.start_urls}:
+            self._known_by_column[column] = [
+                url for url, row in self.known.items() if (row["list_url"] or "").startswith(column)]
         self.forbidden_before = set((run.previous or {}).get("robots_forbidden", []))
 
     def is_portal_url(self, url: str) -> bool:
         return netloc_of(url) in self.portal_hosts
 
     def _known_in(self, column: str) -> list[str]:
-        return [url for url, row in self.known.items() if (row["list_url"] or "").startswith(column)]
+        """Archived bulletins listed in ``column`` (indexed once per run: asked on every list page)."""
+        return self._known_by_column.get(column, [])
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self._load_archive_state()
@@ -334,10 +339,12 @@ class ColumnSpider(scrapy.Spider):
             self.robots_forbidden.add(canonical_url(request.url))
             return reason  # policy, not a fault
         if failure.check(HttpError):
-            response = failure.value.response
-            reason = challenge_reason(response) or f"HTTP {response.status}"
-            if response.status in (412, 521):
+            status = failure.value.response.status
+            reason = status_challenge(status)
+            if reason:
                 self.crawler.stats.inc_value("column/challenges")
+            else:
+                reason = f"HTTP {status}"
         self.crawler.stats.inc_value(f"column/{kind}_failed")
         asked = request.meta.get("redirect_urls", [request.url])[0]  # the URL, not a redirect hop
         self._record_failure(canonical_url(asked) if kind == "bulletin" else asked, kind, reason)
@@ -358,12 +365,10 @@ class ColumnSpider(scrapy.Spider):
         run = archive_run(self.crawler)
         if not (self.full and reason == "finished" and not self.list_failures and run):
             return
-        columns = list(self.column_links)
-        gone = [
-            url for url in self.known
-            if url not in self.listed and any(
-                (self.known[url]["list_url"] or "").startswith(c) for c in columns)
-        ]
+        gone = sorted({
+            url for column in self.column_links for url in self._known_in(column)
+            if url not in self.listed
+        })
         if gone:
             self.crawler.stats.inc_value("archive/gone", len(gone))
             run.mark_missing(gone)

@@ -31,19 +31,19 @@ def crawl(archive: Path, *start_urls: str, extra: tuple[str, ...] = ()) -> subpr
     return run_cli("crawl", *urls, "--archive", str(archive), *FAST, *extra)
 
 
+#: The ``bulletins`` columns compared with the replica's truth (attachments as a list).
+COMPARED = ("url", "site", "index_no", "doc_no", "publisher", "category", "validity",
+            "published", "issued", "title", "body", "attachments")
+
+
 def truth_row(bulletin: dict) -> dict:
     """A replica truth dict in the shape of a ``bulletins`` row."""
-    row = {key: bulletin[key] for key in (
-        "url", "site", "index_no", "doc_no", "publisher", "category", "validity",
-        "published", "issued", "title", "body")}
-    row["attachments"] = bulletin["attachments"]
-    return row
+    return {key: bulletin[key] for key in COMPARED}
 
 
 def stored_row(row: dict) -> dict:
-    result = {key: row[key] for key in (
-        "url", "site", "index_no", "doc_no", "publisher", "category", "validity",
-        "published", "issued", "title", "body")}
+    """A stored ``bulletins`` row in the shape of :func:`truth_row` (attachments decoded)."""
+    result = {key: row[key] for key in COMPARED}
     result["attachments"] = json.loads(row["attachments"])
     return result
 
