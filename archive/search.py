@@ -39,7 +39,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 
@@ -234,24 +234,56 @@ def index_bulletin(
     title: str | None,
     body: str | None,
     previous: tuple[str | None, str | None] | None = None,
+    pending: "PendingIndex | None" = None,
 ) -> None:
     """Index (or re-index) bulletin ``rowid`` after it was inserted or updated.
 
     ``previous`` is the (title, body) the row had when it was last indexed, ``None`` for a new
     row: a contentless index can only drop the old tokens when given them again. The row's rowid
-    must not change on update (use upsert, not INSERT OR REPLACE).
+    must not change on update (use upsert, not INSERT OR REPLACE). With ``pending``, the writes
+    wait there until the transaction is about to commit (see :class:`PendingIndex`).
     """
     if previous is not None and (previous[0] or "", previous[1] or "") == (title or "", body or ""):
         return
+    if pending is not None:
+        pending.entries.append((rowid, title, body, previous))
+        return
     with db.atomic():
-        if previous is not None:
-            _fts_delete(db, rowid, *previous)
-        db.execute(
-            f"INSERT INTO [{FTS_TABLE}](rowid, title, body) VALUES (?, ?, ?)",
-            [rowid, *_streams(title, body)],
-        )
-        if previous is None:
-            _count_indexed(db, rowid, +1)
+        _index_writes(db, rowid, title, body, previous)
+
+
+def _index_writes(
+    db: sqlite_utils.Database, rowid: int, title: str | None, body: str | None,
+    previous: tuple[str | None, str | None] | None,
+) -> None:
+    if previous is not None:
+        _fts_delete(db, rowid, *previous)
+    db.execute(
+        f"INSERT INTO [{FTS_TABLE}](rowid, title, body) VALUES (?, ?, ?)",
+        [rowid, *_streams(title, body)],
+    )
+    if previous is None:
+        _count_indexed(db, rowid, +1)
+
+
+@dataclass
+class PendingIndex:
+    """Index writes of a batch transaction, held back until just before it commits.
+
+    FTS5 (SQLite 3.40) flushes its in-memory terms to a new index segment at every savepoint,
+    so indexing each bulletin inside the savepoint that stores it writes (and later merges) one
+    segment per bulletin: twice the cost of indexing the batch at once. The caller must
+    :meth:`flush` inside the same transaction, so table and index still commit together.
+    """
+
+    entries: list[tuple[int, str | None, str | None, tuple[str | None, str | None] | None]] = field(
+        default_factory=list)
+
+    def flush(self, db: sqlite_utils.Database) -> None:
+        """Write the held entries in order (no savepoints: the caller's transaction is the unit)."""
+        for entry in self.entries:
+            _index_writes(db, *entry)
+        self.entries.clear()
 
 
 def delete_from_index(

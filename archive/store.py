@@ -13,7 +13,7 @@ from typing import Literal
 
 import sqlite_utils
 
-from archive.search import index_bulletin
+from archive.search import PendingIndex, index_bulletin
 from archive.structure import save_structure
 from crawler.items import BulletinRecord
 from pipelines.structure import parse_structure
@@ -42,9 +42,16 @@ def content_hash(row: dict[str, object]) -> str:
 
 
 def save_bulletin(
-    db: sqlite_utils.Database, record: BulletinRecord, capture: Capture = Capture()
+    db: sqlite_utils.Database,
+    record: BulletinRecord,
+    capture: Capture = Capture(),
+    pending_index: PendingIndex | None = None,
 ) -> Outcome:
-    """Insert or update one bulletin, its version history and its index entry atomically."""
+    """Insert or update one bulletin, its version history and its index entry atomically.
+
+    With ``pending_index`` (a batch transaction) the index entry is written when the batch
+    flushes it, still before the commit.
+    """
     row = record.row()
     row["content_hash"] = content_hash(row)
     row["last_seen"] = record.fetched_at
@@ -70,6 +77,7 @@ def save_bulletin(
         index_bulletin(
             db, rowid, row["title"], row["body"],
             previous=(previous["title"], previous["body"]) if previous else None,
+            pending=pending_index,
         )
         save_structure(db, row["url"], parse_structure(row["body"] or ""))
     return "new" if previous is None else "changed"

@@ -1,15 +1,18 @@
-"""The archive side of a crawl run: its database, its WARC file, its ``crawl_runs`` row.
+"""The archive side of a crawl run: its ``crawl_runs`` row, its worker, its outcome.
 
 :class:`ArchiveRun` is a Scrapy extension (enabled in settings) created when the crawl starts;
 the capture middleware, the spider and the pipelines reach it through :func:`archive_run`.
-It records every failure with its URL and reason, and at the end judges the run's health
-(:mod:`crawler.health`) and writes the outcome.
+It opens the archive for what the crawl reads, creates the run's row, and starts the run's
+worker process (:mod:`crawler.worker`), which extracts pages and makes every write of the run
+(WARC file included) in order. It records every failure with its URL and reason, and at the end
+judges the run's health (:mod:`crawler.health`) and writes the outcome.
 """
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
-import time
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +20,19 @@ import sqlite_utils
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
 
 from archive.schema import open_archive
-from archive.store import mark_missing
-from archive.warc import WarcCaptureWriter
 from crawler.health import run_problems, stat_count
 from crawler.urls import canonical_url, netloc_of
+from crawler.worker import ArchiveWorker, WorkerFailed
+
+logger = logging.getLogger(__name__)
+
+#: Seconds the end of a run waits for the worker to store what it was sent.
+FINISH_TIMEOUT = 600.0
+#: The reason the spider closes with when the worker could not write.
+WRITE_FAILED = "archive_write_failed"
 
 
 def utc_now() -> str:
@@ -46,12 +56,13 @@ def _header_pairs(headers) -> list[tuple[str, str]]:
 
 
 class ArchiveRun:
-    """Opens the archive and this run's WARC file; records captures, failures and the outcome."""
+    """Opens the archive and starts the run's worker; records captures, failures and the outcome."""
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.path = Path(crawler.settings.get("ARCHIVE_PATH"))
         self.full = crawler.settings.getbool("CRAWL_FULL")
+        #: For what the crawl reads; during the run every write goes through the worker.
         self.db: sqlite_utils.Database = open_archive(self.path)
         self.previous = self._previous_healthy_stats()
         self.last_run_complete = self._last_run_complete()
@@ -63,20 +74,21 @@ class ArchiveRun:
                       "outcome": "running"})
         self.run_id = table.last_pk
         stamp = started.replace(":", "").replace("-", "").replace("+0000", "Z")
-        self.warc = WarcCaptureWriter(
-            self.path.parent / "captures" / f"run-{self.run_id:05d}-{stamp}.warc.gz",
-            software=crawler.settings.get("USER_AGENT"),
-        )
+        warc_path = self.path.parent / "captures" / f"run-{self.run_id:05d}-{stamp}.warc.gz"
+        self.warc_name = warc_path.name
+        # Capture ids are given here, so a response's id is known before the worker stores it.
+        (last_capture,) = self.db.execute("select coalesce(max(id), 0) from captures").fetchone()
+        self._capture_ids = itertools.count(last_capture + 1)
+        self.db.conn.commit()
         self.removed = 0
         self.problems: list[str] = []
         self.outcome = "running"
-        self.db.conn.commit()
-        # Writes of the run are committed in batches (see commit_if_due): one commit per
-        # bulletin would cost more than extracting it. A crash loses at most one interval,
-        # which the next run (walking every list after an unfinished run) fetches again.
-        self.commit_interval = crawler.settings.getfloat("ARCHIVE_COMMIT_INTERVAL")
-        self._last_commit = time.monotonic()
-        self.db.conn.execute("BEGIN")
+        self.write_failure: str | None = None
+        self.worker = ArchiveWorker({
+            "archive_path": str(self.path), "run_id": self.run_id, "warc_path": str(warc_path),
+            "software": crawler.settings.get("USER_AGENT"),
+            "commit_interval": crawler.settings.getfloat("ARCHIVE_COMMIT_INTERVAL"),
+        }, on_failure=self._failure_from_worker_thread)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ArchiveRun":
@@ -94,35 +106,15 @@ class ArchiveRun:
         row = next(self.db.query("select outcome from crawl_runs order by id desc limit 1"), None)
         return row is None or row["outcome"] == "ok"
 
-    # --- recording ----------------------------------------------------------------
-    def commit_if_due(self) -> None:
-        """Commit the writes so far once ``ARCHIVE_COMMIT_INTERVAL`` seconds have passed."""
-        if time.monotonic() - self._last_commit < self.commit_interval:
-            return
-        if self.db.conn.in_transaction:
-            self.db.conn.commit()
-        self.db.conn.execute("BEGIN")
-        self._last_commit = time.monotonic()
-
+    # --- recording (each write goes to the worker, in order) ----------------------------
     def record_capture(self, request: Request, response: Response, kind: str) -> int:
-        """Write the exchange to the WARC file and index it; return the capture id."""
-        fetched_at = utc_now()
-        location = self.warc.write(
-            response.url, method=request.method,
-            request_headers=_header_pairs(request.headers),
-            status=response.status, response_headers=_header_pairs(response.headers),
-            body=response.body, fetched_at=fetched_at,
-        )
-        table = self.db["captures"]
-        table.insert({
-            "run_id": self.run_id, "url": response.url, "kind": kind, "status": response.status,
-            "fetched_at": fetched_at,
-            "content_type": response.headers.get("Content-Type", b"").decode("latin-1"),
-            "warc_file": location.warc_file, "warc_offset": location.offset,
-            "warc_length": location.length, "payload_sha256": location.payload_sha256,
-        })
-        self.commit_if_due()
-        return table.last_pk
+        """Have the exchange written to the WARC file and indexed; return its capture id."""
+        capture_id = next(self._capture_ids)
+        self.worker.send(
+            "capture", capture_id, kind, response.url, request.method,
+            _header_pairs(request.headers), response.status, _header_pairs(response.headers),
+            response.body, utc_now(), response.headers.get("Content-Type", b"").decode("latin-1"))
+        return capture_id
 
     def record_off_portal(self, request: Request) -> None:
         """A request the host rule refused (a redirect off the portal), under the URL asked."""
@@ -135,17 +127,34 @@ class ArchiveRun:
 
     def record_failure(self, url: str, kind: str, reason: str) -> None:
         self.crawler.stats.inc_value("run/failures")
-        self.db["run_failures"].insert(
-            {"run_id": self.run_id, "url": url, "kind": kind, "reason": reason, "at": utc_now()})
+        self.worker.send("failure", url, kind, reason, utc_now())
+
+    def mark_seen(self, url: str) -> None:
+        """A conditional re-fetch answered 304: the bulletin is still there, unchanged."""
+        self.worker.send("seen", url, utc_now())
 
     def mark_missing(self, urls: list[str]) -> None:
         """A bulletin gone from the portal is kept and marked, never deleted."""
-        self.removed += mark_missing(self.db, urls, utc_now())
+        self.worker.send("missing", urls, utc_now())
+
+    def _failure_from_worker_thread(self, reason: str) -> None:
+        from twisted.internet import reactor  # the installed one (importing earlier would install one)
+
+        reactor.callFromThread(self.stop_on_write_failure, reason)
+
+    def stop_on_write_failure(self, reason: str) -> None:
+        """The worker could not write (disk full, archive damaged…): stop the crawl, fail the run."""
+        if self.write_failure is not None:
+            return
+        self.write_failure = reason
+        logger.error("archive writes failed, stopping the crawl: %s", reason)
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason=WRITE_FAILED))
 
     # --- signals ------------------------------------------------------------------
     def spider_opened(self, spider: Spider) -> None:
-        self.db["crawl_runs"].update(
-            self.run_id, {"start_urls": json.dumps(getattr(spider, "start_urls", []))})
+        self.worker.send("update_run", {"start_urls": json.dumps(getattr(spider, "start_urls", []))})
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         stats = dict(self.crawler.stats.get_stats())
@@ -169,17 +178,33 @@ class ArchiveRun:
             outcome = f"failed ({reason})"
         else:
             outcome = "failed" if problems else "ok"
-        self.db["crawl_runs"].update(self.run_id, {
+        values = {
             "finished_at": utc_now(), "outcome": outcome,
             "requests": count("downloader/request_count"),
             "new": count("archive/new"), "changed": count("archive/changed"),
             "unchanged": count("archive/unchanged") + count("archive/not_modified"),
-            "removed": self.removed, "errors": count("run/failures"),
+            "errors": count("run/failures"),
             "problems": json.dumps(problems, ensure_ascii=False),
-            "warc_file": self.warc.path.name,
+            "warc_file": self.warc_name,
             "stats": json.dumps(summary, ensure_ascii=False, default=str),
-        })
-        self.db.conn.commit()
-        self.warc.close()
+        }
+        try:
+            self.removed = self.worker.finish(values, timeout=FINISH_TIMEOUT)
+        except (WorkerFailed, TimeoutError) as error:
+            self.write_failure = self.write_failure or str(error) or "the archive worker did not answer"
+        if self.write_failure is not None:
+            problems.append(f"archive writes failed: {self.write_failure}")
+            outcome = outcome if outcome.startswith("failed") else "failed"
+            self._record_outcome_here(outcome, problems)
         self.problems = problems
         self.outcome = outcome
+
+    def _record_outcome_here(self, outcome: str, problems: list[str]) -> None:
+        """When the worker could not write the outcome, this process does (best effort)."""
+        try:
+            self.db["crawl_runs"].update(self.run_id, {
+                "finished_at": utc_now(), "outcome": outcome,
+                "problems": json.dumps(problems, ensure_ascii=False)})
+            self.db.conn.commit()
+        except Exception as error:  # the archive itself is what failed
+            logger.error("could not record the run's outcome: %s", error)

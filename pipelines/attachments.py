@@ -4,47 +4,23 @@ Only from the portal's own hosts and under ``ATTACHMENT_MAXSIZE``. Files are sto
 ``files/<sha256[:2]>/<sha256>.<ext>``: the name a page gives a file is recorded, never used
 as a path (no ``..``, no absolute paths, no NUL bytes can reach the file system), and the
 extension comes from a fixed list. Responses pass through the downloader middlewares, so
-robots.txt, host rules and WARC captures apply to them too.
+robots.txt, host rules and WARC captures apply to them too. The run's worker process stores
+the files (:meth:`archive.writer.RunWriter.attachment`).
 """
 from __future__ import annotations
-
-import hashlib
-import os
-import posixpath
-import tempfile
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
 
-from crawler.extensions import archive_run, utc_now
+from crawler.extensions import ArchiveRun, archive_run, utc_now
 from crawler.items import BulletinPage
-from pipelines.body import ATTACHMENT_EXTENSIONS
+from crawler.worker import WorkerFailed
 
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")
 
 
-def stored_name(sha256: str, url: str) -> str:
-    """``ab/abcdef….pdf``: a relative path made only of the hash and a listed extension."""
-    ext = posixpath.splitext(urlsplit(url).path)[1].lower().lstrip(".")
-    suffix = f".{ext}" if ext in ATTACHMENT_EXTENSIONS else ".bin"
-    return f"{sha256[:2]}/{sha256}{suffix}"
-
-
 def _looks_like_html(body: bytes, content_type: str) -> bool:
     return "html" in content_type.lower() or body[:200].lstrip().lower().startswith(_HTML_START)
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    """Write atomically (temp file + rename); content-addressed files never change."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(temp, path)
 
 
 class AttachmentsPipeline:
@@ -52,7 +28,6 @@ class AttachmentsPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.maxsize = crawler.settings.getint("ATTACHMENT_MAXSIZE")
-        self.files = Path(crawler.settings.get("ARCHIVE_PATH")).parent / "files"
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "AttachmentsPipeline":
@@ -67,18 +42,16 @@ class AttachmentsPipeline:
             if not spider.is_portal_url(attachment.url):
                 self.stats.inc_value("attachments/offsite_skipped")
                 continue
-            stored = next(run.db.query(
-                "select * from attachments where url = ? order by bulletin_url = ? desc limit 1",
-                [attachment.url, item.url]), None)
-            if stored is None:
+            try:  # a file archived already is only linked to this bulletin too
+                stored = await run.worker.ask("attachment_stored", attachment.url, item.url, attachment.name)
+            except WorkerFailed as error:
+                run.stop_on_write_failure(str(error))
+                return item
+            if not stored:
                 await self._download(run, item.url, attachment.name, attachment.url)
-            elif stored["bulletin_url"] != item.url:  # same file linked from another bulletin
-                run.db["attachments"].upsert(
-                    {**stored, "bulletin_url": item.url, "name": attachment.name},
-                    pk=("bulletin_url", "url"))
         return item
 
-    async def _download(self, run, bulletin_url: str, name: str, url: str) -> None:
+    async def _download(self, run: ArchiveRun, bulletin_url: str, name: str, url: str) -> None:
         request = scrapy.Request(
             url, meta={"page_kind": "attachment", "download_maxsize": self.maxsize},
         )
@@ -94,17 +67,12 @@ class AttachmentsPipeline:
         if _looks_like_html(response.body, content_type) or not response.body:
             self._failed(run, url, "not a file: the server sent an HTML page or nothing")
             return
-        sha256 = hashlib.sha256(response.body).hexdigest()
-        relative = stored_name(sha256, url)
-        _write_once(self.files / relative, response.body)
-        run.db["attachments"].upsert({
-            "bulletin_url": bulletin_url, "url": url, "name": name,
-            "mime_type": content_type.split(";")[0].strip() or "application/octet-stream",
-            "size": len(response.body), "sha256": sha256, "path": f"files/{relative}",
-            "fetched_at": utc_now(), "capture_id": request.meta.get("capture_id"),
-        }, pk=("bulletin_url", "url"))
+        run.worker.send(
+            "attachment", bulletin_url, url, name,
+            content_type.split(";")[0].strip() or "application/octet-stream", response.body,
+            utc_now(), request.meta.get("capture_id"))
         self.stats.inc_value("attachments/downloaded")
 
-    def _failed(self, run, url: str, reason: str) -> None:
+    def _failed(self, run: ArchiveRun, url: str, reason: str) -> None:
         self.stats.inc_value("attachments/failed")
         run.record_failure(url, "attachment", reason)

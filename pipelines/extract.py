@@ -1,4 +1,8 @@
-"""Pipeline: turn each fetched :class:`BulletinPage` into its :class:`BulletinRecord`."""
+"""Pipeline: turn each fetched :class:`BulletinPage` into its :class:`BulletinRecord`.
+
+The extraction itself (:func:`pipelines.extraction.extract_record`) runs in the run's worker
+process (:mod:`crawler.worker`), beside the fetching.
+"""
 from __future__ import annotations
 
 from scrapy.crawler import Crawler
@@ -6,12 +10,12 @@ from scrapy.exceptions import DropItem
 
 from crawler.extensions import archive_run
 from crawler.items import BulletinPage
+from crawler.worker import WorkerFailed
 from pipelines.challenges import SCRIPT_ONLY
-from pipelines.extraction import extract_record
 
 
 class ExtractPipeline:
-    """Runs :func:`pipelines.extraction.extract_record` and counts what was found."""
+    """Has each page extracted and counts what was found."""
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -21,10 +25,15 @@ class ExtractPipeline:
     def from_crawler(cls, crawler: Crawler) -> "ExtractPipeline":
         return cls(crawler)
 
-    def process_item(self, item: BulletinPage) -> BulletinPage:
+    async def process_item(self, item: BulletinPage) -> BulletinPage:
         if not isinstance(item, BulletinPage):
             return item
-        record = extract_record(item)
+        run = archive_run(self.crawler)
+        assert run is not None, "the ArchiveRun extension must be enabled"
+        try:
+            record = await run.worker.ask("extract", item)
+        except WorkerFailed as error:
+            self._drop(item.url, f"extraction failed: {error}")
         self.stats.inc_value("extract/pages")
         if record.extraction["script_only"] == "yes":
             self.stats.inc_value("column/challenges")  # fails the run: see crawler.health
@@ -41,6 +50,6 @@ class ExtractPipeline:
     def _drop(self, url: str, reason: str) -> None:
         """Record why the page is not a bulletin, and keep it out of the archive."""
         run = archive_run(self.crawler)
-        if run is not None:
-            run.record_failure(url, "bulletin", reason)
+        assert run is not None
+        run.record_failure(url, "bulletin", reason)
         raise DropItem(f"{reason}: {url}")

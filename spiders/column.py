@@ -25,7 +25,6 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from archive.store import mark_seen
 from crawler.browser import configure as configure_rendering
 from crawler.extensions import archive_run, utc_now
 from crawler.items import BulletinPage
@@ -296,7 +295,7 @@ class ColumnSpider(scrapy.Spider):
         if response.status == 304:
             self.crawler.stats.inc_value("archive/not_modified")
             if run is not None:
-                mark_seen(run.db, canonical_url(response.request.url), utc_now())
+                run.mark_seen(canonical_url(response.request.url))
             return
         if response.status in (404, 410):
             self.crawler.stats.inc_value("archive/gone")

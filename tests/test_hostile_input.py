@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from crawler.items import BulletinPage
 from crawler.urls import canonical_url, is_detail_url, netloc_of
-from pipelines.attachments import stored_name
+from archive.writer import stored_name
 from pipelines.dates import parse_date
 from pipelines.extraction import extract_record
 from pipelines.metadata import LABEL_FAMILIES, parse_metadata

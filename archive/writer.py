@@ -1,0 +1,175 @@
+"""Everything one crawl run writes: WARC records, captures, bulletins, attachments, failures.
+
+A :class:`RunWriter` lives in the crawl's worker process (:mod:`crawler.worker`), so the
+process running Scrapy only fetches and parses lists while this one stores. It owns the run's
+WARC file and the archive's only write connection during the run, and commits in batches
+(every ``commit_interval`` seconds, see :meth:`RunWriter.commit_if_due`): a crash loses at
+most one batch, which the next run fetches again. Each write is applied whole or, when it
+fails, the batch is rolled back and the writer refuses further writes (:class:`WriterBroken`),
+so the archive never holds half a bulletin.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from archive.schema import open_archive
+from archive.search import PendingIndex
+from archive.store import Capture, Outcome, mark_missing, mark_seen, save_alias, save_bulletin
+from archive.warc import WarcCaptureWriter
+from crawler.items import BulletinRecord
+from pipelines.body import ATTACHMENT_EXTENSIONS
+
+
+class WriterBroken(RuntimeError):
+    """A write failed earlier in this run; the batch was rolled back and nothing more is written."""
+
+
+def stored_name(sha256: str, url: str) -> str:
+    """``ab/abcdef….pdf``: a relative path made only of the hash and a listed extension."""
+    ext = posixpath.splitext(urlsplit(url).path)[1].lower().lstrip(".")
+    suffix = f".{ext}" if ext in ATTACHMENT_EXTENSIONS else ".bin"
+    return f"{sha256[:2]}/{sha256}{suffix}"
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """Write atomically (temp file + rename); content-addressed files never change."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(temp, path)
+
+
+class RunWriter:
+    """The write side of crawl run ``run_id`` (its ``crawl_runs`` row exists already)."""
+
+    def __init__(self, archive_path: str, run_id: int, warc_path: str, software: str,
+                 commit_interval: float):
+        self.db = open_archive(archive_path)
+        self.run_id = run_id
+        self.files = Path(archive_path).parent / "files"
+        self.warc = WarcCaptureWriter(Path(warc_path), software=software)
+        self.commit_interval = commit_interval
+        self.pending_index = PendingIndex()
+        self.removed = 0
+        self.broken: str | None = None
+        self._last_commit = time.monotonic()
+        self.db.conn.execute("BEGIN")
+
+    # --- batches --------------------------------------------------------------------
+    def seconds_to_commit(self) -> float:
+        return max(0.0, self.commit_interval - (time.monotonic() - self._last_commit))
+
+    def commit_if_due(self) -> None:
+        if self.broken is None and self.seconds_to_commit() == 0:
+            self.commit()
+
+    def commit(self) -> None:
+        """Index the batch's bulletins, commit, and open the next batch."""
+        self.pending_index.flush(self.db)
+        self.db.conn.commit()
+        self.db.conn.execute("BEGIN")
+        self._last_commit = time.monotonic()
+
+    def apply(self, method: str, args: tuple[Any, ...]) -> Any:
+        """Run write ``method``; if it fails, roll the batch back and refuse what follows."""
+        if self.broken is not None and method != "finish":
+            raise WriterBroken(self.broken)
+        try:
+            return getattr(self, method)(*args)
+        except Exception as error:
+            self.broken = f"{type(error).__name__}: {error}"
+            self.pending_index.entries.clear()
+            if self.db.conn.in_transaction:
+                self.db.conn.rollback()
+            raise
+
+    # --- writes ---------------------------------------------------------------------
+    def capture(self, capture_id: int, kind: str, url: str, method: str,
+                request_headers: list[tuple[str, str]], status: int,
+                response_headers: list[tuple[str, str]], body: bytes, fetched_at: str,
+                content_type: str) -> None:
+        """One exchange into the WARC file, and its ``captures`` row under ``capture_id``."""
+        location = self.warc.write(
+            url, method=method, request_headers=request_headers, status=status,
+            response_headers=response_headers, body=body, fetched_at=fetched_at)
+        self.db["captures"].insert({
+            "id": capture_id, "run_id": self.run_id, "url": url, "kind": kind, "status": status,
+            "fetched_at": fetched_at, "content_type": content_type,
+            "warc_file": location.warc_file, "warc_offset": location.offset,
+            "warc_length": location.length, "payload_sha256": location.payload_sha256,
+        })
+
+    def failure(self, url: str, kind: str, reason: str, at: str) -> None:
+        self.db["run_failures"].insert(
+            {"run_id": self.run_id, "url": url, "kind": kind, "reason": reason, "at": at})
+
+    def seen(self, url: str, at: str) -> None:
+        mark_seen(self.db, url, at)
+
+    def missing(self, urls: list[str], at: str) -> None:
+        self.removed += mark_missing(self.db, urls, at)
+
+    def bulletin(self, record: BulletinRecord, capture: Capture, requested_url: str) -> Outcome:
+        """Store the record (versions, structure, index); remember the listed URL it came from."""
+        outcome = save_bulletin(self.db, record, capture, self.pending_index)
+        if requested_url and requested_url != record.url:
+            save_alias(self.db, requested_url, record.url, record.fetched_at)
+        return outcome
+
+    def attachment_stored(self, url: str, bulletin_url: str, name: str) -> bool:
+        """Whether the file at ``url`` is archived already (then linked to this bulletin too)."""
+        stored = next(self.db.query(
+            "select * from attachments where url = ? order by bulletin_url = ? desc limit 1",
+            [url, bulletin_url]), None)
+        if stored is not None and stored["bulletin_url"] != bulletin_url:
+            self.db["attachments"].upsert(
+                {**stored, "bulletin_url": bulletin_url, "name": name}, pk=("bulletin_url", "url"))
+        return stored is not None
+
+    def attachment(self, bulletin_url: str, url: str, name: str, mime_type: str, body: bytes,
+                   fetched_at: str, capture_id: int | None) -> None:
+        """The file under ``files/`` by content hash (never by the name the page gives it)."""
+        sha256 = hashlib.sha256(body).hexdigest()
+        relative = stored_name(sha256, url)
+        _write_once(self.files / relative, body)
+        self.db["attachments"].upsert({
+            "bulletin_url": bulletin_url, "url": url, "name": name, "mime_type": mime_type,
+            "size": len(body), "sha256": sha256, "path": f"files/{relative}",
+            "fetched_at": fetched_at, "capture_id": capture_id,
+        }, pk=("bulletin_url", "url"))
+
+    def update_run(self, values: dict[str, Any]) -> None:
+        self.db["crawl_runs"].update(self.run_id, values)
+
+    def finish(self, values: dict[str, Any]) -> int:
+        """The run's final row, with how many bulletins were marked removed; commit; close.
+
+        Also after a failed write (the batch is gone then, but the run's outcome is kept).
+        """
+        self.update_run({**values, "removed": self.removed})
+        if self.broken is None:
+            self.pending_index.flush(self.db)
+        self.db.conn.commit()
+        self._release()
+        return self.removed
+
+    def close(self) -> None:
+        """Without :meth:`finish` (the crawl process went away): keep what is complete."""
+        if self.broken is None and self.db.conn.in_transaction:
+            self.pending_index.flush(self.db)
+            self.db.conn.commit()
+        self._release()
+
+    def _release(self) -> None:
+        self.warc.close()
+        self.db.conn.close()
