@@ -193,7 +193,7 @@ class ArchiveRun:
         except (WorkerFailed, TimeoutError) as error:
             self.write_failure = self.write_failure or str(error) or "the archive worker did not answer"
         if self.write_failure is not None:
-            problems.append(f"archive writes failed: {self.write_failure}")
+            problems.insert(0, f"archive writes failed: {self.write_failure}")
             outcome = outcome if outcome.startswith("failed") else "failed"
             self._record_outcome_here(outcome, problems)
         self.problems = problems

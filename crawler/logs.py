@@ -2,13 +2,16 @@
 
 Scrapy logs some download failures (robots.txt fetches, for one) with the full traceback.
 For a portal that is down that is noise: the message already says what happened.
-Tracebacks of real bugs are kept.
+Tracebacks of real bugs are kept. Dropped items are logged by their reason alone (which
+names the page), not with the whole page the item carries.
 """
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from scrapy import exceptions as scrapy_errors
+from scrapy.logformatter import LogFormatter
 from twisted.internet import error as internet_errors
 
 #: Scrapy 2.19 wraps Twisted's network errors in these; older paths raise Twisted's own.
@@ -48,3 +51,12 @@ def quiet_network_tracebacks() -> None:
 
     factory.quiet_network = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+class ReasonOnlyLogFormatter(LogFormatter):
+    """Scrapy's log formatter, but a dropped item is one line: its reason, not its bytes."""
+
+    def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any = None) -> dict:
+        entry = super().dropped(item, exception, response, spider)
+        entry["msg"] = "Dropped: %(exception)s"
+        return entry

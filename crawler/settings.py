@@ -91,5 +91,7 @@ RENDER_BLOCKED_RESOURCES = ["image", "media", "font", "stylesheet"]
 # --- Housekeeping -------------------------------------------------------------------
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+#: Dropped items logged by their reason only (a bulletin item carries the whole page).
+LOG_FORMATTER = "crawler.logs.ReasonOnlyLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -1,5 +1,6 @@
-"""Kill the crawl mid-run (SIGKILL at several points, SIGINT): the archive stays sound and
-the next run completes it with no bulletin lost or duplicated."""
+"""Kill the crawl mid-run (SIGKILL at several points, SIGINT), kill its worker process, make a
+write fail: the archive stays sound, the run says what happened in one line, and the next run
+completes it with no bulletin lost or duplicated."""
 from __future__ import annotations
 
 import os
@@ -45,6 +46,34 @@ def wait_for(archive: Path, process: subprocess.Popen, rows: int, timeout: float
         time.sleep(0.02)
 
 
+def worker_pid(process: subprocess.Popen, timeout: float = 30) -> int:
+    """The crawl's worker process, once started (multiprocessing's resource tracker aside)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = [int(pid) for task in Path(f"/proc/{process.pid}/task").iterdir()
+                    for pid in (task / "children").read_text().split()
+                    if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        if children:
+            assert len(children) == 1, children
+            return children[0]
+        time.sleep(0.02)
+    raise AssertionError("the crawl started no worker process")
+
+
+def assert_gone(pid: int, timeout: float = 10) -> None:
+    """``pid`` has exited (a zombie waiting for a reaper counts as exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} outlived the crawl")
+
+
 def assert_sound(archive: Path) -> None:
     with sqlite3.connect(archive) as conn:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
@@ -75,8 +104,10 @@ def test_sigkill_mid_run_then_the_next_run_completes(tmp_path, kill_at_rows):
             while not archive.exists() and time.monotonic() < deadline:
                 time.sleep(0.01)
             time.sleep(0.3)
+        worker = worker_pid(process)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
+        assert_gone(worker)  # no writer left holding the archive
         assert archived(archive) < sum(len(c.bulletins) for c in portal.columns.values())
         assert_sound(archive)
 
@@ -108,3 +139,80 @@ def test_sigint_stops_gracefully_and_records_the_run_as_interrupted(tmp_path):
         result = crawl(archive, *starts)
         assert result.returncode == 0, result.stderr[-2000:]
         assert_complete(archive, portal)
+
+
+def last_run(archive: Path) -> dict:
+    return next(sqlite_utils.Database(archive).query("select * from crawl_runs order by id desc limit 1"))
+
+
+def assert_index_matches_table(archive: Path) -> None:
+    """Every stored bulletin is indexed once, nothing else is (no half-written bulletin)."""
+    db = sqlite_utils.Database(archive)
+    meta = dict(db.execute("select key, value from search_meta").fetchall())
+    count, rowid_sum = db.execute("select count(*), coalesce(sum(rowid), 0) from bulletins").fetchone()
+    assert (meta["docs"], meta["rowid_sum"]) == (count, rowid_sum)
+    orphans = db.execute("select count(*) from versions where url not in (select url from bulletins)")
+    assert orphans.fetchone()[0] == 0
+
+
+def test_a_killed_worker_fails_the_run_in_one_line(tmp_path):
+    archive = tmp_path / "archive.db"
+    with ReplicaPortal(per_family=30, seed=5) as portal:
+        starts = [c.start_url for c in portal.columns.values()]
+        process = start_crawl(archive, starts)
+        wait_for(archive, process, 3)
+        os.kill(worker_pid(process), signal.SIGKILL)
+        _out, err = process.communicate(timeout=60)
+        assert process.returncode == 1, err[-2000:]
+        assert "Traceback" not in err
+        assert "archive writes failed: the archive worker stopped" in err.strip().splitlines()[-1]
+        assert_sound(archive)
+        assert_index_matches_table(archive)
+        assert last_run(archive)["outcome"].startswith("failed")
+
+        result = crawl(archive, *starts)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert_complete(archive, portal)
+
+
+def test_a_failing_write_rolls_its_batch_back_and_fails_the_run(tmp_path):
+    """A write the archive refuses mid-run (as a full disk would): no half bulletin is kept."""
+    archive = tmp_path / "archive.db"
+    with ReplicaPortal(per_family=10, seed=6) as portal:
+        starts = [c.start_url for c in portal.columns.values()]
+        victim = portal.columns["table"].bulletins[4]["url"]
+        assert crawl(archive, starts[0]).returncode == 0  # creates the archive
+        db = sqlite_utils.Database(archive)
+        db.execute(f"""create trigger refuse before insert on bulletins when new.url = '{victim}'
+                       begin select raise(abort, 'database or disk is full (simulated)'); end""")
+        db.conn.commit()
+        db.close()
+
+        result = crawl(archive, *starts)
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert "archive writes failed" in last and "database or disk is full (simulated)" in last
+        assert_sound(archive)
+        assert_index_matches_table(archive)
+        assert sqlite_utils.Database(archive)["bulletins"].count_where("url = ?", [victim]) == 0
+        assert last_run(archive)["outcome"].startswith("failed")
+
+        db = sqlite_utils.Database(archive)
+        db.execute("drop trigger refuse")
+        db.conn.commit()
+        db.close()
+        result = crawl(archive, *starts)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert_complete(archive, portal)
+
+
+def test_archive_files_that_cannot_be_created_fail_the_run_in_one_line(tmp_path):
+    archive = tmp_path / "archive.db"
+    (tmp_path / "captures").write_text("a file where the WARC folder goes")
+    with ReplicaPortal(per_family=3, seed=6) as portal:
+        result = crawl(archive, *[c.start_url for c in portal.columns.values()])
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "cannot open the run's archive files" in result.stderr.strip().splitlines()[-1]
+    assert sqlite_utils.Database(archive)["bulletins"].count == 0
