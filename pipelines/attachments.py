@@ -14,7 +14,6 @@ from scrapy.crawler import Crawler
 
 from crawler.extensions import ArchiveRun, archive_run, utc_now
 from crawler.items import BulletinPage
-from crawler.worker import WorkerFailed
 
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")
 
@@ -42,12 +41,7 @@ class AttachmentsPipeline:
             if not spider.is_portal_url(attachment.url):
                 self.stats.inc_value("attachments/offsite_skipped")
                 continue
-            try:  # a file archived already is only linked to this bulletin too
-                stored = await run.worker.ask("attachment_stored", attachment.url, item.url, attachment.name)
-            except WorkerFailed as error:
-                run.stop_on_write_failure(str(error))
-                return item
-            if not stored:
+            if attachment.url not in item.archived_attachments:  # those are linked to it already
                 await self._download(run, item.url, attachment.name, attachment.url)
         return item
 

@@ -8,8 +8,9 @@ so no page is parsed twice.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lxml.etree import _Element
-from scrapy.http import Response, TextResponse
 
 from pipelines.text import element_lines, parse_html
 
@@ -17,6 +18,9 @@ CHALLENGE_STATUSES = frozenset({202, 412, 521})
 #: A page with scripts and less visible text than this is a script-only page.
 MIN_VISIBLE_CHARS = 20
 SCRIPT_ONLY = "bot challenge (script-only page)"
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
 
 
 def status_challenge(status: int) -> str | None:
@@ -30,6 +34,8 @@ def script_only(tree: _Element) -> bool:
 
 def challenge_reason(response: Response) -> str | None:
     """Why ``response`` is a challenge rather than content, or ``None`` (parses the page)."""
+    from scrapy.http import TextResponse  # here: extraction (the worker) needs no Scrapy
+
     reason = status_challenge(response.status)
     if reason or not isinstance(response, TextResponse):
         return reason

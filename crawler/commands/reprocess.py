@@ -8,7 +8,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from archive.schema import open_archive
-from crawler.reprocess import reprocess_archive
 
 HELP = "re-run extraction over the archive from its WARC captures, offline"
 
@@ -18,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from crawler.reprocess import reprocess_archive  # here: extraction's imports only when used
+
     db = open_archive(args.archive, create=False)
     total = db["bulletins"].count
     with tqdm(total=total, unit="bulletin", disable=not sys.stderr.isatty()) as bar:
