@@ -79,7 +79,7 @@ def save_bulletin(
             previous=(previous["title"], previous["body"]) if previous else None,
             pending=pending_index,
         )
-        save_structure(db, row["url"], parse_structure(row["body"] or ""))
+        save_structure(db, row["url"], parse_structure(row["body"] or ""), new=previous is None)
     return "new" if previous is None else "changed"
 
 

@@ -15,14 +15,22 @@ import sqlite_utils
 from pipelines.structure import Structure, parse_structure
 
 
-def save_structure(db: sqlite_utils.Database, bulletin_url: str, structure: Structure) -> None:
-    """Replace the meetings, items and item units of one bulletin by ``structure``."""
+def save_structure(
+    db: sqlite_utils.Database, bulletin_url: str, structure: Structure, *, new: bool = False
+) -> None:
+    """Replace the meetings, items and item units of one bulletin by ``structure``.
+
+    ``new``: the bulletin was just inserted, so it has no rows to replace yet.
+    """
+    if new and not structure.meetings and not structure.items:
+        return
     with db.atomic():
-        db.execute(
-            "delete from item_units where item_id in (select id from items where bulletin_url = ?)",
-            [bulletin_url])
-        db.execute("delete from items where bulletin_url = ?", [bulletin_url])
-        db.execute("delete from meetings where bulletin_url = ?", [bulletin_url])
+        if not new:
+            db.execute(
+                "delete from item_units where item_id in (select id from items where bulletin_url = ?)",
+                [bulletin_url])
+            db.execute("delete from items where bulletin_url = ?", [bulletin_url])
+            db.execute("delete from meetings where bulletin_url = ?", [bulletin_url])
         meeting_ids = [
             db.execute(
                 "insert into meetings (bulletin_url, date, number, kind, heading) values (?, ?, ?, ?, ?)",

@@ -3,7 +3,7 @@
 A :class:`RunWriter` lives in the crawl's worker process (:mod:`crawler.worker`), so the
 process running Scrapy only fetches and parses lists while this one stores. It owns the run's
 WARC file and the archive's only write connection during the run, and commits in batches
-(every ``commit_interval`` seconds, see :meth:`RunWriter.commit_if_due`): a crash loses at
+(every ``commit_interval`` seconds, see :meth:`RunWriter.tick`): a crash loses at
 most one batch, which the next run fetches again. Each write is applied whole or, when it
 fails, the batch is rolled back and the writer refuses further writes (:class:`WriterBroken`),
 so the archive never holds half a bulletin.
@@ -22,7 +22,7 @@ from archive.schema import ATTACHMENT_KEY, insert_row, open_archive, upsert_row
 from archive.search import PendingIndex
 from archive.store import Capture, Outcome, mark_missing, mark_seen, save_alias, save_bulletin
 from archive.warc import WarcCaptureWriter
-from crawler.items import BulletinRecord
+from crawler.items import Attachment, BulletinRecord
 from pipelines.body import ATTACHMENT_EXTENSIONS
 
 
@@ -68,12 +68,16 @@ class RunWriter:
         self._last_commit = time.monotonic()
         self.db.conn.execute("BEGIN")
 
-    # --- batches --------------------------------------------------------------------
-    def seconds_to_commit(self) -> float:
+    # --- batches (the worker-service interface, see crawler.worker) -------------------
+    def seconds_idle(self) -> float | None:
+        """Until the batch is due (after a failed write nothing is due any more)."""
+        if self.broken is not None:
+            return None
         return max(0.0, self.commit_interval - (time.monotonic() - self._last_commit))
 
-    def commit_if_due(self) -> None:
-        if self.broken is None and self.seconds_to_commit() == 0:
+    def tick(self) -> None:
+        """Commit the batch once ``commit_interval`` seconds have passed."""
+        if self.broken is None and self.seconds_idle() == 0:
             self.commit()
 
     def commit(self) -> None:
@@ -83,7 +87,7 @@ class RunWriter:
         self.db.conn.execute("BEGIN")
         self._last_commit = time.monotonic()
 
-    def apply(self, method: str, args: tuple[Any, ...]) -> Any:
+    def handle(self, method: str, args: tuple[Any, ...]) -> Any:
         """Run write ``method``; if it fails, roll the batch back and refuse what follows."""
         if self.broken is not None and method != "finish":
             raise WriterBroken(self.broken)
@@ -134,10 +138,10 @@ class RunWriter:
         """Bulletins new, changed, unchanged and marked removed so far in this run."""
         return dict(self.counts)
 
-    def archived_attachments(self, record: BulletinRecord) -> list[str]:
-        """URLs of the record's attachments archived already (now linked to it too)."""
-        return [attachment.url for attachment in record.attachments
-                if self._link_archived(attachment.url, record.url, attachment.name)]
+    def archived_attachments(self, bulletin_url: str, attachments: list[Attachment]) -> list[str]:
+        """URLs of these attachments of a bulletin archived already (now linked to it too)."""
+        return [attachment.url for attachment in attachments
+                if self._link_archived(attachment.url, bulletin_url, attachment.name)]
 
     def _link_archived(self, url: str, bulletin_url: str, name: str) -> bool:
         """Whether the file at ``url`` is archived already (then linked to this bulletin too)."""

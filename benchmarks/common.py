@@ -84,11 +84,22 @@ def _status_kib(pid: str, field: str) -> int:
 
 
 @dataclass(frozen=True)
+class ProcessUse:
+    """What one process of a child's tree used: its name (``comm``), CPU seconds, peak RSS."""
+
+    name: str
+    cpu: float
+    peak_rss: int
+
+
+@dataclass(frozen=True)
 class ChildRun:
     """A finished child process: exit code, wall and CPU time (``wait4``), peak RSS, output.
 
     The peak RSS is the child's ``VmHWM``, polled every 10 ms until it exits: ``ru_maxrss`` of a
     forked child starts from the parent's RSS, so it would report this process's size instead.
+    ``processes`` are the child and its descendants (the crawl's workers), each as last seen
+    by the same polling; ``cpu`` from ``wait4`` includes the descendants the child waited for.
     """
 
     returncode: int
@@ -97,10 +108,44 @@ class ChildRun:
     max_rss: int
     stdout: str
     stderr: str
+    processes: tuple[ProcessUse, ...] = ()
+
+    @property
+    def tree_rss(self) -> int:
+        """The sum of the peaks of every process of the tree (an upper bound of its peak)."""
+        return sum(p.peak_rss for p in self.processes) or self.max_rss
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, as far as /proc still shows them."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def _use(pid: int) -> ProcessUse | None:
+    """The process's name, CPU time and peak RSS now; None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    name, fields = stat[stat.index("(") + 1: stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+    cpu = (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+    return ProcessUse(name, cpu, _status_kib(str(pid), "VmHWM") * 1024)
 
 
 def run_child(argv: Sequence[str], timeout: float = 1800) -> ChildRun:
-    """Run ``python ARGV`` from the repository, timing it and polling its peak RSS."""
+    """Run ``python ARGV`` from the repository, timing it and polling its tree's use."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out_path, err_path = CACHE / f".child-{os.getpid()}.out", CACHE / f".child-{os.getpid()}.err"
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -108,9 +153,13 @@ def run_child(argv: Sequence[str], timeout: float = 1800) -> ChildRun:
         started = time.perf_counter()
         child = subprocess.Popen([PYTHON, *argv], cwd=REPO, env=env, stdout=out, stderr=err)
         deadline = started + timeout
-        peak_kib = 0
+        seen: dict[int, ProcessUse] = {}
         while True:
-            peak_kib = max(peak_kib, _status_kib(str(child.pid), "VmHWM"))
+            for pid in _tree(child.pid):
+                use, before = _use(pid), seen.get(pid)
+                if use is not None:  # a process read as it exits shows zeros: keep the maxima
+                    seen[pid] = use if before is None else ProcessUse(
+                        use.name, max(use.cpu, before.cpu), max(use.peak_rss, before.peak_rss))
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
@@ -124,7 +173,10 @@ def run_child(argv: Sequence[str], timeout: float = 1800) -> ChildRun:
         out.seek(0)
         err.seek(0)
         cpu = usage.ru_utime + usage.ru_stime
-        result = ChildRun(child.returncode, wall, cpu, peak_kib * 1024, out.read(), err.read())
+        own = seen.get(child.pid)
+        processes = tuple(use for use in seen.values() if use.cpu >= 0.05)  # not the resource tracker
+        result = ChildRun(child.returncode, wall, cpu, own.peak_rss if own else 0, out.read(), err.read(),
+                          processes)
     out_path.unlink(missing_ok=True)
     err_path.unlink(missing_ok=True)
     return result

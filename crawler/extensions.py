@@ -1,10 +1,10 @@
-"""The archive side of a crawl run: its ``crawl_runs`` row, its worker, its outcome.
+"""The archive side of a crawl run: its ``crawl_runs`` row, its workers, its outcome.
 
 :class:`ArchiveRun` is a Scrapy extension (enabled in settings) created when the crawl starts;
 the capture middleware, the spider and the pipelines reach it through :func:`archive_run`.
 It opens the archive for what the crawl reads, creates the run's row, and starts the run's
-worker process (:mod:`crawler.worker`), which extracts pages and makes every write of the run
-(WARC file included) in order. It records every failure with its URL and reason, and at the end
+worker processes (:mod:`crawler.worker`): one extracts pages, the other makes every write of
+the run (WARC file included) in order. It records every failure with its URL and reason, and at the end
 judges the run's health (:mod:`crawler.health`) and writes the outcome.
 """
 from __future__ import annotations
@@ -25,14 +25,14 @@ from scrapy.utils.defer import deferred_from_coro
 from archive.schema import open_archive
 from crawler.health import run_problems, stat_count
 from crawler.urls import canonical_url, netloc_of
-from crawler.worker import ArchiveWorker, WorkerFailed
+from crawler.worker import WorkerFailed, WorkerProcess
 
 logger = logging.getLogger(__name__)
 
-#: Seconds the end of a run waits for the worker to store what it was sent.
+#: Seconds the end of a run waits for the workers to handle what they were sent.
 FINISH_TIMEOUT = 600.0
-#: The reason the spider closes with when the worker could not write.
-WRITE_FAILED = "archive_write_failed"
+#: The reason the spider closes with when a worker failed (a write refused, a worker gone).
+WORKER_FAILED = "worker_failed"
 
 
 def utc_now() -> str:
@@ -56,13 +56,13 @@ def _header_pairs(headers) -> list[tuple[str, str]]:
 
 
 class ArchiveRun:
-    """Opens the archive and starts the run's worker; records captures, failures and the outcome."""
+    """Opens the archive and starts the run's workers; records captures, failures and the outcome."""
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.path = Path(crawler.settings.get("ARCHIVE_PATH"))
         self.full = crawler.settings.getbool("CRAWL_FULL")
-        #: For what the crawl reads; during the run every write goes through the worker.
+        #: For what the crawl reads; during the run every write goes through the writer.
         self.db: sqlite_utils.Database = open_archive(self.path)
         self.previous = self._previous_healthy_stats()
         self.last_run_complete = self._last_run_complete()
@@ -76,19 +76,21 @@ class ArchiveRun:
         stamp = started.replace(":", "").replace("-", "").replace("+0000", "Z")
         warc_path = self.path.parent / "captures" / f"run-{self.run_id:05d}-{stamp}.warc.gz"
         self.warc_name = warc_path.name
-        # Capture ids are given here, so a response's id is known before the worker stores it.
+        # Capture ids are given here, so a response's id is known before the writer stores it.
         (last_capture,) = self.db.execute("select coalesce(max(id), 0) from captures").fetchone()
         self._capture_ids = itertools.count(last_capture + 1)
         self.db.conn.commit()
         self.removed = 0
         self.problems: list[str] = []
         self.outcome = "running"
-        self.write_failure: str | None = None
-        self.worker = ArchiveWorker({
+        self.worker_failure: str | None = None
+        self.writer = WorkerProcess("archive writer", "archive.writer:RunWriter", {
             "archive_path": str(self.path), "run_id": self.run_id, "warc_path": str(warc_path),
             "software": crawler.settings.get("USER_AGENT"),
             "commit_interval": crawler.settings.getfloat("ARCHIVE_COMMIT_INTERVAL"),
         }, on_failure=self._failure_from_worker_thread)
+        self.extractor = WorkerProcess(
+            "extraction worker", "crawler.worker:Extraction", {}, on_failure=self._failure_from_worker_thread)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ArchiveRun":
@@ -106,11 +108,11 @@ class ArchiveRun:
         row = next(self.db.query("select outcome from crawl_runs order by id desc limit 1"), None)
         return row is None or row["outcome"] == "ok"
 
-    # --- recording (each write goes to the worker, in order) ----------------------------
+    # --- recording (each write goes to the writer, in order) ----------------------------
     def record_capture(self, request: Request, response: Response, kind: str) -> int:
         """Have the exchange written to the WARC file and indexed; return its capture id."""
         capture_id = next(self._capture_ids)
-        self.worker.send(
+        self.writer.send(
             "capture", capture_id, kind, response.url, request.method,
             _header_pairs(request.headers), response.status, _header_pairs(response.headers),
             response.body, utc_now(), response.headers.get("Content-Type", b"").decode("latin-1"))
@@ -127,41 +129,42 @@ class ArchiveRun:
 
     def record_failure(self, url: str, kind: str, reason: str) -> None:
         self.crawler.stats.inc_value("run/failures")
-        self.worker.send("failure", url, kind, reason, utc_now())
+        self.writer.send("failure", url, kind, reason, utc_now())
 
     def mark_seen(self, url: str) -> None:
         """A conditional re-fetch answered 304: the bulletin is still there, unchanged."""
-        self.worker.send("seen", url, utc_now())
+        self.writer.send("seen", url, utc_now())
 
     def mark_missing(self, urls: list[str]) -> None:
         """A bulletin gone from the portal is kept and marked, never deleted."""
-        self.worker.send("missing", urls, utc_now())
+        self.writer.send("missing", urls, utc_now())
 
     def _failure_from_worker_thread(self, reason: str) -> None:
         from twisted.internet import reactor  # the installed one (importing earlier would install one)
 
-        reactor.callFromThread(self.stop_on_write_failure, reason)
+        reactor.callFromThread(self.stop_on_worker_failure, reason)
 
-    def stop_on_write_failure(self, reason: str) -> None:
-        """The worker could not write (disk full, archive damaged…): stop the crawl, fail the run."""
-        if self.write_failure is not None:
+    def stop_on_worker_failure(self, reason: str) -> None:
+        """A write was refused (disk full, archive damaged…) or a worker died: stop, fail the run."""
+        if self.worker_failure is not None:
             return
-        self.write_failure = reason
-        logger.error("archive writes failed, stopping the crawl: %s", reason)
+        self.worker_failure = reason
+        logger.error("stopping the crawl: %s", reason)
         engine = self.crawler.engine
         if engine is not None and engine.spider is not None:
-            deferred_from_coro(engine.close_spider_async(reason=WRITE_FAILED))
+            deferred_from_coro(engine.close_spider_async(reason=WORKER_FAILED))
 
     # --- signals ------------------------------------------------------------------
     def spider_opened(self, spider: Spider) -> None:
-        self.worker.send("update_run", {"start_urls": json.dumps(getattr(spider, "start_urls", []))})
+        self.writer.send("update_run", {"start_urls": json.dumps(getattr(spider, "start_urls", []))})
 
     def _collect_outcomes(self) -> None:
-        """Wait until the worker has stored everything sent; count what the stores did."""
+        """Wait until the workers handled everything sent; count what the stores did."""
         try:
-            outcomes = self.worker.call("outcomes").result(FINISH_TIMEOUT)
+            self.extractor.finish(timeout=FINISH_TIMEOUT)
+            outcomes = self.writer.call("outcomes").result(FINISH_TIMEOUT)
         except (WorkerFailed, TimeoutError) as error:
-            self.write_failure = self.write_failure or str(error) or "the archive worker did not answer"
+            self.worker_failure = self.worker_failure or str(error) or "a worker did not answer in time"
             return
         self.removed = outcomes.pop("removed")
         for outcome, number in outcomes.items():
@@ -201,18 +204,18 @@ class ArchiveRun:
             "stats": json.dumps(summary, ensure_ascii=False, default=str),
         }
         try:
-            self.worker.finish(values, timeout=FINISH_TIMEOUT)
+            self.writer.finish(values, timeout=FINISH_TIMEOUT)
         except (WorkerFailed, TimeoutError) as error:
-            self.write_failure = self.write_failure or str(error) or "the archive worker did not answer"
-        if self.write_failure is not None:
-            problems.insert(0, f"archive writes failed: {self.write_failure}")
+            self.worker_failure = self.worker_failure or str(error) or "the archive writer did not answer in time"
+        if self.worker_failure is not None:
+            problems.insert(0, self.worker_failure)
             outcome = outcome if outcome.startswith("failed") else "failed"
             self._record_outcome_here(outcome, problems)
         self.problems = problems
         self.outcome = outcome
 
     def _record_outcome_here(self, outcome: str, problems: list[str]) -> None:
-        """When the worker could not write the outcome, this process does (best effort)."""
+        """When the writer could not record the outcome, this process does (best effort)."""
         try:
             self.db["crawl_runs"].update(self.run_id, {
                 "finished_at": utc_now(), "outcome": outcome,

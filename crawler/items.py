@@ -63,5 +63,3 @@ class BulletinPage:
     #: Row id in ``captures`` of the server's response (the WARC record), when recorded.
     capture_id: int | None = None
     record: BulletinRecord | None = None
-    #: URLs of the record's attachments the archive holds already (found with the record).
-    archived_attachments: list[str] = field(default_factory=list)

@@ -20,6 +20,10 @@ ROBOTSTXT_OBEY = True
 #: At most two requests in flight per host.
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+#: Outputs of one response handled at once. Scrapy 2.19 starts this many + 1 asyncio tasks for
+#: every response, whatever it yields; our pages yield one item or a few requests, so Scrapy's
+#: default (100) would spend about as much CPU on those tasks as on the fetching itself.
+CONCURRENT_ITEMS = 4
 #: At least a second between requests to a host, adapted to the server's latency.
 DOWNLOAD_DELAY = 1.0
 AUTOTHROTTLE_ENABLED = True

@@ -1,39 +1,46 @@
-"""The crawl's worker process: page extraction and every archive write, beside Scrapy.
+"""The crawl's worker processes: page extraction and every archive write, beside Scrapy.
 
 Scrapy's reactor runs on one core. Extracting a page and storing it (versions, search index,
-structure, WARC, attachment files) costs more CPU than fetching it, so that work runs in a
-child process fed through a pipe, on the machine's other core, while the crawl process goes
-on fetching. The child holds an :class:`archive.writer.RunWriter`.
+structure, WARC, attachment files) costs more CPU than fetching it, so that work runs in
+child processes fed through pipes, on the machine's other cores, while the crawl process
+goes on fetching: one extracts pages (:class:`Extraction`), one makes every write of the run
+(:class:`archive.writer.RunWriter`). Two rather than one, so the extraction of a page and
+the storage of the one before it overlap, and the cores never wait for a single child.
 
-Messages are handled in the order sent: ``(call_id, method, args)``, where ``call_id`` 0 means
-nobody waits for the answer (the writes); an answer is ``(call_id, error, value)``. A failed
-write is reported to ``on_failure`` (the writer has rolled its batch back and refuses more);
-a failed call is raised to its caller as :class:`WorkerFailed`.
+Each child runs a *service*: ``handle(method, args)`` for each message, ``seconds_idle()``
+(how long to wait for one before ``tick()``; ``None``: forever), ``tick()`` after each
+message and when idle, ``close()`` when the crawl process went away without ``finish``.
+Messages are handled in the order sent: ``(call_id, method, args)``, where ``call_id`` 0
+means nobody waits for the answer (the writes); an answer is ``(call_id, error, value)``. A
+failed write is reported to ``on_failure`` (the writer has rolled its batch back and refuses
+more); a failed call is raised to its caller as :class:`WorkerFailed`.
 
-The child dies with the crawl process (``PR_SET_PDEATHSIG``): a crawl killed by SIGKILL
-leaves no writer behind holding the archive, and loses at most the uncommitted batch. It
-ignores SIGINT and SIGTERM, which a terminal or systemd send to the whole process group:
-the crawl process decides how the run ends, and tells the worker with ``finish``.
+The children die with the crawl process (``PR_SET_PDEATHSIG``): a crawl killed by SIGKILL
+leaves no writer behind holding the archive, and loses at most the uncommitted batch. They
+ignore SIGINT and SIGTERM, which a terminal or systemd send to the whole process group:
+the crawl process decides how the run ends, and tells them with ``finish``.
 """
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import importlib
 import itertools
 import multiprocessing
 import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
-#: The method that ends the worker: the run's last write.
+#: The method that ends a worker: the run's last message.
 FINISH = "finish"
-#: Messages waiting for the worker before the crawl blocks (about this many pages in memory).
+#: Messages waiting for a worker before the crawl blocks (about this many pages in memory).
 OUTBOX_MESSAGES = 2000
 
 
@@ -50,31 +57,46 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _serve(conn: Connection, writer_args: dict[str, Any], parent_pid: int) -> None:
-    """The child's loop: extract or write each message, commit the batch when due."""
+class Extraction:
+    """The extraction worker's service: a :class:`~crawler.items.BulletinRecord` per page."""
+
+    def __init__(self) -> None:
+        from pipelines.extraction import extract_record  # imported in the child only
+
+        self.handlers: dict[str, Callable[..., Any]] = {"extract": extract_record, FINISH: lambda: None}
+
+    def handle(self, method: str, args: tuple[Any, ...]) -> Any:
+        return self.handlers[method](*args)
+
+    def seconds_idle(self) -> float | None:
+        return None
+
+    def tick(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _serve(conn: Connection, service_path: str, service_args: dict[str, Any], parent_pid: int) -> None:
+    """The child's loop: hand each message to the service, answer calls and failures."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent_pid)
-    from archive.writer import RunWriter
-    from pipelines.extraction import extract_record
-
+    module, _, name = service_path.partition(":")
     try:
-        writer = RunWriter(**writer_args)
+        service = getattr(importlib.import_module(module), name)(**service_args)
     except Exception as error:
-        conn.send((0, f"cannot open the run's archive files: {type(error).__name__}: {error}", None))
+        conn.send((0, f"cannot start: {type(error).__name__}: {error}", None))
         return
     try:
         while True:
-            if not conn.poll(None if writer.broken else writer.seconds_to_commit()):
-                writer.commit_if_due()  # idle: commit what came in
+            if not conn.poll(service.seconds_idle()):
+                service.tick()  # idle: e.g. commit what came in
                 continue
             call_id, method, args = conn.recv()
             try:
-                if method == "extract":  # the record, and which of its attachments are archived
-                    record = extract_record(*args)
-                    value = record, writer.apply("archived_attachments", (record,))
-                else:
-                    value = writer.apply(method, args)
+                value = service.handle(method, args)
             except Exception as error:
                 conn.send((call_id, f"{type(error).__name__}: {error}", None))
             else:
@@ -82,37 +104,41 @@ def _serve(conn: Connection, writer_args: dict[str, Any], parent_pid: int) -> No
                     conn.send((call_id, None, value))
             if method == FINISH:
                 return
-            writer.commit_if_due()
+            service.tick()
     except EOFError:  # the crawl process went away without finishing the run
-        writer.close()
+        service.close()
 
 
-class ArchiveWorker:
-    """The crawl process's end of the worker: posts messages, resolves answers.
+class WorkerProcess:
+    """The crawl process's end of a worker: starts it, posts messages, resolves answers.
 
     Messages wait in an outbox that a thread of its own sends: the socket holds only a few
-    pages, and the reactor must not stall on it while the worker is busy with one (up to
-    :data:`OUTBOX_MESSAGES` wait; beyond that the crawl waits, so memory stays bounded).
+    pages, and the reactor must not stall on it while the worker is busy with one. Beyond
+    :data:`OUTBOX_MESSAGES` waiting, the crawl waits too, so memory stays bounded.
     ``on_failure(reason)`` is called (from the answer-reading thread) when a write failed or
     the worker stopped before :meth:`finish`.
     """
 
-    def __init__(self, writer_args: dict[str, Any], on_failure: Callable[[str], None]):
+    def __init__(self, name: str, service_path: str, service_args: dict[str, Any],
+                 on_failure: Callable[[str], None]):
+        """Start ``module:Class`` (``service_path``) with ``service_args`` in a child process."""
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited reactor
+        self.name = name
         self._conn, child_end = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(child_end, writer_args, os.getpid()), name="archive-worker",
+            target=_serve, args=(child_end, service_path, service_args, os.getpid()), name=name,
             daemon=True)
         self.process.start()
         child_end.close()
         self._on_failure = on_failure
         self._calls: dict[int, Future] = {}
         self._ids = itertools.count(1)
-        self._outbox: queue.Queue[tuple[int, str, tuple[Any, ...]] | None] = queue.Queue(OUTBOX_MESSAGES)
+        # SimpleQueue: a C queue, several times cheaper per message than queue.Queue.
+        self._outbox: queue.SimpleQueue[tuple[int, str, tuple[Any, ...]] | None] = queue.SimpleQueue()
         self._finishing = False
         self._gone = False
-        self._sender = threading.Thread(target=self._send_all, name="archive-worker-outbox", daemon=True)
-        self._reader = threading.Thread(target=self._read, name="archive-worker-answers", daemon=True)
+        self._sender = threading.Thread(target=self._send_all, name=f"{name}-outbox", daemon=True)
+        self._reader = threading.Thread(target=self._read, name=f"{name}-answers", daemon=True)
         self._sender.start()
         self._reader.start()
 
@@ -126,7 +152,7 @@ class ArchiveWorker:
         self._calls[call_id] = future
         self._post(call_id, method, args)
         if self._gone and self._calls.pop(call_id, None) is not None:  # else the reader failed it
-            future.set_exception(WorkerFailed("the archive worker stopped"))
+            future.set_exception(WorkerFailed(f"the {self.name} stopped"))
         return future
 
     async def ask(self, method: str, *args: Any) -> Any:
@@ -134,7 +160,7 @@ class ArchiveWorker:
         return await asyncio.wrap_future(self.call(method, *args))
 
     def finish(self, *args: Any, timeout: float) -> Any:
-        """The last write: wait for the worker to handle everything sent, then to exit."""
+        """The last message: wait for the worker to handle everything sent, then to exit."""
         self._finishing = True
         try:
             return self.call(FINISH, *args).result(timeout)
@@ -147,6 +173,8 @@ class ArchiveWorker:
             self._conn.close()
 
     def _post(self, call_id: int, method: str, args: tuple[Any, ...]) -> None:
+        while self._outbox.qsize() >= OUTBOX_MESSAGES and not self._gone:
+            time.sleep(0.005)  # the worker is far behind: let it catch up
         if not self._gone:
             self._outbox.put((call_id, method, args))
 
@@ -167,7 +195,7 @@ class ArchiveWorker:
                 break
             future = self._calls.pop(call_id, None) if call_id else None
             if future is None:
-                self._on_failure(error)
+                self._on_failure(f"{self.name} failed: {error}")
             elif error is not None:
                 future.set_exception(WorkerFailed(error))
             else:
@@ -176,7 +204,7 @@ class ArchiveWorker:
         for call_id in list(self._calls):
             future = self._calls.pop(call_id, None)
             if future is not None:
-                future.set_exception(WorkerFailed("the archive worker stopped"))
+                future.set_exception(WorkerFailed(f"the {self.name} stopped"))
         if not self._finishing:
             self.process.join(5)
-            self._on_failure(f"the archive worker stopped (exit code {self.process.exitcode})")
+            self._on_failure(f"the {self.name} stopped (exit code {self.process.exitcode})")

@@ -36,7 +36,7 @@ class ArchivePipeline:
         assert run is not None, "the ArchiveRun extension must be enabled"
         headers = {key.lower(): value for key, value in item.headers.items()}
         capture = Capture(item.capture_id, headers.get("etag"), headers.get("last-modified"))
-        run.worker.send("bulletin", item.record, capture, item.requested_url)
+        run.writer.send("bulletin", item.record, capture, item.requested_url)
         self.stats.inc_value("archive/bulletins")
         for name in SUMMARY_FIELDS:
             if getattr(item.record, name):

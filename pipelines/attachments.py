@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import scrapy
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
 
 from crawler.extensions import ArchiveRun, archive_run, utc_now
 from crawler.items import BulletinPage
+from crawler.worker import WorkerFailed
 
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")
 
@@ -37,11 +39,21 @@ class AttachmentsPipeline:
         if not isinstance(item, BulletinPage) or item.record is None or run is None:
             return item
         spider = self.crawler.spider
+        wanted = []
         for attachment in item.record.attachments:
-            if not spider.is_portal_url(attachment.url):
+            if spider.is_portal_url(attachment.url):
+                wanted.append(attachment)
+            else:
                 self.stats.inc_value("attachments/offsite_skipped")
-                continue
-            if attachment.url not in item.archived_attachments:  # those are linked to it already
+        if not wanted:
+            return item
+        try:  # files archived already are only linked to this bulletin too
+            archived = set(await run.writer.ask("archived_attachments", item.url, wanted))
+        except WorkerFailed as error:
+            run.stop_on_worker_failure(str(error))
+            raise DropItem(f"not stored: {error}: {item.url}") from None
+        for attachment in wanted:
+            if attachment.url not in archived:
                 await self._download(run, item.url, attachment.name, attachment.url)
         return item
 
@@ -61,7 +73,7 @@ class AttachmentsPipeline:
         if _looks_like_html(response.body, content_type) or not response.body:
             self._failed(run, url, "not a file: the server sent an HTML page or nothing")
             return
-        run.worker.send(
+        run.writer.send(
             "attachment", bulletin_url, url, name,
             content_type.split(";")[0].strip() or "application/octet-stream", response.body,
             utc_now(), request.meta.get("capture_id"))

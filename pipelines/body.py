@@ -5,11 +5,13 @@ Whatever finds the container, the text itself always comes from
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 
 import trafilatura
 from lxml import etree
+from lxml.cssselect import CSSSelector
 from lxml.etree import _Element
 
 from pipelines.text import element_lines
@@ -63,9 +65,13 @@ def _text_length(element: _Element) -> int:
     return len(_NO_SPACE.sub("", element.text_content() or ""))
 
 
+#: The selectors compiled once (``HtmlElement.cssselect`` translates CSS to XPath on every call).
+_CONTAINER_SELECTORS = tuple((css, CSSSelector(css, translator="html")) for css in KNOWN_CONTAINERS)
+
+
 def _known_container(tree: _Element) -> tuple[str, _Element] | None:
-    for selector in KNOWN_CONTAINERS:
-        matches = [el for el in tree.cssselect(selector) if _text_length(el) > 0]
+    for selector, select in _CONTAINER_SELECTORS:
+        matches = [el for el in select(tree) if _text_length(el) > 0]
         if matches:
             return selector, max(matches, key=_text_length)
     return None
@@ -95,9 +101,9 @@ def _clean_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if not _CHROME_LINE.match(line)]
 
 
-def _trafilatura_lines(html_text: str) -> list[str]:
+def _trafilatura_lines(tree: _Element) -> list[str]:
     xml = trafilatura.extract(
-        html_text,
+        copy.deepcopy(tree),  # trafilatura prunes the tree it is given; a copy beats a re-parse
         output_format="xml",
         include_tables=True,
         include_comments=False,
@@ -138,14 +144,14 @@ def _locate(tree: _Element, paragraphs: list[str]) -> _Element | None:
     return best[1] if best else None
 
 
-def extract_body(tree: _Element, html_text: str) -> Body:
+def extract_body(tree: _Element) -> Body:
     """The body of a bulletin page, or an empty one when the page has none."""
     known = _known_container(tree)
     if known:
         selector, element = known
         lines = element_lines(element, frozenset(_attachment_blocks(element)))
         return Body(_clean_lines(lines), selector, element)
-    paragraphs = _trafilatura_lines(html_text)
+    paragraphs = _trafilatura_lines(tree)
     element = _locate(tree, paragraphs)
     if element is not None:
         lines = element_lines(element, frozenset(_attachment_blocks(element)))

@@ -31,7 +31,7 @@ class ExtractPipeline:
         run = archive_run(self.crawler)
         assert run is not None, "the ArchiveRun extension must be enabled"
         try:
-            record, item.archived_attachments = await run.worker.ask("extract", item)
+            record = await run.extractor.ask("extract", item)
         except WorkerFailed as error:
             self._drop(item.url, f"extraction failed: {error}")
         self.stats.inc_value("extract/pages")

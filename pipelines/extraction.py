@@ -74,7 +74,7 @@ def extract_record(page: BulletinPage) -> BulletinRecord:
     """Read every field of the ``bulletins`` row from a fetched page."""
     text, _encoding = decode_html(page.body, page.headers.get("Content-Type"))
     tree = parse_html(text)
-    body = extract_body(tree, text)
+    body = extract_body(tree)
     skip = frozenset([body.element]) if body.element is not None else frozenset()
     metadata = parse_metadata(element_lines(tree, skip))
     base_url = page.source_url or page.url

@@ -178,8 +178,10 @@ def cn_number(text: str) -> int | None:
 def parse_structure(body: str) -> Structure:
     """Meetings and items of a bulletin body; an empty Structure when it has none."""
     parser = _Parser()
-    for line in (body or "").split("\n"):
-        parser.feed(line)
+    body = body or ""
+    # Folded once for the whole body (folding keeps lengths, so lines stay aligned).
+    for line, folded in zip(body.split("\n"), fold(body).split("\n")):
+        parser.feed(line, folded)
     return parser.finish()
 
 
@@ -236,10 +238,10 @@ def _item_fields(text: str, folded: str, start: int) -> tuple[str, list[str], st
             text[end + 1:].strip(_TRIM))
 
 
-def _cut(line: str) -> list[str]:
-    """A glued line as its parts (see _CUT)."""
-    starts = [0] + [m.start() for m in _CUT.finditer(fold(line)) if m.start() > 0]
-    return [line[a:b] for a, b in zip(starts, starts[1:] + [len(line)])]
+def _cut(line: str, folded: str) -> list[tuple[str, str]]:
+    """A glued line as its parts (see _CUT), each with its folded form."""
+    starts = [0] + [m.start() for m in _CUT.finditer(folded) if m.start() > 0]
+    return [(line[a:b], folded[a:b]) for a, b in zip(starts, starts[1:] + [len(line)])]
 
 
 class _Parser:
@@ -266,16 +268,15 @@ class _Parser:
         self.group, self.current = [], None
 
     # ------------------------------------------------------------------ lines
-    def feed(self, line: str) -> None:
+    def feed(self, line: str, folded: str) -> None:
         if "\t" in line:  # a table row: never a heading; kept as progress inside an item
             if self.current is not None and line.strip(_TRIM):
                 self.current.paragraphs.append(line.strip(_TRIM))
             return
-        for part in _cut(line):
-            self._part(part)
+        for part, folded_part in _cut(line, folded):
+            self._part(part, folded_part)
 
-    def _part(self, text: str) -> None:
-        folded = fold(text)
+    def _part(self, text: str, folded: str) -> None:
         pos = 0
         while True:
             while pos < len(text) and folded[pos] in _TRIM:

@@ -9,10 +9,11 @@ Word spans (``2019`` ``年`` ``11`` ``月``) comes out whole.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from lxml import html as lxml_html
-from lxml.etree import _Comment, _Element, _ProcessingInstruction
+from lxml.etree import _Element
 from w3lib.encoding import html_to_unicode
 
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v\xa0]+")
@@ -92,6 +93,8 @@ class _LineBuilder:
         if self._cell is not None:
             self._cell.append(" ")  # a paragraph inside a cell stays in the cell
             return
+        if not self._buffer:  # block boundaries in a row: nothing to end
+            return
         line = normalize_line("".join(self._buffer))
         self._buffer = []
         if line:
@@ -131,23 +134,19 @@ class _LineBuilder:
         return self.lines
 
 
-def _tag(element: _Element) -> str:
-    tag = element.tag
-    if not isinstance(tag, str):
-        return ""
+@functools.lru_cache(maxsize=512)
+def _tag_name(tag: str) -> str:
     # Word's ``<o:p>`` keeps its prefix, so it stays inline instead of passing for ``<p>``.
     return tag.rsplit("}", 1)[-1].lower()
 
 
 def _walk(element: _Element, out: _LineBuilder, skip: frozenset) -> None:
-    if (
-        isinstance(element, (_Comment, _ProcessingInstruction))
-        or not isinstance(element.tag, str)
-        or element in skip
-    ):
+    tag = element.tag
+    # Comments, processing instructions and entities have a factory, not a string, as tag.
+    if not isinstance(tag, str) or (skip and element in skip):
         out.text(element.tail)
         return
-    tag = _tag(element)
+    tag = _tag_name(tag)
     if tag in INVISIBLE_TAGS:
         out.text(element.tail)
         return
@@ -156,11 +155,12 @@ def _walk(element: _Element, out: _LineBuilder, skip: frozenset) -> None:
         out.text(element.tail)
         return
     opened_cell = False
+    block = tag in BLOCK_TAGS
     if tag == "tr":
         out.start_row()
     elif tag in ("td", "th"):
         opened_cell = out.start_cell()
-    elif tag in BLOCK_TAGS:
+    elif block:
         out.break_line()
     out.text(element.text)
     for child in element:
@@ -169,7 +169,7 @@ def _walk(element: _Element, out: _LineBuilder, skip: frozenset) -> None:
         out.end_cell()
     elif tag == "tr":
         out.end_row()
-    elif tag in BLOCK_TAGS:
+    elif block:
         out.break_line()
     out.text(element.tail)
 

@@ -30,7 +30,7 @@ def page(html: str, content_type: str = "text/html; charset=utf-8", url: str | N
 
 
 def test_word_span_soup_keeps_split_dates_and_every_character():
-    body = extract_body(parse_html(f"<html><body>{WORD_SOUP}</body></html>"), WORD_SOUP)
+    body = extract_body(parse_html(f"<html><body>{WORD_SOUP}</body></html>"))
     assert body.container == "div.TRS_Editor"
     assert body.lines == [
         "2019年11月-2020年6月市政府共召开10次常务会议并印发纪要。",
