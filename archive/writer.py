@@ -23,11 +23,15 @@ from archive.search import PendingIndex
 from archive.store import Capture, Outcome, mark_missing, mark_seen, save_alias, save_bulletin
 from archive.warc import WarcCaptureWriter
 from crawler.items import Attachment, BulletinRecord
+from crawler.worker import ServiceRefused
 from pipelines.body import ATTACHMENT_EXTENSIONS
 
 
-class WriterBroken(RuntimeError):
-    """A write failed earlier in this run; the batch was rolled back and nothing more is written."""
+class WriterBroken(ServiceRefused):
+    """A write failed earlier in this run; the batch was rolled back and nothing more is written.
+
+    Its text is that first failure's.
+    """
 
 
 def stored_name(sha256: str, url: str) -> str:

@@ -84,13 +84,14 @@ class ArchiveRun:
         self.problems: list[str] = []
         self.outcome = "running"
         self.worker_failure: str | None = None
-        self.writer = WorkerProcess("archive writer", "archive.writer:RunWriter", {
+        self.writer = WorkerProcess("archive writer", "zwdc-writer", "archive.writer:RunWriter", {
             "archive_path": str(self.path), "run_id": self.run_id, "warc_path": str(warc_path),
             "software": crawler.settings.get("USER_AGENT"),
             "commit_interval": crawler.settings.getfloat("ARCHIVE_COMMIT_INTERVAL"),
         }, on_failure=self._failure_from_worker_thread)
         self.extractor = WorkerProcess(
-            "extraction worker", "crawler.worker:Extraction", {}, on_failure=self._failure_from_worker_thread)
+            "extraction worker", "zwdc-extractor", "crawler.worker:Extraction", {},
+            on_failure=self._failure_from_worker_thread)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ArchiveRun":

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -46,6 +47,14 @@ OUTBOX_MESSAGES = 2000
 
 class WorkerFailed(RuntimeError):
     """The worker could not do what was asked, or is gone; the message says why."""
+
+
+class ServiceRefused(RuntimeError):
+    """Raised by a service for a message it refuses; its text says why in full."""
+
+
+def _describe(error: Exception) -> str:
+    return str(error) if isinstance(error, ServiceRefused) else f"{type(error).__name__}: {error}"
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -78,16 +87,26 @@ class Extraction:
         pass
 
 
-def _serve(conn: Connection, service_path: str, service_args: dict[str, Any], parent_pid: int) -> None:
+def _set_title(title: str) -> None:
+    """Name the process for ``ps`` and ``top`` (Linux keeps 15 characters)."""
+    try:
+        Path("/proc/self/comm").write_text(title[:15])
+    except OSError:  # not Linux: the name only helps people watching
+        pass
+
+
+def _serve(conn: Connection, title: str, service_path: str, service_args: dict[str, Any],
+           parent_pid: int) -> None:
     """The child's loop: hand each message to the service, answer calls and failures."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(parent_pid)
+    _set_title(title)
     module, _, name = service_path.partition(":")
     try:
         service = getattr(importlib.import_module(module), name)(**service_args)
     except Exception as error:
-        conn.send((0, f"cannot start: {type(error).__name__}: {error}", None))
+        conn.send((0, f"cannot start: {_describe(error)}", None))
         return
     try:
         while True:
@@ -98,7 +117,7 @@ def _serve(conn: Connection, service_path: str, service_args: dict[str, Any], pa
             try:
                 value = service.handle(method, args)
             except Exception as error:
-                conn.send((call_id, f"{type(error).__name__}: {error}", None))
+                conn.send((call_id, _describe(error), None))
             else:
                 if call_id:
                     conn.send((call_id, None, value))
@@ -119,14 +138,17 @@ class WorkerProcess:
     the worker stopped before :meth:`finish`.
     """
 
-    def __init__(self, name: str, service_path: str, service_args: dict[str, Any],
+    def __init__(self, name: str, title: str, service_path: str, service_args: dict[str, Any],
                  on_failure: Callable[[str], None]):
-        """Start ``module:Class`` (``service_path``) with ``service_args`` in a child process."""
+        """Start ``module:Class`` (``service_path``) with ``service_args`` in a child process.
+
+        ``name`` is how messages call it; ``title`` its process name (``ps``).
+        """
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited reactor
         self.name = name
         self._conn, child_end = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(child_end, service_path, service_args, os.getpid()), name=name,
+            target=_serve, args=(child_end, title, service_path, service_args, os.getpid()), name=name,
             daemon=True)
         self.process.start()
         child_end.close()
@@ -197,7 +219,7 @@ class WorkerProcess:
             if future is None:
                 self._on_failure(f"{self.name} failed: {error}")
             elif error is not None:
-                future.set_exception(WorkerFailed(error))
+                future.set_exception(WorkerFailed(f"{self.name} failed: {error}"))
             else:
                 future.set_result(value)
         self._gone = True

@@ -32,8 +32,8 @@ class ExtractPipeline:
         assert run is not None, "the ArchiveRun extension must be enabled"
         try:
             record = await run.extractor.ask("extract", item)
-        except WorkerFailed as error:
-            self._drop(item.url, f"extraction failed: {error}")
+        except WorkerFailed as error:  # "extraction worker failed: …"
+            self._drop(item.url, str(error))
         self.stats.inc_value("extract/pages")
         if record.extraction["script_only"] == "yes":
             self.stats.inc_value("column/challenges")  # fails the run: see crawler.health

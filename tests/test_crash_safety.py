@@ -3,8 +3,8 @@ write fail: the archive stays sound, the run says what happened in one line, and
 completes it with no bulletin lost or duplicated."""
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -48,16 +48,21 @@ def wait_for(archive: Path, process: subprocess.Popen, rows: int, timeout: float
         time.sleep(0.02)
 
 
-def worker_pids(process: subprocess.Popen, timeout: float = 30) -> list[int]:
-    """The crawl's two worker processes, once started (multiprocessing's resource tracker aside)."""
+#: The crawl's worker processes by process name (``ps``), and what they are called in messages.
+WORKERS = {"zwdc-writer": "archive writer", "zwdc-extractor": "extraction worker"}
+
+
+def worker_pids(process: subprocess.Popen, timeout: float = 30) -> dict[str, int]:
+    """The crawl's worker processes by name, once both are started and named."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        children = sorted(int(pid) for task in Path(f"/proc/{process.pid}/task").iterdir()
-                          for pid in (task / "children").read_text().split()
-                          if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes())
-        if len(children) == 2:
-            return children
-        assert len(children) < 2, children
+        children = {}
+        for task in Path(f"/proc/{process.pid}/task").iterdir():
+            for pid in (task / "children").read_text().split():
+                with contextlib.suppress(FileNotFoundError):
+                    children[Path(f"/proc/{pid}/comm").read_text().strip()] = int(pid)
+        if WORKERS.keys() <= children.keys():
+            return {name: children[name] for name in WORKERS}
         time.sleep(0.02)
     raise AssertionError("the crawl did not start its two worker processes")
 
@@ -109,7 +114,7 @@ def test_sigkill_mid_run_then_the_next_run_completes(tmp_path, kill_at_rows):
         workers = worker_pids(process)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-        for worker in workers:
+        for worker in workers.values():
             assert_gone(worker)  # no writer left holding the archive
         assert archived(archive) < sum(len(c.bulletins) for c in portal.columns.values())
         assert_sound(archive)
@@ -163,7 +168,7 @@ def assert_index_matches_table(archive: Path) -> None:
     assert orphans.fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("which", [0, 1])
+@pytest.mark.parametrize("which", WORKERS)
 def test_a_killed_worker_fails_the_run_in_one_line(tmp_path, which):
     archive = tmp_path / "archive.db"
     with ReplicaPortal(per_family=30, seed=5) as portal:
@@ -175,7 +180,7 @@ def test_a_killed_worker_fails_the_run_in_one_line(tmp_path, which):
         assert process.returncode == 1, err[-2000:]
         assert "Traceback" not in err
         last = err.strip().splitlines()[-1]
-        assert re.search(r"the (archive writer|extraction worker) stopped \(exit code -9\)", last), last
+        assert f"the {WORKERS[which]} stopped (exit code -9)" in last, last
         assert_sound(archive)
         assert_index_matches_table(archive)
         assert last_run(archive)["outcome"].startswith("failed")
