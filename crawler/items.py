@@ -48,6 +48,17 @@ class BulletinRecord:
 
 
 @dataclass
+class PagePart:
+    """A further page of a document split over several (``t…_<docid>_1.shtml``, …), as fetched."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    #: Row id in ``captures`` of this page's response.
+    capture_id: int | None = None
+
+
+@dataclass
 class BulletinPage:
     """A bulletin page as fetched: canonical URL plus the server's own bytes."""
 
@@ -62,4 +73,6 @@ class BulletinPage:
     requested_url: str = ""
     #: Row id in ``captures`` of the server's response (the WARC record), when recorded.
     capture_id: int | None = None
+    #: Pages 1, 2, … of a document split over several pages, in order (page 0 is this one).
+    parts: list[PagePart] = field(default_factory=list)
     record: BulletinRecord | None = None

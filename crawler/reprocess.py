@@ -1,7 +1,8 @@
 """Re-run extraction over the whole archive from its WARC captures, without one request.
 
 After the extractor improves, ``python -m crawler reprocess`` rebuilds every bulletin row
-from the server's bytes kept in the captures; changes become new versions as in a crawl.
+from the server's bytes kept in the captures; changes become new versions as in a crawl. The
+further pages of a split document are taken from the captures of the same run.
 """
 from __future__ import annotations
 
@@ -14,15 +15,36 @@ import sqlite_utils
 from archive.store import Capture, save_bulletin
 from archive.structure import rebuild_structures
 from archive.warc import read_capture
-from crawler.items import BulletinPage
+from crawler.items import BulletinPage, PagePart
 from pipelines.extraction import extract_record
+from spiders.pagination import document_parts
 
 _SELECT = """
 select b.url, b.list_url, b.fetched_at, b.etag, b.last_modified, c.id as capture_id,
-       c.url as source_url, c.warc_file, c.warc_offset
+       c.url as source_url, c.warc_file, c.warc_offset, c.run_id
 from bulletins b join captures c on c.id = b.capture_id
 order by b.rowid
 """
+_PART_CAPTURE = """
+select id, url, warc_file, warc_offset from captures
+where url = ? and run_id = ? and status = 200 order by id desc limit 1
+"""
+
+
+def _parts(db: sqlite_utils.Database, captures: Path, body: bytes, headers: dict[str, str],
+           source_url: str, run_id: int) -> list[PagePart]:
+    """The further pages of a split document, from the captures of the run that fetched it.
+
+    Raises ``LookupError`` when one of them was not captured in that run.
+    """
+    parts = []
+    for url in document_parts(body, headers.get("Content-Type"), source_url):
+        row = next(db.query(_PART_CAPTURE, [url, run_id]), None)
+        if row is None:
+            raise LookupError(f"no capture of {url}")
+        stored = read_capture(captures / row["warc_file"], row["warc_offset"])
+        parts.append(PagePart(row["url"], stored.headers, stored.body, row["id"]))
+    return parts
 
 
 def reprocess_archive(
@@ -37,13 +59,14 @@ def reprocess_archive(
         warc_path = captures / row["warc_file"]
         try:
             stored = read_capture(warc_path, row["warc_offset"])
-        except (OSError, ValueError, StopIteration):
+            parts = _parts(db, captures, stored.body, stored.headers, row["source_url"], row["run_id"])
+        except (OSError, ValueError, StopIteration, LookupError):
             outcomes["capture_unreadable"] += 1
             continue
         page = BulletinPage(
             url=row["url"], source_url=row["source_url"], status=stored.status,
             headers=stored.headers, body=stored.body, fetched_at=row["fetched_at"],
-            list_url=row["list_url"] or "", capture_id=row["capture_id"],
+            list_url=row["list_url"] or "", capture_id=row["capture_id"], parts=parts,
         )
         record = extract_record(page)
         outcomes[save_bulletin(db, record, Capture(row["capture_id"], row["etag"], row["last_modified"]))] += 1

@@ -60,6 +60,16 @@ def docid_of(url: str) -> str | None:
     return match["docid"] if match else None
 
 
+def document_page(url: str) -> tuple[str, int] | None:
+    """``(document name, page)`` of a TRS document URL: ``("t20200916_2183980", 2)`` for
+    page ``…_2.shtml`` of a split document, page 0 for the plain view; else ``None``."""
+    parts = _split(url)
+    match = _DETAIL_PATH.match(parts.path) if parts else None
+    if match is None or (match["view"] and not match["view"].isdigit()):
+        return None
+    return posixpath.basename(match["stem"]), int(match["view"] or 0)
+
+
 def canonical_url(url: str) -> str:
     """One URL per document: the plain view, normalised host, no query or fragment.
 

@@ -70,8 +70,22 @@ def _attachments(tree: _Element, base_url: str) -> list[Attachment]:
     return list(found.values())
 
 
+def _without_title(lines: list[str], title: str) -> list[str]:
+    """A heading repeated at the top of the container is not body text."""
+    return lines[1:] if lines and title and lines[0] == title else lines
+
+
+def _merge_attachments(found: list[Attachment], more: list[Attachment]) -> list[Attachment]:
+    known = {attachment.url for attachment in found}
+    return found + [attachment for attachment in more if attachment.url not in known]
+
+
 def extract_record(page: BulletinPage) -> BulletinRecord:
-    """Read every field of the ``bulletins`` row from a fetched page."""
+    """Read every field of the ``bulletins`` row from a fetched page.
+
+    A document split over several pages (``page.parts``) is one record: metadata and title
+    from the first page, the body of every page in order, the attachments of all of them.
+    """
     text, _encoding = decode_html(page.body, page.headers.get("Content-Type"))
     tree = parse_html(text)
     body = extract_body(tree)
@@ -85,9 +99,12 @@ def extract_record(page: BulletinPage) -> BulletinRecord:
         or parse_date(_meta(tree, _DATE_META))
         or parse_date(page.url, compact=True)
     )
-    lines = body.lines
-    if lines and title and lines[0] == title:
-        lines = lines[1:]  # a heading repeated inside the container is not body text
+    lines = _without_title(body.lines, title)
+    attachments = _attachments(tree, base_url)
+    for part in page.parts:
+        part_tree = parse_html(decode_html(part.body, part.headers.get("Content-Type"))[0])
+        lines = lines + _without_title(extract_body(part_tree).lines, title)
+        attachments = _merge_attachments(attachments, _attachments(part_tree, part.url))
     return BulletinRecord(
         url=page.url,
         site=site_of(page.url),
@@ -100,7 +117,7 @@ def extract_record(page: BulletinPage) -> BulletinRecord:
         issued=parse_date(metadata.get("issued")),
         title=title,
         body="\n".join(lines),
-        attachments=_attachments(tree, base_url),
+        attachments=attachments,
         fetched_at=page.fetched_at,
         source_url=page.source_url,
         list_url=page.list_url,

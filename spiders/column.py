@@ -27,13 +27,13 @@ from twisted.python.failure import Failure
 
 from crawler.browser import configure as configure_rendering
 from crawler.extensions import archive_run, utc_now
-from crawler.items import BulletinPage
+from crawler.items import BulletinPage, PagePart
 from crawler.profiles import DEFAULT_PROFILE
 from crawler.urls import canonical_url, column_of, in_column, netloc_of
 from pipelines.text import parse_html
 from pipelines.challenges import challenge_reason, status_challenge
 from spiders.listing import bulletin_links
-from spiders.pagination import read_pagination
+from spiders.pagination import document_parts, read_pagination
 from spiders.rendering import (
     MAX_API_PAGES, NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
     find_endpoint, items_from_json, json_page_count, looks_script_built, parse_json,
@@ -41,6 +41,16 @@ from spiders.rendering import (
 
 #: Answers to a conditional re-validation that the callback handles itself.
 REVALIDATION_STATUSES = [304, 404, 410]
+
+
+def _headers(response: Response) -> dict[str, str]:
+    return {key.decode("latin-1"): b", ".join(values).decode("latin-1")
+            for key, values in response.headers.items()}
+
+
+def _content_type(response: Response) -> str | None:
+    value = response.headers.get("Content-Type")
+    return value.decode("latin-1") if value else None
 
 
 class ColumnSpider(scrapy.Spider):
@@ -289,7 +299,7 @@ class ColumnSpider(scrapy.Spider):
         return False
 
     # --- bulletin pages -------------------------------------------------------------
-    def parse_bulletin(self, response: Response, list_url: str) -> Iterable[BulletinPage]:
+    async def parse_bulletin(self, response: Response, list_url: str) -> AsyncIterator[BulletinPage]:
         url = canonical_url(response.url)
         run = archive_run(self.crawler)
         if response.status == 304:
@@ -307,21 +317,41 @@ class ColumnSpider(scrapy.Spider):
             self.crawler.stats.inc_value("column/challenges")
             self._record_failure(response.url, "bulletin", reason)
             return
-        headers = {
-            key.decode("latin-1"): b", ".join(values).decode("latin-1")
-            for key, values in response.headers.items()
-        }
+        parts: list[PagePart] = []
+        part_urls = document_parts(response.body, _content_type(response), response.url)
+        for number, part_url in enumerate(part_urls, 1):
+            part = await self._document_part(url, part_url, f"page {number + 1} of {len(part_urls) + 1}")
+            if part is None:
+                return  # never archived half: the next run fetches the document again
+            parts.append(part)
         yield BulletinPage(
             url=url,
             source_url=response.url,
             status=response.status,
-            headers=headers,
+            headers=_headers(response),
             body=response.body,
             fetched_at=utc_now(),
             list_url=list_url,
             requested_url=canonical_url(response.meta.get("redirect_urls", [response.url])[0]),
             capture_id=response.meta.get("capture_id"),
+            parts=parts,
         )
+
+    async def _document_part(self, url: str, part_url: str, which: str) -> PagePart | None:
+        """A further page of document ``url``; None (failure recorded) when it cannot be had."""
+        request = scrapy.Request(part_url, meta={"page_kind": "bulletin-part"}, dont_filter=True)
+        self.crawler.stats.inc_value("column/document_parts")
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception as error:  # network faults, robots.txt, host rules: recorded
+            reason = str(error) or type(error).__name__
+        else:
+            if response.status == 200:
+                return PagePart(response.url, _headers(response), response.body, request.meta.get("capture_id"))
+            reason = status_challenge(response.status) or f"HTTP {response.status}"
+        self.crawler.stats.inc_value("column/bulletin_failed")
+        self._record_failure(url, "bulletin", f"{which} of the document failed: {reason}")
+        return None
 
     # --- failures -------------------------------------------------------------------
     def _record_failure(self, url: str, kind: str, reason: str) -> None:

@@ -1,4 +1,4 @@
-"""Every list page of a column, from whatever pagination the list page carries.
+"""Every list page of a column, and every page of a split document, from their pagination.
 
 TRS portals write pagination with JavaScript that a plain fetch never runs, so the call is
 read instead of executed:
@@ -8,7 +8,9 @@ read instead of executed:
 * ``var countPage = N`` (also as the first argument: ``createPageHTML(countPage, …)``);
 * plain links: ``下一页`` / ``尾页`` and any ``index_N.<ext>`` beside the page.
 
-Page 0 is ``index.<ext>``, page i is ``index_i.<ext>``.
+Page 0 is ``index.<ext>``, page i is ``index_i.<ext>``. A long document split over several
+pages paginates the same way under its own name: ``createPageHTML(3, 0, "t20200916_2183980",
+"shtml")`` or links to ``t20200916_2183980_1.shtml``, ``_2`` (see :func:`document_parts`).
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.etree import _Element
 
-from pipelines.text import element_text
+from crawler.urls import document_page
+from pipelines.text import decode_html, element_text, parse_html
 
 _ARG = r"""\s*(?:'([^']*)'|"([^"]*)"|([\w.$]+))\s*"""
 _CREATE_PAGE = re.compile(r"createPageHTML\s*\(((?:" + _ARG + r",?)+)\)")
@@ -31,6 +34,10 @@ _INDEX_NAME = re.compile(r"^(?P<name>[\w-]+?)(?:_(?P<number>\d+))?\.(?P<ext>s?ht
 
 #: Ceiling on pages read off a script, against a corrupt or hostile page count.
 MAX_PAGES = 5000
+#: Ceiling on the pages of one split document.
+MAX_DOCUMENT_PAGES = 100
+#: A link to a further page of a document, or an article pager: worth parsing the page for.
+_PART_HINT = re.compile(rb"createPageHTML|_\d+_\d{1,3}\.s?html?", re.I)
 
 
 @dataclass(frozen=True)
@@ -119,3 +126,28 @@ def read_pagination(tree: _Element, page_url: str) -> Pagination:
         return Pagination(announced.page_count, announced.name, announced.ext, links)
     name, ext = _own_name(page_url)
     return Pagination(None, name, ext, links)
+
+
+def document_parts(body: bytes, content_type: str | None, page_url: str) -> list[str]:
+    """URLs of pages 1, 2, … of the split document whose first page is ``body``, in order.
+
+    From the page's own ``createPageHTML`` call (its name is the document's) and its links to
+    ``t…_<docid>_<n>.<ext>`` in the same folder. Pages without a hint of either are not parsed.
+    """
+    own = document_page(page_url)
+    if own is None or own[1] != 0 or not _PART_HINT.search(body):
+        return []
+    name, _page = own
+    ext = posixpath.splitext(urlsplit(page_url).path)[1].lstrip(".")
+    tree = parse_html(decode_html(body, content_type)[0])
+    numbers: set[int] = set()
+    announced = _from_script("\n".join(tree.xpath("//script/text()")), page_url)
+    if announced and announced.name == name and announced.page_count:
+        numbers.update(range(1, min(announced.page_count, MAX_DOCUMENT_PAGES)))
+    folder = urljoin(page_url, "./")
+    for link in tree.xpath("//a[@href]"):
+        url = urljoin(page_url, link.get("href", "").strip()).split("#", 1)[0]
+        linked = document_page(url)
+        if linked and linked[0] == name and 0 < linked[1] < MAX_DOCUMENT_PAGES and urljoin(url, "./") == folder:
+            numbers.add(linked[1])
+    return [urljoin(folder, f"{name}_{number}.{ext}") for number in sorted(numbers)]

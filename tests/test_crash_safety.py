@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,22 @@ def assert_gone(pid: int, timeout: float = 10) -> None:
     raise AssertionError(f"process {pid} outlived the crawl")
 
 
+@contextlib.contextmanager
+def crawl_under_way(
+    tmp_path: Path, seed: int, rows: int
+) -> Iterator[tuple[Path, ReplicaPortal, list[str], subprocess.Popen]]:
+    """A crawl of a 4 × 30 replica that has archived ``rows`` bulletins.
+
+    Yields (archive, portal, start URLs, crawl process).
+    """
+    archive = tmp_path / "archive.db"
+    with ReplicaPortal(per_family=30, seed=seed) as portal:
+        starts = [c.start_url for c in portal.columns.values()]
+        process = start_crawl(archive, starts)
+        wait_for(archive, process, rows)
+        yield archive, portal, starts, process
+
+
 def assert_sound(archive: Path) -> None:
     with sqlite3.connect(archive) as conn:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
@@ -131,11 +148,7 @@ def test_sigkill_mid_run_then_the_next_run_completes(tmp_path, kill_at_rows):
 @pytest.mark.parametrize("group", [False, True], ids=["crawl", "process-group"])
 def test_sigint_stops_gracefully_and_records_the_run_as_interrupted(tmp_path, group):
     """SIGINT to the crawl, or to its whole group as Ctrl-C sends it (workers included)."""
-    archive = tmp_path / "archive.db"
-    with ReplicaPortal(per_family=30, seed=4) as portal:
-        starts = [c.start_url for c in portal.columns.values()]
-        process = start_crawl(archive, starts)
-        wait_for(archive, process, 10)
+    with crawl_under_way(tmp_path, seed=4, rows=10) as (archive, portal, starts, process):
         if group:
             os.killpg(process.pid, signal.SIGINT)
         else:
@@ -170,11 +183,7 @@ def assert_index_matches_table(archive: Path) -> None:
 
 @pytest.mark.parametrize("which", WORKERS)
 def test_a_killed_worker_fails_the_run_in_one_line(tmp_path, which):
-    archive = tmp_path / "archive.db"
-    with ReplicaPortal(per_family=30, seed=5) as portal:
-        starts = [c.start_url for c in portal.columns.values()]
-        process = start_crawl(archive, starts)
-        wait_for(archive, process, 3)
+    with crawl_under_way(tmp_path, seed=5, rows=3) as (archive, portal, starts, process):
         os.kill(worker_pids(process)[which], signal.SIGKILL)
         _out, err = process.communicate(timeout=60)
         assert process.returncode == 1, err[-2000:]

@@ -172,3 +172,27 @@ def test_challenge_on_the_start_page(tmp_path):
         result = crawl(tmp_path / "a.db", column.start_url, extra=FAULT_SETTINGS)
     assert result.returncode == 1
     assert "start page failed" in result.stderr and "bot challenge" in result.stderr
+
+
+def test_a_split_document_is_archived_whole_or_not_at_all(tmp_path):
+    """A page of a split document that fails keeps the document out; a later run stores it whole."""
+    archive = tmp_path / "archive.db"
+    with ReplicaPortal(per_family=6, seed=21) as portal:
+        start = portal.columns["gbk"].start_url
+        truth = portal.site.add_bulletin("gbk", paragraphs=[f"第{i}项工作进展情况良好。" for i in range(1, 10)],
+                                         parts=3)
+        last_page = path_of(truth["url"]).replace(".htm", "_2.htm")
+        portal.faults[last_page] = faults.always(500)
+        result = crawl(archive, start)
+        assert result.returncode == 0, result.stderr[-2000:]
+        db = sqlite_utils.Database(archive)
+        assert db["bulletins"].count_where("url = ?", [truth["url"]]) == 0
+        [failure] = db.query("select * from run_failures where url = ?", [truth["url"]])
+        assert failure["reason"] == "page 3 of 3 of the document failed: HTTP 500"
+
+        del portal.faults[last_page]
+        result = crawl(archive, start)
+        assert result.returncode == 0, result.stderr[-2000:]
+        row = sqlite_utils.Database(archive)["bulletins"].get(truth["url"])
+        assert stored_row(row) == truth_row(truth)
+        assert truth["body"].count("\n") == 8 and row["body"].endswith("第9项工作进展情况良好。")

@@ -3,7 +3,7 @@ import pytest
 
 from pipelines.text import parse_html
 from spiders.listing import bulletin_links
-from spiders.pagination import MAX_PAGES, read_pagination
+from spiders.pagination import MAX_DOCUMENT_PAGES, MAX_PAGES, document_parts, read_pagination
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,34 @@ def test_the_column_list_wins_over_a_sidebar_of_the_same_shape():
         "http://h/elsewhere/202001/t20200101_3.shtml",
         "http://mirror.example/c/202001/t20200101_4.shtml",  # the spider drops other hosts
     ]
+
+
+DOC = "http://h/c/202009/t20200916_2183980.shtml"
+
+
+@pytest.mark.parametrize(
+    "html, expected",
+    [  # the document's own pager script, 4 and 6 arguments
+        ('<script>createPageHTML(3, 0, "t20200916_2183980", "shtml");</script>', [1, 2]),
+        ("<script>createPageHTML('page_article', 2, 1, 't20200916_2183980', 'shtml', 0);</script>", [1]),
+        # links to its further pages (下一页 and numbers), in order, each once
+        ('<a href="./t20200916_2183980_2.shtml">3</a><a href="t20200916_2183980_1.shtml">下一页</a>'
+         '<a href="./t20200916_2183980_1.shtml">2</a>', [1, 2]),
+        # not pages of this document: other views, another document, another folder, a list pager
+        ('<a href="./t20200916_2183980_slhxq.shtml">适老化</a><a href="./t20200916_2183981_1.shtml">x</a>'
+         '<a href="/other/t20200916_2183980_1.shtml">x</a>'
+         '<script>createPageHTML(5, 0, "index", "shtml");</script>', []),
+        ("<p>一篇短文</p>", []),
+    ],
+)
+def test_pages_of_a_split_document(html, expected):
+    body = f"<html><body>{html}</body></html>".encode()
+    assert document_parts(body, "text/html; charset=utf-8", DOC) == [
+        f"http://h/c/202009/t20200916_2183980_{n}.shtml" for n in expected]
+
+
+def test_split_document_pages_only_from_the_first_page_and_capped():
+    pager = b'<script>createPageHTML(99999, 0, "t20200916_2183980", "shtml");</script>'
+    assert len(document_parts(pager, None, DOC)) == MAX_DOCUMENT_PAGES - 1
+    assert document_parts(pager, None, DOC.replace(".shtml", "_1.shtml")) == []
+    assert document_parts(pager, None, "http://h/c/index.shtml") == []

@@ -94,8 +94,9 @@ def contract_body(container: lxml.html.HtmlElement) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def read_detail(portal: ReplicaPortal, family: str, url: str) -> dict:
-    """What a correct extractor reads from a detail page, in the shape of the truth."""
+def read_detail(portal: ReplicaPortal, family: str, url: str, parts: int = 1) -> dict:
+    """What a correct extractor reads from a detail page (and the further pages of a split
+    document, ``t…_<docid>_1.<ext>`` …), in the shape of the truth."""
     status, _headers, body = fetch(portal, path_of(url))
     assert status == 200, url
     tree = lxml.html.fromstring(decode(family, body))
@@ -112,7 +113,14 @@ def read_detail(portal: ReplicaPortal, family: str, url: str) -> dict:
         found["title"] = tree.cssselect("h1")[0].text_content().strip()
         found["published"] = parse_date(tree.cssselect('meta[name="PubDate"]')[0].get("content"))
     [container] = tree.cssselect(BODY[family])
-    found["body"] = contract_body(container)
+    bodies = [contract_body(container)]
+    stem, ext = url.rsplit(".", 1)
+    for part in range(1, parts):
+        status, _headers, page = fetch(portal, path_of(f"{stem}_{part}.{ext}"))
+        assert status == 200, (url, part)
+        [container] = lxml.html.fromstring(decode(family, page)).cssselect(BODY[family])
+        bodies.append(contract_body(container))
+    found["body"] = "\n".join(bodies)
     found["attachments"] = [{"name": a.text_content().strip(), "url": urljoin(url, a.get("href"))}
                             for a in tree.cssselect(ATTACHMENTS[family])]
     return found
@@ -175,7 +183,7 @@ def test_columns_expose_start_urls_and_truth(replica):
         for bulletin in column.bulletins:
             assert set(bulletin) == {"url", "site", "index_no", "doc_no", "publisher", "category", "validity",
                                      "published", "issued", "title", "body", "attachments", "family",
-                                     "structure", "docid"}
+                                     "structure", "docid", "parts"}
             assert bulletin["family"] == name and bulletin["site"] == replica.host
         dates = [(b["published"], b["docid"]) for b in column.bulletins]
         assert dates == sorted(dates, reverse=True), "newest first"
@@ -247,8 +255,18 @@ def test_list_links_are_relative_and_docids_grow_with_date(replica):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_detail_page_reads_back_as_its_truth(replica, family):
     for bulletin in replica.columns[family].bulletins:
-        expected = {k: v for k, v in bulletin.items() if k not in ("family", "structure", "docid")}
-        assert read_detail(replica, family, bulletin["url"]) == expected
+        expected = {k: v for k, v in bulletin.items() if k not in ("family", "structure", "docid", "parts")}
+        assert read_detail(replica, family, bulletin["url"], bulletin["parts"]) == expected
+
+
+def test_some_long_documents_are_split_over_pages(replica):
+    """Families with article pagers split some long bulletins over 2 or 3 pages; others none."""
+    for family in FAMILIES:
+        parts = [b["parts"] for b in replica.columns[family].bulletins]
+        if family == "scripted-count":
+            assert set(parts) == {1}
+        else:
+            assert set(parts) >= {1} and max(parts) in (2, 3), (family, parts)
 
 
 def test_family_specific_metadata_conventions(replica):

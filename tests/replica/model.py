@@ -68,6 +68,8 @@ class Doc:
     pub_time: str = "09:00"
     style: int = 0  # per-document markup choices (wrappers, label padding, ...)
     rev: int = 0
+    #: Pages the body is split over: page 0 at ``path``, page k at ``t…_<docid>_k.<ext>``.
+    parts: int = 1
 
     @property
     def directory(self) -> str:
@@ -81,6 +83,15 @@ class Doc:
         """``t…_<docid>_slhxq.shtml`` / ``_app``: other views of the same document."""
         stem, ext = self.path.rsplit(".", 1)
         return f"{stem}_{variant}.{ext}"
+
+    def part_path(self, part: int) -> str:
+        """Page ``part`` of a split document (page 0 is ``path`` itself)."""
+        return self.path if part == 0 else self.alternate_path(str(part))
+
+    def part_blocks(self, part: int) -> list[Block]:
+        """The blocks page ``part`` shows: the body cut into ``parts`` runs of whole blocks."""
+        size = -(-len(self.blocks) // self.parts)
+        return self.blocks[part * size:(part + 1) * size]
 
 
 @dataclass(frozen=True)

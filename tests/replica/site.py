@@ -33,6 +33,9 @@ BASE_DOCID = 2183980
 DATE_MIN = date(2019, 1, 1)
 DATE_MAX = date(2025, 6, 30)
 SIDEBAR_DOCS = 8
+#: Long bulletins of families that split documents: this share is split over 2 or 3 pages.
+SPLIT_MIN_BLOCKS = 8
+SPLIT_SHARE = 0.2
 PRIVATE_COLUMN = "/private/zwdc/"
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 CST = timezone(timedelta(hours=8))
@@ -143,6 +146,10 @@ class Site:
             draft = self.writer.draft(doc_rng, kind, plan["day"])
             doc = self._new_doc(family, plan["role"], plan["day"], plan["docid"], doc_rng, draft,
                                 directory=plan.get("directory"))
+            if plan["role"] == "bulletin" and family.splits_documents:  # own rng: the corpus stays as it was
+                split = random.Random(f"{self.seed}/parts/{doc.docid}")
+                if len(doc.blocks) >= SPLIT_MIN_BLOCKS and split.random() < SPLIT_SHARE:
+                    doc.parts = split.choice((2, 3))
             self._publish(doc)
         if per_family > 0 and "xianning" in self.families:
             self._publish(self._seed_doc())
@@ -208,6 +215,8 @@ class Site:
         self._routes[doc.path] = ("doc", doc, "plain")
         for variant in ("slhxq", "app"):
             self._routes[doc.alternate_path(variant)] = ("doc", doc, variant)
+        for part in range(1, doc.parts):
+            self._routes[doc.part_path(part)] = ("doc", doc, f"part-{part}")
         for attachment in doc.attachments:
             self._routes[attachment.path] = ("attachment", doc, attachment)
         family = self.families[doc.family]
@@ -249,6 +258,7 @@ class Site:
             "title": doc.title, "body": body_text(doc.blocks),
             "attachments": [{"name": a.name.strip(), "url": self.base_url + a.path} for a in doc.attachments],
             "family": doc.family, "structure": copy.deepcopy(doc.structure), "docid": doc.docid,
+            "parts": doc.parts,
         }
 
     def bulletins(self, family: str) -> list[dict[str, Any]]:
@@ -272,11 +282,11 @@ class Site:
 
         Overrides: title, published, issued, index_no, doc_no, publisher, category, validity,
         paragraphs (list of str), blocks, structure, attachments (anchor texts such as
-        ``"附件1.pdf"``), editor, kind. Returns its truth.
+        ``"附件1.pdf"``), editor, kind, parts (pages the body is split over). Returns its truth.
         """
         fam = self.families[family]
         allowed = {"title", "published", "issued", "index_no", "doc_no", "publisher", "category", "validity",
-                   "paragraphs", "blocks", "structure", "attachments", "editor", "kind"}
+                   "paragraphs", "blocks", "structure", "attachments", "editor", "kind", "parts"}
         unknown = set(overrides) - allowed
         if unknown:
             raise TypeError(f"unknown overrides: {sorted(unknown)}")
@@ -296,7 +306,7 @@ class Site:
                 draft.attachments = [(name, name.rsplit(".", 1)[1] if "." in name else "pdf")
                                      for name in overrides["attachments"]]
             doc = self._new_doc(fam, "bulletin", day, self._allocate_docid(day, rng), rng, draft)
-            for key in ("title", "index_no", "publisher", "category", "validity", "editor", "structure"):
+            for key in ("title", "index_no", "publisher", "category", "validity", "editor", "structure", "parts"):
                 if key in overrides:
                     setattr(doc, key, overrides[key])
             if "doc_no" in overrides:

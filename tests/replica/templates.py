@@ -14,7 +14,9 @@ whitespace between them.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
+import posixpath
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -225,7 +227,8 @@ class Family:
 
     # ------------------------------------------------------------------ detail pages (shared)
     def detail_page(self, doc: Doc, variant: str, ctx: RenderContext) -> str:
-        """The canonical page (``plain``) or one of its alternates (``slhxq``, ``app``)."""
+        """The canonical page (``plain``), a page of a split document (``part-K``), or one of
+        the alternates (``slhxq``, ``app``, which show the whole body)."""
         if variant == "app":
             return self.app_page(doc, ctx)
         canonical = f'<link rel="canonical" href="{attr(ctx.base_url + doc.path)}">'
@@ -236,8 +239,11 @@ class Family:
                     f'{self.body_html(doc)}\n{self.attachment_list(doc)}\n</div>')
             return self.page(title=self.detail_title(doc), main=main, ctx=ctx, crumb=self.detail_crumb(doc),
                              head_extra=canonical, body_class="slh-mode")
+        part = int(variant.removeprefix("part-")) if variant.startswith("part-") else 0
+        shown = dataclasses.replace(doc, blocks=doc.part_blocks(part)) if doc.parts > 1 else doc
+        body = self.body_html(shown) + ("\n" + self.article_pager(doc, part) if doc.parts > 1 else "")
         parts = {"metadata": self.metadata(doc) if self.has_metadata else "", "heading": self.heading(doc),
-                 "toolbar": self.toolbar(doc), "body": self.body_html(doc), "editor": self.editor_line(doc),
+                 "toolbar": self.toolbar(doc), "body": body, "editor": self.editor_line(doc),
                  "attachments": self.attachment_list(doc)}
         main = '<div class="article">\n' + "\n".join(parts[p] for p in self.detail_order if parts[p]) + "\n</div>"
         return self.page(title=self.detail_title(doc), main=main, ctx=ctx, crumb=self.detail_crumb(doc),
@@ -309,6 +315,13 @@ class Family:
     def pagination(self, n_pages: int, page: int, n_records: int) -> str:
         raise NotImplementedError
 
+    #: Whether some long documents of this portal are split over several pages.
+    splits_documents: ClassVar[bool] = False
+
+    def article_pager(self, doc: Doc, part: int) -> str:
+        """The pager under page ``part`` of a split document (outside the body container)."""
+        raise NotImplementedError
+
     def metadata(self, doc: Doc) -> str:
         raise NotImplementedError
 
@@ -356,6 +369,13 @@ class XianningFamily(Family):
         count = f'"{n_pages}"' if page % 2 else str(n_pages)
         return (f'<div class="page" id="page"><script type="text/javascript">'
                 f'createPageHTML({count}, {page}, "index", "shtml");</script></div>')
+
+    splits_documents = True
+
+    def article_pager(self, doc: Doc, part: int) -> str:
+        name = doc.path.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        return (f'<div class="page" id="page_article"><script type="text/javascript">'
+                f'createPageHTML({doc.parts}, {part}, "{name}", "{doc.ext}");</script></div>')
 
     def metadata(self, doc: Doc) -> str:
         wide = doc.style % 2 == 1
@@ -452,6 +472,13 @@ class TableFamily(Family):
         return (f'<div class="page" id="page_div"></div>\n<script type="text/javascript">'
                 f"createPageHTML('page_div', {n_pages}, {page + 1}, 'index', 'html', {n_records});</script>")
 
+    splits_documents = True
+
+    def article_pager(self, doc: Doc, part: int) -> str:
+        name = doc.path.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        return (f'<div class="page" id="page_article_div"></div>\n<script type="text/javascript">'
+                f"createPageHTML('page_article_div', {doc.parts}, {part + 1}, '{name}', '{doc.ext}', 0);</script>")
+
     def metadata(self, doc: Doc) -> str:
         colon = ":" if doc.style % 2 else ""
         issued = f"{doc.issued:%Y-%m-%d}" if doc.issued else ""
@@ -528,6 +555,16 @@ class GbkFamily(Family):
         parts.append(f'<a href="{name(page + 1)}">下一页</a>' if page < n_pages - 1 else "<span>下一页</span>")
         parts.append(f'<a href="{name(n_pages - 1)}">尾页</a>')
         return '<div class="pagination">' + " ".join(parts) + "</div>"
+
+    splits_documents = True
+
+    def article_pager(self, doc: Doc, part: int) -> str:
+        def link(k: int, text: str) -> str:
+            return f'<a href="./{posixpath.basename(doc.part_path(k))}">{text}</a>'
+        items = [link(part - 1, "上一页") if part > 0 else "<span>上一页</span>"]
+        items += [f"<b>{k + 1}</b>" if k == part else link(k, str(k + 1)) for k in range(doc.parts)]
+        items.append(link(part + 1, "下一页") if part < doc.parts - 1 else "<span>下一页</span>")
+        return '<div class="page-article">' + " ".join(items) + "</div>"
 
     def metadata(self, doc: Doc) -> str:
         def day(value: date | None) -> str:
