@@ -26,7 +26,9 @@ TARGET_RATIO = 1.5
 NEW_BULLETINS = 5
 #: What a request of the replica's log was for, by its path.
 _KINDS = (("robots.txt", re.compile(r"^/robots\.txt$")), ("list", re.compile(r"/index(_\d+)?\.\w+$")),
-          ("bulletin", re.compile(r"/t\d{8}_\d+\.\w+$")), ("attachment/other", re.compile("")))
+          ("bulletin", re.compile(r"/t\d{8}_\d+\.\w+$")),
+          ("further page of a split bulletin", re.compile(r"/t\d{8}_\d+_\d+\.\w+$")),
+          ("attachment/other", re.compile("")))
 
 
 def request_kinds(paths: list[str]) -> str:
