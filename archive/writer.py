@@ -1,6 +1,6 @@
 """Everything one crawl run writes: WARC records, captures, bulletins, attachments, failures.
 
-A :class:`RunWriter` lives in the crawl's worker process (:mod:`crawler.worker`), so the
+A :class:`RunWriter` lives in the crawl's writer process (:mod:`crawler.worker`), so the
 process running Scrapy only fetches and parses lists while this one stores. It owns the run's
 WARC file and the archive's only write connection during the run, and commits in batches
 (every ``commit_interval`` seconds, see :meth:`RunWriter.tick`): a crash loses at
@@ -59,6 +59,10 @@ def _write_once(path: Path, data: bytes) -> None:
 class RunWriter:
     """The write side of crawl run ``run_id`` (its ``crawl_runs`` row exists already)."""
 
+    #: The messages a crawl process may send (see :meth:`handle`).
+    WRITES = frozenset({"capture", "failure", "seen", "missing", "bulletin", "outcomes",
+                        "archived_attachments", "attachment", "update_run", "finish"})
+
     def __init__(self, archive_path: str, run_id: int, warc_path: str, software: str,
                  commit_interval: float):
         self.db = open_archive(archive_path)
@@ -93,6 +97,8 @@ class RunWriter:
 
     def handle(self, method: str, args: tuple[Any, ...]) -> Any:
         """Run write ``method``; if it fails, roll the batch back and refuse what follows."""
+        if method not in self.WRITES:
+            raise ValueError(f"not a write of the run: {method!r}")
         if self.broken is not None and method != "finish":
             raise WriterBroken(self.broken)
         try:

@@ -1,6 +1,6 @@
 """Pipeline: store each extracted bulletin in the run's archive (``ARCHIVE_PATH``).
 
-The run's worker process writes it (:meth:`archive.writer.RunWriter.bulletin`).
+The run's archive writer process stores it (:meth:`archive.writer.RunWriter.bulletin`).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ SUMMARY_FIELDS = CONTENT_COLUMNS
 class ArchivePipeline:
     """Has records stored; counts them and their filled fields in the crawl stats.
 
-    Whether each was new, changed or unchanged is counted by the worker and added to the
+    Whether each was new, changed or unchanged is counted by the writer and added to the
     stats when the run ends (see :meth:`crawler.extensions.ArchiveRun.spider_closed`).
     """
 

@@ -4,7 +4,7 @@ Only from the portal's own hosts and under ``ATTACHMENT_MAXSIZE``. Files are sto
 ``files/<sha256[:2]>/<sha256>.<ext>``: the name a page gives a file is recorded, never used
 as a path (no ``..``, no absolute paths, no NUL bytes can reach the file system), and the
 extension comes from a fixed list. Responses pass through the downloader middlewares, so
-robots.txt, host rules and WARC captures apply to them too. The run's worker process stores
+robots.txt, host rules and WARC captures apply to them too. The run's archive writer process stores
 the files (:meth:`archive.writer.RunWriter.attachment`).
 """
 from __future__ import annotations

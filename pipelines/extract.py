@@ -1,7 +1,7 @@
 """Pipeline: turn each fetched :class:`BulletinPage` into its :class:`BulletinRecord`.
 
-The extraction itself (:func:`pipelines.extraction.extract_record`) runs in the run's worker
-process (:mod:`crawler.worker`), beside the fetching.
+The extraction itself (:func:`pipelines.extraction.extract_record`) runs in the run's extraction
+worker process (:mod:`crawler.worker`), beside the fetching.
 """
 from __future__ import annotations
 
