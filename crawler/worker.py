@@ -35,14 +35,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 #: The method that ends a worker: the run's last message.
 FINISH = "finish"
-#: Messages waiting for a worker before the crawl blocks (about this many pages in memory).
-OUTBOX_MESSAGES = 2000
+#: Bytes of messages waiting for a worker before the crawl waits too (memory stays bounded).
+OUTBOX_BYTES = 64 * 1024 * 1024
 
 
 class WorkerFailed(RuntimeError):
@@ -131,9 +132,9 @@ def _serve(conn: Connection, title: str, service_path: str, service_args: dict[s
 class WorkerProcess:
     """The crawl process's end of a worker: starts it, posts messages, resolves answers.
 
-    Messages wait in an outbox that a thread of its own sends: the socket holds only a few
-    pages, and the reactor must not stall on it while the worker is busy with one. Beyond
-    :data:`OUTBOX_MESSAGES` waiting, the crawl waits too, so memory stays bounded.
+    Messages wait, pickled, in an outbox that a thread of its own sends: the socket holds only
+    a few pages, and the reactor must not stall on it while the worker is busy with one. Beyond
+    :data:`OUTBOX_BYTES` waiting, the crawl waits too, so memory stays bounded.
     ``on_failure(reason)`` is called (from the answer-reading thread) when a write failed or
     the worker stopped before :meth:`finish`.
     """
@@ -156,7 +157,9 @@ class WorkerProcess:
         self._calls: dict[int, Future] = {}
         self._ids = itertools.count(1)
         # SimpleQueue: a C queue, several times cheaper per message than queue.Queue.
-        self._outbox: queue.SimpleQueue[tuple[int, str, tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._outbox_bytes = 0
+        self._outbox_lock = threading.Lock()
         self._finishing = False
         self._gone = False
         self._sender = threading.Thread(target=self._send_all, name=f"{name}-outbox", daemon=True)
@@ -195,17 +198,22 @@ class WorkerProcess:
             self._conn.close()
 
     def _post(self, call_id: int, method: str, args: tuple[Any, ...]) -> None:
-        while self._outbox.qsize() >= OUTBOX_MESSAGES and not self._gone:
+        message = ForkingPickler.dumps((call_id, method, args))  # what Connection.send would send
+        while self._outbox_bytes > OUTBOX_BYTES and not self._gone:
             time.sleep(0.005)  # the worker is far behind: let it catch up
         if not self._gone:
-            self._outbox.put((call_id, method, args))
+            with self._outbox_lock:
+                self._outbox_bytes += len(message)
+            self._outbox.put(message)
 
     def _send_all(self) -> None:
         while (message := self._outbox.get()) is not None:
+            with self._outbox_lock:
+                self._outbox_bytes -= len(message)
             if self._gone:
                 continue  # drain: nobody reads any more
             try:
-                self._conn.send(message)
+                self._conn.send_bytes(message)  # the worker's recv() unpickles it
             except (OSError, ValueError):  # the worker is gone: the reader reports it
                 self._gone = True
 
