@@ -23,7 +23,7 @@ from archive.search import PendingIndex
 from archive.store import Capture, Outcome, mark_missing, mark_seen, save_alias, save_bulletin
 from archive.warc import WarcCaptureWriter
 from crawler.items import Attachment, BulletinRecord
-from crawler.worker import ServiceRefused
+from crawler.worker import Service, ServiceRefused
 from pipelines.body import ATTACHMENT_EXTENSIONS
 
 
@@ -56,7 +56,7 @@ def _write_once(path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
-class RunWriter:
+class RunWriter(Service):
     """The write side of crawl run ``run_id`` (its ``crawl_runs`` row exists already)."""
 
     #: The messages a crawl process may send (see :meth:`handle`).

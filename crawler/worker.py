@@ -7,9 +7,10 @@ goes on fetching: one extracts pages (:class:`Extraction`), one makes every writ
 (:class:`archive.writer.RunWriter`). Two rather than one, so the extraction of a page and
 the storage of the one before it overlap, and the cores never wait for a single child.
 
-Each child runs a *service*: ``handle(method, args)`` for each message, ``seconds_idle()``
-(how long to wait for one before ``tick()``; ``None``: forever), ``tick()`` after each
-message and when idle, ``close()`` when the crawl process went away without ``finish``.
+Each child runs a :class:`Service`: ``handle(method, args)`` for each message,
+``seconds_idle()`` (how long to wait for one before ``tick()``; ``None``: forever), ``tick()``
+after each message and when idle, ``close()`` when the crawl process went away without
+``finish``.
 Messages are handled in the order sent: ``(call_id, method, args)``, where ``call_id`` 0
 means nobody waits for the answer (the writes); an answer is ``(call_id, error, value)``. A
 failed write is reported to ``on_failure`` (the writer has rolled its batch back and refuses
@@ -67,7 +68,25 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-class Extraction:
+class Service:
+    """What a worker process runs; subclasses handle messages, the rest defaults to nothing."""
+
+    def handle(self, method: str, args: tuple[Any, ...]) -> Any:
+        """Do what message ``method`` asks; the answer goes back to a caller that waits."""
+        raise NotImplementedError
+
+    def seconds_idle(self) -> float | None:
+        """How long to wait for a message before :meth:`tick` (``None``: forever)."""
+        return None
+
+    def tick(self) -> None:
+        """After each message, and when idle that long."""
+
+    def close(self) -> None:
+        """The crawl process went away without ``finish``."""
+
+
+class Extraction(Service):
     """The extraction worker's service: a :class:`~crawler.items.BulletinRecord` per page."""
 
     def __init__(self) -> None:
@@ -77,15 +96,6 @@ class Extraction:
 
     def handle(self, method: str, args: tuple[Any, ...]) -> Any:
         return self.handlers[method](*args)
-
-    def seconds_idle(self) -> float | None:
-        return None
-
-    def tick(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def _set_title(title: str) -> None:

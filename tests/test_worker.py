@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from crawler import worker as worker_module
-from crawler.worker import WorkerFailed, WorkerProcess
+from crawler.worker import Service, WorkerFailed, WorkerProcess
 
 
-class Recorder:
+class Recorder(Service):
     """A service that remembers what it was sent; ``fail`` raises, ``delay`` slows each message."""
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -32,15 +32,6 @@ class Recorder:
             return len(self.seen)
         self.seen.append((method, args))
         return None
-
-    def seconds_idle(self) -> float | None:
-        return None
-
-    def tick(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Failures:
