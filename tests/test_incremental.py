@@ -122,8 +122,13 @@ def test_warc_files_pass_warcio_check_and_index(nightly):
     files = sorted((nightly["archive"].parent / "captures").glob("*.warc.gz"))
     assert len(files) == 4
     for path in files:
-        check = subprocess.run([WARCIO, "check", str(path)], capture_output=True, text=True)
+        check = subprocess.run([WARCIO, "check", "-v", str(path)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
+        # every request and response record carries digests, and they hold (warcinfo has none)
+        verdicts = [line.strip() for line in check.stdout.splitlines() if not line.startswith(("/", "  offset"))]
+        records = [line for line in check.stdout.splitlines() if line.startswith("  offset")]
+        assert len(verdicts) == len(records) and verdicts[0] == "no digest to check"
+        assert set(verdicts[1:]) == {"digest pass"}
     index = subprocess.run([WARCIO, "index", str(files[0])], capture_output=True, text=True)
     records = [json.loads(line) for line in index.stdout.splitlines()]
     responses = [r for r in records if r.get("warc-type") == "response"]
