@@ -163,9 +163,12 @@ class ArchiveRun:
         """Wait until the workers handled everything sent; count what the stores did."""
         try:
             self.extractor.finish(timeout=FINISH_TIMEOUT)
+        except (WorkerFailed, TimeoutError) as error:  # what was stored is still counted below
+            self.worker_failure = self.worker_failure or str(error) or "the extraction worker did not answer in time"
+        try:
             outcomes = self.writer.call("outcomes").result(FINISH_TIMEOUT)
         except (WorkerFailed, TimeoutError) as error:
-            self.worker_failure = self.worker_failure or str(error) or "a worker did not answer in time"
+            self.worker_failure = self.worker_failure or str(error) or "the archive writer did not answer in time"
             return
         self.removed = outcomes.pop("removed")
         for outcome, number in outcomes.items():

@@ -172,6 +172,7 @@ class WorkerProcess:
         self._outbox_lock = threading.Lock()
         self._finishing = False
         self._gone = False
+        self._stopped = f"the {name} stopped"  # with its exit code once the reader knows it
         self._sender = threading.Thread(target=self._send_all, name=f"{name}-outbox", daemon=True)
         self._reader = threading.Thread(target=self._read, name=f"{name}-answers", daemon=True)
         self._sender.start()
@@ -187,7 +188,7 @@ class WorkerProcess:
         self._calls[call_id] = future
         self._post(call_id, method, args)
         if self._gone and self._calls.pop(call_id, None) is not None:  # else the reader failed it
-            future.set_exception(WorkerFailed(f"the {self.name} stopped"))
+            future.set_exception(WorkerFailed(self._stopped))
         return future
 
     async def ask(self, method: str, *args: Any) -> Any:
@@ -240,11 +241,13 @@ class WorkerProcess:
                 future.set_exception(WorkerFailed(f"{self.name} failed: {error}"))
             else:
                 future.set_result(value)
+        if not self._finishing:  # one reason for whatever reports it first
+            self.process.join(5)
+            self._stopped = f"the {self.name} stopped (exit code {self.process.exitcode})"
         self._gone = True
         for call_id in list(self._calls):
             future = self._calls.pop(call_id, None)
             if future is not None:
-                future.set_exception(WorkerFailed(f"the {self.name} stopped"))
+                future.set_exception(WorkerFailed(self._stopped))
         if not self._finishing:
-            self.process.join(5)
-            self._on_failure(f"the {self.name} stopped (exit code {self.process.exitcode})")
+            self._on_failure(self._stopped)

@@ -79,7 +79,7 @@ def test_a_worker_that_dies_fails_what_waits_and_says_so(failures):
     worker = start(failures, delay=1.0)
     pending = worker.call("seen")
     os.kill(worker.process.pid, signal.SIGKILL)
-    with pytest.raises(WorkerFailed, match="^the test worker stopped$"):
+    with pytest.raises(WorkerFailed, match=r"^the test worker stopped \(exit code -9\)$"):
         pending.result(30)
     assert failures.arrived.wait(30)
     assert failures.reasons == ["the test worker stopped (exit code -9)"]
