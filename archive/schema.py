@@ -179,13 +179,13 @@ def _write_sql(table: str, columns: tuple[str, ...], conflict: tuple[str, ...]) 
     return sql
 
 
-def insert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
-    """Insert ``row`` into a table declared here; returns its rowid.
+def insert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> None:
+    """Insert ``row`` into a table declared here.
 
     For the crawl's many small writes: sqlite-utils' ``insert`` reads the table's columns on
     every call, which costs ten times the insert itself.
     """
-    return db.conn.execute(_write_sql(table, tuple(row), ()), tuple(row.values())).lastrowid
+    db.conn.execute(_write_sql(table, tuple(row), ()), tuple(row.values()))
 
 
 def upsert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any], pk: tuple[str, ...]) -> None:

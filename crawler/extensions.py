@@ -159,16 +159,20 @@ class ArchiveRun:
     def spider_opened(self, spider: Spider) -> None:
         self.writer.send("update_run", {"start_urls": json.dumps(getattr(spider, "start_urls", []))})
 
+    def _keep_first_failure(self, error: Exception, worker: str) -> None:
+        """Remember why the end of the run failed, unless a worker failure was already known."""
+        self.worker_failure = self.worker_failure or str(error) or f"the {worker} did not answer in time"
+
     def _collect_outcomes(self) -> None:
         """Wait until the workers handled everything sent; count what the stores did."""
         try:
             self.extractor.finish(timeout=FINISH_TIMEOUT)
         except (WorkerFailed, TimeoutError) as error:  # what was stored is still counted below
-            self.worker_failure = self.worker_failure or str(error) or "the extraction worker did not answer in time"
+            self._keep_first_failure(error, "extraction worker")
         try:
             outcomes = self.writer.call("outcomes").result(FINISH_TIMEOUT)
         except (WorkerFailed, TimeoutError) as error:
-            self.worker_failure = self.worker_failure or str(error) or "the archive writer did not answer in time"
+            self._keep_first_failure(error, "archive writer")
             return
         self.removed = outcomes.pop("removed")
         for outcome, number in outcomes.items():
@@ -210,7 +214,7 @@ class ArchiveRun:
         try:
             self.writer.finish(values, timeout=FINISH_TIMEOUT)
         except (WorkerFailed, TimeoutError) as error:
-            self.worker_failure = self.worker_failure or str(error) or "the archive writer did not answer in time"
+            self._keep_first_failure(error, "archive writer")
         if self.worker_failure is not None:
             problems.insert(0, self.worker_failure)
             outcome = outcome if outcome.startswith("failed") else "failed"
