@@ -14,51 +14,48 @@ matches when the title or body contains it verbatim, several words must all appe
     nothing for plain words;
   - ``zwdc_snippet(body, q)``: the CLI's snippet, matches in 【…】.
 
-* A canned query ``search`` (parameters ``q``, ``publisher``, ``category``, ``site``, ``year``;
-  empty means any, ``(blank)`` means empty) ranked like the CLI: its page, ``.csv`` and ``.json``
-  are Datasette's own.
-* ``/-/search?q=…``: ranked results with highlighted snippets, links to the original bulletins,
-  facets (publisher, category, year, site) over the matching set, downloads of the same results.
+* A canned query ``search`` (parameters ``q``, ``since``, ``until``, ``publisher`` (contains),
+  ``site``, ``category``, ``year``; empty means any, ``(blank)`` means empty) ranked like the CLI:
+  its page, ``.csv`` and ``.json`` are Datasette's own.
 * ``?_q=…`` on the ``bulletins`` table page filters it to the matches, so Datasette's own table
   facets, CSV and JSON work on search results too; a ``year`` facet type (``{"year": "published"}``)
   counts ISO dates by year.
+* The reading room (:mod:`archive.web`): the home page ``/``, ``/-/search`` (and its ``.csv`` and
+  ``.json``), ``/-/bulletin?url=…``, ``/-/items``, ``/-/charts``, raw captures and archived files,
+  in Chinese or English; its static files (ECharts) under ``/-/zwdc-static/``. Table cells holding
+  a bulletin's URL link to its bulletin page.
 
 The server answers only GET and HEAD (:func:`asgi_wrapper`). Archived text is never trusted:
-templates autoescape, highlighted snippets are assembled from escaped pieces (:func:`highlight`),
-and only http(s) URLs become links (:func:`safe_href`). Nothing here writes to the archive.
+templates autoescape, highlighted snippets are assembled from escaped pieces, and only http(s)
+URLs become links (:mod:`archive.web.common`). Nothing here writes to the archive.
 """
 from __future__ import annotations
 
 import functools
-import re
-import urllib.parse
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
 from datasette import hookimpl
 from datasette.facets import Facet
 from datasette.filters import FilterArguments
-from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args, tilde_encode
-from datasette.utils.asgi import Response
+from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
+from datasette.utils.asgi import asgi_static
 from jinja2 import ChoiceLoader, FileSystemLoader
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from archive import search as archive_search
-from archive.search import FTS_TABLE, TITLE_WEIGHT, QueryError, index_status, matching_rowids, parse_query
+from archive.search import FTS_TABLE, TITLE_WEIGHT, QueryError, parse_query
+from archive.web import ROUTES
+from archive.web.common import BLANK, STATIC_PATH, bulletin_page, page_lang, served_archive
+from archive.web.i18n import Translator
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-SEARCH_PATH = "/-/search"
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
 CANNED_QUERY = "search"
-PAGE_SIZE = 20
-#: Filter value meaning "this field is empty" (a facet row for bulletins without the field).
-BLANK = "(blank)"
-#: Facets of the search page: (parameter, label).
-FACETS = (("publisher", "Publisher"), ("category", "Category"), ("year", "Year"), ("site", "Site"))
-_YEAR = re.compile(r"\d{4}")
-_SAFE_SCHEMES = ("http://", "https://")
+#: Columns holding a bulletin's URL, by table: their cells link to the bulletin page.
+BULLETIN_URL_COLUMNS = {"versions": "url", "meetings": "bulletin_url",
+                        "items": "bulletin_url", "attachments": "bulletin_url",
+                        "open_items": "bulletin_url", "items_per_meeting": "bulletin_url"}
 
 
 # --- SQL functions --------------------------------------------------------------------------
@@ -124,7 +121,9 @@ def _filter_sql(column_sql: str, param: str) -> str:
 
 
 _FILTERS = " AND ".join([
-    _filter_sql("b.publisher", "publisher"),
+    "(:since = '' OR b.published >= :since)",
+    "(:until = '' OR b.published <= :until)",
+    "(:publisher = '' OR instr(b.publisher, :publisher) > 0)",
     _filter_sql("b.category", "category"),
     _filter_sql("b.site", "site"),
     _filter_sql("substr(b.published, 1, 4)", "year"),
@@ -168,8 +167,9 @@ def canned_queries(datasette, database, actor):
             "title": "Search bulletins (exact Chinese substrings)",
             "description": (
                 "Bulletins whose title or body contains every word of q, ranked like "
-                "'python -m crawler search'. Filters: empty = any, (blank) = empty field; "
-                "year is the year published. The snippet marks matches with 【】."),
+                "'python -m crawler search'. Filters as its options: since/until (published, "
+                "YYYY-MM-DD), publisher (contains), site (exact); category and year are exact, "
+                "(blank) = empty field; empty = any. The snippet marks matches with 【】."),
         }}
 
     return inner
@@ -248,209 +248,6 @@ def register_facet_classes():
     return [YearFacet]
 
 
-# --- the search page ------------------------------------------------------------------------
-
-
-def highlight(text: str, spans: Iterable[tuple[int, int]]) -> Markup:
-    """``text`` HTML-escaped, with each (start, end) span wrapped in ``<mark>``."""
-    out, at = [], 0
-    for start, end in spans:
-        out += [escape(text[at:start]), Markup("<mark>"), escape(text[start:end]), Markup("</mark>")]
-        at = end
-    out.append(escape(text[at:]))
-    return Markup("").join(out)
-
-
-def safe_href(url: str | None) -> str | None:
-    """The URL when it is http(s), else None (a ``javascript:`` URL never becomes a link)."""
-    return url if url and url.lower().startswith(_SAFE_SCHEMES) else None
-
-
-@dataclass
-class PageFilters:
-    """The search page's facet filters: exact values, :data:`BLANK` for an empty field."""
-
-    publisher: str = ""
-    category: str = ""
-    year: str = ""
-    site: str = ""
-
-    def items(self) -> list[tuple[str, str]]:
-        return [(name, value) for name, value in vars(self).items() if value]
-
-    def accepts(self, fields: dict[str, str]) -> bool:
-        return all((fields[name] or BLANK) == value for name, value in self.items())
-
-    def without(self, name: str) -> PageFilters:
-        return PageFilters(**{**vars(self), name: ""})
-
-
-def _fields(publisher, category, site, published) -> dict[str, str]:
-    year = (published or "")[:4]
-    return {"publisher": publisher or "", "category": category or "", "site": site or "",
-            "year": year if _YEAR.fullmatch(year) else ""}
-
-
-def run_search(conn, query: str, filters: PageFilters, sort: str, page: int) -> dict:
-    """Matches of ``query`` under ``filters`` (blocking; runs on a Datasette read connection)."""
-    db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
-    # Results: archive.search narrows by what it filters exactly (site, year as a date range);
-    # the exact facet values are applied here (its publisher filter is a substring).
-    narrow = {}
-    if filters.site and filters.site != BLANK:
-        narrow["site"] = filters.site
-    if _YEAR.fullmatch(filters.year):
-        narrow.update(since=f"{filters.year}-01-01", until=f"{filters.year}-12-31")
-    # Every match, unfiltered: each facet counts with the *other* filters applied.
-    rowids = list(matching_rowids(db, query))
-    fields: dict[int, dict[str, str]] = {}
-    for start in range(0, len(rowids), 500):
-        batch = rowids[start:start + 500]
-        for rowid, *values in db.execute(
-            "select rowid, publisher, category, site, published from bulletins "
-            f"where rowid in ({', '.join('?' * len(batch))})", batch,
-        ):
-            fields[rowid] = _fields(*values)
-    chosen = {rowid for rowid, row in fields.items() if filters.accepts(row)}
-    # Facet counts over the matching set with every other filter applied (Datasette's way).
-    facets = {}
-    for name, _ in FACETS:
-        others = filters.without(name)
-        facets[name] = Counter(row[name] for row in fields.values() if others.accepts(row))
-    offset = (page - 1) * PAGE_SIZE
-    needs_all = any(value for name, value in filters.items() if name in ("publisher", "category")) \
-        or BLANK in (filters.site, filters.year)
-    hits = archive_search.search(
-        db, query, limit=None if needs_all else offset + PAGE_SIZE, sort=sort,
-        publisher=filters.publisher if filters.publisher != BLANK else None, **narrow)
-    hits = [hit for hit in hits if hit.rowid in chosen][offset:offset + PAGE_SIZE]
-    status = index_status(db)
-    return {"total": len(chosen), "hits": hits, "fields": fields, "facets": facets,
-            "index_ok": status.in_sync, "index_status": status}
-
-
-async def _archive_database(datasette) -> str | None:
-    for name in datasette.databases:
-        if name != "_internal" and await _is_archive(datasette, name):
-            return name
-    return None
-
-
-def _url(path: str, params: dict[str, str | int]) -> str:
-    kept = {key: value for key, value in params.items() if value not in ("", None)}
-    return path + ("?" + urllib.parse.urlencode(kept) if kept else "")
-
-
-async def search_page(datasette, request):
-    args = request.args
-    query = (args.get("q") or "").strip()
-    sort = args.get("sort") or "relevance"
-    filters = PageFilters(**{name: (args.get(name) or "").strip() for name, _ in FACETS})
-    try:
-        page = max(1, int(args.get("page") or 1))
-    except ValueError:
-        page = 1
-    database = await _archive_database(datasette)
-    context: dict = {"query": query, "sort": sort, "sorts": archive_search.SORTS, "error": None,
-                     "database": database, "page_size": PAGE_SIZE, "blank": BLANK}
-    status = 200
-    if database is None:
-        context["error"] = "no archive database (with a bulletins table and its search index) is served"
-        status = 500
-    elif query:
-        try:
-            parse_query(query)
-            if sort not in archive_search.SORTS:
-                raise QueryError(f"sort must be one of {', '.join(archive_search.SORTS)}")
-            if filters.year not in ("", BLANK) and not _YEAR.fullmatch(filters.year):
-                raise QueryError(f"year must be four digits, not {filters.year!r}")
-        except QueryError as error:
-            context["error"] = str(error)
-            status = 400
-        else:
-            found = await datasette.get_database(database).execute_fn(
-                lambda conn: run_search(conn, query, filters, sort, page))
-            context.update(_render_results(datasette, database, query, sort, filters, page, found))
-    html = await datasette.render_template(
-        "zwdc_search.html", context, request=request, view_name="zwdc_search")
-    return Response.html(html, status=status)
-
-
-def table_filters(filters: PageFilters) -> dict[str, str]:
-    """The search page's filters as Datasette table filters (``column__exact`` …)."""
-    params = {}
-    for name, value in filters.items():
-        column = "published" if name == "year" else name
-        if value == BLANK:
-            params[f"{column}__isblank"] = "1"
-        elif name == "year":
-            params["published__startswith"] = value
-        else:
-            params[f"{column}__exact"] = value
-    return params
-
-
-def _facet_order(name: str):
-    """Years newest first; other facets by count, then value; the empty value last."""
-    if name == "year":
-        return lambda item: (item[0] == "", -int(item[0] or 0))
-    return lambda item: (item[0] == "", -item[1], item[0])
-
-
-def _render_results(datasette, database, query, sort, filters, page, found) -> dict:
-    here = datasette.urls.path(SEARCH_PATH)
-    state = {"q": query, "sort": "" if sort == "relevance" else sort, **vars(filters)}
-    hits = []
-    for hit in found["hits"]:
-        row = found["fields"].get(hit.rowid, {})
-        hits.append({
-            "title": highlight(hit.title or "(untitled)", hit.title_marks if hit.title else ()),
-            "href": safe_href(hit.url),
-            "url": hit.url,
-            "published": hit.published,
-            "publisher": hit.publisher,
-            "category": row.get("category"),
-            "site": hit.site,
-            "snippet": highlight(hit.snippet, hit.snippet_marks),
-            "row_url": datasette.urls.row(database, "bulletins", tilde_encode(hit.url)),
-        })
-    facets = []
-    for name, label in FACETS:
-        selected = getattr(filters, name)
-        values = []
-        for value, count in sorted(found["facets"][name].items(), key=_facet_order(name)):
-            param = value or BLANK
-            is_selected = selected == param
-            values.append({
-                "label": param, "count": count, "selected": is_selected,
-                "url": _url(here, {**state, name: "" if is_selected else param}),
-            })
-        facets.append({"name": name, "label": label, "options": values,
-                       "clear_url": _url(here, {**state, name: ""}) if selected else None})
-    canned = {"q": query, **{key: value for key, value in vars(filters).items()}}
-    total, pages = found["total"], max(1, -(-found["total"] // PAGE_SIZE))
-    # Canned queries stop at max_returned_rows; the table view streams every row as CSV.
-    max_rows = datasette.setting("max_returned_rows")
-    table = {"_q": query, **table_filters(filters)}
-    return {
-        "total": total, "hits": hits, "facets": facets, "page": page, "pages": pages,
-        "first_number": (page - 1) * PAGE_SIZE + 1,
-        "prev_url": _url(here, {**state, "page": page - 1}) if page > 1 else None,
-        "next_url": _url(here, {**state, "page": page + 1}) if page < pages else None,
-        "active_filters": [{"name": name, "value": value, "clear_url": _url(here, {**state, name: ""})}
-                           for name, value in filters.items()],
-        "csv_url": _url(datasette.urls.query(database, CANNED_QUERY, format="csv"), canned),
-        "json_url": _url(datasette.urls.query(database, CANNED_QUERY, format="json"),
-                         {**canned, "_shape": "array"}),
-        "query_url": _url(datasette.urls.query(database, CANNED_QUERY), canned),
-        "table_url": _url(datasette.urls.table(database, "bulletins"), table),
-        "table_csv_url": _url(datasette.urls.table(database, "bulletins", format="csv"),
-                              {**table, "_stream": "on"}),
-        "max_rows": max_rows, "truncated": total > max_rows,
-        "index_ok": found["index_ok"], "index_status": found["index_status"],
-    }
-
-
 @hookimpl
 def asgi_wrapper(datasette):
     """Only GET and HEAD: nothing served can change anything (no canned write, no POST form)."""
@@ -471,12 +268,36 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/search$", search_page)]
+    return [*ROUTES, (rf"^{STATIC_PATH}(?P<path>.*)$", asgi_static(STATIC))]
 
 
 @hookimpl
 def menu_links(datasette, actor, request):
-    return [{"href": datasette.urls.path(SEARCH_PATH), "label": "Search bulletins"}]
+    t = Translator(page_lang(request)) if request else Translator("zh")
+    return [{"href": datasette.urls.path(path), "label": t(key)}
+            for path, key in (("/", "nav_home"), ("/-/search", "nav_search"), ("/-/charts", "nav_charts"),
+                              ("/-/items", "nav_items"))]
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """A bulletin's URL in a table (and a bulletin's title) links to its bulletin page."""
+    if table == "bulletins" and column == "title":
+        url, label = row["url"], value
+    elif BULLETIN_URL_COLUMNS.get(table) == column:
+        url, label = (value.get("value"), value.get("label")) if isinstance(value, dict) else (value, value)
+    else:
+        return None
+    if not isinstance(url, str) or not url:
+        return None
+
+    async def inner():
+        archive = await served_archive(datasette)
+        if archive is None or archive.name != database:
+            return None
+        return Markup('<a href="{}">{}</a>').format(datasette.urls.path(bulletin_page(url)), label or url)
+
+    return inner
 
 
 @hookimpl

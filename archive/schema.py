@@ -104,7 +104,8 @@ ITEM_UNIT_COLUMNS: dict[str, type] = {"item_id": int, "unit": str}
 #: decision (same meeting date/number/kind and subject), so a decision reported done later
 #: no longer counts; work-report items (no meeting) are one decision per bulletin.
 STRUCTURE_VIEWS: dict[str, str] = {
-    "open_items_per_unit": """
+    # One row per open decision's item and unit, in the latest bulletin reporting the decision.
+    "open_items": """
 with mention as (
   select i.id, i.status, i.bulletin_url, coalesce(b.published, '') as published,
          coalesce(m.date || '|' || coalesce(m.number, '') || '|' || m.kind, i.bulletin_url)
@@ -114,14 +115,18 @@ with mention as (
   left join bulletins b on b.url = i.bulletin_url
 ),
 latest as (select decision, max(published) as published from mention group by decision)
-select u.unit as unit, count(distinct me.decision) as open_items,
-       count(distinct me.bulletin_url) as bulletins, max(me.published) as latest_published
+select me.id as item_id, u.unit as unit, me.decision as decision, me.bulletin_url as bulletin_url,
+       me.published as published
 from mention me
 join latest l on l.decision = me.decision and l.published = me.published
 join item_units u on u.item_id = me.id
-where me.status = 'pending'
-group by u.unit
-order by open_items desc, u.unit""",
+where me.status = 'pending'""",
+    "open_items_per_unit": """
+select unit, count(distinct decision) as open_items, count(distinct bulletin_url) as bulletins,
+       max(published) as latest_published
+from open_items
+group by unit
+order by open_items desc, unit""",
     "items_per_meeting": """
 select m.date as date, m.number as number, m.kind as kind, m.bulletin_url as bulletin_url,
        b.published as published, count(i.id) as items,
