@@ -18,11 +18,15 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	touch $(STAMP)
 
-# Debian's Chromium for the browser tests (Playwright's own browser download is not reachable here).
+# Debian's Chromium for the browser tests (Playwright's own browser download is not reachable here),
+# and a CJK font: without one Chromium draws Chinese as empty boxes (the tests take screenshots).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x "$${CHROMIUM_PATH:-/nonexistent}" || { \
 	  echo "installing Debian's chromium (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  echo "installing a CJK font (apt-get fonts-noto-cjk)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 test: venv chromium
 	$(PY) -m pytest

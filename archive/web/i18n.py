@@ -51,6 +51,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sort_newest": ("最新发布在前", "newest first"),
     "submit_search": ("检索", "Search"),
     "clear_filters": ("清除条件", "clear filters"),
+    "more_filters": ("日期、发布机构、网站、排序", "Dates, publisher, site, order"),
     # search results
     "results_before": ("共", ""),
     "results_after": ("篇通报", "bulletins"),

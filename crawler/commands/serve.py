@@ -85,14 +85,20 @@ def make_datasette(path: str | Path, *, immutable: bool = False, settings: dict 
     ``settings`` override :data:`archive.datasette_metadata.SETTINGS` (Datasette settings).
     """
     # Imported here: every command's parser loads this module, and Datasette takes ~0.5 s.
-    from datasette.app import Datasette
+    from datasette.app import Datasette  # first: it registers Datasette's own plugins
     from datasette.plugins import pm
+
+    from datasette import handle_exception as datasette_errors  # imported earlier, it stays unregistered
 
     from archive import datasette_plugin
     from archive.datasette_metadata import SETTINGS, metadata
 
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin, name="zwdc-archive")
+    # With rich installed (the crawl's progress bars), Datasette prints every refused query
+    # (a 400) as a traceback with locals: ~100 lines on stderr and seconds of CPU per request.
+    # Its error pages stay as they are; only that printing is turned off.
+    datasette_errors.rich = None
     path = str(Path(path).absolute())
     files = {"immutables": [path]} if immutable else {"files": [path]}
     name = Path(path).stem
