@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
-import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from datasette.utils.asgi import Response
 from archive.layout import attachment_file, capture_file
 from archive.warc import read_capture
 from archive.web.common import (
-    BULLETIN_PATH, CAPTURE_PATH, FILE_PATH, ITEMS_PATH, PAGE_HEADERS, Archive, bulletin_page, error_page,
+    BULLETIN_PATH, CAPTURE_PATH, FILE_PATH, ITEMS_PATH, PAGE_HEADERS, bulletin_page, error_page,
     read, render, safe_href, served_archive, translator, url_with,
 )
 
@@ -41,7 +40,6 @@ CARD = (("index_no", "index_no"), ("doc_no", "doc_no"), ("publisher", "publisher
 #: Fields compared by a diff besides the body, in this order.
 DIFF_FIELDS = (("title", "field_title"), *CARD, ("attachments", "field_attachments"))
 DIFF_CONTEXT = 3
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 # --- the body ------------------------------------------------------------------------------
@@ -130,12 +128,17 @@ def diff(old: list[str], new: list[str]) -> list[dict[str, Any]]:
 # --- what the page shows -------------------------------------------------------------------
 
 
-def _attachment_list(value: str | None) -> list[dict[str, Any]]:
+def _json_list(value: str | None) -> list:
+    """A JSON list column; anything else (unreadable, not a list) as an empty list."""
     try:
-        items = json.loads(value or "[]")
+        loaded = json.loads(value or "[]")
     except ValueError:
         return []
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    return loaded if isinstance(loaded, list) else []
+
+
+def _attachment_list(value: str | None) -> list[dict[str, Any]]:
+    return [item for item in _json_list(value) if isinstance(item, dict)]
 
 
 def _find(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
@@ -182,14 +185,6 @@ def _structure(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
         item["documents"] = [d for d in _json_list(item["documents"]) if isinstance(d, str)]
         meetings.get(item["meeting_id"], loose)["items"].append(item)
     return [*meetings.values(), *([loose] if loose["items"] else [])]
-
-
-def _json_list(value: str | None) -> list:
-    try:
-        loaded = json.loads(value or "[]")
-    except ValueError:
-        return []
-    return loaded if isinstance(loaded, list) else []
 
 
 def _versions(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
@@ -294,8 +289,7 @@ async def file_view(datasette, request):
         return Response.text("no archive database is served\n", status=500)
     digest = request.url_vars["sha256"]
     row = await read(datasette, archive, lambda db: next(db.query(
-        "select name, mime_type, path from attachments where sha256 = ? limit 1", [digest]), None)
-        if _SHA256.fullmatch(digest) else None)
+        "select name, mime_type, path from attachments where sha256 = ? limit 1", [digest]), None))
     path = attachment_file(archive.path, row["path"]) if row else None
     if path is None or not path.is_file():
         return Response.text(f"no archived file {digest}\n", status=404, headers=dict(PAGE_HEADERS))

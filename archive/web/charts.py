@@ -33,9 +33,10 @@ def _months(first: str, last: str) -> list[str]:
     return out
 
 
-def month_range(month: str) -> tuple[str, str]:
+def month_range(month: str) -> dict[str, str]:
+    """The search filters selecting one ``YYYY-MM``: its first and last day."""
     year, number = int(month[:4]), int(month[5:7])
-    return f"{month}-01", f"{month}-{calendar.monthrange(year, number)[1]:02d}"
+    return {"since": f"{month}-01", "until": f"{month}-{calendar.monthrange(year, number)[1]:02d}"}
 
 
 def bulletins_per_period(db: sqlite_utils.Database) -> dict[str, Any]:
@@ -56,8 +57,7 @@ def bulletins_per_period(db: sqlite_utils.Database) -> dict[str, Any]:
         month_series.append({
             "name": site,
             "data": [per_month.get(month, 0) for month in months],
-            "links": [url_with(SEARCH_PATH, {"site": site, "since": month_range(month)[0],
-                                             "until": month_range(month)[1]}) for month in months],
+            "links": [url_with(SEARCH_PATH, {"site": site, **month_range(month)}) for month in months],
         })
         per_year = {year: sum(n for month, n in per_month.items() if month.startswith(year)) for year in years}
         year_series.append({

@@ -54,9 +54,17 @@ async def served_archive(datasette) -> Archive | None:
 
 
 async def read(datasette, archive: Archive, fn: Callable[[sqlite_utils.Database], T]) -> T:
-    """Run ``fn`` on one of Datasette's read-only connections to the archive (off the event loop)."""
+    """Run ``fn`` on one of Datasette's read-only connections to the archive (off the event loop),
+    in one read transaction: a crawl committing meanwhile never makes a page's counts disagree."""
     def call(conn) -> T:
-        return fn(sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False))
+        db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+        if conn.in_transaction:
+            return fn(db)
+        conn.execute("begin")
+        try:
+            return fn(db)
+        finally:
+            conn.execute("rollback")
 
     return await datasette.get_database(archive.name).execute_fn(call)
 

@@ -24,7 +24,9 @@ import sqlite_utils
 from datasette.utils.asgi import Response
 
 from archive import search as archive_search
-from archive.search import Filters, QueryError, cut_snippet, index_status, matching_rowids, parse_query
+from archive.search import (
+    Filters, QueryError, SearchHit, cut_snippet, index_status, matching_rowids, parse_query,
+)
 from archive.web.common import (
     BLANK, PAGE_HEADERS, SEARCH_PATH, Archive, bulletin_page, error_page, highlight, read, render,
     safe_href, served_archive, translator, url_with,
@@ -69,10 +71,6 @@ class SearchRequest:
         filters = {name: value for name in CLI_FILTERS if (value := getattr(made, name))}
         return cls(query, filters, (args.get("category") or "").strip(), sort, page)
 
-    @property
-    def ranked(self) -> bool:
-        return bool(self.query) and self.sort == "relevance"
-
     def without(self, *names: str) -> dict[str, str]:
         return {name: value for name, value in self.filters.items() if name not in names}
 
@@ -89,12 +87,6 @@ class SearchRequest:
         return year if since == f"{year}-01-01" and until == f"{year}-12-31" else None
 
 
-@dataclass(frozen=True)
-class Row:
-    rowid: int
-    fields: dict[str, str]  # publisher, category, site, year ('' when empty)
-
-
 def _rowids(db: sqlite_utils.Database, query: str, filters: dict[str, str]) -> list[int]:
     """Rowids matching ``query`` (every bulletin when empty) under the CLI's ``filters``."""
     if query:
@@ -104,6 +96,7 @@ def _rowids(db: sqlite_utils.Database, query: str, filters: dict[str, str]) -> l
 
 
 def _fields(db: sqlite_utils.Database, rowids: set[int]) -> dict[int, dict[str, str]]:
+    """Each row's facet values: publisher, category, site, year ('' when empty)."""
     fields: dict[int, dict[str, str]] = {}
     ordered = sorted(rowids)
     for start in range(0, len(ordered), _BATCH):
@@ -154,22 +147,8 @@ def matching(db: sqlite_utils.Database, request: SearchRequest) -> dict:
     return {"chosen": chosen, "fields": fields, "facets": facets}
 
 
-@dataclass(frozen=True)
-class Hit:
-    rowid: int
-    url: str
-    title: str
-    published: str | None
-    site: str | None
-    publisher: str | None
-    snippet: str
-    score: float | None = None
-    snippet_marks: tuple = ()
-    title_marks: tuple = ()
-
-
 def hits(db: sqlite_utils.Database, request: SearchRequest, fields: dict[int, dict[str, str]],
-         limit: int | None) -> list[Hit]:
+         limit: int | None) -> list[SearchHit]:
     """The first ``limit`` matches (all with None) from the start of ``request.page``'s page,
     in the CLI's order (newest first without words)."""
     offset = (request.page - 1) * PAGE_SIZE if limit is not None else 0
@@ -177,9 +156,7 @@ def hits(db: sqlite_utils.Database, request: SearchRequest, fields: dict[int, di
         wanted = None if request.category or limit is None else offset + limit
         found = archive_search.search(db, request.query, limit=wanted, sort=request.sort, **request.filters)
         found = [hit for hit in found if _category_ok(request, fields[hit.rowid])]
-        found = found[offset:] if limit is None else found[offset:offset + limit]
-        return [Hit(h.rowid, h.url, h.title, h.published, h.site, h.publisher, h.snippet, h.score,
-                    h.snippet_marks, h.title_marks) for h in found]
+        return found[offset:] if limit is None else found[offset:offset + limit]
     where, params = Filters.make(**request.filters).sql()
     category_where, category_params = _category_sql(request)
     page = "" if limit is None else f" limit {int(limit)} offset {int(offset)}"
@@ -187,7 +164,7 @@ def hits(db: sqlite_utils.Database, request: SearchRequest, fields: dict[int, di
         "select rowid, url, title, published, site, publisher, substr(body, 1, 200) from bulletins "
         f"where 1{where}{category_where} order by published desc, rowid desc{page}",
         [*params, *category_params])
-    return [Hit(rowid, url, title or "", published, site, publisher, cut_snippet(body or "", ())[0])
+    return [SearchHit(rowid, url, title or "", published, site, publisher, cut_snippet(body or "", ())[0], None)
             for rowid, url, title, published, site, publisher, body in rows]
 
 
@@ -244,7 +221,7 @@ def _active_filters(t, request: SearchRequest) -> list[dict]:
     return active
 
 
-def table_url(datasette, archive: Archive, request: SearchRequest, *, fmt: str | None = None) -> str:
+def table_url(datasette, archive: Archive, request: SearchRequest) -> str:
     """The same rows in Datasette's ``bulletins`` table (its facets, SQL, exports)."""
     filters = request.filters
     params = {"_q": request.query, "published__gte": filters.get("since"),
@@ -254,7 +231,7 @@ def table_url(datasette, archive: Archive, request: SearchRequest, *, fmt: str |
         params["category__isblank"] = "1"
     elif request.category:
         params["category__exact"] = request.category
-    return url_with(datasette.urls.table(archive.name, "bulletins", format=fmt), params)
+    return url_with(datasette.urls.table(archive.name, "bulletins"), params)
 
 
 def site_counts(db: sqlite_utils.Database) -> list[tuple[str, int]]:
@@ -267,8 +244,7 @@ async def search_page(datasette, request):
     if archive is None:
         return await error_page(datasette, request, "no_archive", status=500)
     t = translator(request)
-    context: dict = {"query": (request.args.get("q") or "").strip(), "error": None, "args": request.args,
-                     "sorts": archive_search.SORTS}
+    context: dict = {"error": None, "sorts": archive_search.SORTS}
     status = 200
     try:
         search = SearchRequest.from_args(request.args)
