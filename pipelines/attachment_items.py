@@ -71,8 +71,9 @@ def header_columns(row: list[str]) -> dict[str, int] | None:
 def items_from_tables(tables: list[list[list[str]]]) -> Structure:
     """Meetings and items of every supervision-list table; an empty Structure when there is none."""
     out = Structure()
+    meetings: dict[str, int] = {}
     for rows in tables:
-        _read_table(rows, out)
+        _read_table(rows, out, meetings)
     return out
 
 
@@ -80,8 +81,9 @@ def attachment_structure(text: str, tables: list[list[list[str]]]) -> Structure:
     """An attachment's items: its text parsed as a body, then its supervision-list tables."""
     listed = Structure()
     consumed: set[str] = set()
+    meetings: dict[str, int] = {}
     for rows in tables:
-        if _read_table(rows, listed):
+        if _read_table(rows, listed, meetings):
             consumed.update("\t".join(row) for row in rows)
     body = parse_structure("\n".join(line for line in text.split("\n") if line not in consumed))
     offset = len(body.meetings)
@@ -91,8 +93,9 @@ def attachment_structure(text: str, tables: list[list[list[str]]]) -> Structure:
     return Structure(body.meetings + listed.meetings, body.items + listed.items)
 
 
-def _read_table(rows: list[list[str]], out: Structure) -> bool:
-    """Append the table's meetings and items to ``out``; False when it is not a supervision list."""
+def _read_table(rows: list[list[str]], out: Structure, meetings: dict[str, int]) -> bool:
+    """Append the table's meetings and items to ``out`` (``meetings``: heading -> index there, one
+    meeting per heading across the tables); False when it is not a supervision list."""
     for header_at, row in enumerate(rows[:_HEADER_ROWS]):
         found = header_columns(row)
         if found:
@@ -104,7 +107,6 @@ def _read_table(rows: list[list[str]], out: Structure) -> bool:
     section: str | None = None
     status = "other"
     meeting_index: int | None = None
-    meetings: dict[str, int] = {}
     count = 0
     last: Item | None = None
     for row in rows[header_at + 1:]:

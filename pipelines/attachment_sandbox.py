@@ -193,8 +193,15 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
                 break
             chunks.append(chunk)
     os.close(read_end)
-    _kill_group(pid)  # the child (if still there) and whatever it left running
-    _, status = os.waitpid(pid, 0)
+    status = None
+    while not timed_out and status is None and time.monotonic() < deadline + 5:  # it is leaving: let it
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if not done:
+            status = None
+            time.sleep(0.001)
+    _kill_group(pid)  # whatever it left running (a hung LibreOffice), and the child if still there
+    if status is None:
+        _, status = os.waitpid(pid, 0)
     if timed_out:
         return asdict(AttachmentText(error=f"took longer than {limits.wall:g} s: stopped"))
     if chunks and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:

@@ -69,8 +69,9 @@ _HTML = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)
                    re.IGNORECASE | re.DOTALL)
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 _SPACE_BY_CJK = re.compile(rf"(?<=[{_CJK}]) +| +(?=[{_CJK}])")
-#: A line ending so is taken to end its paragraph even when it reaches the right margin.
-_PARAGRAPH_ENDS = ("。", ":", ":", ";", ";", "!", "!", "?", "?")
+#: A line ending this many characters short of the right margin may still be wrapped (line
+#: breaking keeps numbers and words whole, and avoids punctuation at a line's start).
+_WRAP_SLACK = 3
 _PAGE_NUMBER = re.compile(r"^[-—–_\s]*(?:第\s*\d+\s*页(?:\s*[,,/]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+|\d+|[ivxlc]+)[-—–_\s]*$",
                           re.IGNORECASE)
 
@@ -256,6 +257,7 @@ def _pdf(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
             result.ocr_confidence = _weighted(confidences)
             methods.append("ocr")
     _drop_running_lines(pages, heights)
+    _merge_continued_tables(pages)
     text_lines: list[str] = []
     for line in _join_paragraphs(pages):
         if line.rows is not None:
@@ -324,6 +326,19 @@ def _drop_running_lines(pages: list[list[_Line]], heights: list[float]) -> None:
             _PAGE_NUMBER.match(l.text) or re.sub(r"\d+", "#", l.text) in repeated))]
 
 
+def _merge_continued_tables(pages: list[list[_Line]]) -> None:
+    """A table ending a page and one of as many columns starting the next are one table
+    (its header row, when repeated, kept once)."""
+    for previous, lines in zip(pages, pages[1:]):
+        if not previous or not lines or previous[-1].rows is None or lines[0].rows is None:
+            continue
+        above, below = previous[-1].rows, lines[0].rows
+        if len(above[0]) != len(below[0]):
+            continue
+        above += below[1:] if below[0] in above[:3] else below
+        del lines[0]
+
+
 def _join_paragraphs(pages: list[list[_Line]]) -> Iterable[_Line]:
     """Lines wrapped by the layout (reaching the right edge, next one not indented) joined again."""
     flat: list[tuple[_Line, float, float]] = []  # line, left and right edge of its page's text
@@ -331,15 +346,14 @@ def _join_paragraphs(pages: list[list[_Line]]) -> Iterable[_Line]:
         text_lines = [l for l in lines if l.rows is None and l.size]
         left = min((l.x0 for l in text_lines), default=0.0)
         right = max((l.x1 for l in text_lines), default=0.0)
-        if sum(l.x1 >= right - 1.5 * l.size for l in text_lines) < 2:
+        if sum(l.x1 >= right - _WRAP_SLACK * l.size for l in text_lines) < 2:
             right = float("inf")  # one line alone makes no margin: nothing is taken for wrapped
         flat += [(line, left, right) for line in lines]
     current: _Line | None = None
     current_right = 0.0
     for line, left, right in flat:
-        if (current is not None and line.rows is None and line.size and current.size and current.rows is None
-                and not current.text.endswith(_PARAGRAPH_ENDS)):
-            reaches_edge = current.x1 >= current_right - 1.5 * current.size
+        if current is not None and line.rows is None and line.size and current.size and current.rows is None:
+            reaches_edge = current.x1 >= current_right - _WRAP_SLACK * current.size
             flush_left = line.x0 <= left + 0.5 * line.size
             near = line.top - current.bottom < 1.5 * current.size or line.top < current.top
             if reaches_edge and flush_left and near:
@@ -661,12 +675,10 @@ def _fix_spacing(text: str) -> str:
 
 
 def _glue(left: str, right: str) -> str:
-    """Two pieces of one wrapped line: no space between Chinese characters, one between words."""
-    if not left or not right:
-        return left + right
-    if re.match(f"[{_CJK}]", left[-1]) or re.match(f"[{_CJK}]", right[0]):
-        return left + right
-    return f"{left} {right}"
+    """Two pieces of one wrapped line: a space only between two Latin words (``35.`` + ``6`` is ``35.6``)."""
+    if left and right and left[-1].isascii() and left[-1].isalpha() and right[0].isascii() and right[0].isalpha():
+        return f"{left} {right}"
+    return left + right
 
 
 def _cell(text: str | None) -> str:
