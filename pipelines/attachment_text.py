@@ -69,9 +69,9 @@ _HTML = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)
                    re.IGNORECASE | re.DOTALL)
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 _SPACE_BY_CJK = re.compile(rf"(?<=[{_CJK}]) +| +(?=[{_CJK}])")
-#: A line ending this many characters short of the right margin may still be wrapped (line
-#: breaking keeps numbers and words whole, and avoids punctuation at a line's start).
+#: Lines ending this many characters or less short of the right edge make a margin.
 _WRAP_SLACK = 3
+_NO_LINE_START = ",。、;:!?)》」』”’%"
 _PAGE_NUMBER = re.compile(r"^[-—–_\s]*(?:第\s*\d+\s*页(?:\s*[,,/]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+|\d+|[ivxlc]+)[-—–_\s]*$",
                           re.IGNORECASE)
 
@@ -146,10 +146,25 @@ def extract_attachment(data: bytes, name: str = "", content_type: str = "", *, o
     except RecursionError:
         result.error = "corrupt: nested too deeply"
     except Exception as error:  # a parser's own failure on a broken file: recorded, never raised
-        result.error = f"corrupt {result.kind}: {type(error).__name__}: {str(error)[:200]}".rstrip(": ")
+        if _out_of_memory(error):
+            result.error = "too large: ran out of memory"
+        else:
+            result.error = f"corrupt {result.kind}: {type(error).__name__}: {str(error)[:200]}".rstrip(": ")
     result.text = "\n".join(line for line in (normalize_line(l) if "\t" not in l else l
                                               for l in result.text.split("\n")) if line)
     return result
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """A MemoryError, or zlib's failing allocation, anywhere in the chain a parser wrapped it in."""
+    seen: BaseException | None = error
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, MemoryError) or "Unable to allocate" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def detect_kind(data: bytes, name: str = "") -> str:
@@ -353,7 +368,7 @@ def _join_paragraphs(pages: list[list[_Line]]) -> Iterable[_Line]:
     current_right = 0.0
     for line, left, right in flat:
         if current is not None and line.rows is None and line.size and current.size and current.rows is None:
-            reaches_edge = current.x1 >= current_right - _WRAP_SLACK * current.size
+            reaches_edge = current_right - current.x1 <= _first_word_width(line.text, line.size) + 1.5 * current.size
             flush_left = line.x0 <= left + 0.5 * line.size
             near = line.top - current.bottom < 1.5 * current.size or line.top < current.top
             if reaches_edge and flush_left and near:
@@ -366,6 +381,16 @@ def _join_paragraphs(pages: list[list[_Line]]) -> Iterable[_Line]:
         current, current_right = line, right
     if current is not None:
         yield current
+
+
+def _first_word_width(text: str, size: float) -> float:
+    """About how wide the start of a line is that could not stay on the line above: a run of
+    Latin letters and digits (``2.79%``) or one Chinese character, with the closing punctuation
+    a line may not start with."""
+    word = re.match(r"[\x21-\x7e]+", text)
+    width = len(word.group()) * 0.6 * size if word else size
+    rest = text[word.end() if word else 1:]
+    return width + size * (len(rest) - len(rest.lstrip(_NO_LINE_START)))
 
 
 def _ocr_pdf_pages(data: bytes, numbers: list[int], tools: Tools) -> Iterable[tuple[list[str], float]]:

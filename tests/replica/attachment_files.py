@@ -51,7 +51,7 @@ from .corpus import Block, BulletinWriter, MeetingCalendar, body_text, normalise
 from .model import Attachment, Doc
 
 #: Bump when any generated file or its truth changes (the disk cache is keyed by it).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CACHE = Path(os.environ.get("ZWDC_REPLICA_CACHE") or Path(__file__).with_name(".cache"))
 POOL_SEED = 16
 #: Files per LibreOffice-made flavour in the pool.
@@ -238,14 +238,14 @@ def scan_lines(content: Content, per_line: int = 46, most: int = 34) -> list[str
     return lines
 
 
-def scan_image(content: Content) -> Any:
-    """An A4 page at 300 dpi, black text on white (PIL, Noto Sans CJK SC)."""
+def scan_image(content: Content, most: int = 34) -> Any:
+    """An A4 page at 300 dpi, black text on white (PIL, Noto Sans CJK SC): ``most`` lines."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.truetype(CJK_FONT, 42, index=CJK_FONT_INDEX)
     image = Image.new("L", (2480, 3508), 255)
     draw = ImageDraw.Draw(image)
-    for row, line in enumerate(scan_lines(content)):
+    for row, line in enumerate(scan_lines(content, most=most)):
         draw.text((200, 220 + row * 84), line, font=font, fill=0)
     return image
 
@@ -257,10 +257,10 @@ def pdf_scan_bytes(content: Content) -> bytes:
     return buffer.getvalue()
 
 
-def scan_truth(content: Content, flavour: str) -> dict[str, Any]:
+def scan_truth(content: Content, flavour: str, most: int = 34) -> dict[str, Any]:
     """What a scan shows (its paragraphs that fit), read by OCR (``structure`` None: OCR's errors
     make no exact items)."""
-    lines = scan_lines(content)
+    lines = scan_lines(content, most=most)
     return {"flavour": flavour, "method": "ocr", "text": "\n".join(lines), "tables": [], "structure": None}
 
 
@@ -326,8 +326,10 @@ class Pool:
                     if flavour == "xls":
                         content = list_content(writer, rng, published, f"{published.year}年督办事项落实情况统计表")
                         data = xlsx_bytes(content)
-                    else:
+                    else:  # one with a summary table, so every pool file has a table to read
                         content = bulletin_content(writer, rng, published, _pool_title(published))
+                        while not any(kind == "table" for kind, _ in content.blocks):
+                            content = bulletin_content(writer, rng, published, _pool_title(published))
                         data = docx_bytes(content)
                     name = f"{flavour}-{i}"
                     source = Path(work, f"{name}.{source_ext}")
