@@ -51,7 +51,7 @@ from .corpus import Block, BulletinWriter, MeetingCalendar, body_text, normalise
 from .model import Attachment, Doc
 
 #: Bump when any generated file or its truth changes (the disk cache is keyed by it).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 CACHE = Path(os.environ.get("ZWDC_REPLICA_CACHE") or Path(__file__).with_name(".cache"))
 POOL_SEED = 16
 #: Files per LibreOffice-made flavour in the pool.
@@ -213,9 +213,14 @@ def pdf_text_bytes(content: Content) -> bytes:
             story.append(Paragraph(escape(value), body))
         else:
             columns = max(len(r) for r in value)
+            # columns as wide as their longest cell needs (within bounds), so no row outgrows a page
+            needs = [min(max((len(row[i]) for row in value if i < len(row)), default=1), 80) + 3
+                     for i in range(columns)]
             usable = width - 2 * 72
+            base = [9 * len(value[0][i] if i < len(value[0]) else "") + 14 for i in range(columns)]  # header on a line
+            spare = max(usable - sum(base), 0)
             table = Table([[Paragraph(escape(c), cell) for c in row] for row in value],
-                          colWidths=[usable / columns] * columns, repeatRows=1)
+                          colWidths=[b + spare * need / sum(needs) for b, need in zip(base, needs)], repeatRows=1)
             table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black),
                                        ("VALIGN", (0, 0), (-1, -1), "TOP")]))
             story += [table, Spacer(1, 8)]
