@@ -344,14 +344,16 @@ def _drop_running_lines(pages: list[list[_Line]], heights: list[float]) -> None:
 def _merge_continued_tables(pages: list[list[_Line]]) -> None:
     """A table ending a page and one of as many columns starting the next are one table
     (its header row, when repeated, kept once)."""
-    for previous, lines in zip(pages, pages[1:]):
-        if not previous or not lines or previous[-1].rows is None or lines[0].rows is None:
-            continue
-        above, below = previous[-1].rows, lines[0].rows
-        if len(above[0]) != len(below[0]):
-            continue
-        above += below[1:] if below[0] in above[:3] else below
-        del lines[0]
+    open_table: _Line | None = None  # the table the last page ended with (it may span pages)
+    for lines in pages:
+        if open_table is not None and lines and lines[0].rows is not None:
+            above, below = open_table.rows or [], lines[0].rows
+            if len(above[0]) == len(below[0]):
+                above += below[1:] if below[0] in above[:3] else below
+                del lines[0]
+                if not lines:
+                    continue  # a page of table only: the table goes on
+        open_table = lines[-1] if lines and lines[-1].rows is not None else None
 
 
 def _join_paragraphs(pages: list[list[_Line]]) -> Iterable[_Line]:

@@ -57,7 +57,9 @@ def made() -> dict[str, tuple[str, bytes, dict[str, Any]]]:
     bulletin = next(content for content in (files.bulletin_content(writer, random.Random(seed), day, title)
                                             for seed in range(100))
                     if any(kind == "table" for kind, _ in content.blocks))  # one with a summary table
-    listed = files.list_content(writer, random.Random(4), day, "附件1:2021年督办事项落实情况统计表")
+    listed = next(content for content in (files.list_content(writer, random.Random(seed), day, "附件1:2021年督办事项落实情况统计表")
+                                          for seed in range(4, 200))
+                  if len(content.blocks[0][1]) > 12)  # a list long enough to go on over a page
     out = {
         "pdf-text": ("通报.pdf", files.pdf_text_bytes(bulletin), bulletin.truth("pdf-text")),
         "pdf-text-list": ("清单.pdf", files.pdf_text_bytes(listed), listed.truth("pdf-text")),
