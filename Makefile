@@ -18,15 +18,12 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	touch $(STAMP)
 
-# Debian's Chromium for the browser tests (Playwright's own browser download is not reachable here),
-# and a CJK font: without one Chromium draws Chinese as empty boxes (the tests take screenshots).
+# Debian's Chromium for the browser tests (Playwright's own browser download is not reachable here;
+# its CJK font, without which Chinese shows as empty boxes, comes with attachment-tools).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x "$${CHROMIUM_PATH:-/nonexistent}" || { \
 	  echo "installing Debian's chromium (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
-	  echo "installing a CJK font (apt-get fonts-noto-cjk)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 # Debian's tools for attachments: LibreOffice (DOC/WPS/ET, and the replica's DOC/WPS/XLS files),
 # antiword, Tesseract with Simplified Chinese (scans), Noto CJK (the replica's scanned pages).
