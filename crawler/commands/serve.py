@@ -1,9 +1,10 @@
-"""``serve``: browse and search the archive in Datasette, read-only.
+"""``serve``: the archive's reading room over Datasette, read-only.
 
-Pages: ``/`` (Datasette), ``/-/search?q=督查`` (ranked results, highlighted snippets, facets by
-publisher, category, year and site), the canned query ``/<db>/search?q=…`` with its ``.csv`` and
-``.json``, and ``/<db>/bulletins?_q=…`` (the table filtered by a search). See
-:mod:`archive.datasette_plugin`.
+Pages (:mod:`archive.web`, Chinese first, ``?lang=en``): ``/`` (search and the portals),
+``/-/search?q=督查&since=…`` (the CLI's search and filters, with ``.csv``/``.json`` downloads),
+``/-/bulletin?url=…``, ``/-/items``, ``/-/charts``; Datasette's own pages under ``/<db>``,
+with the canned query ``/<db>/search?q=…`` and ``/<db>/bulletins?_q=…`` (the table filtered by a
+search). See :mod:`archive.datasette_plugin`.
 
 The archive is opened read-only: every connection Datasette makes uses ``mode=ro`` (SQLite refuses
 writes), no plugin writes, and Datasette itself only runs SELECTs. A crawl may run meanwhile: WAL
@@ -27,7 +28,7 @@ from archive.schema import open_archive
 from archive.search import index_status
 from crawler.errors import CommandError
 
-HELP = "browse and search the archive in Datasette (read-only web server)"
+HELP = "read and search the archive in the browser: bulletins, items, charts (read-only web server)"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
 
