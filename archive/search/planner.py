@@ -6,14 +6,14 @@ only is listed newest first and unscored: that keeps the work bounded (see :func
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from itertools import islice
 
 import sqlite_utils
 
-from archive.search.index import FTS_TABLE
+from archive.search.index import BULLETIN_ROWID, FTS_TABLE, ROWID_BITS, day_number
 from archive.search.query import Filters, ParsedQuery, parse_query
 
 #: bm25 column weights: a hit in the title counts this many times a hit in the body.
@@ -22,9 +22,6 @@ SORTS = ("relevance", "newest")
 #: A phrase in at least this many bulletins is common: too costly for bm25 to score and too
 #: frequent to rank by (see :func:`candidates`).
 COMMON_DOCS = 2000
-#: Newest-first searches of common words probe at most this many of the most recent bulletins
-#: one by one before collecting and sorting all the matches.
-PROBE_ROWS = 200
 
 
 #: (rowid, score) of a row that may match.
@@ -44,67 +41,64 @@ def _conditions(parsed: ParsedQuery, filters: Filters, checks: bool) -> tuple[st
 def _source(
     parsed: ParsedQuery, filters: Filters, checks: bool = True, match: str | None = None
 ) -> tuple[str, str, list[object]]:
-    """(rowid column, ``FROM … WHERE …``, parameters) selecting candidate rows.
+    """(bulletin rowid column, ``FROM … WHERE …``, parameters) selecting candidate rows.
 
     ``match`` defaults to the whole query's expression; with it and ``checks`` the rows are
     exactly the matches when ``parsed.exact``, else a superset. Without an FTS expression (no
-    letters or digits) every row is a candidate, always pre-checked in SQL.
+    letters or digits) every row is a candidate, always pre-checked in SQL. With one, the date
+    filters are a range of index keys (no join needed) and the others join ``bulletins``.
     """
     match = parsed.match if match is None else match
-    where, params = _conditions(parsed, filters, checks or not match)
     if not match:
+        where, params = _conditions(parsed, filters, True)
         return "bulletins.rowid", f"FROM bulletins WHERE 1{where}", params
+    where, params = _conditions(parsed, replace(filters, since=None, until=None), checks)
     fts = f"FROM [{FTS_TABLE}]"
     if where:
-        fts += f" JOIN bulletins ON bulletins.rowid = [{FTS_TABLE}].rowid"
-    return f"[{FTS_TABLE}].rowid", f"{fts} WHERE [{FTS_TABLE}] MATCH ?{where}", [match, *params]
+        fts += f" JOIN bulletins ON bulletins.rowid = {BULLETIN_ROWID}"
+    keys, key_params = "", []
+    if filters.since:
+        keys += f" AND [{FTS_TABLE}].rowid >= ?"
+        key_params.append(day_number(filters.since) << ROWID_BITS)
+    if filters.until:
+        keys += f" AND [{FTS_TABLE}].rowid < ?"
+        key_params.append(day_number(filters.until) + 1 << ROWID_BITS)
+    return BULLETIN_ROWID, f"{fts} WHERE [{FTS_TABLE}] MATCH ?{keys}{where}", [match, *key_params, *params]
 
 
-def _density(db: sqlite_utils.Database, match: str) -> float | None:
-    """Estimated share of bulletins matching ``match`` when at least :data:`COMMON_DOCS` do;
-    None (uncommon) otherwise. Stops counting at COMMON_DOCS, so it costs little either way."""
-    row = db.execute(
-        f"SELECT rowid FROM [{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH ? LIMIT 1 OFFSET ?",
-        [match, COMMON_DOCS - 1],
-    ).fetchone()
-    if row is None:
-        return None
-    first = db.execute("SELECT min(rowid) FROM bulletins").fetchone()[0] or 1
-    return min(1.0, COMMON_DOCS / max(1, row[0] - first + 1))
+def _common(db: sqlite_utils.Database, phrase: str) -> bool:
+    """Whether at least :data:`COMMON_DOCS` bulletins match ``phrase`` (stops counting there)."""
+    return db.execute(
+        f"SELECT 1 FROM [{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH ? LIMIT 1 OFFSET ?",
+        [phrase, COMMON_DOCS - 1],
+    ).fetchone() is not None
 
 
 def candidates(
-    db: sqlite_utils.Database,
-    parsed: ParsedQuery,
-    filters: Filters,
-    order: str,
-    limit: int | None = None,
+    db: sqlite_utils.Database, parsed: ParsedQuery, filters: Filters, order: str
 ) -> Iterator[Candidate]:
     """(rowid, score) of candidate rows in ``order`` ("relevance", "newest" or "rowid").
 
     In rowid order the candidates are checked in SQL (exactly the matches when ``parsed.exact``);
-    the other orders give a superset, which the caller checks while reading the top rows, of
-    which ``limit`` is a hint.
+    the other orders give a superset, which the caller checks while reading the top rows.
 
-    Work stays bounded however common the words. bm25 scores a row only after counting, for its
-    IDF, every bulletin containing each phrase — tens of milliseconds for a word in most of
-    100,000 bulletins — so relevance ranks by the query's uncommon words only (common ones barely
-    move bm25: FTS5 floors the IDF of a word in half the bulletins to ~0), and a query made of
-    common words only is listed newest first. Scores are bm25 negated (higher is better), None
-    when not ranked.
+    Work stays bounded however common the words. Newest first reads the index backwards and
+    stops when the caller does. bm25 scores a row only after counting, for its IDF, every
+    bulletin containing each phrase (tens of milliseconds for a word in most of 100,000
+    bulletins), so relevance ranks by the query's uncommon words only (common ones barely move
+    bm25: FTS5 floors the IDF of a word in half the bulletins to ~0), and a query made of common
+    words only is listed newest first. Scores are bm25 negated (higher is better), None when not
+    ranked.
     """
     if order == "rowid":
         rowid, source, params = _source(parsed, filters)
         return db.execute(f"SELECT {rowid}, NULL {source} ORDER BY {rowid}", params)
-    phrases = dict.fromkeys(w.phrase for w in parsed.words if w.phrase)
-    densities = {phrase: _density(db, phrase) for phrase in phrases}
-    uncommon = [p for p, density in densities.items() if density is None]
-    if order == "relevance" and uncommon:
-        return _ranked(db, parsed, filters, " AND ".join(uncommon))
-    density = None
-    if densities and not uncommon:  # the phrases together: one lookup less for a single word
-        density = densities.get(parsed.match) or _density(db, parsed.match)
-    return _newest(db, parsed, filters, density, limit)
+    if order == "relevance":
+        phrases = dict.fromkeys(w.phrase for w in parsed.words if w.phrase)
+        uncommon = [phrase for phrase in phrases if not _common(db, phrase)]
+        if uncommon:
+            return _ranked(db, parsed, filters, " AND ".join(uncommon))
+    return _newest(db, parsed, filters)
 
 
 def _ranked(
@@ -116,44 +110,15 @@ def _ranked(
     return db.execute(f"SELECT {rowid}, {bm25} AS score {source} ORDER BY score DESC, {rowid} DESC", params)
 
 
-def _newest(
-    db: sqlite_utils.Database,
-    parsed: ParsedQuery,
-    filters: Filters,
-    density: float | None,
-    limit: int | None,
-) -> Iterator[tuple[int, None]]:
-    """Newest first, the cheapest way for how common the query is (``density``, None: uncommon).
-
-    Common enough to find ``limit`` matches twice over among the :data:`PROBE_ROWS` most recent
-    bulletins: look those up one by one (~50 µs each) first. Then, if the caller reads on (or
-    else), collect the matches (cost proportional to the bulletins holding the query's tokens) and
-    either sort them (uncommon: few) or walk the ``published`` index and keep those among them
-    (common: many, and the walk stops when the caller does), skipping rows already yielded.
-    """
-    where, params = _conditions(parsed, filters, checks=not parsed.match)
-    newest_first = "ORDER BY bulletins.published DESC, bulletins.rowid DESC"
+def _newest(db: sqlite_utils.Database, parsed: ParsedQuery, filters: Filters) -> Iterator[tuple[int, None]]:
+    """Newest first: the index backwards (its keys lead with the publication day), so the cost is
+    that of the rows read, not of all the matches; without an FTS expression, a scan by date."""
     if not parsed.match:
-        sql = f"SELECT bulletins.rowid, NULL FROM bulletins WHERE 1{where} {newest_first}"
-        yield from db.execute(sql, params)
-        return
-    matched = f"SELECT [{FTS_TABLE}].rowid FROM [{FTS_TABLE}] WHERE [{FTS_TABLE}] MATCH ?"
-    yielded: set[int] = set()
-    probe = math.ceil(2 * limit / density) if density and limit else PROBE_ROWS + 1
-    if probe <= PROBE_ROWS:
-        # the most recent rows, under the table's name so that the same ORDER BY applies
-        recent = (f"(SELECT bulletins.rowid, bulletins.published FROM bulletins WHERE 1{where} "
-                  f"{newest_first} LIMIT ?) AS bulletins")
-        probed = f"EXISTS ({matched} AND [{FTS_TABLE}].rowid = bulletins.rowid)"
-        sql = f"SELECT rowid, NULL FROM {recent} WHERE {probed} {newest_first}"
-        for row in db.execute(sql, [*params, probe, parsed.match]):
-            yielded.add(row[0])
-            yield row
-    member = "+bulletins.rowid" if density else "bulletins.rowid"  # "+": scan by date, not by rowid
-    sql = f"SELECT bulletins.rowid, NULL FROM bulletins WHERE {member} IN ({matched}){where} {newest_first}"
-    for row in db.execute(sql, [parsed.match, *params]):
-        if row[0] not in yielded:
-            yield row
+        where, params = _conditions(parsed, filters, True)
+        order = "ORDER BY bulletins.published DESC, bulletins.rowid DESC"
+        return db.execute(f"SELECT bulletins.rowid, NULL FROM bulletins WHERE 1{where} {order}", params)
+    rowid, source, params = _source(parsed, filters, checks=False)
+    return db.execute(f"SELECT {rowid}, NULL {source} ORDER BY [{FTS_TABLE}].rowid DESC", params)
 
 
 def _batched(items: Iterable[Candidate], first: int) -> Iterator[list[Candidate]]:

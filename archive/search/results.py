@@ -71,7 +71,7 @@ def search(
         raise QueryError(f"limit must be at least 1, not {limit}")
     parsed = parse_query(query)
     filters = Filters.make(since, until, publisher, site)
-    candidates = planner.candidates(db, parsed, filters, sort, limit)
+    candidates = planner.candidates(db, parsed, filters, sort)
     columns = ", ".join(HIT_COLUMNS) + ", title, body"
     hits: list[SearchHit] = []
     for row, score in planner.verified(db, parsed, candidates, columns, limit or 256):
