@@ -39,12 +39,21 @@ def remove_stale(path: Path) -> None:
 def _guard(part: Path) -> tuple[int, int]:
     """Fork the guardian of ``part``; (its pid, the pipe's write end the writer keeps)."""
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    # Signals wait until the fork is done: a Ctrl-C landing in the fork's own handlers is lost.
+    stops = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    pid = -1
+    try:
+        pid = os.fork()
+    finally:
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
     if pid == 0:  # the guardian: only system calls, then _exit (no cleanup of the writer's state)
         try:
             os.close(write_end)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and so may a service manager's stop
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
             word = b""
             while chunk := os.read(read_end, 1):
                 word = chunk
@@ -68,7 +77,7 @@ class AtomicFile:
         self._fd = os.open(self.part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o666)
         try:
             self._guardian, self._pipe = _guard(self.part)
-        except OSError:
+        except BaseException:  # Ctrl-C may land here too: the part file must not stay
             os.close(self._fd)
             self.part.unlink(missing_ok=True)
             raise
