@@ -483,3 +483,28 @@ def test_cli_filters_that_forgive(tmp_path: Path) -> None:
     result = run_cli("search", '"督查"', *archive)
     assert result.returncode == 0 and result.stdout.count("\n") == 1
     assert "no bulletins match" in result.stdout and "try '督查'" in result.stdout
+
+
+def test_held_index_writes_land_in_key_order_and_stay_consistent(small) -> None:
+    """A batch (PendingIndex) writes in key order; two updates of one bulletin keep their order."""
+    from archive.search import PendingIndex
+
+    pending = PendingIndex()
+    rows = [("https://x/1", "2021-05-01", "咸宁督查"), ("https://x/2", "2019-01-01", "常务会议"),
+            ("https://x/3", None, "督查通报")]
+    with small.atomic():
+        rowids = [small["bulletins"].insert({"url": u, "site": "x", "published": p, "title": t, "body": ""}).last_rowid
+                  for u, p, t in rows]
+        for rowid, (_, published, title) in zip(rowids, rows):
+            index_bulletin(small, rowid, title, "", published, pending=pending)
+        small["bulletins"].update("https://x/1", {"published": "2018-01-01", "title": "改后"})
+        index_bulletin(small, rowids[0], "改后", "", "2018-01-01", previous=("咸宁督查", "", "2021-05-01"),
+                       pending=pending)
+        small["bulletins"].update("https://x/1", {"title": "再改"})
+        index_bulletin(small, rowids[0], "再改", "", "2018-01-01", previous=("改后", "", "2018-01-01"),
+                       pending=pending)
+        pending.flush(small)
+    assert found(small, "督查") == {rowids[2]} and found(small, "再改") == {rowids[0]}
+    assert found(small, "改后") == found(small, "咸宁") == set() and index_status(small).in_sync
+    assert [h.rowid for h in search(small, "会议 ", sort="newest")] == [rowids[1]]
+    small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")
