@@ -83,14 +83,15 @@ def list_items(
     status: str | None = None,
     meeting_date: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Items matching every given filter (exact unit name, status, ISO meeting date), oldest first.
+    """Items matching every given filter (unit name containing ``unit``, status, ISO meeting
+    date), oldest first.
 
     Each is a dict with ``units`` and ``documents`` as lists.
     """
     clauses: list[str] = []
     params: list[Any] = []
     if unit is not None:
-        clauses.append("exists (select 1 from item_units u where u.item_id = i.id and u.unit = ?)")
+        clauses.append("exists (select 1 from item_units u where u.item_id = i.id and instr(u.unit, ?) > 0)")
         params.append(unit)
     if status is not None:
         clauses.append("i.status = ?")

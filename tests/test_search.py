@@ -11,14 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive import search as search_module
+from archive.search import planner
 from archive.schema import BULLETIN_COLUMNS, open_archive
 from archive.search import (
     FTS_TABLE,
     META_TABLE,
     QueryError,
-    build_match,
     count_matches,
-    delete_from_index,
     ensure_search_shape,
     fold,
     index_bulletin,
@@ -64,7 +63,7 @@ def make_bulletin(rng: random.Random, number: int) -> dict:
 
 def add(db: sqlite_utils.Database, row: dict) -> int:
     rowid = db["bulletins"].insert(row).last_rowid
-    index_bulletin(db, rowid, row.get("title"), row.get("body"))
+    index_bulletin(db, rowid, row.get("title"), row.get("body"), row.get("published"))
     return rowid
 
 
@@ -76,6 +75,11 @@ def expected(db: sqlite_utils.Database, query: str) -> set[int]:
         for rowid, title, body in db.execute("SELECT rowid, title, body FROM bulletins")
         if all(w in (title or "").lower() or w in (body or "").lower() for w in words)
     }
+
+
+def match_of(query: str) -> str:
+    """The FTS5 expression a query is looked up by."""
+    return search_module.parse_query(query).match
 
 
 def found(db: sqlite_utils.Database, query: str) -> set[int]:
@@ -120,23 +124,23 @@ def test_tokenizer_turns_runs_into_bigrams_and_a_last_character() -> None:
 
 
 def test_build_match_quotes_bigrams_and_never_passes_user_text() -> None:
-    assert build_match("督") == '"督"*'
-    assert build_match("常务会议纪要") == '"常务" + "务会" + "会议" + "议纪" + "纪要"'
-    assert build_match("GDP增长") == '"gd" + "dp" + "p增" + "增长"'
-    assert build_match("咸宁 5G") == '"咸宁" AND "5g"'
+    assert match_of("督") == '"督"*'
+    assert match_of("常务会议纪要") == '"常务" + "务会" + "会议" + "议纪" + "纪要"'
+    assert match_of("GDP增长") == '"gd" + "dp" + "p增" + "增长"'
+    assert match_of("咸宁 5G") == '"咸宁" AND "5g"'
     # punctuation inside a word: its longest run narrows the candidates, the rest is checked
-    assert build_match("1.6436亿元") == '"64" + "43" + "36" + "6亿" + "亿元"'
+    assert match_of("1.6436亿元") == '"64" + "43" + "36" + "6亿" + "亿元"'
     # ... and a run followed by punctuation must end a run in the text (its lone last character)
-    assert build_match('NEAR("督查")') == '"ne" + "ea" + "ar" + "r"'
-    assert build_match("督查。") == '"督查" + "查"'
-    assert build_match("3.5%") == '"3"'
-    assert build_match("（）") == ""  # nothing to look up: search scans
+    assert match_of('NEAR("督查")') == '"ne" + "ea" + "ar" + "r"'
+    assert match_of("督查。") == '"督查" + "查"'
+    assert match_of("3.5%") == '"3"'
+    assert match_of("（）") == ""  # nothing to look up: search scans
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\u3000", "字" * 31, "a " * 16])
 def test_empty_and_too_long_queries_raise_a_value_error(query: str) -> None:
     with pytest.raises(QueryError) as error:
-        build_match(query)
+        match_of(query)
     assert isinstance(error.value, ValueError) and str(error.value)
 
 
@@ -252,14 +256,12 @@ def test_bad_filters_raise_query_error(archive, bad: dict) -> None:
         search(db, "督查", **bad)
 
 
-@pytest.mark.parametrize("probe_rows", [3, 200])
-def test_common_words_keep_results_complete(archive, monkeypatch, probe_rows: int) -> None:
+def test_common_words_keep_results_complete(archive, monkeypatch) -> None:
     db, _ = archive
     rows = {r["rowid"]: r["published"] for r in db.query("SELECT rowid, published FROM bulletins")}
     common = len(expected(db, "赤壁市")) + 1  # 督查 is common, 赤壁市 is not
     assert 0 < len(expected(db, "赤壁市 督查")) and len(expected(db, "督查")) > common
-    monkeypatch.setattr(search_module, "COMMON_DOCS", common)
-    monkeypatch.setattr(search_module, "PROBE_ROWS", probe_rows)  # probing falls back, or suffices
+    monkeypatch.setattr(planner, "COMMON_DOCS", common)
 
     def newest(rowids: set[int]) -> list[int]:
         return sorted(rowids, key=lambda r: (rows[r], r), reverse=True)
@@ -272,9 +274,9 @@ def test_common_words_keep_results_complete(archive, monkeypatch, probe_rows: in
         newest_first("督查", hits)
         assert len(hits) == len(expected(db, "督查")) and all(h.score is None for h in hits)
         newest_first("督查", search(db, "督查", limit=4, sort=sort))
-    # probing the 20 newest rows, then the rest sorted: in order, none twice
-    probed = search_module._newest(db, search_module.parse_query("督查"), search_module.Filters(), 1.0, 10)
-    assert [rowid for rowid, _ in probed] == newest(expected(db, "督查"))
+    # the index read backwards: newest first, in order, none twice
+    read = planner._newest(db, search_module.parse_query("督查"), search_module.Filters())
+    assert [rowid for rowid, _ in read] == newest(expected(db, "督查"))
     ranked = search(db, "赤壁市 督查", limit=None)  # ranked by the uncommon word
     assert {h.rowid for h in ranked} == expected(db, "赤壁市 督查") and all(h.score > 0 for h in ranked)
     newest_first("赤壁市 督查", search(db, "赤壁市 督查", sort="newest"))
@@ -287,7 +289,7 @@ def test_common_words_keep_results_complete(archive, monkeypatch, probe_rows: in
 def test_a_limited_search_fills_its_limit_when_candidates_need_checking(archive, monkeypatch, sort) -> None:
     db, _ = archive
     for common in (5, 2000):
-        monkeypatch.setattr(search_module, "COMMON_DOCS", common)
+        monkeypatch.setattr(planner, "COMMON_DOCS", common)
         for query in ["督查，", "督查。", "1.6436亿元", "：市", "NEAR(x)", "3.5%", "（二）", "、", "督查 。", "gdp增长6.5%"]:
             want = expected(db, query)
             hits = search(db, query, limit=3, sort=sort)
@@ -307,18 +309,14 @@ def test_updating_a_body_replaces_its_words(small) -> None:
     rowid = add(small, old)
     add(small, {"url": "https://x/2", "site": "x", "title": "其他", "body": "常务会议"})
     small["bulletins"].update(old["url"], {"body": "5G基站建设，GDP增长"})
-    index_bulletin(small, rowid, old["title"], "5G基站建设，GDP增长", previous=(old["title"], old["body"]))
+    index_bulletin(small, rowid, old["title"], "5G基站建设，GDP增长", previous=(old["title"], old["body"], None))
     assert found(small, "1.6436亿元") == found(small, "会议纪要") == set()
     assert found(small, "常务会议") == {rowid + 1}
     assert found(small, "gdp增长") == found(small, "5G") == found(small, "咸宁") == {rowid}
     small["bulletins"].update(old["url"], {"title": "新标题"})
-    index_bulletin(small, rowid, "新标题", "5G基站建设，GDP增长", previous=(old["title"], "5G基站建设，GDP增长"))
+    index_bulletin(small, rowid, "新标题", "5G基站建设，GDP增长", previous=(old["title"], "5G基站建设，GDP增长", None))
     assert found(small, "咸宁") == set() and found(small, "新标题") == {rowid}
     assert index_status(small).in_sync
-
-    delete_from_index(small, rowid, "新标题", "5G基站建设，GDP增长")
-    small["bulletins"].delete(old["url"])
-    assert found(small, "5G") == set() and index_status(small).in_sync
     # the index stays consistent: FTS5's own check passes after deletes with the old tokens
     small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")
 
@@ -401,7 +399,7 @@ def test_property_search_equals_substring_scan(texts: list[tuple[str, str]], dat
 def test_property_any_text_is_safe(archive, query: str) -> None:
     db, _ = archive
     try:
-        match = build_match(query)
+        match = match_of(query)
     except QueryError:
         assert not query.strip() or len(query.strip()) > search_module.MAX_QUERY_CHARS
         return
@@ -427,7 +425,11 @@ def test_cli_search_text_and_json(archive) -> None:
     lines = result.stdout.splitlines()
     assert lines and "亿元" in result.stdout  # ensure_ascii=False
     hits = [json.loads(line) for line in lines]
-    assert all(set(h) == {"url", "title", "published", "snippet", "score"} for h in hits)
+    wanted = {"url", "title", "published", "issued", "publisher", "site", "index_no", "doc_no", "category",
+              "validity", "attachments", "snippet", "score"}
+    assert all(wanted <= set(h) for h in hits)
+    rows = {r["url"]: r for r in open_archive(path).query("SELECT * FROM bulletins")}
+    assert all(h[name] == rows[h["url"]][name] for h in hits for name in ("publisher", "site", "published"))
     assert all("【1.6436亿元】" in h["snippet"] or "1.6436亿元" in h["title"] for h in hits)
     assert all(h["published"] >= "2019-01-01" for h in hits)
 
@@ -459,3 +461,50 @@ def test_cli_reindex(tmp_path: Path) -> None:
     result = run_cli("reindex", "--archive", str(tmp_path / "a.db"))
     assert result.returncode == 0 and "indexed 1 bulletins" in result.stdout
     assert found(open_archive(tmp_path / "a.db"), "咸宁") == {1}
+
+
+def test_cli_filters_that_forgive(tmp_path: Path) -> None:
+    """Unknown site/publisher name the known ones; a host matches with any port; quotes explained."""
+    db = open_archive(tmp_path / "a.db")
+    for number, (site, publisher) in enumerate([("127.0.0.1:8123", "咸宁市人民政府办公室"),
+                                                ("www.xianning.gov.cn", "咸宁市政府督查室")]):
+        add(db, {"url": f"https://x/{number}", "site": site, "publisher": publisher, "title": "督查通报",
+                 "body": "市政府常务会议", "published": f"2021-0{number + 1}-01"})
+    db.conn.close()
+    archive = ["--archive", str(tmp_path / "a.db")]
+    result = run_cli("search", "督查", "--site", "127.0.0.1", "--json", *archive)
+    assert result.returncode == 0 and [json.loads(line)["site"] for line in result.stdout.splitlines()] == [
+        "127.0.0.1:8123"]
+    for option, value, known in [("--site", "127.0.0.2", "127.0.0.1:8123, www.xianning.gov.cn"),
+                                 ("--publisher", "财政局", "咸宁市人民政府办公室, 咸宁市政府督查室")]:
+        result = run_cli("search", "督查", option, value, *archive)
+        assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+        assert result.stderr.startswith("error: ") and f"(known: {known})" in result.stderr
+    result = run_cli("search", '"督查"', *archive)
+    assert result.returncode == 0 and result.stdout.count("\n") == 1
+    assert "no bulletins match" in result.stdout and "try '督查'" in result.stdout
+
+
+def test_held_index_writes_land_in_key_order_and_stay_consistent(small) -> None:
+    """A batch (PendingIndex) writes in key order; two updates of one bulletin keep their order."""
+    from archive.search import PendingIndex
+
+    pending = PendingIndex()
+    rows = [("https://x/1", "2021-05-01", "咸宁督查"), ("https://x/2", "2019-01-01", "常务会议"),
+            ("https://x/3", None, "督查通报")]
+    with small.atomic():
+        rowids = [small["bulletins"].insert({"url": u, "site": "x", "published": p, "title": t, "body": ""}).last_rowid
+                  for u, p, t in rows]
+        for rowid, (_, published, title) in zip(rowids, rows):
+            index_bulletin(small, rowid, title, "", published, pending=pending)
+        small["bulletins"].update("https://x/1", {"published": "2018-01-01", "title": "改后"})
+        index_bulletin(small, rowids[0], "改后", "", "2018-01-01", previous=("咸宁督查", "", "2021-05-01"),
+                       pending=pending)
+        small["bulletins"].update("https://x/1", {"title": "再改"})
+        index_bulletin(small, rowids[0], "再改", "", "2018-01-01", previous=("改后", "", "2018-01-01"),
+                       pending=pending)
+        pending.flush(small)
+    assert found(small, "督查") == {rowids[2]} and found(small, "再改") == {rowids[0]}
+    assert found(small, "改后") == found(small, "咸宁") == set() and index_status(small).in_sync
+    assert [h.rowid for h in search(small, "会议 ", sort="newest")] == [rowids[1]]
+    small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")
