@@ -74,12 +74,13 @@ class AtomicFile:
         self.path = path
         remove_stale(path)
         self.part = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
-        self._fd = os.open(self.part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+        # The guardian first: a writer killed right after creating the file leaves nothing.
+        self._guardian, self._pipe = _guard(self.part)
         try:
-            self._guardian, self._pipe = _guard(self.part)
-        except BaseException:  # Ctrl-C may land here too: the part file must not stay
-            os.close(self._fd)
-            self.part.unlink(missing_ok=True)
+            self._fd = os.open(self.part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+        except BaseException:  # the guardian then finds nothing to remove
+            os.close(self._pipe)
+            os.waitpid(self._guardian, 0)
             raise
 
     def fileno(self) -> int:
