@@ -50,12 +50,20 @@ VERSION_COLUMNS: dict[str, type] = {
         "title", "body", "attachments")},
 }
 
-#: One row per HTTP response written to a WARC file: where its raw bytes are.
+#: One row per HTTP response written to a WARC file: where its raw bytes are, and how far
+#: ingest got with it (``ingest_state``, see :data:`INGEST_STATES`).
 CAPTURE_COLUMNS: dict[str, type] = {
     "id": int, "run_id": int, "url": str, "kind": str, "status": int, "fetched_at": str,
     "content_type": str, "warc_file": str, "warc_offset": int, "warc_length": int,
     "payload_sha256": str,
+    "list_url": str,       # the list page that linked the bulletin
+    "requested_url": str,  # the URL asked for, when a redirect led to this one
+    "ingest_state": str,
 }
+#: ``captures.ingest_state`` of a bulletin's response: ``fetched`` (its further pages and files
+#: are still being fetched), ``ready`` (to be ingested), ``ingested``. NULL: nothing to ingest
+#: (lists, robots.txt, files, redirects…).
+INGEST_STATES = ("fetched", "ready", "ingested")
 
 #: Primary key of ``attachments``: a file is linked once per bulletin.
 ATTACHMENT_KEY = ("bulletin_url", "url")
@@ -137,14 +145,25 @@ order by m.date, m.number, b.published, m.bulletin_url""",
 }
 
 
+def _ensure_captures(db: sqlite_utils.Database) -> None:
+    """``captures``; in an archive from before ingest, every bulletin capture was stored already."""
+    stored_before = "captures" in db.table_names() and "ingest_state" not in db["captures"].columns_dict
+    _ensure_table(db, "captures", CAPTURE_COLUMNS, pk="id")
+    if stored_before:
+        with db.atomic():
+            db.execute("update captures set ingest_state = 'ingested' where kind = 'bulletin'")
+    db["captures"].create_index(["url"], if_not_exists=True)
+    db.execute("CREATE INDEX IF NOT EXISTS captures_to_ingest ON captures (ingest_state, id)"
+               " WHERE ingest_state IS NOT NULL AND ingest_state != 'ingested'")
+
+
 def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
-    """Meetings, items and their units, plus the views over them; fill them for old archives.
+    """Meetings, items and their units, plus the views over them.
 
     A view is re-created only when its SQL changed, so opening the archive writes nothing
-    in the usual case. When the tables are new and bulletins exist (an archive from before
-    they were added), every body is parsed once so queries work without a re-crawl.
+    in the usual case. (An archive from before these tables gets them filled by its next
+    ingest: :func:`crawler.ingest.open_for_ingest`.)
     """
-    backfill = "items" not in db.table_names()
     _ensure_table(db, "meetings", MEETING_COLUMNS, pk="id",
                   foreign_keys=[("bulletin_url", "bulletins", "url")])
     db["meetings"].create_index(["bulletin_url"], if_not_exists=True)
@@ -163,10 +182,6 @@ def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
             with db.atomic():
                 db.execute(f"DROP VIEW IF EXISTS [{name}]")
                 db.execute(wanted)
-    if backfill and db["bulletins"].count:
-        from archive.structure import rebuild_structures
-
-        rebuild_structures(db)
 
 
 @functools.lru_cache(maxsize=64)
@@ -211,8 +226,7 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     _ensure_table(db, "url_aliases", URL_ALIAS_COLUMNS, pk="alias")
     _ensure_table(db, "versions", VERSION_COLUMNS, pk="id")
     db["versions"].create_index(["url", "seen_at"], if_not_exists=True)
-    _ensure_table(db, "captures", CAPTURE_COLUMNS, pk="id")
-    db["captures"].create_index(["url"], if_not_exists=True)
+    _ensure_captures(db)
     _ensure_table(db, "attachments", ATTACHMENT_COLUMNS, pk=ATTACHMENT_KEY)
     db["attachments"].create_index(["sha256"], if_not_exists=True)
     _ensure_table(db, "crawl_runs", CRAWL_RUN_COLUMNS, pk="id")
