@@ -84,28 +84,46 @@ class StopWhenTold:
         self.crawler = crawler
         self.grace = grace
         self._signals = 0
-        self._progress = LoopingCall(self._report)
+        self._name = ""
+        self._progress: LoopingCall | None = None
         self._waited = 0.0
 
     def install(self) -> None:
+        """From now on; a signal before the reactor runs takes effect as soon as it does."""
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._on_signal)
 
+    def reactor_started(self) -> None:
+        if self._signals:
+            self._schedule()
+
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._signals += 1
+        self._name = signal.Signals(signum).name
+        if "twisted.internet.reactor" in sys.modules:  # else: at start-up (reactor_started)
+            self._schedule()
+
+    def _schedule(self) -> None:
         from twisted.internet import reactor
 
-        self._signals += 1
         # Nothing but scheduling here: the interrupted code may hold the stream or the reactor.
         if self._signals == 1:
-            reactor.callFromThread(self._stop_gracefully, signal.Signals(signum).name)
+            reactor.callFromThread(self._stop_gracefully, self._name)
         else:
-            reactor.callFromThread(self._stop_now, f"{signal.Signals(signum).name} again")
+            reactor.callFromThread(self._stop_now, f"{self._name} again")
 
     def _stop_gracefully(self, name: str) -> None:
         from twisted.internet import reactor
 
+        if self._progress is not None:
+            return
+        engine = self.crawler.engine
+        if engine is None or engine.spider is None or not engine.running:  # still starting
+            reactor.callLater(0.1, self._stop_gracefully, name)
+            return
         _say(f"{name}: stopping; finishing {self._in_flight()} request(s) in flight "
              f"(at most {self.grace:.0f} s; {name} again stops at once)")
+        self._progress = LoopingCall(self._report)
         self._progress.start(2.0, now=False)
         reactor.callLater(self.grace, self._stop_now, f"still running after {self.grace:.0f} s")
         self.process.stop()
@@ -153,11 +171,12 @@ def run_crawl(start_urls: Iterable[str], settings: Settings) -> CrawlResult:
             process = CrawlerProcess(settings)
             quiet_network_tracebacks()
             crawler = process.create_crawler(ColumnSpider)
+            stop = StopWhenTold(process, crawler, settings.getfloat("STOP_TIMEOUT"))
+            stop.install()
             process.crawl(crawler, start_urls=list(start_urls))  # installs the reactor
             from twisted.internet import reactor
 
-            stop = StopWhenTold(process, crawler, settings.getfloat("STOP_TIMEOUT"))
-            reactor.addSystemEventTrigger("after", "startup", stop.install)
+            reactor.addSystemEventTrigger("after", "startup", stop.reactor_started)
             process.start(install_signal_handlers=False)
             if crawler.crawling or crawler.engine is not None:  # the crawl started
                 run = crawler.get_extension(ArchiveRun)

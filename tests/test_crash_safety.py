@@ -12,11 +12,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import sqlite_utils
 
 from tests.conftest import FAST, REPO, crawl, stored_row, truth_row
+from tests.replica import faults
 from tests.replica.server import ReplicaPortal
 
 #: Slow enough to be caught mid-run, fast enough for the suite.
@@ -194,3 +196,46 @@ def test_archive_files_that_cannot_be_created_fail_the_run_in_one_line(tmp_path)
     assert "archive write failed: FileExistsError: " in result.stderr.strip().splitlines()[-1]
     # nothing was stored: the archive this crawl created is not left behind, nor its lock
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.captures"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_second_signal_stops_at_once_and_leaves_a_sound_archive(tmp_path, signum):
+    """Ctrl-C twice (or systemd's SIGTERM twice): out at once, the run recorded, nothing half."""
+    with crawl_under_way(tmp_path, seed=8, rows=5) as (archive, portal, starts, process):
+        os.killpg(process.pid, signum)
+        time.sleep(0.1)
+        os.killpg(process.pid, signum)
+        _out, err = process.communicate(timeout=10)
+        assert process.returncode == 130, err[-2000:]
+        assert "interrupted" in err.strip().splitlines()[-1]
+        assert "stopping at once" in err and "Traceback" not in err
+        assert_sound(archive)
+        assert_index_matches_table(archive)
+        assert last_run(archive)["outcome"] == "interrupted"
+
+        result = crawl(archive, *starts)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert_complete(archive, portal)
+
+
+def test_sigterm_stops_within_10_seconds_even_with_requests_hanging(tmp_path):
+    """A first SIGTERM waits for the requests in flight, never longer than STOP_TIMEOUT."""
+    archive = tmp_path / "archive.db"
+    with ReplicaPortal(per_family=30, seed=9) as portal:
+        starts = [c.start_url for c in portal.columns.values()]
+        for truth in portal.columns["table"].bulletins:
+            portal.faults[urlsplit(truth["url"]).path] = faults.hang(60)  # longer than DOWNLOAD_TIMEOUT
+        process = start_crawl(archive, starts)
+        wait_for(archive, process, rows=5)
+        deadline = time.monotonic() + 30
+        while not any(r["path"] in portal.faults for r in portal.requests):
+            assert time.monotonic() < deadline, "no hanging page was requested"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=10)  # the issue's bound: within 10 s
+        assert process.returncode == 130, err[-2000:]
+        lines = err.strip().splitlines()
+        assert any("stopping; finishing" in line for line in lines)  # progress while stopping
+        assert "interrupted" in lines[-1] and "Traceback" not in err
+        assert_sound(archive)
+        assert last_run(archive)["outcome"] == "interrupted"
