@@ -174,12 +174,16 @@ class ArchiveRun:
 
     # --- ingest and commits -------------------------------------------------------------
     def ingest_ready(self) -> None:
-        """Ingest the captures made ready since the last batch, and commit (a batch per call)."""
+        """Commit the captures and failures since the last call, then ingest those ready.
+
+        Captures are durable before anything is built from them: a run killed while ingesting
+        leaves them ready, for the next crawl or ``ingest`` to finish.
+        """
         if self.failure is not None:
             return
         try:
+            self.db.conn.commit()
             self.ingest.ready()
-            self.db.conn.commit()  # the captures of pages still being fetched, and failures
         except (OSError, sqlite3.Error) as error:
             self.archive_failed(error)
         self._add_counts()
