@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -239,3 +240,33 @@ def test_sigterm_stops_within_10_seconds_even_with_requests_hanging(tmp_path):
         assert "interrupted" in lines[-1] and "Traceback" not in err
         assert_sound(archive)
         assert last_run(archive)["outcome"] == "interrupted"
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_the_next_run_completes(tmp_path):
+    """Every file of the archive capped in size (RLIMIT_FSIZE: writes past it fail as on a full
+    disk), wherever the first refused write lands: WARC file, database, or a commit."""
+    archive = tmp_path / "archive.db"
+    limit = 400_000
+
+    def cap_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    with ReplicaPortal(per_family=12, seed=16) as portal:
+        starts = [c.start_url for c in portal.columns.values()]
+        urls = [arg for url in starts for arg in ("--start-url", url)]
+        full = subprocess.run(
+            [sys.executable, "-m", "crawler", "crawl", *urls, "--archive", str(archive), *FAST],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+            timeout=120, preexec_fn=cap_file_size)
+        assert full.returncode == 1, full.stderr[-2000:]
+        assert "Traceback" not in full.stderr
+        last = full.stderr.strip().splitlines()[-1]
+        assert "archive write failed" in last, last
+        assert any(reason in last for reason in ("File too large", "disk is full", "disk I/O error")), last
+        assert_sound(archive)
+        assert_index_matches_table(archive)
+        assert last_run(archive)["outcome"] in ("failed", "running")  # "running" when even that write failed
+
+        result = crawl(archive, *starts)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert_complete(archive, portal)
