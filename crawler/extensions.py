@@ -26,6 +26,7 @@ import json
 import logging
 import secrets
 import sqlite3
+import time
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -181,11 +182,15 @@ class ArchiveRun:
         """
         if self.failure is not None:
             return
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             self.db.conn.commit()
             self.ingest.ready()
         except (OSError, sqlite3.Error) as error:
             self.archive_failed(error)
+        stats = self.crawler.stats
+        stats.inc_value("ingest/seconds", time.perf_counter() - started)  # on the reactor's thread
+        stats.inc_value("ingest/cpu_seconds", time.process_time() - cpu)
         self._add_counts()
 
     def _add_counts(self) -> None:
