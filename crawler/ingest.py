@@ -28,7 +28,6 @@ import datetime as dt
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +87,10 @@ def open_for_ingest(path: str | Path) -> sqlite_utils.Database:
 
 
 def _structure_rows(body: str) -> dict[str, list[dict[str, Any]]]:
-    return asdict(parse_structure(body or ""))
+    """The parsed structure as the plain mappings :func:`archive.structure.save_structure` takes."""
+    structure = parse_structure(body or "")
+    return {"meetings": [vars(meeting) for meeting in structure.meetings],
+            "items": [vars(item) for item in structure.items]}
 
 
 def store_record(

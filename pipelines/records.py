@@ -8,7 +8,7 @@ of the ``bulletins`` table.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -41,9 +41,9 @@ class BulletinRecord:
 
     def row(self) -> dict[str, object]:
         """The ``bulletins`` row: attachments as a JSON list, bookkeeping left out."""
-        data = asdict(self)
-        data.pop("extraction")
-        data["attachments"] = json.dumps(data["attachments"], ensure_ascii=False)
+        data = dict(vars(self))  # shallow: dataclasses.asdict deep-copies, several times slower
+        del data["extraction"]
+        data["attachments"] = json.dumps([vars(a) for a in self.attachments], ensure_ascii=False)
         return data
 
 
