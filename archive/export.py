@@ -639,7 +639,6 @@ def _quote(identifier: str) -> str:
 
 
 __all__ = [
-    "COLUMN_KINDS",
     "Column",
     "DEFAULT_BATCH_ROWS",
     "ExportError",

@@ -1,32 +1,88 @@
-"""Where an archive keeps what is not in its SQLite file: WARC captures and attachment files.
+"""Where an archive keeps its files: ``x.db`` with ``x.captures/`` and ``x.files/`` beside it.
 
-Readers (``serve``) find the raw bytes through these, so the folder layout is written down once.
+Each archive has folders of its own, named after its database file, so two archives in one
+folder never mix, and moving or deleting one is ``mv x.*`` / ``rm -r x.*``. The path given is
+resolved first (a symlink to an archive is that archive, with one lock and one set of folders).
+
+Archives from before this layout kept ``captures/`` and ``files/`` beside the database; they
+are read where they are: a WARC file missing from ``x.captures/`` is looked up in
+``captures/``, and ``attachments.path`` is relative to the database's folder either way
+(``x.files/ab/….pdf`` or ``files/ab/….pdf``). New captures and files always go to the
+archive's own folders.
 """
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-CAPTURES = "captures"
-FILES = "files"
+_LEGACY_CAPTURES = "captures"
 
 
-def archive_folder(db_path: str | Path) -> Path:
-    """The folder holding the database file, its captures and its files."""
-    return Path(db_path).absolute().parent
+@dataclass(frozen=True)
+class ArchiveLayout:
+    """The paths of one archive, from its database file (symlinks resolved)."""
+
+    db: Path
+
+    @classmethod
+    def of(cls, path: str | Path) -> "ArchiveLayout":
+        return cls(Path(path).expanduser().resolve())
+
+    @property
+    def folder(self) -> Path:
+        """The folder holding the database: ``attachments.path`` is relative to it."""
+        return self.db.parent
+
+    @property
+    def captures(self) -> Path:
+        """The run's WARC files."""
+        return self.db.with_name(f"{self.db.stem}.captures")
+
+    @property
+    def files(self) -> Path:
+        """Attachment files by content hash."""
+        return self.db.with_name(f"{self.db.stem}.files")
+
+    @property
+    def lock(self) -> Path:
+        return self.db.with_name(f"{self.db.name}.lock")
+
+    def warc(self, name: str) -> Path:
+        """The WARC file ``name`` of a ``captures`` row: the archive's folder, else the old shared one."""
+        own = self.captures / name
+        if own.exists():
+            return own
+        legacy = self.folder / _LEGACY_CAPTURES / name
+        return legacy if legacy.exists() else own
+
+    def file_path(self, stored: str) -> str:
+        """``attachments.path`` of a file stored as ``stored`` (``ab/<sha256>.pdf``) in ``files``."""
+        return f"{self.files.name}/{stored}"
+
+    def remove_if_unused(self) -> None:
+        """Remove the database and its folders: a run that failed before capturing anything
+        leaves no trace of an archive it created (the folders only if empty)."""
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+        for folder in (self.captures, self.files):
+            if folder.is_dir() and not any(folder.iterdir()):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def capture_file(db_path: str | Path, warc_file: str) -> Path | None:
     """The WARC file named in ``captures.warc_file``; None for a name that is not a plain file name."""
     if not warc_file or Path(warc_file).name != warc_file or warc_file in (".", ".."):
         return None
-    return archive_folder(db_path) / CAPTURES / warc_file
+    return ArchiveLayout.of(db_path).warc(warc_file)
 
 
 def attachment_file(db_path: str | Path, stored_path: str) -> Path | None:
-    """The file of ``attachments.path`` (relative to the archive's folder, under ``files/``);
-    None when the stored path would lead anywhere else."""
+    """The file of ``attachments.path`` (relative to the archive's folder, under its files
+    folder, or the old shared ``files/``); None when the stored path would lead anywhere else."""
     if not stored_path:
         return None
-    files = archive_folder(db_path) / FILES
-    path = (archive_folder(db_path) / stored_path).resolve()
-    return path if path.is_relative_to(files.resolve()) else None
+    layout = ArchiveLayout.of(db_path)
+    path = (layout.folder / stored_path).resolve()
+    allowed = (layout.files.resolve(), (layout.folder / "files").resolve())
+    return path if any(path.is_relative_to(folder) for folder in allowed) else None

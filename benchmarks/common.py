@@ -98,7 +98,7 @@ class ChildRun:
 
     The peak RSS is the child's ``VmHWM``, polled every 10 ms until it exits: ``ru_maxrss`` of a
     forked child starts from the parent's RSS, so it would report this process's size instead.
-    ``processes`` are the child and its descendants (the crawl's workers), each as last seen
+    ``processes`` are the child and its descendants (a browser, say), each as last seen
     by the same polling; ``cpu`` from ``wait4`` includes the descendants the child waited for.
     """
 
@@ -109,11 +109,6 @@ class ChildRun:
     stdout: str
     stderr: str
     processes: tuple[ProcessUse, ...] = ()
-
-    @property
-    def tree_rss(self) -> int:
-        """The sum of the peaks of every process of the tree (an upper bound of its peak)."""
-        return sum(p.peak_rss for p in self.processes) or self.max_rss
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")

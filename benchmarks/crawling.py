@@ -22,6 +22,10 @@ from tests.replica.server import ReplicaPortal
 
 #: Target: the project crawl's wall time at most this many times the bare spider's.
 TARGET_RATIO = 1.5
+#: Target: the crawl without its ingest batches (fetching and capturing) against the bare spider.
+TARGET_FETCH_RATIO = 1.3
+#: Target: bulletins ingested per second of one core's CPU time.
+TARGET_INGEST_RATE = 400
 #: New bulletins published before the second nightly run, one family after another.
 NEW_BULLETINS = 5
 #: What a request of the replica's log was for, by its path.
@@ -56,10 +60,18 @@ class CrawlRun:
     requests: int
     kinds: str  # what the requests were for (request_kinds)
     engine_seconds: float  # Scrapy's elapsed_time_seconds: the crawl without start-up and imports
+    ingest_seconds: float = 0.0  # wall time of the run's ingest batches (on the reactor's thread)
+    ingest_cpu: float = 0.0  # their CPU time
+    ingested: int = 0  # bulletins they stored (new, changed or unchanged)
 
     @property
     def pages_per_second(self) -> float:
         return self.requests / self.child.wall
+
+    @property
+    def fetch_wall(self) -> float:
+        """The crawl's wall time without its ingest batches: fetching and capturing."""
+        return self.child.wall - self.ingest_seconds
 
 
 class CrawlSession:
@@ -87,11 +99,13 @@ class CrawlSession:
         with sqlite3.connect(archive) as db:
             stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC").fetchone()[0])
         self.archive = archive
-        return self._run(child, float(stats["scrapy"]["elapsed_time_seconds"]))
+        scrapy = stats["scrapy"]
+        return self._run(child, float(scrapy["elapsed_time_seconds"]), float(scrapy.get("ingest/seconds", 0)),
+                         float(scrapy.get("ingest/cpu_seconds", 0)), int(scrapy.get("archive/bulletins", 0)))
 
-    def _run(self, child: ChildRun, engine_seconds: float) -> CrawlRun:
+    def _run(self, child: ChildRun, engine_seconds: float, *ingest: float) -> CrawlRun:
         paths = [request["path"] for request in self.portal.requests]
-        return CrawlRun(child, len(paths), request_kinds(paths), engine_seconds)
+        return CrawlRun(child, len(paths), request_kinds(paths), engine_seconds, *ingest)
 
     def fresh_project(self) -> CrawlRun:
         self.rounds += 1
@@ -166,12 +180,12 @@ def run_overhead(crawl: CrawlSession, rounds: int = 3) -> list[Figure]:
     cpu_p, cpu_b = med(project, lambda r: r.child.cpu), med(bare, lambda r: r.child.cpu)
     ratios = [p.child.wall / b.child.wall for p, b in zip(project, bare)]
     ratio = median(ratios)
+    fetch_ratios = [p.fetch_wall / b.child.wall for p, b in zip(project, bare)]
+    fetch_ratio = median(fetch_ratios)
+    rates = [run.ingested / run.ingest_cpu for run in project if run.ingest_cpu]
+    rate = median(rates) if rates else 0.0
     wall_d = med(bare_default, lambda r: r.child.wall)
     n = f"median of {rounds}"
-    by_process: dict[str, list[float]] = {}
-    for run in project:
-        for use in run.child.processes:
-            by_process.setdefault("crawl process" if use.name.startswith("python") else use.name, []).append(use.cpu)
     return [
         Figure("crawl", f"project crawl: wall time ({n}; {archived} bulletins archived; "
                         f"{project[-1].requests} requests: {project[-1].kinds})", f"{wall_p:.1f} s",
@@ -179,24 +193,46 @@ def run_overhead(crawl: CrawlSession, rounds: int = 3) -> list[Figure]:
         Figure("crawl", "wall-time ratio project / bare, side by side (median of the rounds' ratios: "
                         + ", ".join(f"{r:.2f}" for r in ratios) + f"; ratio of the medians {wall_p / wall_b:.2f}×)",
                f"{ratio:.2f}×", f"≤ {TARGET_RATIO}×", verdict(ratio <= TARGET_RATIO)),
+        Figure("crawl", "fetch phase (the crawl's wall time minus its ingest batches: fetching, WARC, captures, "
+                        "attachment files) / bare, side by side (rounds: "
+                        + ", ".join(f"{r:.2f}" for r in fetch_ratios) + ")",
+               f"{fetch_ratio:.2f}×", f"≤ {TARGET_FETCH_RATIO}×", verdict(fetch_ratio <= TARGET_FETCH_RATIO)),
+        Figure("crawl", "ingest during the crawl: bulletins per CPU second (one core; extraction, versions, "
+                        "search index, structure, attachments; rounds: " + ", ".join(f"{r:.0f}" for r in rates) + ")",
+               f"{rate:.0f}/s", f"≥ {TARGET_INGEST_RATE}/s", verdict(rate >= TARGET_INGEST_RATE)),
+        Figure("crawl", "ingest batches: wall / CPU time (median)",
+               f"{med(project, lambda r: r.ingest_seconds):.1f} s / {med(project, lambda r: r.ingest_cpu):.1f} s"),
         Figure("crawl", "pages/s (requests served / wall time)",
                f"{med(project, lambda r: r.pages_per_second):.0f}/s",
                f"bare spider {med(bare, lambda r: r.pages_per_second):.0f}/s"),
         Figure("crawl", "bulletins archived/s", f"{archived / wall_p:.0f}/s"),
         Figure("crawl", "Scrapy engine time (elapsed_time_seconds, no start-up)", f"{engine_p:.1f} s",
                f"bare spider {engine_b:.1f} s ({engine_p / engine_b:.2f}×)"),
-        Figure("crawl", "CPU time of the crawl, its worker processes included (user+sys)",
+        Figure("crawl", "CPU time of the crawl (user+sys)",
                f"{cpu_p:.1f} s", f"bare spider {cpu_b:.1f} s ({cpu_p / cpu_b:.2f}×)"),
-        Figure("crawl", "CPU time by process (median of the rounds)",
-               ", ".join(f"{name} {median(cpu):.1f} s" for name, cpu in by_process.items()),
-               "on 2 cores, with the replica serving beside them"),
         Figure("crawl", "the bare spider with Scrapy's default CONCURRENT_ITEMS=100 (context: the project sets 4)",
                f"{wall_d:.1f} s", f"project / this: {wall_p / wall_d:.2f}×"),
         Figure("memory", f"peak RSS of the {archived:,}-bulletin crawl process (VmHWM, max over rounds)",
                mib(max(run.child.max_rss for run in project)),
                f"bare spider {mib(max(run.child.max_rss for run in bare))}"),
-        Figure("memory", "peak RSS of the crawl and its workers (sum of each process's VmHWM)",
-               mib(max(run.child.tree_rss for run in project))),
+    ]
+
+
+def run_reprocess(crawl: CrawlSession) -> list[Figure]:
+    """``reprocess`` of the archive the last complete crawl built: every bulletin re-ingested."""
+    if crawl.archive is None:
+        progress(f"reprocess: first, a full crawl of {crawl.bulletins} bulletins")
+        crawl.fresh_project()
+    archived = crawl.archived()
+    progress(f"reprocess: {archived} bulletins")
+    child = run_child(["-m", "crawler", "reprocess", "--archive", str(crawl.archive)])
+    if child.returncode != 0:
+        raise RuntimeError(f"reprocess failed ({child.returncode}): {child.stderr.strip()[-2000:]}")
+    return [
+        Figure("reprocess", f"reprocess of the {archived:,}-bulletin archive (python -m crawler reprocess: "
+                            "WARC read-back, extraction, store, structure rebuild; process wall time)",
+               f"{child.wall:.1f} s", f"{archived / child.wall:.0f} bulletins/s; CPU {child.cpu:.1f} s "
+                                      f"({archived / child.cpu:.0f} bulletins per CPU second)"),
     ]
 
 

@@ -34,7 +34,7 @@ def script_only(tree: _Element) -> bool:
 
 def challenge_reason(response: Response) -> str | None:
     """Why ``response`` is a challenge rather than content, or ``None`` (parses the page)."""
-    from scrapy.http import TextResponse  # here: extraction (the worker) needs no Scrapy
+    from scrapy.http import TextResponse  # here: extraction (ingest) needs no Scrapy
 
     reason = status_challenge(response.status)
     if reason or not isinstance(response, TextResponse):

@@ -45,3 +45,14 @@ def test_archive_paths_that_are_not_archives(tmp_path):
         assert_one_line_error(run_cli(*args, "--archive", str(not_sqlite)), 2, "cannot open archive")
         assert_one_line_error(run_cli(*args, "--archive", str(tmp_path)), 2, "is a folder")
     assert not_sqlite.read_text(encoding="utf-8") == "not a database"  # left as it was
+
+
+def test_a_refused_or_failed_crawl_leaves_nothing_behind(tmp_path):
+    """No empty archive, WARC file, folder or lock file from a crawl that stored nothing."""
+    not_sqlite = tmp_path / "notes.db"
+    not_sqlite.write_text("not a database", encoding="utf-8")
+    refused = run_cli("crawl", "--start-url", "http://127.0.0.1:9/zwdc/index.shtml", "--archive", str(not_sqlite))
+    assert_one_line_error(refused, 2, "cannot open archive")
+    failed = crawl(tmp_path / "new.db", "http://127.0.0.1:9/zwdc/index.shtml", extra=("-s", "RETRY_TIMES=0"))
+    assert_one_line_error(failed, 1, "start page failed")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.db"]

@@ -35,10 +35,10 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from archive.lock import ArchiveLock
 from archive.schema import open_archive
 from archive.search import count_matches, search
-from archive.store import save_bulletin
 from archive.structure import list_items
 from crawler.browser import find_chromium, launch_options
-from crawler.items import Attachment, BulletinRecord
+from crawler.ingest import store_record
+from pipelines.records import BulletinRecord
 from tests.conftest import REPO, crawl, run_cli
 
 QUERY = "督查"  # two characters, in every replica bulletin
@@ -73,14 +73,14 @@ def archive(portal, tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr
     db = open_archive(path, create=False)
     for url, title in ((HOSTILE_URL, XSS_TITLE), (JAVASCRIPT_URL, "恶意链接")):
-        save_bulletin(db, BulletinRecord(
+        store_record(db, BulletinRecord(
             url=url, site="127.0.0.1:9", publisher=XSS_PUBLISHER, category="<u>类</u>",
             published="2024-01-15", title=title, body=XSS_BODY,
             fetched_at="2024-01-16T00:00:00+00:00", source_url=url))
     # A second version of one bulletin: the portal edited a sentence and the document number.
     row = next(db.query(
         "select * from bulletins where instr(body, ?) and attachments = '[]' order by url limit 1", [EDIT_OLD]))
-    save_bulletin(db, BulletinRecord(
+    store_record(db, BulletinRecord(
         **{key: row[key] for key in ("url", "site", "index_no", "publisher", "category", "validity",
                                      "published", "issued", "title", "source_url", "list_url")},
         doc_no=EDIT_DOC_NO, body=row["body"].replace(EDIT_OLD, EDIT_NEW, 1) + "\n补充说明一段。",

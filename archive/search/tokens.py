@@ -8,6 +8,7 @@ never straddles two runs.
 """
 from __future__ import annotations
 
+import io
 import operator
 import re
 
@@ -34,10 +35,25 @@ def bigrams(run: str) -> list[str]:
     return list(map(operator.add, run, run[1:]))
 
 
+#: Characters of a run turned into bigrams at a time (bounds the memory of a huge body).
+_SLICE = 1 << 16
+
+
 def tokenize_for_index(text: str) -> str:
-    """The token stream stored for ``text``: per run, its bigrams then its last character."""
-    tokens: list[str] = []
-    for run in RUN.findall(fold(text or "")):
-        tokens += bigrams(run)
-        tokens.append(run[-1])
-    return " ".join(tokens)
+    """The token stream stored for ``text``: per run, its bigrams then its last character.
+
+    Written a slice of a run at a time: a body of millions of characters never becomes a
+    list of millions of two-character strings (the stream costs about 3× the text, no more).
+    """
+    stream = io.StringIO()
+    separator = ""
+    for match in RUN.finditer(fold(text or "")):
+        run = match.group()
+        for start in range(0, len(run) - 1, _SLICE):
+            stream.write(separator)
+            stream.write(" ".join(bigrams(run[start:start + _SLICE + 1])))
+            separator = " "
+        stream.write(separator)
+        stream.write(run[-1])
+        separator = " "
+    return stream.getvalue()
