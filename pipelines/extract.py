@@ -11,6 +11,7 @@ from scrapy.exceptions import DropItem
 from crawler.extensions import archive_run
 from crawler.items import BulletinPage
 from crawler.worker import WorkerFailed
+from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
 
 
@@ -41,11 +42,17 @@ class ExtractPipeline:
         if not record.title and not record.body:
             self.stats.inc_value("extract/empty_pages")
             self._drop(item.url, "empty page: no title and no body")
+        self._drop_unless_bulletin(item.url, not_a_bulletin(record))
         if record.extraction.get("metadata_block") == "no":
             self.stats.inc_value("extract/without_metadata")
         self.stats.inc_value(f"extract/container/{record.extraction['container']}")
         item.record = record
         return item
+
+    def _drop_unless_bulletin(self, url: str, reason: str | None) -> None:
+        if reason:
+            self.stats.inc_value("extract/not_bulletins")
+            self._drop(url, reason)
 
     def _drop(self, url: str, reason: str) -> None:
         """Record why the page is not a bulletin, and keep it out of the archive."""
