@@ -141,7 +141,8 @@ def list_pages(portal: ReplicaPortal, family: str) -> Iterator[tuple[str, lxml.h
             url = urljoin(url, nxt[0]) if nxt else ""
         else:
             count, current = page_numbers(family, text)
-            url = urljoin(url, f"index_{current + 1}.{column.ext}") if current + 1 < count else ""
+            number = current + 2 if family == "table" else current + 1  # the six-argument pager counts from 1
+            url = urljoin(url, f"index_{number}.{column.ext}") if current + 1 < count else ""
 
 
 def page_numbers(family: str, text: str) -> tuple[int, int]:
@@ -226,7 +227,9 @@ def test_pagination_count_matches_and_lists_hold_exactly_the_truth(replica, fami
     assert len(pages) == math.ceil(len(links) / 15)
     if family != "gbk":
         assert page_numbers(family, decode(family, fetch(replica, path_of(column.start_url))[2]))[0] == len(pages)
-    assert fetch(replica, f"{column.path}index_{len(pages)}.{column.ext}")[0] == 404
+    after_last = len(pages) + 1 if family == "table" else len(pages)
+    assert fetch(replica, f"{column.path}index_{after_last}.{column.ext}")[0] == 404
+    assert [url for url, _tree, _text in pages] == column.list_pages
     canonical = set()
     for link in links:
         if urlsplit(link).netloc != replica.host or path_of(link).startswith("/private/"):
@@ -540,3 +543,15 @@ def test_command_line_serves_until_sigterm(tmp_path):
         out, _err = process.communicate(timeout=10)
     assert process.returncode == 0
     assert out.split() == urls
+
+
+def test_six_argument_pager_counts_from_one(replica):
+    """``createPageHTML('page_div', N, cur, 'index', 'html', total)``: page k is ``index_k``,
+    page 1 is ``index.html``; ``index_1`` does not exist."""
+    column = replica.columns["table"]
+    assert replica.columns["table"].page_count >= 2
+    assert fetch(replica, f"{column.path}index_1.html")[0] == 404
+    status, _headers, body = fetch(replica, f"{column.path}index_2.html")
+    assert status == 200
+    assert page_numbers("table", body.decode()) == (column.page_count, 1)
+    assert "createPageHTML('page_div', 2, 2, 'index', 'html', 20)" in body.decode()

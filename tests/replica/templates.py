@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
 
-from .model import Doc, ListEntry
+from .model import Attachment, Doc, ListEntry
 
 _SECTION = re.compile(r"^[一二三四五六七八九十]+、")
 _SUB = re.compile(r"^[((][一二三四五六七八九十]+[))]")
@@ -104,6 +104,15 @@ function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){
 </script>"""
 
 
+@dataclass(frozen=True)
+class EndpointQuery:
+    """What an endpoint request asks for: records ``start:stop`` (0-based) of ``column``."""
+
+    column: str
+    start: int
+    stop: int
+
+
 @dataclass
 class Family:
     """A template family: one portal's conventions. Subclasses override the markup hooks."""
@@ -132,6 +141,68 @@ class Family:
     doc_no_series: str = ""
     blank_doc_no: tuple[str, ...] = ("",)  # what the 文号 field shows when there is none
 
+    #: Other views of every detail page (``t…_<docid>_slhxq.<ext>``): TRS portals only.
+    alternates: ClassVar[tuple[str, ...]] = ("slhxq", "app")
+    #: Query parameters that identify a document whose page is served by a script
+    #: (``detail.jsp?docId=N``); any other parameter (``from=list``) is ignored by the server.
+    identity_params: ClassVar[tuple[str, ...]] = ()
+    #: Fields the metadata block does not show (their truth is empty).
+    hidden_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Path of the data endpoint that feeds the list (answers GET and POST), if any.
+    endpoint_path: ClassVar[str | None] = None
+    #: Content type of the endpoint's answers.
+    endpoint_type: ClassVar[str] = "application/json; charset=utf-8"
+    #: Whether the column has one list page and its further pages come from the endpoint.
+    paged_by_endpoint: ClassVar[bool] = False
+    #: List pages' worth of entries one list page carries (more when a script pages them).
+    embedded_pages: ClassVar[int] = 1
+    #: Entries a list page shows, when the portal fixes it (else the site's page size).
+    page_size: ClassVar[int | None] = None
+
+    # ------------------------------------------------------------------ URLs
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        """Canonical path of a document filed in ``folder`` (a column folder, ``/`` at the end)."""
+        return f"{folder}{day:%Y%m}/t{day:%Y%m%d}_{docid}.{self.ext}"
+
+    def attachment_path(self, doc: Doc, serial: int, ext: str) -> str:
+        return f"{doc.directory}P0{doc.published:%Y%m%d}{serial:012d}.{ext}"
+
+    def attachment_href(self, doc: Doc, attachment: Attachment) -> str:
+        """The link as the detail page writes it (``./P0….pdf`` beside TRS pages)."""
+        return attachment.href
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        """List page ``page`` (0-based) of ``n_pages``, relative to the column folder."""
+        return f"index.{self.ext}" if page == 0 else f"index_{page}.{self.ext}"
+
+    def list_page_of(self, rest: str, query: str, n_pages: int) -> int | None:
+        """Which list page ``rest`` (the path below the column folder) is, if any."""
+        if rest == "":
+            return 0
+        return next((page for page in range(n_pages) if self.list_page_path(page, n_pages) == rest), None)
+
+    def list_link(self, target: str, page_folder: str, where: str) -> str:
+        """How a list links ``target`` (a path) from a page in ``page_folder``; ``where`` is
+        ``list`` (the page itself), ``embedded`` (data in the page) or ``endpoint``."""
+        relative = posixpath.relpath(target, page_folder.rstrip("/") or "/")
+        return relative if relative.startswith("../") else "./" + relative
+
+    # ------------------------------------------------------------------ endpoint
+    def static_files(self) -> dict[str, tuple[str, str]]:
+        """Scripts the family's pages load: path -> (content type, text)."""
+        return {}
+
+    def endpoint_query(self, params: dict[str, str]) -> EndpointQuery | str:
+        """Which column and records an endpoint request asks for, or why it is refused."""
+        raise NotImplementedError
+
+    def endpoint_answer(self, entries: Sequence[ListEntry], *, asked: EndpointQuery, total: int,
+                        page_size: int) -> bytes:
+        raise NotImplementedError
+
+    def endpoint_error(self, message: str) -> bytes:
+        return message.encode()
+
     # ------------------------------------------------------------------ HTTP
     @property
     def content_type(self) -> str:
@@ -146,8 +217,8 @@ class Family:
     # ------------------------------------------------------------------ chrome (shared)
     def nav(self) -> str:
         items = (("首页", "/"), ("信息公开", self.crumbs[0][1] if self.crumbs else "/"),
-                 (self.column_name, self.column + f"index.{self.ext}"),
-                 (self.other_name, self.other_column + f"index.{self.ext}")) + self.nav_extra
+                 (self.column_name, self.column + self.list_page_path(0, 1)),
+                 (self.other_name, self.other_column + self.list_page_path(0, 1))) + self.nav_extra
         return "".join(f'<li><a href="{attr(h)}">{esc(t)}</a></li>' for t, h in items)
 
     def breadcrumbs(self, last: tuple[str, str] | None) -> str:
@@ -213,10 +284,16 @@ class Family:
     # ------------------------------------------------------------------ list pages (shared)
     def list_page(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int,
                   n_pages: int, n_records: int, ctx: RenderContext) -> str:
-        main = (f'<div class="list-title"><h2>{esc(name)}</h2></div>\n'
-                + self.list_markup(entries) + "\n" + self.pagination(n_pages, page, n_records))
+        main = self.list_body(name=name, path=path, entries=entries, page=page, n_pages=n_pages,
+                              n_records=n_records)
         return self.page(title=self.list_title(name), main=main, ctx=ctx,
-                         crumb=(name, path + f"index.{self.ext}"))
+                         crumb=(name, path + self.list_page_path(0, 1)))
+
+    def list_body(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int, n_pages: int,
+                  n_records: int) -> str:
+        """The main column of a list page: heading, list, pager."""
+        return (f'<div class="list-title"><h2>{esc(name)}</h2></div>\n'
+                + self.list_markup(entries) + "\n" + self.pagination(n_pages, page, n_records))
 
     def list_title(self, name: str) -> str:
         return f"{name}_{self.site_name}"
@@ -254,8 +331,8 @@ class Family:
 
     def detail_crumb(self, doc: Doc) -> tuple[str, str]:
         if doc.role == "other":
-            return self.other_name, self.other_column + f"index.{self.ext}"
-        return self.column_name, self.column + f"index.{self.ext}"
+            return self.other_name, self.other_column + self.list_page_path(0, 1)
+        return self.column_name, self.column + self.list_page_path(0, 1)
 
     def detail_title(self, doc: Doc) -> str:
         return f"{doc.title}_{self.site_name}"
@@ -467,6 +544,10 @@ class TableFamily(Family):
             f'<a href="{attr(e.href)}" target="_blank" title="{attr(e.title)}">{esc(e.title)}</a></li>'
             for e in entries)
         return f'<div class="lm_newslist">\n<ul>\n{items}\n</ul>\n</div>'
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        """The six-argument pager counts from 1: page k is ``index_k`` (page 2 is ``index_2``)."""
+        return f"index.{self.ext}" if page == 0 else f"index_{page + 1}.{self.ext}"
 
     def pagination(self, n_pages: int, page: int, n_records: int) -> str:
         return (f'<div class="page" id="page_div"></div>\n<script type="text/javascript">'
