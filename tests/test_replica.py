@@ -17,8 +17,9 @@ import time
 from collections.abc import Iterator
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
+import lxml.etree
 import lxml.html
 import pytest
 
@@ -28,18 +29,22 @@ from tests.replica.site import load_seed
 
 REPO = Path(__file__).resolve().parent.parent
 FAMILIES = ("xianning", "table", "gbk", "scripted-count")
+#: Families on other portal software (their own URL shapes, list sources and pagers).
+OTHER_FAMILIES = ("hanweb",)
+ALL_FAMILIES = FAMILIES + OTHER_FAMILIES
 
 #: Reference selectors per family: list links, metadata pairs, body container, attachments.
 LIST_LINKS = {"xianning": "ul.list_list > li > a", "table": "div.lm_newslist ul li a",
               "gbk": "ul.more-list > li > a", "scripted-count": "div.info-list ul li a"}
 BODY = {"xianning": "div.TRS_Editor", "table": "div.TRS_UEDITOR", "gbk": "#UCAP-CONTENT div.Custom_UnionStyle",
-        "scripted-count": "div.wz_article_text"}
+        "scripted-count": "div.wz_article_text", "hanweb": "div#zoom"}
 ATTACHMENTS = {"xianning": "div.fj a", "table": "ul#appendixlist a", "gbk": "div.fujian a",
-               "scripted-count": "div.article-attach a"}
+               "scripted-count": "div.article-attach a", "hanweb": "div.fjdown a"}
 LABELS = {"索引号": "index_no", "索取号": "index_no", "文号": "doc_no", "发文字号": "doc_no",
           "发布机构": "publisher", "发文单位": "publisher", "发文机关": "publisher", "主题分类": "category",
           "信息分类": "category", "有效性": "validity", "时效性": "validity", "发布日期": "published",
-          "公开日期": "published", "发文日期": "issued", "成文日期": "issued", "名称": "title", "标题": "title"}
+          "公开日期": "published", "生成日期": "published", "发文日期": "issued", "成文日期": "issued",
+          "名称": "title", "标题": "title"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -60,6 +65,12 @@ def path_of(url: str) -> str:
     return urlsplit(url).path
 
 
+def target_of(url: str) -> str:
+    """The request target of ``url``: its path and query."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def decode(family: str, body: bytes) -> str:
     return body.decode("gb18030" if family == "gbk" else "utf-8")
 
@@ -77,6 +88,8 @@ def metadata_pairs(family: str, tree: lxml.html.HtmlElement) -> list[tuple[str, 
         return [(cells[i].text_content(), cells[i + 1].text_content()) for i in range(0, len(cells), 2)]
     if family == "gbk":
         return [tuple(span.text_content() for span in p.findall("span")) for p in tree.cssselect("div.xxgk_info p")]
+    if family == "hanweb":
+        return [(th.text_content(), th.getnext().text_content()) for th in tree.cssselect("table.xxgk-table th")]
     return []
 
 
@@ -97,7 +110,7 @@ def contract_body(container: lxml.html.HtmlElement) -> str:
 def read_detail(portal: ReplicaPortal, family: str, url: str, parts: int = 1) -> dict:
     """What a correct extractor reads from a detail page (and the further pages of a split
     document, ``t…_<docid>_1.<ext>`` …), in the shape of the truth."""
-    status, _headers, body = fetch(portal, path_of(url))
+    status, _headers, body = fetch(portal, target_of(url))
     assert status == 200, url
     tree = lxml.html.fromstring(decode(family, body))
     found = {"url": url, "site": portal.host, "index_no": "", "doc_no": "", "publisher": "", "category": "",
@@ -176,10 +189,12 @@ def fresh() -> Iterator[ReplicaPortal]:
 # --------------------------------------------------------------------------- columns and lists
 
 def test_columns_expose_start_urls_and_truth(replica):
-    assert set(replica.columns) == set(FAMILIES)
+    assert set(replica.columns) == set(ALL_FAMILIES)
     assert replica.base_url == f"http://127.0.0.1:{replica.port}" and replica.host == f"127.0.0.1:{replica.port}"
     for name, column in replica.columns.items():
-        assert column.start_url == f"{replica.base_url}{column.path}index.{column.ext}"
+        assert column.start_url == column.list_pages[0]
+        if name in FAMILIES:
+            assert column.start_url == f"{replica.base_url}{column.path}index.{column.ext}"
         assert len(column.bulletins) == 20
         for bulletin in column.bulletins:
             assert set(bulletin) == {"url", "site", "index_no", "doc_no", "publisher", "category", "validity",
@@ -192,7 +207,7 @@ def test_columns_expose_start_urls_and_truth(replica):
 
 def test_content_types_and_charsets(replica):
     expected = {"xianning": "text/html; charset=utf-8", "table": "text/html; charset=utf-8",
-                "gbk": "text/html", "scripted-count": "text/html; charset=utf-8"}
+                "gbk": "text/html", "scripted-count": "text/html; charset=utf-8", "hanweb": "text/html; charset=utf-8"}
     for name, column in replica.columns.items():
         status, headers, body = fetch(replica, path_of(column.start_url))
         assert status == 200 and headers["Content-Type"] == expected[name]
@@ -246,7 +261,7 @@ def test_list_links_are_relative_and_docids_grow_with_date(replica):
     _s, _h, body = fetch(replica, path_of(replica.columns["xianning"].start_url))
     assert re.search(rb'href="\./\d{6}/t\d{8}_\d+\.shtml"', body)
     everything = [b for c in replica.columns.values() for b in c.bulletins]
-    for bulletin in everything:
+    for bulletin in (b for b in everything if b["family"] in FAMILIES):
         day = bulletin["published"].replace("-", "")
         assert re.search(rf"/{day[:6]}/t{day}_{bulletin['docid']}\.\w+$", bulletin["url"])
     ordered = sorted(everything, key=lambda b: (b["published"], b["docid"]))
@@ -255,7 +270,7 @@ def test_list_links_are_relative_and_docids_grow_with_date(replica):
 
 # --------------------------------------------------------------------------- detail pages against truth
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ALL_FAMILIES)
 def test_every_detail_page_reads_back_as_its_truth(replica, family):
     for bulletin in replica.columns[family].bulletins:
         expected = {k: v for k, v in bulletin.items() if k not in ("family", "structure", "docid", "parts")}
@@ -358,7 +373,7 @@ def test_old_url_answers_301_to_the_canonical_page(replica):
 def test_alternate_views_are_served_without_metadata(replica):
     page = fetch(replica, path_of(replica.columns["xianning"].start_url))[2].decode()
     [slh] = re.findall(r'href="\./(\d{6}/t\d{8}_\d+_slhxq\.shtml)"', page)
-    for family, column in replica.columns.items():
+    for family, column in ((f, replica.columns[f]) for f in FAMILIES):
         bulletin = column.bulletins[0]
         detail = decode(family, fetch(replica, path_of(bulletin["url"]))[2])
         stem, ext = bulletin["url"].rsplit(".", 1)
@@ -499,7 +514,7 @@ def test_faults_hook_takes_over_a_path_and_requests_are_recorded(fresh):
 
 def test_same_seed_same_corpus():
     with ReplicaPortal(per_family=8, seed=5) as one, ReplicaPortal(per_family=8, seed=5) as two:
-        for name in FAMILIES:
+        for name in ALL_FAMILIES:
             a = json.dumps(one.columns[name].bulletins, ensure_ascii=False).replace(one.host, "HOST")
             b = json.dumps(two.columns[name].bulletins, ensure_ascii=False).replace(two.host, "HOST")
             assert a == b
@@ -510,7 +525,7 @@ def test_same_seed_same_corpus():
 
 def test_two_thousand_bulletins_start_fast():
     started = time.perf_counter()
-    with ReplicaPortal(per_family=500, seed=2) as portal:
+    with ReplicaPortal(per_family=500, seed=2, families=FAMILIES) as portal:
         assert time.perf_counter() - started < 4
         assert sum(len(c.bulletins) for c in portal.columns.values()) == 2000
         column = portal.columns["xianning"]
@@ -532,7 +547,7 @@ def test_command_line_serves_until_sigterm(tmp_path):
         while not urls_file.exists() and time.time() < deadline:
             time.sleep(0.05)
         urls = urls_file.read_text().split()
-        assert len(urls) == 4 and all(u.startswith("http://127.0.0.1:") for u in urls)
+        assert len(urls) == len(ALL_FAMILIES) and all(u.startswith("http://127.0.0.1:") for u in urls)
         parts = urlsplit(urls[0])
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
         conn.request("GET", parts.path)
@@ -555,3 +570,93 @@ def test_six_argument_pager_counts_from_one(replica):
     assert status == 200
     assert page_numbers("table", body.decode()) == (column.page_count, 1)
     assert "createPageHTML('page_div', 2, 2, 'index', 'html', 20)" in body.decode()
+
+
+# --------------------------------------------------------------------------- hanweb (大汉 JCMS)
+
+HANWEB_PROXY = "/module/web/jpage/dataproxy.jsp"
+
+
+def post(portal: ReplicaPortal, target: str, fields: dict[str, str], json_body: bool = False
+         ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """A POST with form fields (or a JSON object)."""
+    body = json.dumps(fields).encode() if json_body else urlencode(fields).encode()
+    kind = "application/json" if json_body else "application/x-www-form-urlencoded; charset=UTF-8"
+    conn = http.client.HTTPConnection("127.0.0.1", portal.port, timeout=10)
+    try:
+        conn.request("POST", target, body=body, headers={"Content-Type": kind})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def hanweb_records(xml_text: str) -> list[lxml.html.HtmlElement]:
+    """The ``<li>`` of each ``<record>`` of a Hanweb datastore (embedded or answered)."""
+    root = lxml.etree.fromstring(xml_text.strip().encode(), lxml.etree.XMLParser(strip_cdata=False))
+    return [lxml.html.fragment_fromstring(record.text.strip()) for record in root.iter("record")]
+
+
+def hanweb_page(portal: ReplicaPortal) -> tuple[lxml.html.HtmlElement, str]:
+    text = fetch(portal, path_of(portal.columns["hanweb"].start_url))[2].decode()
+    return lxml.html.fromstring(text), text
+
+
+def hanweb_form(tree: lxml.html.HtmlElement) -> dict[str, str]:
+    """The form fields the list page's script posts to the data proxy."""
+    script = next(s.text for s in tree.iter("script") if s.text and "jpage.show(" in s.text)
+    return json.loads(script[script.index("(") + 1:script.rindex(")")])["form"]
+
+
+def test_hanweb_list_page_embeds_xml_records_and_lists_nothing_in_html(replica):
+    column = replica.columns["hanweb"]
+    tree, text = hanweb_page(replica)
+    assert column.start_url.endswith("/col/col1229/index.html") and column.list_pages == [column.start_url]
+    [box] = tree.cssselect("div.bt-list")
+    assert not box.cssselect("li"), "the list is data, not markup"
+    [data] = box.cssselect('script[type="text/xml"]')
+    records = hanweb_records(data.text)
+    assert len(records) == 18 < len(column.bulletins), "three pages of six; the rest only from the proxy"
+    urls = [urljoin(column.start_url, li.find("a").get("href")) for li in records]
+    assert urls == [b["url"] for b in column.bulletins[:18]]
+    assert all(re.fullmatch(r"/art/\d{4}/\d{1,2}/\d{1,2}/art_1229_\d+\.html", path_of(u)) for u in urls)
+    assert [li.find("span").text for li in records] == [f"[{b['published']}]" for b in column.bulletins[:18]]
+    nextgroup = re.search(r"<nextgroup><!\[CDATA\[<a href=\"([^\"]+)\"></a>\]\]></nextgroup>", text)[1]
+    assert nextgroup.startswith(HANWEB_PROXY + "?page=1&") and "columnid=1229" in nextgroup and "&amp;" not in nextgroup
+    assert hanweb_form(tree) == {"col": "1", "appid": "1", "webid": "3", "path": "/", "columnid": "1229",
+                                 "sourceContentType": "1", "unitid": "4455229", "webname": "赤壁市人民政府",
+                                 "permissiontype": "0"}
+    assert len(tree.cssselect("ul.hot-list li")) == 8, "the sidebar is the only HTML list on the page"
+    status, headers, script = fetch(replica, "/module/web/jpage/jpage.js")
+    assert status == 200 and headers["Content-Type"].startswith("application/javascript")
+    assert b"XMLHttpRequest" in script and b"startrecord" in script
+
+
+def test_hanweb_proxy_answers_post_with_form_fields_and_get(replica):
+    column = replica.columns["hanweb"]
+    form = hanweb_form(hanweb_page(replica)[0])
+    status, headers, body = post(replica, f"{HANWEB_PROXY}?startrecord=19&endrecord=36&perpage=6", form)
+    assert status == 200 and headers["Content-Type"] == "text/xml;charset=UTF-8"
+    text = body.decode()
+    assert "<totalrecord>20</totalrecord>" in text and "<totalpage>4</totalpage>" in text
+    rest = [urljoin(column.start_url, li.find("a").get("href")) for li in hanweb_records(text)]
+    assert rest == [b["url"] for b in column.bulletins[18:]]
+    assert column.page_count == 4
+    by_get = fetch(replica, f"{HANWEB_PROXY}?" + urlencode({**form, "startrecord": 19, "endrecord": 36, "perpage": 6}))
+    assert by_get[0] == 200 and by_get[2] == body
+    group_two = fetch(replica, f"{HANWEB_PROXY}?" + urlencode({**form, "page": 2}))[2]
+    assert group_two == body, "page=N asks for group N (three pages of records)"
+    first = post(replica, f"{HANWEB_PROXY}?startrecord=1&endrecord=18&perpage=6", form)[2].decode()
+    data = hanweb_page(replica)[0].cssselect('div.bt-list script[type="text/xml"]')[0].text
+    assert [li.find("a").get("href") for li in hanweb_records(first)] == \
+        [li.find("a").get("href") for li in hanweb_records(data)]
+    other = post(replica, f"{HANWEB_PROXY}?startrecord=1&endrecord=18&perpage=6", {**form, "columnid": "1231"})[2]
+    assert all("art_1231_" in li.find("a").get("href") for li in hanweb_records(other.decode()))
+    unknown = post(replica, f"{HANWEB_PROXY}?startrecord=1&endrecord=18&perpage=6", {**form, "columnid": "9"})
+    assert unknown[0] == 200 and "<totalrecord>0</totalrecord>" in unknown[2].decode()
+    assert post(replica, f"{HANWEB_PROXY}?startrecord=1&endrecord=18", {"appid": "1"})[0] == 400
+    assert post(replica, HANWEB_PROXY, form)[0] == 400, "no record range"
+    assert post(replica, path_of(column.start_url), form)[0] == 405, "pages are not endpoints"
+    log = [r for r in replica.requests if r["method"] == "POST"]
+    assert log and all(isinstance(r["body"], bytes) for r in log)
+    assert any(b"columnid=1231" in r["body"] for r in log)

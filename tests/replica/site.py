@@ -128,19 +128,23 @@ class Site:
         rng = random.Random(self.seed)
         span = (DATE_MAX - DATE_MIN).days
         plans: list[dict[str, Any]] = []  # family, role, index, day
+        # families added later draw from their own generators, so the others' corpus stays as it was
+        own = {name: random.Random(f"{self.seed}/{name}/plan") for name, family in self.families.items()
+               if family.own_corpus}
         for name, family in self.families.items():
+            draw = own.get(name, rng)
             count = per_family - (1 if name == "xianning" and per_family > 0 else 0)
             plans += [{"family": name, "role": "bulletin", "index": i,
-                       "day": DATE_MIN + timedelta(days=rng.randint(0, span))} for i in range(count)]
+                       "day": DATE_MIN + timedelta(days=draw.randint(0, span))} for i in range(count)]
             plans += [{"family": name, "role": "other", "index": i,
-                       "day": DATE_MIN + timedelta(days=rng.randint(0, span))} for i in range(SIDEBAR_DOCS)]
+                       "day": DATE_MIN + timedelta(days=draw.randint(0, span))} for i in range(SIDEBAR_DOCS)]
         if per_family > 0 and "scripted-count" in self.families:  # the robots-disallowed page: newest of D
             days = sorted(p["day"] for p in plans if p["family"] == "scripted-count" and p["role"] == "bulletin")
             plans.append({"family": "scripted-count", "role": "private", "index": 0, "day": days[-min(3, len(days))]})
             self._used_docids.add(BASE_DOCID)
         plans.sort(key=lambda p: (p["day"], p["family"], p["role"], p["index"]))
-        for plan in plans:
-            plan["docid"] = self._allocate_docid(plan["day"], rng)
+        for plan in sorted(plans, key=lambda p: p["family"] in own):  # stable: date order within each
+            plan["docid"] = self._allocate_docid(plan["day"], own.get(plan["family"], rng))
         # the B bulletin filed outside its column (listed in it all the same)
         table = sorted((p for p in plans if p["family"] == "table" and p["role"] == "bulletin"),
                        key=lambda p: (p["day"], p["docid"]), reverse=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import posixpath
 import random
 import re
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
+from urllib.parse import quote
 
 from .model import Attachment, Doc, ListEntry
 
@@ -158,6 +160,9 @@ class Family:
     embedded_pages: ClassVar[int] = 1
     #: Entries a list page shows, when the portal fixes it (else the site's page size).
     page_size: ClassVar[int | None] = None
+    #: Whether the family's dates and docids come from a generator of its own (families added
+    #: after the first five, so adding one leaves the others' corpus unchanged).
+    own_corpus: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ URLs
     def doc_path(self, folder: str, day: date, docid: int) -> str:
@@ -858,10 +863,234 @@ class ScriptListFamily(Family):
         return f'<div class="news-attach"><h4>附件:</h4><ul>{links}</ul></div>'
 
 
+# =========================================================================== F: hanweb (大汉 JCMS)
+
+#: The portal's own list script: pages the records the list page embeds as XML, asks the
+#: data proxy (POST, form fields) for the next group, and writes a pager with no real links.
+_JPAGE_JS = r"""/* jpage: list paging of the replica's Hanweb-style portal */
+var jpage = (function () {
+  function recordsOf(xmlText) {
+    var doc = new DOMParser().parseFromString(xmlText, "text/xml");
+    return Array.prototype.map.call(doc.getElementsByTagName("record"), function (r) { return r.textContent; });
+  }
+  function show(cfg) {
+    var box = document.getElementById(cfg.unitid);
+    var cache = {};
+    recordsOf(box.querySelector('script[type="text/xml"]').textContent).forEach(function (html, i) { cache[i] = html; });
+    var list = document.createElement("ul"); list.className = "jpage-list"; box.appendChild(list);
+    var pager = document.createElement("div"); pager.className = "jpage-pager"; box.appendChild(pager);
+    var pages = Math.max(1, Math.ceil(cfg.totalRecord / cfg.perpage));
+    var group = cfg.perpage * cfg.groupPages;
+    function link(text, page) {
+      return '<a href="javascript:;" data-page="' + page + '">' + text + "</a> ";
+    }
+    function render(page) {
+      var html = "";
+      for (var i = (page - 1) * cfg.perpage; i < Math.min(page * cfg.perpage, cfg.totalRecord); i++) { html += cache[i] || ""; }
+      list.innerHTML = html;
+      pager.innerHTML = "共" + cfg.totalRecord + "条 " + page + "/" + pages + "页 " + link("首页", 1)
+        + link("上页", Math.max(1, page - 1)) + link("下页", Math.min(pages, page + 1)) + link("尾页", pages);
+    }
+    function go(page) {
+      var first = (page - 1) * cfg.perpage;
+      if (cache[first] !== undefined) { render(page); return; }
+      var start = Math.floor(first / group) * group + 1;
+      var body = Object.keys(cfg.form).map(function (k) {
+        return encodeURIComponent(k) + "=" + encodeURIComponent(cfg.form[k]); }).join("&");
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", cfg.proxy + "?startrecord=" + start + "&endrecord=" + (start + group - 1) + "&perpage=" + cfg.perpage);
+      xhr.setRequestHeader("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8");
+      xhr.onload = function () {
+        recordsOf(xhr.responseText).forEach(function (html, i) { cache[start - 1 + i] = html; });
+        render(page);
+      };
+      xhr.send(body);
+    }
+    pager.addEventListener("click", function (event) {
+      var page = event.target.getAttribute && event.target.getAttribute("data-page");
+      if (page) { event.preventDefault(); go(parseInt(page, 10)); }
+    });
+    render(1);
+  }
+  return {show: show};
+})();
+"""
+
+
+class HanwebFamily(Family):
+    """A provincial-style portal on Hanweb (大汉) JCMS: ``/col/col<id>/index.html`` columns whose
+    list ships as XML records inside ``<script type="text/xml">`` (the first three pages' worth),
+    further records only from ``POST /module/web/jpage/dataproxy.jsp?startrecord=&endrecord=&perpage=``
+    with the form fields ``col, appid, webid, path, columnid, sourceContentType, unitid, webname,
+    permissiontype`` (GET with the same parameters, or ``page=N`` for group N, answers too), a
+    pager the page's script writes with ``javascript:`` links, ``/art/Y/M/D/art_<col>_<id>.html``
+    articles, dates in brackets (``[2020-09-16]``), a metadata table and a ``#zoom`` body between
+    ``ContentStart``/``ContentEnd`` markers.
+
+    Modelled on public readers of such portals: DIYgod/RSSHub ``lib/routes/cau/yjs.ts`` (GET to
+    the data proxy with appid/webid/path/columnid/unitid/webname/permissiontype, ``recordset
+    record`` items with bracketed dates) and public Scrapy spiders of jiangsu.gov.cn columns that
+    POST those form fields to ``dataproxy.jsp?startrecord=…&endrecord=…&perpage=…`` and read
+    ``<totalrecord>``, and the body between ``<meta name="ContentStart">``/``ContentEnd``.
+    """
+
+    alternates = ()
+    own_corpus = True
+    endpoint_path = "/module/web/jpage/dataproxy.jsp"
+    endpoint_type = "text/xml;charset=UTF-8"
+    paged_by_endpoint = True
+    embedded_pages = 3
+    page_size = 6
+    hidden_fields = frozenset({"validity"})
+    detail_order = ("heading", "toolbar", "metadata", "body", "attachments", "editor")
+    webid: ClassVar[int] = 3
+    jpage_path: ClassVar[str] = "/module/web/jpage/jpage.js"
+
+    # ------------------------------------------------------------------ ids
+    @staticmethod
+    def column_id(folder: str) -> int:
+        return int(re.search(r"/col/col(\d+)/$", folder)[1])
+
+    def unit_id(self, folder: str) -> int:
+        return 4455000 + self.column_id(folder) % 1000
+
+    def form_fields(self, folder: str) -> dict[str, str]:
+        """The data proxy's form fields for the column at ``folder``, as the page's script sends them."""
+        return {"col": "1", "appid": "1", "webid": str(self.webid), "path": "/",
+                "columnid": str(self.column_id(folder)), "sourceContentType": "1",
+                "unitid": str(self.unit_id(folder)), "webname": self.site_name, "permissiontype": "0"}
+
+    # ------------------------------------------------------------------ URLs
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        return f"/art/{day.year}/{day.month}/{day.day}/art_{self.column_id(folder)}_{docid}.html"
+
+    def attachment_path(self, doc: Doc, serial: int, ext: str) -> str:
+        return f"/module/download/files/{doc.published:%Y%m}/{serial:012d}.{ext}"
+
+    def attachment_href(self, doc: Doc, attachment: Attachment) -> str:
+        return attachment.path
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        return "index.html"
+
+    def list_page_of(self, rest: str, query: str, n_pages: int) -> int | None:
+        return 0 if rest in ("", "index.html") else None
+
+    def list_link(self, target: str, page_folder: str, where: str) -> str:
+        return target
+
+    def static_files(self) -> dict[str, tuple[str, str]]:
+        return {self.jpage_path: ("application/javascript; charset=utf-8", _JPAGE_JS)}
+
+    # ------------------------------------------------------------------ list
+    def record(self, entry: ListEntry) -> str:
+        return (f'<li><a href="{attr(entry.href)}" title="{attr(entry.title)}" target="_blank">'
+                f'{esc(self.short(entry.title, 40))}</a><span class="bt-data-time">[{entry.day:%Y-%m-%d}]</span></li>')
+
+    def records_xml(self, entries: Sequence[ListEntry]) -> str:
+        return "\n".join(f"<record><![CDATA[\n{self.record(e)}]]></record>" for e in entries)
+
+    def list_body(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int, n_pages: int,
+                  n_records: int) -> str:
+        form = self.form_fields(path)
+        nextgroup = self.endpoint_path + "?page=1&" + "&".join(
+            f"{k}={quote(v)}" for k, v in form.items() if k not in ("col", "sourceContentType"))
+        settings = {"unitid": form["unitid"], "perpage": self.page_size, "groupPages": self.embedded_pages,
+                    "totalRecord": n_records, "proxy": self.endpoint_path, "form": form}
+        return (f'<div class="bt-box"><div class="bt-title"><h2>{esc(name)}</h2></div>\n'
+                f'<div class="bt-list" id="{form["unitid"]}"><script type="text/xml"><datastore>\n'
+                f'<nextgroup><![CDATA[<a href="{nextgroup}"></a>]]></nextgroup>\n'
+                f'<recordset>\n{self.records_xml(entries)}\n</recordset>\n</datastore></script>\n'
+                f'<script type="text/javascript" src="{self.jpage_path}"></script>\n'
+                f'<script type="text/javascript">jpage.show({json.dumps(settings, ensure_ascii=False)});</script>\n'
+                f'</div></div>')
+
+    # ------------------------------------------------------------------ endpoint
+    def endpoint_query(self, params: dict[str, str]) -> EndpointQuery | str:
+        column = params.get("columnid", "")
+        if not column.isdigit():
+            return "columnid is required"
+        per_page = int(params["perpage"]) if params.get("perpage", "").isdigit() else self.page_size
+        group = per_page * self.embedded_pages
+        if params.get("startrecord", "").isdigit() and params.get("endrecord", "").isdigit():
+            start, stop = int(params["startrecord"]) - 1, int(params["endrecord"])
+        elif params.get("page", "").isdigit():
+            start = (max(1, int(params["page"])) - 1) * group
+            stop = start + group
+        else:
+            return "startrecord/endrecord or page is required"
+        if start < 0 or stop <= start:
+            return "bad record range"
+        return EndpointQuery(f"/col/col{column}/", start, stop)
+
+    def endpoint_answer(self, entries: Sequence[ListEntry], *, asked: EndpointQuery, total: int,
+                        page_size: int) -> bytes:
+        pages = max(1, -(-total // page_size))
+        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<datastore>\n<totalrecord>{total}</totalrecord>\n'
+                f'<totalpage>{pages}</totalpage>\n<recordset>\n{self.records_xml(entries)}\n</recordset>\n'
+                f'</datastore>\n').encode()
+
+    def endpoint_error(self, message: str) -> bytes:
+        return f'<?xml version="1.0" encoding="UTF-8"?>\n<datastore><error>{esc(message)}</error></datastore>\n'.encode()
+
+    # ------------------------------------------------------------------ detail
+    def detail_head(self, doc: Doc) -> str:
+        return (f'<meta name="ArticleTitle" content="{attr(doc.title)}">\n'
+                f'<meta name="PubDate" content="{doc.published:%Y-%m-%d} {doc.pub_time}">\n'
+                f'<meta name="ContentSource" content="{attr(doc.publisher)}">')
+
+    def heading(self, doc: Doc) -> str:
+        return f'<div class="main-title"><h1 id="ivs_title">{esc(doc.title)}</h1></div>'
+
+    def toolbar(self, doc: Doc) -> str:
+        return (f'<div class="main-fl"><span>发布日期:{doc.published:%Y-%m-%d} {doc.pub_time}</span> '
+                f'<span>信息来源:{esc(doc.publisher)}</span> <span>浏览次数:<b id="visit">--</b></span> '
+                '<span>字号:[<a href="javascript:doZoom(18)">大</a> <a href="javascript:doZoom(16)">中</a> '
+                '<a href="javascript:doZoom(14)">小</a>]</span></div>')
+
+    def metadata(self, doc: Doc) -> str:
+        issued = f"{doc.issued.year}年{doc.issued.month}月{doc.issued.day}日" if doc.issued else ""
+        published = f"{doc.published.year}年{doc.published.month}月{doc.published.day}日"
+        pairs = ((("索引号", doc.index_no), ("信息分类", doc.category)),
+                 (("发布机构", doc.publisher), ("生成日期", published)),
+                 (("文号", doc.doc_no_shown), ("成文日期", issued)))
+        rows = "\n".join("<tr>" + "".join(f'<th>{esc(label)}:</th><td>{esc(value)}</td>' for label, value in pair)
+                         + "</tr>" for pair in pairs)
+        return (f'<table class="xxgk-table" cellspacing="0" cellpadding="0">\n<tbody>\n{rows}\n'
+                f'<tr><th>名称:</th><td colspan="3">{esc(doc.title)}</td></tr>\n</tbody>\n</table>')
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        if role in ("section", "sub"):
+            return f'<p style="text-indent:2em;"><strong>{esc(text)}</strong></p>'
+        if role == "sign":
+            return f'<p style="text-align:right;">{esc(text)}</p>'
+        return f'<p style="text-indent:2em;font-family:仿宋_GB2312;">{esc(text)}</p>'
+
+    def empty_paragraph(self) -> str:
+        return "<p><br></p>"
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table border="1" cellspacing="0" cellpadding="0" style="width:100%;">',
+                          cell=lambda text, header: f"<p>{esc(text)}</p>")
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<meta name="ContentStart">\n<div id="zoom" class="main-txt">\n{inner}\n</div>\n<meta name="ContentEnd">'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<p><a href="{attr(self.attachment_href(doc, a))}" target="_blank">{esc(a.name)}</a></p>'
+                        for a in doc.attachments)
+        return f'<div class="fjdown"><p class="fj-title">附件下载:</p>{links}</div>'
+
+    def editor_line(self, doc: Doc) -> str:
+        return f'<div class="main-editor">【责任编辑:{esc(doc.editor)}】</div>' if doc.editor else ""
+
+
 # =========================================================================== the families
 
 #: The families a portal serves unless told otherwise (``js-list`` is opt-in).
-DEFAULT_FAMILIES = ("xianning", "table", "gbk", "scripted-count")
+DEFAULT_FAMILIES = ("xianning", "table", "gbk", "scripted-count", "hanweb")
 
 
 def make_families(names: Sequence[str] | None = None) -> dict[str, Family]:
@@ -908,6 +1137,14 @@ def make_families(names: Sequence[str] | None = None) -> dict[str, Family]:
             publisher="通山县人民政府办公室", footer_owner="通山县人民政府办公室", icp="鄂ICP备05009210号",
             kinds=(("meetings", 0.6), ("work_report", 0.4)), issued_share=0.5,
             doc_no_share=0.3, doc_no_series="通政督", blank_doc_no=("", "无"),
+        ),
+        HanwebFamily(
+            name="hanweb", column="/col/col1229/", ext="html", site_name="赤壁市人民政府",
+            crumbs=(("政务公开", "/col/col1200/index.html"), ("重点领域信息公开", "/col/col1228/index.html")),
+            other_column="/col/col1231/", other_name="政务动态", org_code="011337103",
+            publisher="赤壁市人民政府办公室", footer_owner="赤壁市人民政府办公室", icp="鄂ICP备05011264号",
+            kinds=(("meetings", 0.5), ("work_report", 0.3), ("notice", 0.2)), issued_share=0.6,
+            doc_no_share=0.2, doc_no_series="赤政督", blank_doc_no=("", "无"),
         ),
     ]
     wanted = set(DEFAULT_FAMILIES if names is None else names)
