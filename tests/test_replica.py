@@ -30,20 +30,23 @@ from tests.replica.site import load_seed
 REPO = Path(__file__).resolve().parent.parent
 FAMILIES = ("xianning", "table", "gbk", "scripted-count")
 #: Families on other portal software (their own URL shapes, list sources and pagers).
-OTHER_FAMILIES = ("hanweb",)
+OTHER_FAMILIES = ("hanweb", "json-api")
 ALL_FAMILIES = FAMILIES + OTHER_FAMILIES
 
 #: Reference selectors per family: list links, metadata pairs, body container, attachments.
 LIST_LINKS = {"xianning": "ul.list_list > li > a", "table": "div.lm_newslist ul li a",
               "gbk": "ul.more-list > li > a", "scripted-count": "div.info-list ul li a"}
 BODY = {"xianning": "div.TRS_Editor", "table": "div.TRS_UEDITOR", "gbk": "#UCAP-CONTENT div.Custom_UnionStyle",
-        "scripted-count": "div.wz_article_text", "hanweb": "div#zoom"}
+        "scripted-count": "div.wz_article_text", "hanweb": "div#zoom", "json-api": "div.article-content"}
 ATTACHMENTS = {"xianning": "div.fj a", "table": "ul#appendixlist a", "gbk": "div.fujian a",
-               "scripted-count": "div.article-attach a", "hanweb": "div.fjdown a"}
+               "scripted-count": "div.article-attach a", "hanweb": "div.fjdown a", "json-api": "div.detail-files a"}
+#: Where the title is, for families whose metadata block has none.
+TITLES = {"scripted-count": "h1", "json-api": "h2.detail-title"}
 LABELS = {"索引号": "index_no", "索取号": "index_no", "文号": "doc_no", "发文字号": "doc_no",
           "发布机构": "publisher", "发文单位": "publisher", "发文机关": "publisher", "主题分类": "category",
           "信息分类": "category", "有效性": "validity", "时效性": "validity", "发布日期": "published",
-          "公开日期": "published", "生成日期": "published", "发文日期": "issued", "成文日期": "issued",
+          "公开日期": "published", "生成日期": "published", "发布时间": "published", "发文日期": "issued",
+          "成文日期": "issued", "印发日期": "issued", "内容分类": "category", "效力状态": "validity",
           "名称": "title", "标题": "title"}
 
 
@@ -90,6 +93,8 @@ def metadata_pairs(family: str, tree: lxml.html.HtmlElement) -> list[tuple[str, 
         return [tuple(span.text_content() for span in p.findall("span")) for p in tree.cssselect("div.xxgk_info p")]
     if family == "hanweb":
         return [(th.text_content(), th.getnext().text_content()) for th in tree.cssselect("table.xxgk-table th")]
+    if family == "json-api":
+        return [(dl.find("dt").text_content(), dl.find("dd").text_content()) for dl in tree.cssselect("div.detail-meta dl")]
     return []
 
 
@@ -122,8 +127,9 @@ def read_detail(portal: ReplicaPortal, family: str, url: str, parts: int = 1) ->
             found[key] = parse_date(value) if value else None
         else:
             found[key] = "" if (key == "doc_no" and value == "无") else value
+    if family in TITLES:
+        found["title"] = tree.cssselect(TITLES[family])[0].text_content().strip()
     if family == "scripted-count":
-        found["title"] = tree.cssselect("h1")[0].text_content().strip()
         found["published"] = parse_date(tree.cssselect('meta[name="PubDate"]')[0].get("content"))
     [container] = tree.cssselect(BODY[family])
     bodies = [contract_body(container)]
@@ -207,7 +213,8 @@ def test_columns_expose_start_urls_and_truth(replica):
 
 def test_content_types_and_charsets(replica):
     expected = {"xianning": "text/html; charset=utf-8", "table": "text/html; charset=utf-8",
-                "gbk": "text/html", "scripted-count": "text/html; charset=utf-8", "hanweb": "text/html; charset=utf-8"}
+                "gbk": "text/html", "scripted-count": "text/html; charset=utf-8", "hanweb": "text/html; charset=utf-8",
+                "json-api": "text/html; charset=utf-8"}
     for name, column in replica.columns.items():
         status, headers, body = fetch(replica, path_of(column.start_url))
         assert status == 200 and headers["Content-Type"] == expected[name]
@@ -660,3 +667,73 @@ def test_hanweb_proxy_answers_post_with_form_fields_and_get(replica):
     log = [r for r in replica.requests if r["method"] == "POST"]
     assert log and all(isinstance(r["body"], bytes) for r in log)
     assert any(b"columnid=1231" in r["body"] for r in log)
+
+
+# --------------------------------------------------------------------------- json-api
+
+JSON_API = "/api/cms/content/list"
+
+
+def json_list(portal: ReplicaPortal, **fields) -> dict:
+    status, headers, body = post(portal, JSON_API, {k: str(v) for k, v in fields.items()}, json_body=True)
+    assert status == 200 and headers["Content-Type"] == "application/json; charset=utf-8"
+    return json.loads(body)["data"]
+
+
+def test_json_api_list_page_is_a_shell_with_a_pinned_box(replica):
+    column = replica.columns["json-api"]
+    tree = lxml.html.fromstring(fetch(replica, path_of(column.start_url))[2].decode())
+    assert column.start_url.endswith("/zfxxgk/dcdb/index.html") and column.list_pages == [column.start_url]
+    assert column.endpoint == replica.base_url + JSON_API
+    assert not tree.cssselect("ul#dataList li") and tree.cssselect("div#pager")
+    script = "".join(s.text or "" for s in tree.iter("script"))
+    assert JSON_API in script and '"POST"' in script and 'channelId: "dcdb"' in script
+    pinned = [a.get("href") for a in tree.cssselect("div.pinned a")]
+    assert [urljoin(column.start_url, h) for h in pinned] == [b["url"] for b in column.bulletins[:2]]
+    assert all(re.fullmatch(r"\./detail\.jsp\?docId=\d+", h) for h in pinned)
+
+
+def test_json_api_endpoint_pages_hold_the_truth_behind_tracking_links(replica):
+    column = replica.columns["json-api"]
+    first = json_list(replica, channelId="dcdb", pageNo=1, pageSize=15)
+    assert first["total"] == 20 and first["pages"] == 2 == column.page_count and first["pageNo"] == 1
+    items = first["list"] + json_list(replica, channelId="dcdb", pageNo=2, pageSize=15)["list"]
+    assert all(item["url"].endswith(f"detail.jsp?docId={item['docId']}&from=list") for item in items)
+    canonical = [urljoin(column.start_url, item["url"]).removesuffix("&from=list") for item in items]
+    assert canonical == [b["url"] for b in column.bulletins]
+    assert [(i["title"], i["publishTime"]) for i in items] == [(b["title"], b["published"]) for b in column.bulletins]
+    assert json_list(replica, channelId="dcdb", pageNo=3, pageSize=15)["list"] == []
+    by_get = fetch(replica, f"{JSON_API}?channelId=dcdb&pageNo=2&pageSize=15")
+    by_form = post(replica, JSON_API, {"channelId": "dcdb", "pageNo": "2", "pageSize": "15"})
+    assert json.loads(by_get[2])["data"]["list"] == json.loads(by_form[2])["data"]["list"] == items[15:]
+    assert all("/zfxxgk/gzdt/" in i["url"] for i in json_list(replica, channelId="gzdt", pageNo=1)["list"])
+    assert json_list(replica, channelId="nosuch", pageNo=1)["total"] == 0
+    for bad in ({"pageNo": "1"}, {"channelId": "dcdb", "pageNo": "0"}, {"channelId": "dcdb", "pageSize": "x"}):
+        status, _h, body = post(replica, JSON_API, bad, json_body=True)
+        assert status == 400 and json.loads(body)["code"] == 400
+
+
+def test_json_api_documents_are_told_apart_by_their_query_id_only(replica):
+    column = replica.columns["json-api"]
+    one, two = column.bulletins[:2]
+    page = fetch(replica, target_of(one["url"]))
+    assert page[0] == 200 and one["title"] in page[2].decode()
+    for variant in (target_of(one["url"]) + "&from=list", target_of(one["url"]) + "&_t=1718000000",
+                    path_of(one["url"]) + f"?from=list&docId={one['docid']}"):
+        assert fetch(replica, variant)[2] == page[2], variant
+    assert two["title"] in fetch(replica, target_of(two["url"]))[2].decode()
+    assert fetch(replica, path_of(one["url"]))[0] == 404, "the script needs its id"
+    assert fetch(replica, path_of(one["url"]) + "?docId=1")[0] == 404
+    assert len({b["url"] for b in column.bulletins}) == len(column.bulletins)
+
+
+def test_json_api_remove_and_add_by_query_url(fresh):
+    column = fresh.columns["json-api"]
+    victim = column.bulletins[1]
+    fresh.site.remove(victim["url"])
+    assert fetch(fresh, target_of(victim["url"]))[0] == 404
+    assert victim["url"] not in {b["url"] for b in column.bulletins}
+    added = fresh.site.add_bulletin("json-api", title="关于测试事项的督查通报", paragraphs=["正文。"])
+    assert column.bulletins[0] == added and re.search(r"/zfxxgk/dcdb/detail\.jsp\?docId=\d+$", added["url"])
+    assert json_list(fresh, channelId="dcdb", pageNo=1, pageSize=5)["list"][0]["docId"] == added["docid"]
+    assert read_detail(fresh, "json-api", added["url"])["body"] == "正文。"

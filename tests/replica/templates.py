@@ -1087,10 +1087,170 @@ class HanwebFamily(Family):
         return f'<div class="main-editor">【责任编辑:{esc(doc.editor)}】</div>' if doc.editor else ""
 
 
+# =========================================================================== G: json-api
+
+#: Fills the list from the JSON endpoint (POST, JSON body) and writes a numbered pager
+#: whose links are script handlers.
+_JSON_LIST_JS = r"""<script type="text/javascript">
+var listApi = {url: "%(url)s", channelId: "%(channel)s", pageSize: %(size)d};
+function loadPage(pageNo) {
+  fetch(listApi.url, {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({channelId: listApi.channelId, pageNo: pageNo, pageSize: listApi.pageSize})})
+    .then(function (r) { return r.json(); })
+    .then(function (res) {
+      var data = res.data, html = "";
+      data.list.forEach(function (item) {
+        html += '<li><span class="time">' + item.publishTime + '</span><a href="' + item.url + '" target="_blank" title="'
+          + item.title + '">' + item.title + "</a></li>";
+      });
+      document.getElementById("dataList").innerHTML = html;
+      var pager = "";
+      for (var i = 1; i <= data.pages; i++) {
+        pager += i == data.pageNo ? "<b>" + i + "</b> " : '<a href="javascript:void(0)" onclick="loadPage(' + i + ')">' + i + "</a> ";
+      }
+      if (data.pageNo < data.pages) {
+        pager += '<a href="javascript:void(0)" onclick="loadPage(' + (data.pageNo + 1) + ')">下一页</a> '
+          + '<a href="javascript:void(0)" onclick="loadPage(' + data.pages + ')">尾页</a>';
+      }
+      document.getElementById("pager").innerHTML = pager + " 共" + data.total + "条";
+    });
+}
+loadPage(1);
+</script>"""
+
+
+class JsonApiFamily(Family):
+    """A portal whose column page is a shell: a script POSTs ``{"channelId", "pageNo", "pageSize"}``
+    (JSON) to ``/api/cms/content/list`` (GET with the same query parameters, or a form POST,
+    answers too) and builds the list and a numbered pager of script handlers from
+    ``{"code", "data": {"total", "pageNo", "pageSize", "pages", "list": [{"docId", "title", "url",
+    "publishTime"}]}}``. Documents are served by a script, ``detail.jsp?docId=N``: the query
+    identifies them. The endpoint links them as ``detail.jsp?docId=N&from=list`` (a tracking
+    parameter that does not), the page's static 置顶 box as ``detail.jsp?docId=N``. Metadata in a
+    ``dl``, body in ``div.article-content``.
+
+    Modelled on public code that reads such lists: destiny-zxj/dumpInfo ``src/main.py`` (form POST
+    of ``pageSize``/``currentPageNum`` to a ministry's ``/dynamic/document/search``, answer
+    ``data.total``/``data.list``) and ZhouForrest/Spider
+    ``cralwe/qyxg_xzxk/Crawler__qyxg_xzxk__credit_gz.py`` (``pageNo``/``pageSize`` form fields).
+    """
+
+    alternates = ()
+    own_corpus = True
+    identity_params = ("docId",)
+    endpoint_path = "/api/cms/content/list"
+    paged_by_endpoint = True
+    detail_order = ("heading", "metadata", "body", "attachments", "editor")
+    pinned: ClassVar[int] = 2
+
+    def channel(self, folder: str) -> str:
+        return folder.rstrip("/").rsplit("/", 1)[1]
+
+    # ------------------------------------------------------------------ URLs
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        return f"{folder}detail.jsp?docId={docid}"
+
+    def attachment_path(self, doc: Doc, serial: int, ext: str) -> str:
+        return f"/upload/{doc.published:%Y%m}/{serial:012d}.{ext}"
+
+    def attachment_href(self, doc: Doc, attachment: Attachment) -> str:
+        return attachment.path
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        return "index.html"
+
+    def list_page_of(self, rest: str, query: str, n_pages: int) -> int | None:
+        return 0 if rest in ("", "index.html") else None
+
+    def list_link(self, target: str, page_folder: str, where: str) -> str:
+        if where == "endpoint":
+            return f"{target}&from=list"
+        return super().list_link(target, page_folder, where)
+
+    # ------------------------------------------------------------------ list
+    def list_title(self, name: str) -> str:
+        return f"{name}-{self.site_name}"
+
+    def list_body(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int, n_pages: int,
+                  n_records: int) -> str:
+        pinned = "".join(f'<li><a href="{attr(e.href)}" target="_blank">{esc(e.title)}</a>'
+                         f'<span class="time">{e.day:%Y-%m-%d}</span></li>' for e in entries[:self.pinned])
+        script = _JSON_LIST_JS % {"url": self.endpoint_path, "channel": self.channel(path),
+                                  "size": len(entries) or 15}
+        return (f'<div class="column-head"><h2>{esc(name)}</h2></div>\n'
+                f'<div class="pinned"><span class="pinned-title">置顶</span><ul>{pinned}</ul></div>\n'
+                f'<ul id="dataList" class="doc-list"></ul>\n<div id="pager" class="pager"></div>\n{script}')
+
+    # ------------------------------------------------------------------ endpoint
+    def endpoint_query(self, params: dict[str, str]) -> EndpointQuery | str:
+        channel = params.get("channelId", "")
+        if not channel:
+            return "channelId is required"
+        page = params.get("pageNo", "1")
+        size = params.get("pageSize", "15")
+        if not (page.isdigit() and size.isdigit() and int(page) >= 1 and 1 <= int(size) <= 100):
+            return "pageNo must be a number from 1, pageSize from 1 to 100"
+        folder = {self.channel(self.column): self.column, self.channel(self.other_column): self.other_column}
+        start = (int(page) - 1) * int(size)
+        return EndpointQuery(folder.get(channel, ""), start, start + int(size))
+
+    def endpoint_answer(self, entries: Sequence[ListEntry], *, asked: EndpointQuery, total: int,
+                        page_size: int) -> bytes:
+        size = asked.stop - asked.start
+        items = [{"docId": int(e.href.split("docId=", 1)[1].split("&", 1)[0]), "title": e.title, "url": e.href,
+                  "publishTime": f"{e.day:%Y-%m-%d}"} for e in entries]
+        data = {"code": 0, "msg": "success", "data": {"total": total, "pageNo": asked.start // size + 1,
+                                                      "pageSize": size, "pages": max(1, -(-total // size)),
+                                                      "list": items}}
+        return json.dumps(data, ensure_ascii=False).encode()
+
+    def endpoint_error(self, message: str) -> bytes:
+        return json.dumps({"code": 400, "msg": message, "data": None}, ensure_ascii=False).encode()
+
+    # ------------------------------------------------------------------ detail
+    def detail_title(self, doc: Doc) -> str:
+        return f"{doc.title}-{self.site_name}"
+
+    def heading(self, doc: Doc) -> str:
+        return f'<h2 class="detail-title">{esc(doc.title)}</h2>'
+
+    def metadata(self, doc: Doc) -> str:
+        issued = f"{doc.issued:%Y-%m-%d}" if doc.issued else ""
+        pairs = (("索引号", doc.index_no), ("发文单位", doc.publisher), ("内容分类", doc.category),
+                 ("文号", doc.doc_no_shown), ("印发日期", issued),
+                 ("发布时间", f"{doc.published:%Y-%m-%d} {doc.pub_time}"), ("效力状态", doc.validity))
+        items = "\n".join(f'<dl><dt>{esc(label)}:</dt><dd>{esc(value)}</dd></dl>' for label, value in pairs)
+        return f'<div class="detail-meta">\n{items}\n</div>'
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        if role in ("section", "sub"):
+            return f'<p class="section-head"><b>{esc(text)}</b></p>'
+        if role == "sign":
+            return f'<p style="text-align: right">{esc(text)}</p>'
+        return f"<p>\u3000\u3000{esc(text)}</p>"
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table class="data-table">', header_tag="th",
+                          cell=lambda text, header: esc(text), thead=True)
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div class="article-content">\n{inner}\n</div>'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<li><a href="{attr(self.attachment_href(doc, a))}">{esc(a.name)}</a></li>'
+                        for a in doc.attachments)
+        return f'<div class="detail-files"><h4>相关附件</h4><ol>{links}</ol></div>'
+
+    def editor_line(self, doc: Doc) -> str:
+        return f'<div class="detail-editor">编辑:{esc(doc.editor)}</div>' if doc.editor else ""
+
+
 # =========================================================================== the families
 
 #: The families a portal serves unless told otherwise (``js-list`` is opt-in).
-DEFAULT_FAMILIES = ("xianning", "table", "gbk", "scripted-count", "hanweb")
+DEFAULT_FAMILIES = ("xianning", "table", "gbk", "scripted-count", "hanweb", "json-api")
 
 
 def make_families(names: Sequence[str] | None = None) -> dict[str, Family]:
@@ -1145,6 +1305,13 @@ def make_families(names: Sequence[str] | None = None) -> dict[str, Family]:
             publisher="赤壁市人民政府办公室", footer_owner="赤壁市人民政府办公室", icp="鄂ICP备05011264号",
             kinds=(("meetings", 0.5), ("work_report", 0.3), ("notice", 0.2)), issued_share=0.6,
             doc_no_share=0.2, doc_no_series="赤政督", blank_doc_no=("", "无"),
+        ),
+        JsonApiFamily(
+            name="json-api", column="/zfxxgk/dcdb/", ext="jsp", site_name="嘉鱼县人民政府",
+            crumbs=(("政府信息公开", "/zfxxgk/index.html"),), other_column="/zfxxgk/gzdt/", other_name="工作动态",
+            org_code="011337218", publisher="嘉鱼县人民政府督查室", footer_owner="嘉鱼县人民政府办公室",
+            icp="鄂ICP备05011802号", kinds=(("meetings", 0.6), ("work_report", 0.25), ("attachment_only", 0.15)),
+            issued_share=0.4, doc_no_share=0.4, doc_no_series="嘉政督", blank_doc_no=("", "无"),
         ),
     ]
     wanted = set(DEFAULT_FAMILIES if names is None else names)
