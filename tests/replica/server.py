@@ -28,6 +28,7 @@ and attachments send ``ETag``/``Last-Modified`` and answer 304 to matching valid
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +36,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Sequence
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from .site import Resource, Site, not_found_page
 
@@ -57,6 +58,23 @@ class ColumnInfo:
     @property
     def bulletins(self) -> list[dict[str, Any]]:
         return self._site.bulletins(self.name)
+
+    @property
+    def list_pages(self) -> list[str]:
+        """Every list page of the column in pager order (live); one when an endpoint pages it."""
+        return self._site.list_pages(self.name)
+
+    @property
+    def page_count(self) -> int:
+        """Pages the column's pager announces (live), whether list pages or endpoint pages."""
+        return self._site.page_count(self.name)
+
+    @property
+    def endpoint(self) -> str | None:
+        """Absolute URL (no query) of the data endpoint that feeds the list, if any."""
+        family = self._site.families[self.name]
+        path = family.endpoint_path or getattr(family, "api_path", None)
+        return f"{self._site.base_url}{path}" if path else None
 
 
 class PortalRequestHandler(BaseHTTPRequestHandler):
@@ -81,6 +99,25 @@ class PortalRequestHandler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:  # noqa: N802
         self._dispatch()
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        self.request_body = self.rfile.read(length) if length > 0 else b""
+        self._dispatch()
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The POST body's fields: URL-encoded form or a JSON object (values as strings)."""
+        body = getattr(self, "request_body", b"")
+        if not body:
+            return {}
+        if (self.headers.get("Content-Type") or "").split(";")[0].strip() == "application/json":
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return {}
+            return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
         pass
@@ -112,7 +149,7 @@ class PortalRequestHandler(BaseHTTPRequestHandler):
         """Answer from the site model (fault hooks may call this to pass a request through)."""
         parts = urlsplit(self.path)
         path = parts.path
-        resource = self.site.resolve(path, parts.query)
+        resource = self.site.resolve(path, parts.query, self.command, self.form if self.command == "POST" else None)
         if resource is None:
             self.respond(404, not_found_page(path), "text/html; charset=utf-8")
             return
@@ -190,7 +227,7 @@ class ReplicaPortal:
         self._requests_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.columns: dict[str, ColumnInfo] = {
-            name: ColumnInfo(name, f"{self.base_url}{family.column}index.{family.ext}", family.column,
+            name: ColumnInfo(name, f"{self.base_url}{family.column}{family.list_page_path(0, 1)}", family.column,
                              family.encoding, family.ext, self.site)
             for name, family in self.site.families.items()
         }
@@ -219,7 +256,8 @@ class ReplicaPortal:
     # ------------------------------------------------------------------ request log
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """Requests in arrival order: ``{method, path, status, headers}`` (a snapshot copy)."""
+        """Requests in arrival order: ``{method, path, status, headers, time, body}`` (a snapshot
+        copy; ``body`` is the POST body, ``b""`` otherwise)."""
         with self._requests_lock:
             return list(self._requests)
 
@@ -229,7 +267,8 @@ class ReplicaPortal:
 
     def _record_request(self, handler: BaseHTTPRequestHandler) -> dict[str, Any]:
         record = {"method": handler.command, "path": handler.path, "status": None,
-                  "headers": dict(handler.headers.items()), "time": datetime.now().timestamp()}
+                  "headers": dict(handler.headers.items()), "time": datetime.now().timestamp(),
+                  "body": getattr(handler, "request_body", b"")}
         with self._requests_lock:
             self._requests.append(record)
         return record
