@@ -224,12 +224,12 @@ class ColumnSpider(scrapy.Spider):
             self.start_outcomes[start_url] = "ok"
         tree = parse_html(response.text if isinstance(response, TextResponse) else "")
         reading = read_list(tree, response.url, walk.column, self.list_hint)
-        entries, embedded = reading.entries, None
-        if not entries or reading.in_chrome:
-            embedded = embedded_list(tree, response.url, walk.column)
-            if embedded is not None:
-                entries = embedded.entries
-                walk.report["pagination"] = embedded.kind
+        entries, embedded = reading.entries, embedded_list(tree, response.url, walk.column)
+        if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
+            entries = embedded.entries  # the data the page carries is its list
+            walk.report["pagination"] = embedded.kind
+        else:
+            embedded = None
         if embedded is None and looks_script_built(tree, entries, reading.in_chrome):
             if not response.meta.get("rendered"):
                 # the list is left to scripts: its endpoint, the browser, or a report
@@ -260,6 +260,8 @@ class ColumnSpider(scrapy.Spider):
         if self._walks_all(walk) or new:
             if embedded is not None:
                 yield from self._embedded_further_pages(response, tree, walk, embedded)
+            elif pager.kind == "none" and response.meta.get("start_url"):
+                yield from self._endpoint_beside(response, tree, walk)
             yield from self._further_pages(response.url, pager, walk)
         yield from self._bulletin_requests(fresh, response.url, walk)
 
@@ -352,11 +354,22 @@ class ColumnSpider(scrapy.Spider):
             walk.report["announced"] = max(walk.report["announced"] or 0, embedded.pages)
         per = endpoint.per_page or len(embedded.entries) or 1
         first = len(embedded.entries) // per + 1 if endpoint.by_records else 2
+        walk.report["pages_read"] += first - 2  # the page carried that many pages' records
         if embedded.pages is not None and first > embedded.pages:
             return
         self._api_first[walk.start_url] = 1
         yield from self._start_endpoint(walk, endpoint, response.url, first)
         walk.report["pagination"] = embedded.kind + "+endpoint"
+
+    def _endpoint_beside(self, response: Response, tree, walk: ColumnWalk) -> Iterable[scrapy.Request]:
+        """A page showing a few entries (a pinned box) and no pager, whose scripts page the
+        real list from an endpoint: that endpoint is read too (repeats are dropped)."""
+        if walk.start_url in self._api_endpoints or self.rendering.mode not in ("auto", "api"):
+            return
+        endpoint = find_endpoint(tree, response.url, self.portal_hosts)
+        if endpoint is not None and endpoint.paged:
+            self.logger.info("list paged by its scripts' endpoint: %s", endpoint.describe())
+            yield from self._start_endpoint(walk, endpoint, response.url)
 
     def parse_api(self, response: Response, start_url: str, list_url: str, page: int) -> Iterable[Any]:
         """A page of a list's endpoint (JSON or XML): its items are the list page's entries."""

@@ -190,7 +190,9 @@ def parse_json_text(text: str) -> Any:
 
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _RECORD = re.compile(r"<record[^>]*>(.*?)</record>", re.DOTALL | re.IGNORECASE)
-_XML_NUMBER = re.compile(r"<(totalrecord|totalpage|perpage|pagecount|total|pagesize)>\s*(\d+)\s*<", re.IGNORECASE)
+_XML_NUMBER = re.compile(
+    r"<(totalrecord|totalpage|perpage|pagecount|total|pagesize)>\s*(\d+)\s*<"
+    r"""|["']?\b(totalrecord|totalpage|perpage|pagecount|pagesize)["']?\s*[:=]\s*["']?(\d+)""", re.IGNORECASE)
 
 
 def _records_html(text: str) -> str | None:
@@ -208,7 +210,10 @@ def _records_html(text: str) -> str | None:
 
 def record_numbers(text: str) -> dict[str, int]:
     """``totalrecord``, ``perpage``, ``totalpage``… a data store announces (lower-case names)."""
-    return {name.lower(): int(value) for name, value in _XML_NUMBER.findall(text)}
+    numbers: dict[str, int] = {}
+    for xml_name, xml_value, js_name, js_value in _XML_NUMBER.findall(text):
+        numbers.setdefault((xml_name or js_name).lower(), int(xml_value or js_value))
+    return numbers
 
 
 def entries_in_records(text: str, page_url: str, column: str) -> list[Entry]:
@@ -322,7 +327,7 @@ def embedded_list(tree: _Element, page_url: str, column: str) -> Embedded | None
             continue
         if "<record" in text.lower() or ("CDATA" in text and "<a" in text):
             entries = entries_in_records(text, page_url, column)
-            numbers = record_numbers(text)
+            numbers = record_numbers(inline_scripts(tree))
             per = numbers.get("perpage") or numbers.get("pagesize")
             pages = numbers.get("totalpage") or (-(-numbers["totalrecord"] // per)
                                                  if per and numbers.get("totalrecord") else None)
@@ -363,7 +368,7 @@ _PAGE_NAMES = re.compile(
     r"|page_no|page_index|pagenow|nowpage|cpage)$",
     re.IGNORECASE)
 _RECORD_NAMES = {"startrecord": "{start}", "endrecord": "{end}"}
-_DATA_OBJECT = re.compile(r"(?:data|body|params)\s*:\s*\{(?P<body>[^{}]*)\}")
+_DATA_OBJECT = re.compile(r"(?:data|body|params)\s*:\s*(?:JSON\.stringify\s*\(\s*)?\{(?P<body>[^{}]*)\}")
 _POST_OBJECT = re.compile(r"(?:\$|jQuery)\s*\.\s*post\s*\(\s*[^,]+,\s*\{(?P<body>[^{}]*)\}")
 _DATA_STRING = re.compile(r"(?:data|body)\s*:\s*(?P<expr>(?:" + _STRING + r")(?:\s*\+\s*[\w$.()]+(?:\s*\+\s*(?:"
                           + _STRING + r"))?)*)|\.send\s*\(\s*(?P<sent>(?:" + _STRING + r")(?:\s*\+\s*[^;)]+)*)\)")
@@ -385,12 +390,20 @@ def _literal(piece: str) -> str | None:
     return None
 
 
+_OBJECT_LITERAL = re.compile(r"(?:var|let|const)\s+([\w$]+)\s*=\s*\{(?P<body>[^{}]*)\}")
+_LITERAL_PAIR = re.compile(r"""['"]?([\w$]+)['"]?\s*:\s*(?:'([^'\n]*)'|"([^"\n]*)"|(\d+))""")
+
+
 def _variables(script: str) -> dict[str, str]:
-    """``var name = 'text' | 123`` assignments of the page's scripts (last one wins)."""
+    """``var name = 'text' | 123`` assignments of the page's scripts (last one wins), and the
+    members of object literals (``var api = {url: "/x", id: 5}`` gives ``api.url``, ``api.id``)."""
     found = {}
     for match in re.finditer(r"""(?:var|let|const)?\s*\b([\w$]+)\s*=\s*(?:'([^'\n]*)'|"([^"\n]*)"|(\d+))\s*[;,\n]""",
                              script):
         found[match.group(1)] = next(g for g in match.groups()[1:] if g is not None)
+    for literal in _OBJECT_LITERAL.finditer(script):
+        for pair in _LITERAL_PAIR.finditer(literal.group("body")):
+            found[f"{literal.group(1)}.{pair.group(1)}"] = next(g for g in pair.groups()[1:] if g is not None)
     return found
 
 
@@ -413,7 +426,7 @@ def _template(expr: str, variables: dict[str, str]) -> str | None:
         if literal is not None:
             out += literal
             continue
-        name = piece if re.fullmatch(r"[\w$]+", piece) else None
+        name = piece if re.fullmatch(r"[\w$.]+", piece) else None
         slot = _PAGE_SLOT.search(out)
         if not slot and name in variables and not _PAGE_NAMES.match(name or ""):
             out += variables[name]  # a constant of the page (a column id, a site id)
@@ -425,7 +438,7 @@ def _template(expr: str, variables: dict[str, str]) -> str | None:
     return out
 
 
-def _form_value(key: str, value: str, variables: dict[str, str]) -> str:
+def _form_value(key: str, value: str, variables: dict[str, str]) -> str | None:
     value = value.strip()
     literal = _literal(value)
     if key.lower() in _RECORD_NAMES:
@@ -436,7 +449,7 @@ def _form_value(key: str, value: str, variables: dict[str, str]) -> str:
         return literal
     if value in variables:
         return variables[value]
-    return value if re.fullmatch(r"[\w.-]+", value) and not re.fullmatch(r"[A-Za-z_$][\w$.]*", value) else ""
+    return value if re.fullmatch(r"[\w.-]+", value) and not re.fullmatch(r"[A-Za-z_$][\w$.]*", value) else None
 
 
 def _paged(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -486,8 +499,9 @@ class ApiEndpoint:
 def _form_of(window: str, variables: dict[str, str]) -> list[tuple[str, str]]:
     data = _DATA_OBJECT.search(window) or _POST_OBJECT.search(window)
     if data:
-        return [(pair["key"], _form_value(pair["key"], pair["value"], variables))
-                for pair in _DATA_PAIR.finditer(data.group("body"))]
+        pairs = [(pair["key"], _form_value(pair["key"], pair["value"], variables))
+                 for pair in _DATA_PAIR.finditer(data.group("body"))]
+        return [(key, value) for key, value in pairs if value is not None]  # unknown values left out
     text = _DATA_STRING.search(window)
     if text:
         body = _template(text.group("expr") or text.group("sent"), variables)
