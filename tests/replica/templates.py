@@ -1,11 +1,13 @@
-"""HTML of the replica's template families (TRS-style government portals).
+"""HTML of the replica's template families (government portals on TRS and other software).
 
 Why: the live markup of the target site was never seen, so the crawler must work on the
-conventions shared by TRS portals rather than on one guessed set of class names. Each
-family is a :class:`Family` subclass that overrides *markup hooks only* (list items,
-pagination, metadata block, paragraph/table markup, body container, attachment list);
-page assembly, chrome (header, nav, breadcrumbs, 热点信息 sidebar, footer), escaping and
-the alternate views are shared here, so families differ in templates, not in code.
+conventions shared by such portals rather than on one guessed set of class names. Each
+family is a :class:`Family` subclass that overrides *hooks only*: markup (list items,
+pagination, metadata block, paragraph/table markup, body container, attachment list) and,
+for portals not built on TRS, URL shapes (document paths, list page names, query-identified
+documents) and the data endpoint that feeds a list; page assembly, chrome (header, nav,
+breadcrumbs, 热点信息 sidebar, footer), escaping and the alternate views are shared here,
+so families differ in templates, not in code.
 
 Every page's visible body text equals the body truth of ``corpus.body_text``: paragraph
 markup adds whitespace only at the ends of a paragraph (indentation, ``&nbsp;``), never
