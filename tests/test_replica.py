@@ -30,16 +30,18 @@ from tests.replica.site import load_seed
 REPO = Path(__file__).resolve().parent.parent
 FAMILIES = ("xianning", "table", "gbk", "scripted-count")
 #: Families on other portal software (their own URL shapes, list sources and pagers).
-OTHER_FAMILIES = ("hanweb", "json-api")
+OTHER_FAMILIES = ("hanweb", "json-api", "epoint", "backward")
 ALL_FAMILIES = FAMILIES + OTHER_FAMILIES
 
 #: Reference selectors per family: list links, metadata pairs, body container, attachments.
 LIST_LINKS = {"xianning": "ul.list_list > li > a", "table": "div.lm_newslist ul li a",
               "gbk": "ul.more-list > li > a", "scripted-count": "div.info-list ul li a"}
 BODY = {"xianning": "div.TRS_Editor", "table": "div.TRS_UEDITOR", "gbk": "#UCAP-CONTENT div.Custom_UnionStyle",
-        "scripted-count": "div.wz_article_text", "hanweb": "div#zoom", "json-api": "div.article-content"}
+        "scripted-count": "div.wz_article_text", "hanweb": "div#zoom", "json-api": "div.article-content",
+        "epoint": "div.ewb-article-detail", "backward": "div#ArticleContent"}
 ATTACHMENTS = {"xianning": "div.fj a", "table": "ul#appendixlist a", "gbk": "div.fujian a",
-               "scripted-count": "div.article-attach a", "hanweb": "div.fjdown a", "json-api": "div.detail-files a"}
+               "scripted-count": "div.article-attach a", "hanweb": "div.fjdown a", "json-api": "div.detail-files a",
+               "epoint": "div.ewb-attach a", "backward": "div.doc-attach a"}
 #: Where the title is, for families whose metadata block has none.
 TITLES = {"scripted-count": "h1", "json-api": "h2.detail-title"}
 LABELS = {"索引号": "index_no", "索取号": "index_no", "文号": "doc_no", "发文字号": "doc_no",
@@ -47,7 +49,9 @@ LABELS = {"索引号": "index_no", "索取号": "index_no", "文号": "doc_no", 
           "信息分类": "category", "有效性": "validity", "时效性": "validity", "发布日期": "published",
           "公开日期": "published", "生成日期": "published", "发布时间": "published", "发文日期": "issued",
           "成文日期": "issued", "印发日期": "issued", "内容分类": "category", "效力状态": "validity",
-          "名称": "title", "标题": "title"}
+          "公开分类": "category", "发布单位": "publisher", "信息名称": "title", "信息索引号": "index_no",
+          "成文单位": "publisher", "所属分类": "category", "文件编号": "doc_no", "签发日期": "issued",
+          "公开时间": "published", "时效": "validity", "文件名称": "title", "名称": "title", "标题": "title"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -95,6 +99,9 @@ def metadata_pairs(family: str, tree: lxml.html.HtmlElement) -> list[tuple[str, 
         return [(th.text_content(), th.getnext().text_content()) for th in tree.cssselect("table.xxgk-table th")]
     if family == "json-api":
         return [(dl.find("dt").text_content(), dl.find("dd").text_content()) for dl in tree.cssselect("div.detail-meta dl")]
+    if family in ("epoint", "backward"):
+        cells = tree.cssselect("#symbol div.ewb-info-cell" if family == "epoint" else "div.doc-meta li")
+        return [tuple(cell.text_content().split("\uff1a", 1)) for cell in cells]
     return []
 
 
@@ -214,7 +221,8 @@ def test_columns_expose_start_urls_and_truth(replica):
 def test_content_types_and_charsets(replica):
     expected = {"xianning": "text/html; charset=utf-8", "table": "text/html; charset=utf-8",
                 "gbk": "text/html", "scripted-count": "text/html; charset=utf-8", "hanweb": "text/html; charset=utf-8",
-                "json-api": "text/html; charset=utf-8"}
+                "json-api": "text/html; charset=utf-8", "epoint": "text/html; charset=utf-8",
+                "backward": "text/html; charset=utf-8"}
     for name, column in replica.columns.items():
         status, headers, body = fetch(replica, path_of(column.start_url))
         assert status == 200 and headers["Content-Type"] == expected[name]
@@ -737,3 +745,70 @@ def test_json_api_remove_and_add_by_query_url(fresh):
     assert column.bulletins[0] == added and re.search(r"/zfxxgk/dcdb/detail\.jsp\?docId=\d+$", added["url"])
     assert json_list(fresh, channelId="dcdb", pageNo=1, pageSize=5)["list"][0]["docId"] == added["docid"]
     assert read_detail(fresh, "json-api", added["url"])["body"] == "正文。"
+
+
+# --------------------------------------------------------------------------- epoint and backward (plain pagers)
+
+def follow_pager(portal: ReplicaPortal, family: str, next_text: str, links: str) -> list[tuple[str, list[str]]]:
+    """Every list page reached by following the page's own ``next_text`` link, with the
+    absolute URLs of the entries ``links`` selects on it."""
+    url, seen = portal.columns[family].start_url, []
+    while url and len(seen) < 50:
+        status, _headers, body = fetch(portal, target_of(url))
+        assert status == 200, url
+        tree = lxml.html.fromstring(body.decode())
+        seen.append((url, [urljoin(url, a.get("href")) for a in tree.cssselect(links)]))
+        nxt = [a.get("href") for a in tree.cssselect("a") if a.text_content() == next_text]
+        url = urljoin(url, nxt[0]) if nxt and urljoin(url, nxt[0]) != url else ""
+    return seen
+
+
+def test_epoint_query_pager_with_query_only_links_and_hashed_names(fresh):
+    column = fresh.columns["epoint"]
+    assert column.start_url.endswith("/info/gkml/dcdb/iList.jsp")
+    pages = follow_pager(fresh, "epoint", "下页", "div.ewb-job li a")
+    assert [url for url, _ in pages] == column.list_pages == [column.start_url] + [
+        f"{column.start_url}?cur_page={k}" for k in range(2, column.page_count + 1)]
+    assert column.page_count == 2 and all(len(entries) <= 5 for _, entries in pages)
+    assert [u for _, entries in pages for u in entries] == [b["url"] for b in column.bulletins]
+    assert all(re.fullmatch(r"/xxgk/\d{8}/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.html", path_of(b["url"]))
+               for b in column.bulletins)
+    first = fetch(fresh, path_of(column.start_url))[2]
+    assert b'href="?cur_page=2">\xe4\xb8\x8b\xe9\xa1\xb5' in first, "query-only link: 下页"
+    assert fetch(fresh, path_of(column.start_url) + "?cur_page=1")[2] == first, "page 1 twice, under two URLs"
+    beyond = fetch(fresh, path_of(column.start_url) + "?cur_page=9")
+    assert beyond[0] == 200 and "暂无信息" in beyond[2].decode() and not lxml.html.fromstring(
+        beyond[2].decode()).cssselect("div.ewb-job li"), "past the end: an empty list, not a 404"
+    last = lxml.html.fromstring(fetch(fresh, target_of(column.list_pages[-1]))[2].decode())
+    assert [a.get("href") for a in last.cssselect("div.ewb-page a") if a.text_content() == "末页"] == ["?cur_page=2"]
+
+
+def test_backward_pager_lives_in_a_subfolder_numbered_backwards(replica):
+    column = replica.columns["backward"]
+    n = column.page_count
+    assert n == 2 and column.list_pages == [column.start_url] + [
+        f"{replica.base_url}{column.path}list/index_{n - k}.shtml" for k in range(1, n)]
+    pages = follow_pager(replica, "backward", "下一页", "table.doc-table td.td-title a")
+    assert [url for url, _ in pages] == column.list_pages
+    assert [u for _, entries in pages for u in entries] == [b["url"] for b in column.bulletins]
+    assert all(re.fullmatch(rf"{column.path}\d{{6}}/{b['docid']}\.shtml", path_of(b["url"])) for b in column.bulletins)
+    oldest = lxml.html.fromstring(fetch(replica, path_of(column.list_pages[-1]))[2].decode())
+    hrefs = {a.text_content(): a.get("href") for a in oldest.cssselect("div.pages a")}
+    assert hrefs["首页"] == "../index.shtml" and hrefs["尾页"] == "index_1.shtml" and "下一页" not in hrefs
+    assert all(a.get("href").startswith("../") for a in oldest.cssselect("table.doc-table a"))
+    first = lxml.html.fromstring(fetch(replica, path_of(column.start_url))[2].decode())
+    assert {a.text_content(): a.get("href") for a in first.cssselect("div.pages a")}["下一页"] == f"list/index_{n - 1}.shtml"
+    for missing in (f"list/index_{n}.shtml", "list/index_0.shtml", "index_1.shtml", "list/index.shtml"):
+        assert fetch(replica, column.path + missing)[0] == 404, missing
+
+
+def test_backward_page_names_shift_when_a_bulletin_is_added(fresh):
+    """Static pages numbered from the oldest: a new bulletin adds a page, old names stay the oldest."""
+    column = fresh.columns["backward"]
+    before = column.list_pages
+    while len(column.list_pages) == len(before):
+        fresh.site.add_bulletin("backward")
+    after = column.list_pages
+    assert after[-1] == before[-1] and after[1].endswith(f"list/index_{len(after) - 1}.shtml")
+    pages = follow_pager(fresh, "backward", "下一页", "table.doc-table td.td-title a")
+    assert [u for _, entries in pages for u in entries] == [b["url"] for b in column.bulletins]

@@ -1,4 +1,4 @@
-"""ReplicaPortal: the replica of the TRS government portals, served on 127.0.0.1.
+"""ReplicaPortal: the replica of the government portals, served on 127.0.0.1.
 
 Why: there is no internet; every crawler test and the demo crawl this replica, and check
 each stored field against the truth it exposes (``portal.columns[name].bulletins``).
@@ -16,7 +16,28 @@ Families (``portal.columns`` keys) and their special cases:
 * ``scripted-count`` ``/zwgk/zwdc/`` (.html, no metadata block): one list item links
   ``/private/zwdc/…``, which robots.txt disallows.
 
-Opt-in (``ReplicaPortal(families=(…, "js-list"))``; the default is the four above):
+Families on other portal software (no TRS URL shape, list or pager; ``ColumnInfo.list_pages``,
+``page_count`` and ``endpoint`` say what their pagers announce):
+
+* ``hanweb`` ``/col/col1229/index.html`` (大汉 JCMS): the list is XML ``<record>`` items inside a
+  ``<script type="text/xml">`` (18 = three pages of six); the rest only from
+  ``/module/web/jpage/dataproxy.jsp?startrecord=&endrecord=&perpage=`` (POST with the form
+  fields the page's ``jpage.show({…form…})`` names, or GET; ``page=N`` asks for group N); the
+  pager is written by ``/module/web/jpage/jpage.js``; articles ``/art/Y/M/D/art_1229_<id>.html``.
+* ``json-api`` ``/zfxxgk/dcdb/index.html``: an empty list filled from ``POST
+  /api/cms/content/list`` (JSON ``{channelId: "dcdb", pageNo, pageSize}``; GET and form POST
+  too); documents ``detail.jsp?docId=N`` (the query is their identity), listed by the endpoint as
+  ``…&from=list`` and by a static 置顶 box without it.
+* ``epoint`` ``/info/gkml/dcdb/iList.jsp`` (新点): pages ``iList.jsp?cur_page=N`` linked as
+  ``?cur_page=N`` (上页/下页/末页); ``cur_page=1`` repeats page 1, a page past the end is an
+  empty list (200); documents ``/xxgk/YYYYMMDD/<guid>.html``.
+* ``backward`` ``/zwgk/zdlyxxgk/dcdb/index.shtml``: further pages ``list/index_<N-1>.shtml`` …
+  ``list/index_1.shtml`` (numbered from the oldest); documents ``YYYYMM/<docid>.shtml``.
+
+The ``table`` family's six-argument pager counts from 1: page 2 is ``index_2.html`` and
+``index_1.html`` answers 404. Endpoints answer POST; any other path answers POST with 405.
+
+Opt-in (``ReplicaPortal(families=(…, "js-list"))``; the default is the eight above):
 
 * ``js-list`` ``/xxgk/jsdc/zwdc/`` (.html): the list page ships an empty ``<ul id="list">``
   that a script fills from ``/api/list?page=N`` (JSON, 1-based; ``page=0`` answers 400) and

@@ -1,11 +1,13 @@
-"""HTML of the replica's template families (TRS-style government portals).
+"""HTML of the replica's template families (government portals on TRS and other software).
 
 Why: the live markup of the target site was never seen, so the crawler must work on the
-conventions shared by TRS portals rather than on one guessed set of class names. Each
-family is a :class:`Family` subclass that overrides *markup hooks only* (list items,
-pagination, metadata block, paragraph/table markup, body container, attachment list);
-page assembly, chrome (header, nav, breadcrumbs, 热点信息 sidebar, footer), escaping and
-the alternate views are shared here, so families differ in templates, not in code.
+conventions shared by such portals rather than on one guessed set of class names. Each
+family is a :class:`Family` subclass that overrides *hooks only*: markup (list items,
+pagination, metadata block, paragraph/table markup, body container, attachment list) and,
+for portals not built on TRS, URL shapes (document paths, list page names, query-identified
+documents) and the data endpoint that feeds a list; page assembly, chrome (header, nav,
+breadcrumbs, 热点信息 sidebar, footer), escaping and the alternate views are shared here,
+so families differ in templates, not in code.
 
 Every page's visible body text equals the body truth of ``corpus.body_text``: paragraph
 markup adds whitespace only at the ends of a paragraph (indentation, ``&nbsp;``), never
@@ -15,6 +17,7 @@ whitespace between them.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 import json
 import posixpath
@@ -24,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from .model import Attachment, Doc, ListEntry
 
@@ -1247,10 +1250,206 @@ class JsonApiFamily(Family):
         return f'<div class="detail-editor">编辑:{esc(doc.editor)}</div>' if doc.editor else ""
 
 
+# =========================================================================== H: epoint (新点)
+
+class EpointFamily(Family):
+    """A county portal on an Epoint (新点) JSP site: the column list is ``iList.jsp`` paged by the
+    query (``iList.jsp?cur_page=N``, 1-based; ``cur_page=1`` is the bare page again, a page past
+    the end is an empty list, not a 404) with a pager of query-only links (``?cur_page=3``: 上页,
+    下页, 末页), ``div.ewb-job`` items, documents under hashed names
+    (``/xxgk/<YYYYMMDD>/<guid>.html``), a ``#symbol`` metadata block of ``label：value`` cells
+    and a ``div.ewb-article-detail`` body.
+
+    Modelled on DIYgod/RSSHub ``lib/routes/gov/sichuan/deyang/govpublicinfo.ts``, which reads
+    mz.gov.cn lists at ``iList.jsp?…&cur_page=1`` (``div.ewb-job > ul > li``), detail metadata from
+    ``#symbol`` cells split at ``：`` and the body from ``div.ewb-article-detail``.
+    """
+
+    alternates = ()
+    own_corpus = True
+    detail_order = ("heading", "metadata", "body", "attachments", "editor")
+    list_script: ClassVar[str] = "iList.jsp"
+
+    # ------------------------------------------------------------------ URLs
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        guid = hashlib.md5(f"epoint/{docid}".encode()).hexdigest()
+        return f"/xxgk/{day:%Y%m%d}/{guid[:8]}-{guid[8:12]}-{guid[12:16]}-{guid[16:20]}-{guid[20:]}.html"
+
+    def attachment_path(self, doc: Doc, serial: int, ext: str) -> str:
+        return f"/EpointWebBuilder/files/{doc.published:%Y%m%d}/{serial:012d}.{ext}"
+
+    def attachment_href(self, doc: Doc, attachment: Attachment) -> str:
+        return attachment.path
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        return self.list_script if page == 0 else f"{self.list_script}?cur_page={page + 1}"
+
+    def list_page_of(self, rest: str, query: str, n_pages: int) -> int | None:
+        if rest != self.list_script:
+            return None
+        raw = (parse_qs(query).get("cur_page") or ["1"])[0]
+        return int(raw) - 1 if raw.isdigit() and int(raw) >= 1 else 0
+
+    def list_link(self, target: str, page_folder: str, where: str) -> str:
+        return target
+
+    # ------------------------------------------------------------------ list
+    def list_title(self, name: str) -> str:
+        return f"{self.site_name}-{name}"
+
+    def list_markup(self, entries: Sequence[ListEntry]) -> str:
+        if not entries:
+            return '<div class="ewb-job"><p class="ewb-empty">暂无信息</p></div>'
+        items = "\n".join(
+            f'<li class="ewb-list-item clearfix"><a href="{attr(e.href)}" title="{attr(e.title)}" target="_blank">'
+            f'{esc(self.short(e.title, 38))}</a><span class="ewb-date r">{e.day:%Y-%m-%d}</span></li>' for e in entries)
+        return f'<div class="ewb-job">\n<ul class="wb-data-item">\n{items}\n</ul>\n</div>'
+
+    def pagination(self, n_pages: int, page: int, n_records: int) -> str:
+        def link(number: int, text: str) -> str:
+            return f'<li><a href="?cur_page={number}">{text}</a></li>'
+        current = page + 1
+        items = [link(1, "首页"), link(max(1, current - 1), "上页"),
+                 f'<li class="wb-page-number">{min(current, n_pages)}/{n_pages}</li>',
+                 link(min(n_pages, current + 1), "下页"), link(n_pages, "末页")]
+        return (f'<div class="ewb-page"><ul class="clearfix">{"".join(items)}'
+                f'<li class="wb-page-count">共{n_records}条</li></ul></div>')
+
+    # ------------------------------------------------------------------ detail
+    def detail_title(self, doc: Doc) -> str:
+        return doc.title
+
+    def heading(self, doc: Doc) -> str:
+        return f'<h3 id="main" class="ewb-article-tt">{esc(doc.title)}</h3>'
+
+    def metadata(self, doc: Doc) -> str:
+        def day(value: date | None) -> str:
+            return f"{value:%Y年%m月%d日}" if value else ""
+        rows = ((("索引号", doc.index_no), ("公开分类", doc.category), ("发布日期", day(doc.published))),
+                (("发布单位", doc.publisher), ("发文字号", doc.doc_no_shown), ("成文日期", day(doc.issued))),
+                (("信息名称", doc.title), ("有效性", doc.validity)))
+        body = "\n".join('<div class="ewb-info-row clearfix">' + "".join(
+            f'<div class="ewb-info-cell">{esc(label)}：{esc(value)}</div>' for label, value in row) + "</div>"
+            for row in rows)
+        return f'<div id="symbol" class="ewb-info">\n{body}\n</div>'
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        weight = ' style="font-weight:bold;"' if role in ("section", "sub") else ""
+        align = ' style="text-align:right;"' if role == "sign" else ' style="text-indent:2em;"'
+        return f'<p{align}><span{weight}>{esc(text)}</span></p>'
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table class="ke-zeroborder" border="1" cellpadding="2" cellspacing="0">',
+                          cell=lambda text, header: f"<span>{esc(text)}</span>")
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div class="ewb-article-detail">\n{inner}\n</div>'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<div class="ewb-attach-item"><span><a href="{attr(self.attachment_href(doc, a))}">'
+                        f'{esc(a.name)}</a></span></div>' for a in doc.attachments)
+        return f'<div class="ewb-attach"><h4 class="ewb-attach-tt">附件:</h4>{links}</div>'
+
+    def editor_line(self, doc: Doc) -> str:
+        return f'<div class="ewb-editor">责任编辑:{esc(doc.editor)}</div>' if doc.editor else ""
+
+
+# =========================================================================== I: backward
+
+class BackwardFamily(Family):
+    """A statically published portal whose further list pages live in a subfolder and are
+    numbered backwards: page 1 is ``index.shtml``, then ``list/index_<N-1>.shtml`` down to the
+    oldest, ``list/index_1.shtml`` (older pages keep their names as new ones are added). The
+    pager is plain links (首页 上一页 numbered 下一页 尾页) relative to each page's folder;
+    documents have numeric names (``<YYYYMM>/<docid>.shtml``); metadata is a ``ul`` of
+    ``label：value`` items; the body is ``div#ArticleContent``.
+
+    Modelled on how public crawlers read static pagers instead of computing them:
+    cumin1/SpiderStudyCode ``S04.py`` (page count read from the ``ul.pagination`` text, then
+    ``?pageno=N``) and Robin-Wujw/Spyder_learning ``8_Scrapy/xiaohuaPro/xiaohuaPro/spiders/xiaohua.py``
+    (``index.html`` then ``index_%d.html``), turned around as the issue's portals number them.
+    """
+
+    alternates = ()
+    own_corpus = True
+    detail_order = ("heading", "toolbar", "metadata", "body", "attachments", "editor")
+
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        return f"{folder}{day:%Y%m}/{docid}.{self.ext}"
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        return f"index.{self.ext}" if page == 0 else f"list/index_{n_pages - page}.{self.ext}"
+
+    def list_title(self, name: str) -> str:
+        return f"{name} - {self.site_name}"
+
+    def list_body(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int, n_pages: int,
+                  n_records: int) -> str:
+        here = posixpath.dirname(path + self.list_page_path(page, n_pages))
+
+        def href(number: int) -> str:
+            target = posixpath.relpath(path + self.list_page_path(number, n_pages), here)
+            return target
+
+        def link(number: int, text: str) -> str:
+            return f'<a href="{href(number)}">{text}</a>'
+        numbers = " ".join(f'<span class="current">{k + 1}</span>' if k == page else link(k, str(k + 1))
+                           for k in range(n_pages))
+        pager = [link(0, "首页"), link(page - 1, "上一页") if page > 0 else '<span class="disabled">上一页</span>',
+                 numbers, link(page + 1, "下一页") if page < n_pages - 1 else '<span class="disabled">下一页</span>',
+                 link(n_pages - 1, "尾页")]
+        items = "\n".join(
+            f'<tr><td class="td-title"><a href="{attr(e.href)}" target="_blank" title="{attr(e.title)}">{esc(e.title)}</a></td>'
+            f'<td class="td-date">{e.day:%Y-%m-%d}</td></tr>' for e in entries)
+        return (f'<div class="lanmu-name">{esc(name)}</div>\n'
+                f'<table class="doc-table" width="100%">\n<tbody>\n{items}\n</tbody>\n</table>\n'
+                f'<div class="pages">{" ".join(pager)} <span>共{n_pages}页</span></div>')
+
+    def heading(self, doc: Doc) -> str:
+        return f'<div class="doc-title"><h1>{esc(doc.title)}</h1></div>'
+
+    def toolbar(self, doc: Doc) -> str:
+        return (f'<div class="doc-bar">来源:{esc(doc.publisher)} 发布时间:{doc.published:%Y-%m-%d} '
+                '<a href="javascript:window.print()">[打印]</a> <a href="javascript:window.close()">[关闭]</a></div>')
+
+    def metadata(self, doc: Doc) -> str:
+        issued = f"{doc.issued:%Y-%m-%d}" if doc.issued else ""
+        pairs = (("信息索引号", doc.index_no), ("成文单位", doc.publisher), ("所属分类", doc.category),
+                 ("文件编号", doc.doc_no_shown), ("签发日期", issued), ("公开时间", f"{doc.published:%Y-%m-%d}"),
+                 ("时效", doc.validity), ("文件名称", doc.title))
+        items = "\n".join(f"<li>{esc(label)}：{esc(value)}</li>" for label, value in pairs)
+        return f'<div class="doc-meta"><h4>文件信息</h4><ul>\n{items}\n</ul></div>'
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        if role in ("section", "sub"):
+            return f'<p style="text-indent:2em"><font face="黑体">{esc(text)}</font></p>'
+        if role == "sign":
+            return f'<p align="right">{esc(text)}</p>'
+        return f'<p style="text-indent:2em">{esc(text)}</p>'
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table border="1" cellspacing="0" cellpadding="3" width="96%">',
+                          cell=lambda text, header: esc(text), tbody=False)
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div class="doc-content" id="ArticleContent">\n{inner}\n</div>'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<li><a href="{attr(a.href)}">{esc(a.name)}</a></li>' for a in doc.attachments)
+        return f'<div class="doc-attach"><p>附件:</p><ul>{links}</ul></div>'
+
+    def editor_line(self, doc: Doc) -> str:
+        return f'<div class="doc-editor">(责任编辑:{esc(doc.editor)})</div>' if doc.editor else ""
+
+
 # =========================================================================== the families
 
 #: The families a portal serves unless told otherwise (``js-list`` is opt-in).
-DEFAULT_FAMILIES = ("xianning", "table", "gbk", "scripted-count", "hanweb", "json-api")
+DEFAULT_FAMILIES = ("xianning", "table", "gbk", "scripted-count", "hanweb", "json-api", "epoint", "backward")
 
 
 def make_families(names: Sequence[str] | None = None) -> dict[str, Family]:
@@ -1312,6 +1511,21 @@ def make_families(names: Sequence[str] | None = None) -> dict[str, Family]:
             org_code="011337218", publisher="嘉鱼县人民政府督查室", footer_owner="嘉鱼县人民政府办公室",
             icp="鄂ICP备05011802号", kinds=(("meetings", 0.6), ("work_report", 0.25), ("attachment_only", 0.15)),
             issued_share=0.4, doc_no_share=0.4, doc_no_series="嘉政督", blank_doc_no=("", "无"),
+        ),
+        EpointFamily(
+            name="epoint", column="/info/gkml/dcdb/", ext="html", site_name="崇阳县人民政府",
+            crumbs=(("政府信息公开", "/info/gkml/iList.jsp"),), other_column="/info/gkml/gsgg/", other_name="公示公告",
+            org_code="MB1537260D", publisher="崇阳县人民政府督查室", footer_owner="崇阳县人民政府办公室",
+            icp="鄂ICP备05011433号", kinds=(("meetings", 0.55), ("work_report", 0.3), ("notice", 0.15)),
+            issued_share=0.5, doc_no_share=0.3, doc_no_series="崇政督", blank_doc_no=("无", ""),
+        ),
+        BackwardFamily(
+            name="backward", column="/zwgk/zdlyxxgk/dcdb/", ext="shtml", site_name="通城县人民政府",
+            crumbs=(("政务公开", "/zwgk/"), ("重点领域信息公开", "/zwgk/zdlyxxgk/")),
+            other_column="/zwgk/zdlyxxgk/tzgg/", other_name="通知公告", org_code="011337145",
+            publisher="通城县人民政府办公室", footer_owner="通城县人民政府办公室", icp="鄂ICP备05011567号",
+            kinds=(("meetings", 0.5), ("work_report", 0.3), ("attachment_only", 0.2)), issued_share=0.7,
+            doc_no_share=0.3, doc_no_series="通城督", blank_doc_no=("", "无"),
         ),
     ]
     wanted = set(DEFAULT_FAMILIES if names is None else names)
