@@ -318,7 +318,7 @@ class ColumnSpider(scrapy.Spider):
         endpoint = None
         if self.rendering.mode in ("auto", "api") and self.rendering.columns.get(column) != "plain":
             endpoint = find_endpoint(tree, response.url, self.portal_hosts)
-        if endpoint is not None:
+        if endpoint is not None and (endpoint.paged or self.rendering.mode == "api"):  # auto: a visit counter is no list
             self.rendering.columns[column] = "api"
             self.logger.info("list built by scripts, reading its endpoint: %s", endpoint.describe())
             yield from self._start_endpoint(walk, endpoint, response.url)
@@ -528,7 +528,8 @@ class ColumnSpider(scrapy.Spider):
     def bulletin_failed(self, failure: Failure) -> None:
         self._failed(failure, "bulletin")
         walk = self._walk_of(failure.request.cb_kwargs.get("list_url", ""))
-        if walk is not None:
+        robots = failure.check(IgnoreRequest) and "robots.txt" in (failure.getErrorMessage() or "")
+        if walk is not None and not robots:
             walk.report["bulletins_failed"] += 1
 
     def idle(self) -> None:

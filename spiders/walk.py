@@ -121,8 +121,8 @@ class ColumnWalk:
             self.report["problems"].append(text)
 
     def finish(self, walked_all: bool) -> None:
-        """Name the announced pages that were not read (only a whole walk reads them all)."""
-        if not walked_all or self.confirmed is None:
-            return
-        self.report["pages_unread"] = [
-            url for url in self.confirmed.urls if url not in self.requested][:NAMED_UNREAD]
+        """Whether the walk was meant to read every page, and the announced ones it did not."""
+        self.report["whole"] = walked_all
+        if walked_all and self.confirmed is not None:
+            self.report["pages_unread"] = [
+                url for url in self.confirmed.urls if url not in self.requested][:NAMED_UNREAD]
