@@ -812,3 +812,19 @@ def test_backward_page_names_shift_when_a_bulletin_is_added(fresh):
     assert after[-1] == before[-1] and after[1].endswith(f"list/index_{len(after) - 1}.shtml")
     pages = follow_pager(fresh, "backward", "下一页", "table.doc-table td.td-title a")
     assert [u for _, entries in pages for u in entries] == [b["url"] for b in column.bulletins]
+
+
+def test_script_built_lists_render_in_chromium(replica):
+    """The shells' own scripts build the lists a browser shows: Hanweb's first page of six from
+    the embedded XML with its pager, the JSON shell's first page from a POST to its endpoint."""
+    expected = {"hanweb": ("ul.jpage-list li a", "div.jpage-pager a", 6), "json-api": ("ul#dataList li a", "div#pager a", 15)}
+    for family, (items, pager, count) in expected.items():
+        column = replica.columns[family]
+        dom = subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                              "--virtual-time-budget=5000", "--dump-dom", column.start_url],
+                             capture_output=True, text=True, timeout=60).stdout
+        tree = lxml.html.fromstring(dom)
+        links = [urljoin(column.start_url, a.get("href")).removesuffix("&from=list") for a in tree.cssselect(items)]
+        assert links == [b["url"] for b in column.bulletins[:count]], family
+        assert {"下页", "下一页"} & {a.text_content() for a in tree.cssselect(pager)}, family
+        assert all(a.get("href").startswith("javascript:") for a in tree.cssselect(pager)), "no real link to follow"

@@ -12,7 +12,6 @@ import io
 import json
 import posixpath
 import random
-import re
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
 from .corpus import EDITORS, Block, BulletinWriter, Draft, MeetingCalendar, body_text
 from .model import ATTACHMENT_TYPES, Attachment, Doc, ListEntry
-from .templates import EndpointQuery, Family, RenderContext, esc, make_families
+from .templates import Family, RenderContext, esc, make_families
 
 #: The seed bulletin fixes the docid scale: docids grow by ~1000 a day, site-wide.
 BASE_DAY = date(2020, 9, 16)
