@@ -245,8 +245,7 @@ class ColumnSpider(scrapy.Spider):
                 return
             yield from self._guess_confirmed(walk, response.url)
         elif links and not fresh and not response.meta.get("start_url"):
-            stats.inc_value("column/list_loops")
-            walk.loop(response.url)
+            stats.inc_value("column/list_loops" if walk.repeated(response.url, links) else "column/list_aliases")
             return
         walk.page_read()
         stats.inc_value("column/list_pages")

@@ -31,6 +31,8 @@ class ColumnWalk:
         #: list URLs requested (plain or rendered), in order.
         self.requested: dict[str, None] = {}
         self.entries: set[str] = set()
+        #: the entries of the column's first page (a link back to it under another URL is no loop).
+        self.first_entries: frozenset[str] | None = None
         #: the script's page lists, the one being checked first; None once settled.
         self.guesses: tuple[PageGuess, ...] = ()
         self.guess_state = "none"  # none | probing | confirmed | failed
@@ -102,6 +104,8 @@ class ColumnWalk:
     # --- what was read ----------------------------------------------------------------
     def fresh(self, urls: list[str]) -> list[str]:
         """The entries not listed on an earlier page of this column (and notes them)."""
+        if self.first_entries is None:
+            self.first_entries = frozenset(urls)
         new = [url for url in urls if url not in self.entries]
         self.entries.update(new)
         self.report["entries"] = len(self.entries)
@@ -110,8 +114,13 @@ class ColumnWalk:
     def page_read(self) -> None:
         self.report["pages_read"] += 1
 
-    def loop(self, url: str) -> None:
+    def repeated(self, url: str, urls: list[str]) -> bool:
+        """A page listing only earlier entries is not followed; unless it is the first page
+        again under another URL (``?cur_page=1``), that is a loop, reported. True for a loop."""
+        if self.first_entries is not None and set(urls) <= self.first_entries:
+            return False
         self.problem(f"list page {url} repeats entries of earlier pages (a pager loop?): not followed")
+        return True
 
     def page_failed(self, url: str, reason: str) -> None:
         self.report["pages_failed"][url] = reason
