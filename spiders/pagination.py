@@ -205,11 +205,31 @@ def _in_pager_block(link: _Element) -> bool:
     return False
 
 
+_FIRST_TEXTS = frozenset({"首页", "第一页", "first", "«", "|<"})
+
+
+def _last_page_count(last_url: str | None, first_url: str | None) -> int | None:
+    """Pages a 尾页 link implies: its number, plus one when numbers count further pages only
+    (``index_1`` is page 2), not when the 首页 link carries number 1 (``?cur_page=1``)."""
+    if last_url is None:
+        return None
+    parts, numbers = _skeleton(last_url)
+    if not numbers:
+        return None
+    if first_url is not None:
+        first_parts, first_numbers = _skeleton(first_url)
+        if first_parts == parts and first_numbers[-1:] == (1,):
+            return numbers[-1]
+    return numbers[-1] + 1
+
+
 def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str], str | None, int | None]:
-    """(pager links in order, the 下一页 link, the highest page number a link shows)."""
+    """(pager links in order, the 下一页 link, the page count its numbered or 尾页 links show)."""
     name, _ext = _own_name(page_url)
     found: dict[str, None] = {}
     next_url: str | None = None
+    last_url: str | None = None
+    first_url: str | None = None
     highest: int | None = None
     for link in tree.iter("a"):
         href = (link.get("href") or "").strip()
@@ -228,6 +248,10 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
             continue
         if lowered in NEXT_TEXTS and next_url is None:
             next_url = url
+        if lowered in LAST_TEXTS and last_url is None:
+            last_url = url
+        if lowered in _FIRST_TEXTS and first_url is None:
+            first_url = url
         if numbered:
             number = int(text.strip("[]"))
             highest = number if highest is None else max(highest, number)
@@ -236,7 +260,7 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
     for url in _filled(links + [page_url]):
         if url != page_url and in_list_scope(url, page_url, column):
             found.setdefault(url, None)
-    return list(found), next_url, highest
+    return list(found), next_url, highest or _last_page_count(last_url, first_url)
 
 
 def _text_count(tree: _Element) -> int | None:
@@ -263,7 +287,8 @@ def read_pager(tree: _Element, page_url: str, column: str | None = None) -> Page
             guesses = ()  # the links show every page: nothing to guess
     if announced is None and highest is not None and links:
         announced = highest if highest > 1 else None
-    kind = "script" if guesses else ("numbered" if highest else ("links" if links else "none"))
+    numbered = any(_DIGITS.fullmatch(normalize_line(a.text_content() or "")) for a in tree.iter("a"))
+    kind = "script" if guesses else ("numbered" if numbered and links else ("links" if links else "none"))
     return Pager(kind, announced, tuple(links), next_url, guesses)
 
 
