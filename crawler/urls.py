@@ -25,6 +25,8 @@ _DETAIL_PATH = re.compile(
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: URLs ``safe_url_string`` leaves as they are (ASCII, no escapes to normalise): skipped, for speed.
+_ALREADY_SAFE = re.compile(r"^[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=]*$")
 #: Query parameters that never identify a document (compared in lower case).
 _NOT_IDENTITY = frozenset({
     # tracking and sharing
@@ -53,16 +55,18 @@ def _split(url: str):
     return parts
 
 
-def netloc_of(url: str) -> str:
-    """``host[:port]`` in lower case with the scheme's default port left out ("" if not web)."""
-    parts = _split(url)
-    if parts is None:
-        return ""
+def _netloc(parts) -> str:
     port = parts.port
     host = parts.hostname.lower()
     if port and port != _DEFAULT_PORTS[parts.scheme.lower()]:
         return f"{host}:{port}"
     return host
+
+
+def netloc_of(url: str) -> str:
+    """``host[:port]`` in lower case with the scheme's default port left out ("" if not web)."""
+    parts = _split(url)
+    return "" if parts is None else _netloc(parts)
 
 
 site_of = netloc_of
@@ -111,22 +115,25 @@ def canonical_url(url: str) -> str:
     Unsafe characters are percent-encoded as Scrapy requests them (``safe_url_string``),
     so the canonical form of a canonical URL is itself.
     """
-    try:
-        url = safe_url_string(url.strip())
-    except ValueError:
-        return url.strip()
+    url = url.strip()
+    if not _ALREADY_SAFE.match(url):
+        try:
+            url = safe_url_string(url)
+        except ValueError:
+            return url
     parts = _split(url)
     if parts is None:
         return url.strip()
     path = posixpath.normpath(parts.path) if parts.path else "/"
     if parts.path.endswith("/") and not path.endswith("/"):
         path += "/"
-    path = re.sub(r"^/+", "/", path)
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
     match = _DETAIL_PATH.match(path)
     if match:
         path = f"{match['stem']}.{match['ext']}"
-        return urlunsplit((parts.scheme.lower(), netloc_of(url), path, "", ""))
-    return urlunsplit((parts.scheme.lower(), netloc_of(url), path, _identity_query(parts.query), ""))
+        return urlunsplit((parts.scheme.lower(), _netloc(parts), path, "", ""))
+    return urlunsplit((parts.scheme.lower(), _netloc(parts), path, _identity_query(parts.query), ""))
 
 
 def column_of(list_url: str) -> str:

@@ -80,9 +80,12 @@ class ListHint:
 @dataclass
 class _Candidate:
     link: _Element
-    url: str
+    href: str
     title: str
     item: _Element
+
+    def url(self, page_url: str) -> str:
+        return urljoin(page_url, self.href).split("#", 1)[0]
 
 
 @dataclass
@@ -109,11 +112,24 @@ def is_pager_text(text: str) -> bool:
     return text.lower() in PAGER_TEXTS or text.isdigit() or bool(re.fullmatch(r"\[?\d+\]?", text))
 
 
-def _web_url(page_url: str, href: str) -> str | None:
-    href = href.strip()
-    if not href or href.startswith("#") or href[:11].lower().startswith(("javascript:", "mailto:", "tel:")):
+def _plain_href(link: _Element) -> str | None:
+    """The link's target as written, unless it is no page (``javascript:``, ``#``, a file)."""
+    href = (link.get("href") or "").strip()
+    if not href or href[0] == "#" or href[:11].lower().startswith(("javascript:", "mailto:", "tel:", "file:")):
         return None
-    url = urljoin(page_url, href).split("#", 1)[0]
+    return None if is_attachment_href(href) else href
+
+
+_ORIGIN = re.compile(r"^https?://[^/?#]+", re.IGNORECASE)
+
+
+def _web_url(page_url: str, href: str) -> str | None:
+    href = href.strip().split("#", 1)[0]
+    if href[:1] == "/" and href[1:2] != "/" and "\\" not in href and "/." not in href:
+        origin = _ORIGIN.match(page_url)  # the common case, without urljoin's full parse
+        if origin:
+            return origin.group(0) + href
+    url = urljoin(page_url, href)
     return url if netloc_of(url) else None
 
 
@@ -145,31 +161,31 @@ def _outside_text(item: _Element, link: _Element) -> str:
     return text.replace(link.text_content() or "", " ", 1)
 
 
-def _candidates(tree: _Element, page_url: str) -> dict[tuple[_Element, str], _Group]:
-    """Links grouped by their list (one pass; the best link of each item only)."""
+def _candidates(tree: _Element) -> dict[tuple[_Element, str], _Group]:
+    """Links grouped by their list (one pass; the best link of each item only). URLs are not
+    resolved here: only the chosen list's are (a page may carry 100,000 links)."""
     links = []
     links_per_parent: dict[_Element, int] = {}
     for link in tree.iter("a"):
-        url = _web_url(page_url, link.get("href") or "")
-        if url is None or is_attachment_href(url):
+        href = _plain_href(link)
+        if href is None:
             continue
         parent = link.getparent()
         links_per_parent[parent] = links_per_parent.get(parent, 0) + 1
-        links.append((link, url))
+        links.append((link, href))
     groups: dict[tuple[_Element, str], _Group] = {}
     best_in_item: dict[_Element, _Candidate] = {}
-    for link, url in links:
+    for link, href in links:
         title = link_title(link)
         if not title or is_pager_text(title):
             continue
         item, container, tag = _item_of(link, links_per_parent)
-        candidate = _Candidate(link, url, title, item)
         known = best_in_item.get(item)
         if known is not None:
             if len(title) > len(known.title):  # a title link beside a category link: the title wins
-                known.link, known.url, known.title = link, url, title
+                known.link, known.href, known.title = link, href, title
             continue
-        best_in_item[item] = candidate
+        best_in_item[item] = candidate = _Candidate(link, href, title, item)
         key = (container, tag)
         group = groups.get(key)
         if group is None:
@@ -200,17 +216,25 @@ def _ancestors_within(elements: Iterable[_Element], levels: int) -> set[_Element
     return near
 
 
+#: Entries of a group looked at closely when scoring it (shares, not counts, need a sample).
+_SAMPLE = 40
+
+
 def _score(group: _Group, page_url: str, column: str, near_pager: set[_Element]) -> float:
     entries = group.entries
+    sample = entries[:_SAMPLE]
     titled = sum(len(c.title) >= MIN_TITLE_CHARS for c in entries)
-    dated = sum(bool(_SHORT_DATE.search(_outside_text(c.item, c.link))) for c in entries)
-    score = (titled + 0.25 * (len(entries) - titled)) * (1.0 + dated / len(entries))
-    score *= 1.0 + sum(len(c.title) for c in entries) / len(entries) / 20  # sentences, not menu words
+    dated = sum(bool(_SHORT_DATE.search(_outside_text(c.item, c.link))) for c in sample) / len(sample)
+    score = (titled + 0.25 * (len(entries) - titled)) * (1.0 + dated)
+    score *= 1.0 + sum(len(c.title) for c in sample) / len(sample) / 20  # sentences, not menu words
+    urls = [url for url in (_web_url(page_url, c.href) for c in sample) if url]
+    if not urls:
+        return 0.0
     page_host = netloc_of(page_url)
-    in_column = sum(c.url.startswith(column) for c in entries)
-    documents = sum(is_detail_url(c.url) for c in entries)
-    score *= 1.0 + (in_column + documents) / len(entries)  # hints, never gates
-    if sum(netloc_of(c.url) == page_host for c in entries) * 2 < len(entries):
+    in_column = sum(url.startswith(column) for url in urls)
+    documents = sum(is_detail_url(url) for url in urls)
+    score *= 1.0 + (in_column + documents) / len(urls)  # hints, never gates
+    if sum(netloc_of(url) == page_host for url in urls) * 2 < len(urls):
         score *= 0.3  # a box of links to other sites
     if _in_chrome(group.container):
         score *= 0.2
@@ -231,13 +255,13 @@ def _hinted(tree: _Element, page_url: str, hint: ListHint) -> list[_Candidate] |
     found = []
     for scope in scopes:
         for link in scope.iter("a"):
-            url = _web_url(page_url, link.get("href") or "")
+            href = _plain_href(link)
             title = link_title(link)
-            if url is None or not title or is_pager_text(title):
+            if href is None or not title or is_pager_text(title):
                 continue
-            if pattern is not None and not pattern.search(url):
+            if pattern is not None and not pattern.search(urljoin(page_url, href)):
                 continue
-            found.append(_Candidate(link, url, title, link.getparent() if link.getparent() is not None else link))
+            found.append(_Candidate(link, href, title, link.getparent() if link.getparent() is not None else link))
     return found
 
 
@@ -262,7 +286,7 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
     if hint is not None and (hint.container or hint.link):
         chosen = _hinted(tree, page_url, hint) or []
     else:
-        groups = _candidates(tree, page_url)
+        groups = _candidates(tree)
         if not groups:
             return ListReading([])
         near_pager = _ancestors_within(_pager_elements(tree), 4)
@@ -281,9 +305,15 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
         ]
         chosen = [c for group in twins for c in group.entries]
     entries: dict[str, Entry] = {}
+    hrefs: set[str] = set()
+    own = canonical_url(page_url)
     for candidate in sorted(chosen, key=lambda c: c.link.sourceline or 0) if len(chosen) > 1 else chosen:
-        url = canonical_url(candidate.url)
-        if url in entries or url == canonical_url(page_url):
+        if candidate.href in hrefs:
+            continue
+        hrefs.add(candidate.href)
+        absolute = _web_url(page_url, candidate.href)
+        url = canonical_url(absolute) if absolute else None
+        if url is None or url in entries or url == own:
             continue
         entries[url] = Entry(url, candidate.title, parse_date(_outside_text(candidate.item, candidate.link)))
     return ListReading(list(entries.values()), in_chrome)

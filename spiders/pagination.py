@@ -68,6 +68,8 @@ class PageGuess:
     convention: str
     urls: tuple[str, ...]
     probe: str
+    #: page 1 (``index.shtml``)
+    first: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,11 @@ class Pager:
     guesses: tuple[PageGuess, ...] = field(default=())
 
     def page_urls(self, page_url: str) -> list[str]:
-        """Every page known from this one: the likelier guess, then the linked ones."""
-        urls = [page_url]
-        if self.guesses:
-            urls += [url for url in self.guesses[0].urls if url not in urls]
-        urls += [url for url in self.links if url not in urls]
-        return urls
+        """Every page known from this one (at most MAX_PAGES): the likelier guess from page 1,
+        else this page, then the linked ones."""
+        urls = dict.fromkeys([self.guesses[0].first, *self.guesses[0].urls] if self.guesses else [page_url])
+        urls.update(dict.fromkeys(self.links))
+        return list(urls)[:MAX_PAGES]
 
 
 # --------------------------------------------------------------------------- scripts
@@ -121,10 +122,11 @@ def guesses_for(count: int, name: str, ext: str, folder: str, from_one: bool) ->
     if count < 2:
         return ()
     count = min(count, MAX_PAGES)
-    zero = PageGuess("from 0 (page k is {0}_k-1)".format(name), _named(folder, name, ext, range(1, count)),
-                     urljoin(folder, f"{name}_1.{ext}"))
-    one = PageGuess("from 1 (page k is {0}_k)".format(name), _named(folder, name, ext, range(2, count + 1)),
-                    urljoin(folder, f"{name}_{count}.{ext}"))
+    first = urljoin(folder, f"{name}.{ext}")
+    zero = PageGuess(f"from 0 (page k is {name}_k-1)", _named(folder, name, ext, range(1, count)),
+                     urljoin(folder, f"{name}_1.{ext}"), first)
+    one = PageGuess(f"from 1 (page k is {name}_k)", _named(folder, name, ext, range(2, count + 1)),
+                    urljoin(folder, f"{name}_{count}.{ext}"), first)
     return (one, zero) if from_one else (zero, one)
 
 
@@ -235,16 +237,17 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
         href = (link.get("href") or "").strip()
         if not href or href.startswith("#") or href[:11].lower().startswith(("javascript:", "mailto:")):
             continue
-        url = urljoin(page_url, href).split("#", 1)[0]
-        if not in_list_scope(url, page_url, column):
-            continue
         text = normalize_line(link.text_content() or "")
         lowered = text.lower()
-        match = _INDEX_NAME.match(posixpath.basename(urlsplit(url).path))
         numbered = text.isdigit() or bool(re.fullmatch(r"\[\d+\]", text))
+        match = _INDEX_NAME.match(posixpath.basename(urlsplit(href).path))
+        # cheap tests first: a page may carry 100,000 links, few of them a pager's
         is_pager = (lowered in NEXT_TEXTS or lowered in LAST_TEXTS or lowered in PAGER_TEXTS or numbered
-                    or _in_pager_block(link) or bool(match and match["name"] == name and match["number"]))
+                    or bool(match and match["name"] == name and match["number"]) or _in_pager_block(link))
         if not is_pager:
+            continue
+        url = urljoin(page_url, href).split("#", 1)[0]
+        if not in_list_scope(url, page_url, column):
             continue
         if lowered in NEXT_TEXTS and next_url is None:
             next_url = url
@@ -287,8 +290,7 @@ def read_pager(tree: _Element, page_url: str, column: str | None = None) -> Page
             guesses = ()  # the links show every page: nothing to guess
     if announced is None and highest is not None and links:
         announced = highest if highest > 1 else None
-    numbered = any(_DIGITS.fullmatch(normalize_line(a.text_content() or "")) for a in tree.iter("a"))
-    kind = "script" if guesses else ("numbered" if numbered and links else ("links" if links else "none"))
+    kind = "script" if guesses else ("numbered" if highest and links else ("links" if links else "none"))
     return Pager(kind, announced, tuple(links), next_url, guesses)
 
 
