@@ -236,7 +236,9 @@ def _score(group: _Group, page_url: str, column: str, near_pager: set[_Element])
     score *= 1.0 + (in_column + documents) / len(urls)  # hints, never gates
     if sum(netloc_of(url) == page_host for url in urls) * 2 < len(urls):
         score *= 0.3  # a box of links to other sites
-    if _in_chrome(group.container):
+    if _in_chrome(group.entries[0].item):
+        if not titled:
+            return 0.0  # a menu or a footer's links: no list at all
         score *= 0.2
     if any(_LIST_WORDS.search(_class_words(element))
            for _depth, element in zip(range(3), (group.container, *group.container.iterancestors()))):
@@ -294,7 +296,7 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
         best_score, best = max(scored, key=lambda pair: pair[0])
         if best_score <= 0:
             return ListReading([])
-        in_chrome = _in_chrome(best.container)
+        in_chrome = _in_chrome(best.entries[0].item)
         parent = best.container.getparent()
         twins = [
             group for score, group in scored
