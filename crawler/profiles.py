@@ -9,8 +9,6 @@ it gets a portal wrong, a TOML file of per-portal overrides sets it right withou
     start_urls = ["http://www.example.gov.cn/col/col123/index.html"]
     list_container = "div.news-list"          # CSS: the list's block (its links are the entries)
     entry_link = "/art/\\\\d{4}/"               # regex the entries' URLs match
-    pager_template = "index_{page}.html"      # list page k, relative to the start page …
-    pager_first = 2                           # … from this k on, until a page is missing
     render = "never"                          # auto | always | never | api
 
 A profile applies to every start URL on one of its ``hosts`` (or its ``start_urls``' hosts).
@@ -53,9 +51,6 @@ class SiteProfile:
     list_container: str | None = None
     #: Regular expression the entries' URLs match.
     entry_link: str | None = None
-    #: List page k relative to the start page (``index_{page}.html``), from ``pager_first`` on.
-    pager_template: str | None = None
-    pager_first: int = 2
 
     @property
     def applies_to(self) -> frozenset[str]:
@@ -87,10 +82,6 @@ def _profile(name: str, table: Mapping[str, Any], source: str) -> SiteProfile:
             if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                 raise ProfileError(f"{source}: {name}.{key} must be a list of strings")
             values[key] = tuple(value)
-        elif key == "pager_first":
-            if not isinstance(value, int):
-                raise ProfileError(f"{source}: {name}.pager_first must be a number")
-            values[key] = value
         elif key == "settings":
             if not isinstance(value, dict):
                 raise ProfileError(f"{source}: {name}.settings must be a table")
@@ -101,8 +92,6 @@ def _profile(name: str, table: Mapping[str, Any], source: str) -> SiteProfile:
             values[key] = value
     if values.get("render") not in (None, *RENDER_VALUES):
         raise ProfileError(f"{source}: {name}.render must be one of {', '.join(RENDER_VALUES)}")
-    if values.get("pager_template") is not None and "{page}" not in values["pager_template"]:
-        raise ProfileError(f"{source}: {name}.pager_template must contain {{page}}")
     if values.get("entry_link"):
         try:
             re.compile(values["entry_link"])

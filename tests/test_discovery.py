@@ -163,3 +163,25 @@ def test_probe_bad_input_is_one_line(argument, code):
     result = run_cli("probe", argument)
     assert result.returncode == code
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_site_profile_sets_detection_right_and_a_bad_one_is_one_line(tmp_path):
+    """The escape hatch: a list detection cannot see (short titles in a side-nav block) is read
+    from the profile's container; a broken profiles file stops the crawl with one line."""
+    with ReplicaPortal(per_family=3, seed=36, families=("xianning",)) as portal:
+        truths = portal.columns["xianning"].bulletins
+        links = "".join(f'<li><a href="{urlsplit(t["url"]).path}">第{i}期</a></li>' for i, t in enumerate(truths))
+        portal.faults["/odd/index.html"] = serve(page(f'<div class="side-nav"><ul>{links}</ul></div>'))
+        start = portal.base_url + "/odd/index.html"
+        without = crawl(tmp_path / "none.db", start)
+        profiles = tmp_path / "profiles.toml"
+        profiles.write_text(f'[portal.odd]\nhosts = ["{portal.host}"]\nlist_container = "div.side-nav"\n', "utf-8")
+        with_profile = crawl(tmp_path / "odd.db", start, extra=("-s", f"SITE_PROFILES={profiles}"))
+        profiles.write_text('[portal.odd]\nlist_container = "div[[["\n', "utf-8")
+        broken = crawl(tmp_path / "broken.db", start, extra=("-s", f"SITE_PROFILES={profiles}"))
+    assert without.returncode == 1 and "yields no bulletin" in last_error(without)
+    assert with_profile.returncode == 0, with_profile.stderr[-2000:]
+    db = sqlite_utils.Database(tmp_path / "odd.db")
+    assert {row["url"] for row in db["bulletins"].rows} == {t["url"] for t in truths}
+    assert broken.returncode == 2 and "list_container is not a valid CSS selector" in last_error(broken)
+    assert "Traceback" not in broken.stderr

@@ -225,8 +225,8 @@ def _advice(result: Probe, url: str) -> str:
                 f'(and entry_link) in a profile for hosts = ["{host}"]')
     if result.pagination.startswith("script (no naming") or (result.pagination == "none" and result.pages is None
                                                              and len(result.entries) >= 10):
-        return (f'no further list page found: if the column has more, set pager_template = "index_{{page}}.html" '
-                f'(and pager_first) in a profile for hosts = ["{host}"]')
+        return ("no further list page found: if the column has more, its pager is not readable here; "
+                f'try render = "always" in a profile for hosts = ["{host}"]')
     return "detection works: no profile needed"
 
 
