@@ -247,7 +247,7 @@ class ColumnSpider(scrapy.Spider):
         elif links and not fresh and not response.meta.get("start_url"):
             stats.inc_value("column/list_loops" if walk.repeated(response.url, links) else "column/list_aliases")
             return
-        walk.page_read()
+        walk.page_read(embedded.pages_covered if embedded is not None else 1)
         stats.inc_value("column/list_pages")
         self.column_links[walk.column] = self.column_links.get(walk.column, 0) + len(fresh)
         stats.inc_value("column/bulletin_links", len(fresh))
@@ -353,7 +353,6 @@ class ColumnSpider(scrapy.Spider):
             walk.report["announced"] = max(walk.report["announced"] or 0, embedded.pages)
         per = endpoint.per_page or len(embedded.entries) or 1
         first = len(embedded.entries) // per + 1 if endpoint.by_records else 2
-        walk.report["pages_read"] += first - 2  # the page carried that many pages' records
         if embedded.pages is not None and first > embedded.pages:
             return
         self._api_first[walk.start_url] = 1

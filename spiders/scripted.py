@@ -316,6 +316,12 @@ class Embedded:
     entries: list[Entry]
     kind: str
     pages: int | None = None
+    #: records per page, when the data says (its entries then cover several pages)
+    per_page: int | None = None
+
+    @property
+    def pages_covered(self) -> int:
+        return max(1, -(-len(self.entries) // self.per_page)) if self.per_page else 1
 
 
 def embedded_list(tree: _Element, page_url: str, column: str) -> Embedded | None:
@@ -332,7 +338,7 @@ def embedded_list(tree: _Element, page_url: str, column: str) -> Embedded | None
             pages = numbers.get("totalpage") or (-(-numbers["totalrecord"] // per)
                                                  if per and numbers.get("totalrecord") else None)
             if entries and (best is None or len(entries) > len(best.entries)):
-                best = Embedded(entries, "xml-records", pages)
+                best = Embedded(entries, "xml-records", pages, per)
             continue
         for match in _ASSIGNED.finditer(text):
             raw = _balanced(text, match.end())

@@ -111,8 +111,9 @@ class ColumnWalk:
         self.report["entries"] = len(self.entries)
         return new
 
-    def page_read(self) -> None:
-        self.report["pages_read"] += 1
+    def page_read(self, pages: int = 1) -> None:
+        """A list page read (a page carrying several pages' records counts as those)."""
+        self.report["pages_read"] += pages
 
     def repeated(self, url: str, urls: list[str]) -> bool:
         """A page listing only earlier entries is not followed; unless it is the first page
