@@ -1,6 +1,6 @@
 """``python -m benchmarks.run [NAME ...]``: run the benchmarks, print each figure beside its reference.
 
-Names: ``extraction``, ``attachments``, ``crawl``, ``reprocess``, ``nightly``, ``search``, ``export`` (default: all, in that
+Names: ``extraction``, ``listing``, ``attachments``, ``crawl``, ``reprocess``, ``nightly``, ``search``, ``export`` (default: all, in that
 order; ``make bench ONLY=search,export``). Progress goes to stderr; the results table
 (Markdown, with the machine) to stdout and to ``benchmarks/.cache/results-<time>.md``.
 """
@@ -12,10 +12,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime
 
-from benchmarks import attachments, crawling, exporting, extraction, searching, synthetic
+from benchmarks import attachments, crawling, exporting, extraction, listing, searching, synthetic
 from benchmarks.common import CACHE, Figure, machine, progress, results_table
 
-NAMES = ("extraction", "attachments", "crawl", "reprocess", "nightly", "search", "export")
+NAMES = ("extraction", "listing", "attachments", "crawl", "reprocess", "nightly", "search", "export")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             synthetic.forget_index(args.rows)
         benchmarks: dict[str, Callable[[], list[Figure]]] = {
             "extraction": lambda: extraction.run(per_family=args.per_family),
+            "listing": listing.run,
             "attachments": lambda: attachments.run(),
             "crawl": lambda: crawling.run_overhead(crawl_session(), args.rounds),
             "reprocess": lambda: crawling.run_reprocess(crawl_session()),

@@ -237,8 +237,10 @@ class ArchiveRun:
 
     def finish(self, reason: str) -> None:
         """Record the run's outcome (``reason``: Scrapy's, ``shutdown`` when interrupted)."""
-        stats = dict(self.crawler.stats.get_stats())
         spider = self.crawler.spider
+        if hasattr(spider, "ingested"):
+            spider.ingested(self.ingest.by_list)
+        stats = dict(self.crawler.stats.get_stats())
         column_links = dict(getattr(spider, "column_links", {}))
         problems = run_problems(stats, getattr(spider, "start_outcomes", {}), column_links, self.previous)
         pages = stat_count(stats, "extract/pages")

@@ -43,6 +43,51 @@ def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
+def column_problems(
+    reports: Mapping[str, Mapping[str, Any]],
+    start_outcomes: Mapping[str, str],
+    previous_links: Mapping[str, int],
+    unread: Mapping[str, str],
+) -> list[str]:
+    """Each column's own verdict (issue #12): a dead column fails the run even beside healthy ones.
+
+    ``reports`` maps each start URL to its walk's report (``spiders.walk``): list pages read
+    of those announced, entries listed, bulletins stored, failures, problems.
+    """
+    problems: list[str] = []
+    for start_url, report in reports.items():
+        if start_outcomes.get(start_url, "ok") != "ok" or report.get("column") in unread:
+            continue  # already said: the start page failed, or the list needs rendering
+        name = f"column {start_url}"
+        problems += [f"{name}: {problem}" for problem in report.get("problems", [])]
+        failed = dict(report.get("pages_failed") or {})
+        if failed:
+            url, reason = next(iter(failed.items()))
+            more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+            problems.append(f"{name}: list page {url} failed ({reason}){more}")
+        announced, read = report.get("announced"), int(report.get("pages_read") or 0)
+        if report.get("whole") and announced and read < announced:
+            named = ", ".join(report.get("pages_unread") or [])
+            problems.append(f"{name}: read {read} of the {announced} list pages its pager announces"
+                            + (f" (not read: {named})" if named else ""))
+        entries = int(report.get("entries") or 0)
+        column = report.get("column", start_url)
+        if entries == 0:
+            if previous_links.get(column, 0) > 0:
+                problems.append(f"template changed? the list of {column} parsed to zero bulletins "
+                                f"(the last run found {previous_links[column]})")
+            else:
+                problems.append(f"{name} yields no bulletin: its list shows no entries "
+                                f"({read} list page(s) read)")
+        elif not report.get("bulletins") and not report.get("known"):
+            refused = int(report.get("not_bulletins") or 0) + int(report.get("bulletins_failed") or 0)
+            if refused:
+                problems.append(f"{name} yields no bulletin: {entries} entries listed, "
+                                f"{report.get('not_bulletins', 0)} not bulletins, "
+                                f"{report.get('bulletins_failed', 0)} failed")
+    return problems
+
+
 def run_problems(
     stats: Mapping[str, Any],
     start_outcomes: Mapping[str, str],
@@ -52,7 +97,8 @@ def run_problems(
     """Reasons the run was not healthy (empty: healthy).
 
     ``previous`` is the stats of the last healthy run on this archive (its
-    ``column_links`` and metadata counts), or ``None`` for a first run.
+    ``column_links`` and metadata counts), or ``None`` for a first run. Per-column
+    verdicts come from ``stats["columns"]`` when the spider kept them.
     """
     def count(key: str) -> int:
         return stat_count(stats, key)
@@ -67,12 +113,18 @@ def run_problems(
     if challenges:
         problems.append(f"bot challenge instead of content on {challenges} page(s); nothing archived from them")
     previous_links = dict((previous or {}).get("column_links", {}))
-    for column, links in column_links.items():
-        if links == 0 and previous_links.get(column, 0) > 0:
-            problems.append(
-                f"template changed? the list of {column} parsed to zero bulletins "
-                f"(the last run found {previous_links[column]})"
-            )
+    reports = stats.get("columns")
+    if isinstance(reports, Mapping) and reports:
+        unread = stats.get("render/needs_rendering") or {}
+        problems += column_problems(reports, start_outcomes, previous_links,
+                                    unread if isinstance(unread, Mapping) else {})
+    else:
+        for column, links in column_links.items():
+            if links == 0 and previous_links.get(column, 0) > 0:
+                problems.append(
+                    f"template changed? the list of {column} parsed to zero bulletins "
+                    f"(the last run found {previous_links[column]})"
+                )
     pages = count("extract/pages")
     without = count("extract/without_metadata")
     if pages >= MIN_PAGES_FOR_RATIO and _ratio(without, pages) > 0.5:
@@ -84,7 +136,7 @@ def run_problems(
             )
     linked = count("column/bulletin_links")
     failed = count("column/bulletin_failed")
-    if not problems and linked == 0:
+    if not problems and linked == 0 and not reports:
         problems.append(
             "no bulletins found: the list pages linked to no bulletin page "
             f"({count('column/list_pages')} list pages read)"

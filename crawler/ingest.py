@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from archive.store import CONTENT_COLUMNS, Capture, Outcome, mark_missing, mark_
 from archive.structure import save_structure
 from archive.warc import read_capture
 from pipelines.body import stored_name
+from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
 from pipelines.extraction import extract_record
 from pipelines.records import BulletinRecord, Page, PagePart
@@ -156,6 +157,11 @@ def archived_file(db: sqlite_utils.Database, layout: ArchiveLayout, url: str) ->
     }
 
 
+#: How a capture's outcome counts in its list page's column (``Ingest.by_list``).
+_LIST_OUTCOMES = {"new": "stored", "changed": "stored", "unchanged": "stored",
+                  "not_bulletin": "not_bulletin", "refused": "refused", "unreadable": "refused"}
+
+
 class Ingest:
     """Builds archive rows from captures of one archive, in batches of one transaction each.
 
@@ -171,6 +177,9 @@ class Ingest:
         #: Called with the number of captures of each batch once it is committed.
         self.progress = progress
         self.counts: Counter[str] = Counter()
+        #: list page URL -> what became of the bulletins it linked (stored, not_bulletin,
+        #: refused): the column's verdict needs it (see ``ColumnSpider.ingested``).
+        self.by_list: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._pending_index = PendingIndex()
 
     # --- what to ingest -------------------------------------------------------------
@@ -205,7 +214,10 @@ class Ingest:
                     f"select {_CAPTURE_COLUMNS} from captures where id in ({', '.join('?' * len(batch))})"
                     " order by id", batch)
                 for capture in list(rows):
-                    self.counts[f"ingest/{self._ingest(capture)}"] += 1
+                    outcome = self._ingest(capture)
+                    self.counts[f"ingest/{outcome}"] += 1
+                    if capture["list_url"]:
+                        self.by_list[capture["list_url"]][_LIST_OUTCOMES.get(outcome, "other")] += 1
                 self.db.execute(
                     f"update captures set ingest_state = 'ingested' where id in ({', '.join('?' * len(batch))})"
                     " and ingest_state is not null", batch)
@@ -256,6 +268,10 @@ class Ingest:
         if not record.title and not record.body:
             self.counts["extract/empty_pages"] += 1
             return self._refuse(capture, url, "empty page: no title and no body")
+        reason = not_a_bulletin(record)
+        if reason:
+            self.counts["extract/not_bulletins"] += 1
+            return self._refuse(capture, url, reason, "not_bulletin")
         if record.extraction.get("metadata_block") == "no":
             self.counts["extract/without_metadata"] += 1
         self.counts[f"extract/container/{record.extraction['container']}"] += 1

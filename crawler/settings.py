@@ -81,6 +81,13 @@ PORTAL_EXTRA_HOSTS: list[str] = []
 #: otherwise stop at the first list page with nothing new and fetch only new bulletins.
 CRAWL_FULL = False
 
+#: Ceiling on list pages read per column: an endless or looping pager is stopped there and
+#: reported as a problem of the column (a page repeating earlier entries stops it sooner).
+LIST_PAGES_MAX = 1000
+#: Per-portal overrides for when detection gets a portal wrong (``crawler/profiles.py``);
+#: a missing file is no profile.
+SITE_PROFILES = "profiles.toml"
+
 # --- JavaScript-built lists (spiders/rendering.py, crawler/browser.py) ------------------
 #: ``auto``: a list page showing no bulletin of its column but carrying scripts is fetched
 #: again through Chromium (scrapy-playwright), and so are that column's later list pages;

@@ -1,4 +1,4 @@
-"""The article body as plain lines: known TRS containers first, trafilatura for the rest.
+"""The article body as plain lines: known containers first, trafilatura for the rest.
 
 Whatever finds the container, the text itself always comes from
 :func:`pipelines.text.element_lines`, so every extractor keeps every character the same way.
@@ -18,7 +18,7 @@ from lxml.etree import _Element
 
 from pipelines.text import element_lines
 
-#: Body containers of TRS-built portals, most specific first (an inner one wins over the
+#: Body containers of TRS-built portals (and other portal software), most specific first (an inner one wins over the
 #: wrapper around it: ``#zoom`` often holds a ``div.TRS_UEDITOR``).
 KNOWN_CONTAINERS: tuple[str, ...] = (
     "div.TRS_Editor",
@@ -29,6 +29,7 @@ KNOWN_CONTAINERS: tuple[str, ...] = (
     ".article-con",
     "#ArticleContent",
     ".article-content",
+    "div.ewb-article-detail",  # Epoint (新点) WebBuilder
 )
 
 #: Links to these file types are attachments, not part of the text flow.

@@ -1,15 +1,21 @@
-"""URL rules shared by the spider and the pipelines: TRS document URLs, canonical form, hosts.
+"""URL rules shared by the spider and the pipelines: canonical form, TRS hints, hosts.
 
-A TRS document lives at ``<column>/YYYYMM/tYYYYMMDD_<docid>.shtml``; the same document may be
-linked as ``…_<docid>_slhxq.shtml`` (elderly-friendly view), ``…_<docid>_app.shtml`` or as
-page ``…_<docid>_2.shtml`` of a split document. All of them are one document whose canonical
-URL is the plain ``t…_<docid>.<ext>`` on the host in lower case, without query or fragment.
+One document, one canonical URL; two documents, never one. The canonical form has the host
+in lower case without its default port, a normalised path, no fragment, and only the query
+parameters that identify something (``detail.html?id=…``, ``?docId=``, ``?articleId=``),
+sorted; tracking parameters (``utm_*``, ``spm``, ``from``…), view switches (``view``,
+``mode``, ``mobile``…) and cache busters (``_=…``, ``t=<timestamp>``) are dropped.
+
+What is known of TRS portals is a hint, never a gate: a TRS document lives at
+``<column>/YYYYMM/tYYYYMMDD_<docid>.shtml`` and may be linked as ``…_<docid>_slhxq.shtml``
+(elderly-friendly view), ``…_<docid>_app.shtml`` or as page ``…_<docid>_2.shtml`` of a split
+document; all of them fold into the plain ``t…_<docid>.<ext>``.
 """
 from __future__ import annotations
 
 import posixpath
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
 
@@ -19,6 +25,22 @@ _DETAIL_PATH = re.compile(
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: URLs ``safe_url_string`` leaves as they are (ASCII, no escapes to normalise): skipped, for speed.
+_ALREADY_SAFE = re.compile(r"^[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=]*$")
+#: Query parameters that never identify a document (compared in lower case).
+_NOT_IDENTITY = frozenset({
+    # tracking and sharing
+    "spm", "from", "share", "shareid", "share_from", "sharefrom", "isappinstalled", "scene", "clicktime",
+    "enterid", "wxshare", "wechat", "fbclid", "gclid", "ref", "referer", "referrer", "source_from",
+    # view switches
+    "view", "mode", "mobile", "ismobile", "isapp", "app", "print", "font", "fontsize", "zoom", "style",
+    "theme", "wap", "pc", "elder", "slh", "lang_view",
+    # cache busters
+    "_", "nocache", "random", "rnd", "rand", "cachebust", "cb",
+})
+#: Parameters that are cache busters only when they carry a timestamp or a random number.
+_TIMESTAMP_NAMES = frozenset({"t", "ts", "time", "timestamp", "v", "r", "_t", "tm"})
+_TIMESTAMP = re.compile(r"^(?:\d{10,}|0?\.\d{6,})$")
 
 
 def _split(url: str):
@@ -33,16 +55,18 @@ def _split(url: str):
     return parts
 
 
-def netloc_of(url: str) -> str:
-    """``host[:port]`` in lower case with the scheme's default port left out ("" if not web)."""
-    parts = _split(url)
-    if parts is None:
-        return ""
+def _netloc(parts) -> str:
     port = parts.port
     host = parts.hostname.lower()
     if port and port != _DEFAULT_PORTS[parts.scheme.lower()]:
         return f"{host}:{port}"
     return host
+
+
+def netloc_of(url: str) -> str:
+    """``host[:port]`` in lower case with the scheme's default port left out ("" if not web)."""
+    parts = _split(url)
+    return "" if parts is None else _netloc(parts)
 
 
 site_of = netloc_of
@@ -70,28 +94,46 @@ def document_page(url: str) -> tuple[str, int] | None:
     return posixpath.basename(match["stem"]), int(match["view"] or 0)
 
 
+def _identity_query(query: str) -> str:
+    """The query parameters that identify a document, sorted (see the module's docs)."""
+    if not query:
+        return ""
+    kept = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        lowered = name.lower()
+        if lowered in _NOT_IDENTITY or lowered.startswith("utm_"):
+            continue
+        if lowered in _TIMESTAMP_NAMES and _TIMESTAMP.match(value):
+            continue
+        kept.append((name, value))
+    return urlencode(sorted(kept)) if kept else ""
+
+
 def canonical_url(url: str) -> str:
-    """One URL per document: the plain view, normalised host, no query or fragment.
+    """One URL per document: the plain view, normalised host, identity parameters only.
 
     Unsafe characters are percent-encoded as Scrapy requests them (``safe_url_string``),
     so the canonical form of a canonical URL is itself.
     """
-    try:
-        url = safe_url_string(url.strip())
-    except ValueError:
-        return url.strip()
+    url = url.strip()
+    if not _ALREADY_SAFE.match(url):
+        try:
+            url = safe_url_string(url)
+        except ValueError:
+            return url
     parts = _split(url)
     if parts is None:
         return url.strip()
     path = posixpath.normpath(parts.path) if parts.path else "/"
     if parts.path.endswith("/") and not path.endswith("/"):
         path += "/"
-    path = re.sub(r"^/+", "/", path)
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
     match = _DETAIL_PATH.match(path)
     if match:
         path = f"{match['stem']}.{match['ext']}"
-        return urlunsplit((parts.scheme.lower(), netloc_of(url), path, "", ""))
-    return urlunsplit((parts.scheme.lower(), netloc_of(url), path, parts.query, ""))
+        return urlunsplit((parts.scheme.lower(), _netloc(parts), path, "", ""))
+    return urlunsplit((parts.scheme.lower(), _netloc(parts), path, _identity_query(parts.query), ""))
 
 
 def column_of(list_url: str) -> str:

@@ -15,11 +15,11 @@ re-validated with a conditional request; 404/410 or absence from every list mark
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -29,17 +29,21 @@ from crawler.browser import configure as configure_rendering
 from crawler.extensions import ArchiveRun
 from crawler.ingest import utc_now
 from crawler.items import BulletinPage
-from crawler.profiles import DEFAULT_PROFILE
-from pipelines.urls import canonical_url, column_of, in_column, netloc_of
-from pipelines.text import parse_html
+from crawler.profiles import DEFAULT_PROFILE, NO_PROFILE, SiteProfile, profile_for
+from pipelines.bulletin import NOT_A_BULLETIN
 from pipelines.challenges import challenge_reason, status_challenge
 from pipelines.records import PagePart
-from spiders.listing import bulletin_links
-from spiders.pagination import document_parts, read_pagination
+from pipelines.text import parse_html
+from pipelines.urls import canonical_url, column_of, netloc_of
+from spiders.listing import ListHint, read_list
+from spiders.pagination import Pager, document_parts, read_pager
 from spiders.rendering import (
-    MAX_API_PAGES, NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
-    find_endpoint, items_from_json, json_page_count, looks_script_built, parse_json,
+    NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
 )
+from spiders.scripted import (
+    MAX_API_PAGES, ApiEndpoint, Embedded, embedded_list, entries_in_answer, find_endpoint, looks_script_built,
+)
+from spiders.walk import LIST_PAGES_MAX, ColumnWalk
 
 #: Answers to a conditional re-validation that the callback handles itself.
 REVALIDATION_STATUSES = [304, 404, 410]
@@ -80,12 +84,17 @@ class ColumnSpider(scrapy.Spider):
         self.forbidden_before: set[str] = set()
         self.listed: set[str] = set()
         self.list_failures = 0
-        self._visited_lists: dict[str, set[str]] = defaultdict(set)
+        #: start URL -> its column's walk over its list pages (and its report).
+        self.walks: dict[str, ColumnWalk] = {}
+        #: list page (or endpoint) URL -> the start URL whose column it belongs to.
+        self._list_owner: dict[str, str] = {}
         self._known_by_column: dict[str, list[str]] = {}
-        #: ``--render api``: per column, its JSON endpoint, first page number and URLs seen.
-        self._api_endpoints: dict[str, Any] = {}
+        #: lists read from an endpoint: per start URL, the endpoint and its first page number.
+        self._api_endpoints: dict[str, ApiEndpoint] = {}
         self._api_first: dict[str, int] = {}
-        self._api_seen: dict[str, set[str]] = {}
+        #: a site profile's overrides for the portal (``SITE_PROFILES``), if any.
+        self.profile: SiteProfile = NO_PROFILE
+        self.list_hint = ListHint()
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -98,6 +107,10 @@ class ColumnSpider(scrapy.Spider):
         spider.portal_hosts.update(h.lower() for h in crawler.settings.getlist("PORTAL_EXTRA_HOSTS"))
         spider.full = crawler.settings.getbool("CRAWL_FULL")
         spider.rendering = Rendering(spider, crawler)
+        spider.profile = profile_for(spider.start_urls, crawler.settings)
+        spider.list_hint = ListHint(spider.profile.list_container, spider.profile.entry_link)
+        crawler.signals.connect(spider.item_refused, signal=signals.item_dropped)
+        crawler.signals.connect(spider.idle, signal=signals.spider_idle)
         return spider
 
     def _load_archive_state(self) -> None:
@@ -127,40 +140,52 @@ class ColumnSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self._load_archive_state()
+        cap = self.crawler.settings.getint("LIST_PAGES_MAX", LIST_PAGES_MAX)
+        reports: dict[str, dict[str, Any]] = {}
+        self.crawler.stats.set_value("columns", reports)  # the same dicts, kept up to date
         for url in self.start_urls:
             self.start_outcomes[url] = "pending"
             column = column_of(url)
+            walk = self.walks[url] = ColumnWalk(url, column, cap)
+            reports[url] = walk.report
             self.column_links.setdefault(column, 0)
-            yield self._list_request(url, column, url, start=True)
+            walk.may_request(url)
+            yield self._list_request(url, walk, start=True)
             if self.full:
                 for known_url in self._known_in(column):
                     yield self._bulletin_request(known_url, self.known[known_url]["list_url"])
 
     # --- requests -------------------------------------------------------------------
-    def _list_request(self, url: str, column: str, start_url: str, start: bool = False,
-                      rendered: bool | None = None) -> scrapy.Request:
+    def _list_request(self, url: str, walk: ColumnWalk, start: bool = False, rendered: bool | None = None,
+                      probe: bool = False) -> scrapy.Request:
         """A list page request; through the browser when ``rendered`` (default: as the
-        column's rendering says), then never filtered as a repeat of the plain fetch."""
-        self._visited_lists[column].add(url)
-        meta = {"page_kind": "list", **({"start_url": url} if start else {})}
-        browser = self.rendering.browser_for(column) if rendered is None else rendered
+        column's rendering says), then never filtered as a repeat of the plain fetch. A
+        ``probe`` is a page computed from a pager script: a 404 is its answer, not a failure."""
+        self._list_owner[url] = walk.start_url
+        meta: dict[str, Any] = {"page_kind": "list", **({"start_url": url} if start else {})}
+        if probe:
+            meta.update(probe=True, handle_httpstatus_list=[404, 410])
+        browser = self.rendering.browser_for(walk.column) if rendered is None else rendered
         if browser:
-            meta.update(self.rendering.browser_meta(column))
+            meta.update(self.rendering.browser_meta(walk.column))
         return scrapy.Request(
             url, callback=self.parse_list, errback=closing_errback(self.list_failed) if browser else self.list_failed,
-            priority=10, dont_filter=bool(rendered), cb_kwargs={"column": column, "start_url": start_url}, meta=meta,
+            priority=10, dont_filter=bool(rendered), cb_kwargs={"start_url": walk.start_url}, meta=meta,
         )
 
-    def _api_request(self, url: str, column: str, start_url: str, list_url: str, page: int,
-                     probe: bool = False) -> scrapy.Request:
-        """One page of a list's JSON endpoint (``--render api``); a probe may answer 4xx."""
+    def _api_request(self, walk: ColumnWalk, list_url: str, page: int, probe: bool = False) -> scrapy.Request:
+        """One page of a list's endpoint (GET or POST with its form); a probe may answer 4xx."""
+        endpoint = self._api_endpoints[walk.start_url]
         meta: dict[str, Any] = {"page_kind": "list-data"}
         if probe:
             meta.update(api_probe=True, handle_httpstatus_list=[400, 404, 500])
-        return scrapy.Request(
-            url, callback=self.parse_api, errback=self.list_failed, priority=10, meta=meta,
-            cb_kwargs={"column": column, "start_url": start_url, "list_url": list_url, "page": page},
-        )
+        kwargs = {"start_url": walk.start_url, "list_url": list_url, "page": page}
+        if endpoint.method == "POST":
+            return scrapy.FormRequest(
+                endpoint.url(page), formdata=endpoint.formdata(page), callback=self.parse_api,
+                errback=self.list_failed, priority=10, meta=meta, cb_kwargs=kwargs, dont_filter=True)
+        return scrapy.Request(endpoint.url(page), callback=self.parse_api, errback=self.list_failed, priority=10,
+                              meta=meta, cb_kwargs=kwargs)
 
     def _bulletin_request(self, url: str, list_url: str) -> scrapy.Request:
         known = self.known.get(url)
@@ -177,128 +202,244 @@ class ColumnSpider(scrapy.Spider):
         )
 
     # --- list pages -----------------------------------------------------------------
-    def _next_list_pages(self, response: Response, tree, column: str, walk_all: bool) -> list[str]:
-        pages = [
-            url for url in read_pagination(tree, response.url).page_urls(response.url)
-            if in_column(url, column) and self.is_portal_url(url)
-        ]
-        if walk_all:
-            return pages
-        later = pages[pages.index(response.url) + 1:] if response.url in pages else pages
-        return [url for url in later if url not in self._visited_lists[column]][:1]
+    def _walks_all(self, walk: ColumnWalk) -> bool:
+        return self.walk_all or not self._known_in(walk.column)
 
-    def parse_list(self, response: Response, column: str, start_url: str) -> Iterable[Any]:
-        """Queue the column's further list pages and this page's bulletins."""
+    def parse_list(self, response: Response, start_url: str) -> Iterable[Any]:
+        """Read a list page: its entries (by structure, or the data its scripts carry), its
+        pager; queue the column's further list pages and the entries' bulletins."""
         stats = self.crawler.stats
+        walk = self.walks[start_url]
         reason = challenge_reason(response)
         if reason:
             stats.inc_value("column/challenges")
             self._record_failure(response.url, "list", reason)
+            walk.page_failed(response.url, reason)
             if response.meta.get("start_url"):
                 self.start_outcomes[start_url] = reason
             return
+        if response.meta.get("probe") and response.status >= 400:
+            yield from self._wrong_guess(walk, response.url, f"HTTP {response.status}")
+            return
         if response.meta.get("start_url"):
             self.start_outcomes[start_url] = "ok"
-        stats.inc_value("column/list_pages")
         tree = parse_html(response.text if isinstance(response, TextResponse) else "")
-        links = [
-            self.aliases.get(url, url)
-            for url in bulletin_links(tree, response.url, column) if self._on_portal(url)
-        ]
-        if looks_script_built(tree, links, column):
+        reading = read_list(tree, response.url, walk.column, self.list_hint)
+        entries, embedded = reading.entries, embedded_list(tree, response.url, walk.column)
+        if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
+            entries = embedded.entries  # the data the page carries is its list
+            walk.report["pagination"] = embedded.kind
+        else:
+            embedded = None
+        if embedded is None and looks_script_built(tree, entries, reading.in_chrome):
             if not response.meta.get("rendered"):
-                # the list is left to scripts: render it, read its JSON, or report it
-                yield from self._script_built_list(response, tree, column, start_url)
+                # the list is left to scripts: its endpoint, the browser, or a report
+                yield from self._script_built_list(response, tree, walk)
                 return
-            self.logger.warning("rendering showed no bulletin of %s on %s", column, response.url)
-            self.rendering.rendering_did_not_help(column)
-        self.column_links[column] = self.column_links.get(column, 0) + len(links)
-        stats.inc_value("column/bulletin_links", len(links))
+            self.logger.warning("rendering showed no list of %s on %s", walk.column, response.url)
+            self.rendering.rendering_did_not_help(walk.column)
+        links = [url for url in (self.aliases.get(e.url, e.url) for e in entries) if self._on_portal(url)]
+        fresh = walk.fresh(links)
+        if response.meta.get("probe"):
+            if not fresh:
+                yield from self._wrong_guess(walk, response.url, "a repeat of earlier pages")
+                return
+            yield from self._guess_confirmed(walk, response.url)
+        elif links and not fresh and not response.meta.get("start_url"):
+            stats.inc_value("column/list_loops" if walk.repeated(response.url, links) else "column/list_aliases")
+            return
+        walk.page_read(embedded.pages_covered if embedded is not None else 1)
+        stats.inc_value("column/list_pages")
+        self.column_links[walk.column] = self.column_links.get(walk.column, 0) + len(fresh)
+        stats.inc_value("column/bulletin_links", len(fresh))
         if not links:
             self.logger.warning("list page lists no bulletins: %s", response.url)
-        new = [url for url in links if url not in self.known and url not in self.forbidden_before]
-        walk_all = self.walk_all or not self._known_in(column)
-        if walk_all or new:
-            for url in self._next_list_pages(response, tree, column, walk_all):
-                yield self._list_request(url, column, start_url)
-        yield from self._bulletin_requests(links, response.url)
+        pager = read_pager(tree, response.url, walk.column)
+        walk.saw_pager(pager)
+        new = [url for url in fresh if url not in self.known and url not in self.forbidden_before]
+        if self._walks_all(walk) or new:
+            if embedded is not None:
+                yield from self._embedded_further_pages(response, tree, walk, embedded)
+            elif pager.kind == "none" and response.meta.get("start_url"):
+                yield from self._endpoint_beside(response, tree, walk)
+            yield from self._further_pages(response.url, pager, walk)
+        yield from self._bulletin_requests(fresh, response.url, walk)
 
-    def _bulletin_requests(self, links: list[str], list_url: str) -> Iterable[scrapy.Request]:
+    def _further_pages(self, page_url: str, pager: Pager, walk: ColumnWalk) -> Iterable[scrapy.Request]:
+        """The next list page (incremental) or every further one (a whole walk), each once."""
+        walk_all = self._walks_all(walk)
+        if walk.guess_state == "none" and walk.guesses:
+            probe = walk.next_probe()
+            if probe and walk.may_request(probe):
+                yield self._list_request(probe, walk, probe=True)
+            if not walk_all:
+                return
+        pages = walk.ordered_pages(page_url, pager)
+        for url in pages if walk_all else pages[:1]:
+            if walk.may_request(url):
+                yield self._list_request(url, walk)
+
+    def _wrong_guess(self, walk: ColumnWalk, url: str, why: str) -> Iterable[scrapy.Request]:
+        """A computed page that is not there: try the other naming (never the end of the column)."""
+        self.crawler.stats.inc_value("column/wrong_guesses")
+        self.logger.info("guessed list page %s was wrong (%s)", url, why)
+        probe = walk.guess_failed(url, why)
+        if probe and walk.may_request(probe):
+            yield self._list_request(probe, walk, probe=True)
+
+    def _guess_confirmed(self, walk: ColumnWalk, url: str) -> Iterable[scrapy.Request]:
+        """The naming is right: when the checked page was not the next one, go on from page 2."""
+        guess = next(g for g in walk.guesses if g.probe == url)
+        walk.confirm(guess)
+        if guess.urls and guess.urls[0] != url:
+            pending = [page for page in guess.urls if page not in walk.requested]
+            for page in pending if self._walks_all(walk) else pending[:1]:
+                if walk.may_request(page):
+                    yield self._list_request(page, walk)
+
+    def _bulletin_requests(self, links: list[str], list_url: str, walk: ColumnWalk) -> Iterable[scrapy.Request]:
         stats = self.crawler.stats
         for url in links:
             self.listed.add(url)
             if url in self.known:
                 stats.inc_value("column/known_links")
+                walk.report["known"] += 1
                 if not self.full:
                     continue
+            self._list_owner.setdefault(list_url, walk.start_url)
             yield self._bulletin_request(url, list_url)
 
     # --- lists built by scripts ---------------------------------------------------------
-    def _script_built_list(self, response: Response, tree, column: str, start_url: str) -> Iterable[Any]:
-        """A list page whose list its scripts build: the browser, the JSON endpoint, or a report."""
+    def _script_built_list(self, response: Response, tree, walk: ColumnWalk) -> Iterable[Any]:
+        """A list page whose list its scripts build: its endpoint (no browser), else the
+        browser, else a report."""
+        column = walk.column
         self.crawler.stats.inc_value("render/script_built_pages")
+        endpoint = None
+        if self.rendering.mode in ("auto", "api") and self.rendering.columns.get(column) != "plain":
+            endpoint = find_endpoint(tree, response.url, self.portal_hosts)
+        if endpoint is not None and (endpoint.paged or self.rendering.mode == "api"):  # auto: a visit counter is no list
+            self.rendering.columns[column] = "api"
+            self.logger.info("list built by scripts, reading its endpoint: %s", endpoint.describe())
+            yield from self._start_endpoint(walk, endpoint, response.url)
+            return
         plan = self.rendering.plan(column)
-        if plan in ("browser", "api"):
-            self.crawler.stats.inc_value("column/list_pages", -1)  # read again through the browser / its JSON
         if plan == "browser":
             self.logger.info("list built by scripts, rendering: %s", response.url)
-            yield self._list_request(response.url, column, start_url, bool(response.meta.get("start_url")),
-                                     rendered=True)
+            yield self._list_request(response.url, walk, bool(response.meta.get("start_url")), rendered=True)
         elif plan == "api":
-            endpoint = find_endpoint(tree, response.url, self.portal_hosts)
-            if endpoint is None:
-                self.rendering.not_read(column, NEEDS_RENDERING_NO_ENDPOINT)
-                return
-            self.rendering.columns[column] = "api"
-            self.logger.info("list built by scripts, reading its JSON: %s", endpoint.template)
-            self._api_endpoints[column] = endpoint
-            first = 0 if endpoint.paged else 1
-            yield self._api_request(endpoint.url(first), column, start_url, response.url, first, probe=endpoint.paged)
+            self.rendering.not_read(column, NEEDS_RENDERING_NO_ENDPOINT)
         else:
             self.logger.warning("list page left to scripts, not rendered (--render %s): %s",
                                 self.rendering.mode, response.url)
 
-    def parse_api(self, response: Response, column: str, start_url: str, list_url: str, page: int) -> Iterable[Any]:
-        """A page of a list's JSON: its items are the list page's bulletins."""
+    def _start_endpoint(self, walk: ColumnWalk, endpoint: ApiEndpoint, list_url: str,
+                        first: int | None = None) -> Iterable[scrapy.Request]:
+        self._api_endpoints[walk.start_url] = endpoint
+        walk.report["endpoint"] = endpoint.describe()
+        walk.report["pagination"] = "endpoint"
+        if first is None:
+            first = 0 if endpoint.paged and not endpoint.by_records else 1
+        yield self._api_request(walk, list_url, first, probe=first == 0)
+
+    def _embedded_further_pages(self, response: Response, tree, walk: ColumnWalk,
+                                embedded: Embedded) -> Iterable[scrapy.Request]:
+        """A list carried in the page whose further records an endpoint serves (JCMS)."""
+        if walk.start_url in self._api_endpoints or response.meta.get("probe"):
+            return
+        endpoint = find_endpoint(tree, response.url, self.portal_hosts)
+        if endpoint is None or not endpoint.paged:
+            return
+        if embedded.pages and embedded.pages > 1:
+            walk.report["announced"] = max(walk.report["announced"] or 0, embedded.pages)
+        per = endpoint.per_page or len(embedded.entries) or 1
+        first = len(embedded.entries) // per + 1 if endpoint.by_records else 2
+        if embedded.pages is not None and first > embedded.pages:
+            return
+        self._api_first[walk.start_url] = 1
+        yield from self._start_endpoint(walk, endpoint, response.url, first)
+        walk.report["pagination"] = embedded.kind + "+endpoint"
+
+    def _endpoint_beside(self, response: Response, tree, walk: ColumnWalk) -> Iterable[scrapy.Request]:
+        """A page showing a few entries (a pinned box) and no pager, whose scripts page the
+        real list from an endpoint: that endpoint is read too (repeats are dropped)."""
+        if walk.start_url in self._api_endpoints or self.rendering.mode not in ("auto", "api"):
+            return
+        endpoint = find_endpoint(tree, response.url, self.portal_hosts)
+        if endpoint is not None and endpoint.paged:
+            self.logger.info("list paged by its scripts' endpoint: %s", endpoint.describe())
+            yield from self._start_endpoint(walk, endpoint, response.url)
+
+    def parse_api(self, response: Response, start_url: str, list_url: str, page: int) -> Iterable[Any]:
+        """A page of a list's endpoint (JSON or XML): its items are the list page's entries."""
         stats = self.crawler.stats
-        endpoint = self._api_endpoints[column]
-        data = parse_json(response) if 200 <= response.status < 300 else None
-        items = items_from_json(data, list_url) if data is not None else []
-        links: list[str] = []
-        for item in items:
-            url = self.aliases.get(canonical_url(item.url), canonical_url(item.url))
-            if url not in links and self._on_portal(url):
-                links.append(url)
-        seen = self._api_seen.setdefault(column, set())
-        fresh = [url for url in links if url not in seen]
+        walk = self.walks[start_url]
+        endpoint = self._api_endpoints[start_url]
+        entries: list = []
+        count = None
+        if 200 <= response.status < 300:
+            text = response.text if isinstance(response, TextResponse) else response.body.decode("utf-8", "replace")
+            entries, count = entries_in_answer(text, _content_type(response) or "", list_url, walk.column)
+        links = [url for url in dict.fromkeys(self.aliases.get(e.url, e.url) for e in entries) if self._on_portal(url)]
+        fresh = walk.fresh(links)
+        first = self._api_first.get(start_url)
         if not fresh:
             if response.meta.get("api_probe"):  # page 0 refused or empty: pages count from 1
-                yield self._api_request(endpoint.url(page + 1), column, start_url, list_url, page + 1)
-            elif links and page == 1 and self._api_first.get(column) == 0:  # page 0 was page 1 again
-                self._api_first[column] = 1
-                yield self._api_request(endpoint.url(2), column, start_url, list_url, 2)
-            elif not seen:
-                self.rendering.not_read(column, NEEDS_RENDERING_EMPTY_ENDPOINT)
+                yield self._api_request(walk, list_url, page + 1)
+            elif links and page == 1 and first == 0:  # page 0 was page 1 again
+                self._api_first[start_url] = 1
+                yield self._api_request(walk, list_url, 2)
+            elif not walk.entries:
+                if self.rendering.mode == "auto" and self.rendering.plan(walk.column) == "browser":
+                    self.rendering.columns[walk.column] = "browser"  # the endpoint was not it: render
+                    yield self._list_request(list_url, walk, list_url == start_url, rendered=True)
+                else:
+                    self.rendering.not_read(walk.column, NEEDS_RENDERING_EMPTY_ENDPOINT)
             return
-        seen.update(fresh)
+        first = self._api_first.setdefault(start_url, page)
+        walk.page_read()
         stats.inc_value("column/list_pages")
         stats.inc_value("render/api_pages")
-        self.column_links[column] = self.column_links.get(column, 0) + len(fresh)
+        if count:
+            walk.report["announced"] = max(walk.report["announced"] or 0, count)
+        self.column_links[walk.column] = self.column_links.get(walk.column, 0) + len(fresh)
         stats.inc_value("column/bulletin_links", len(fresh))
         new = [url for url in fresh if url not in self.known and url not in self.forbidden_before]
-        walk_all = self.walk_all or not self._known_in(column)
-        count = json_page_count(data)
-        first = self._api_first.setdefault(column, page)
         more = count is None or page - first + 1 < count
-        if endpoint.paged and more and (walk_all or new) and page - first + 1 < MAX_API_PAGES:
-            yield self._api_request(endpoint.url(page + 1), column, start_url, list_url, page + 1)
-        yield from self._bulletin_requests(fresh, list_url)
+        if endpoint.paged and more and (self._walks_all(walk) or new) and page - first + 1 < MAX_API_PAGES:
+            if walk.may_request(f"{endpoint.describe()}#{page + 1}"):
+                yield self._api_request(walk, list_url, page + 1)
+        yield from self._bulletin_requests(fresh, list_url, walk)
 
     def _on_portal(self, url: str) -> bool:
         if self.is_portal_url(url):
             return True
         self.crawler.stats.inc_value("column/offsite_links_skipped")
         return False
+
+    # --- outcomes per column ------------------------------------------------------------
+    def _walk_of(self, list_url: str) -> ColumnWalk | None:
+        owner = self._list_owner.get(list_url)
+        return self.walks.get(owner) if owner else None
+
+    def ingested(self, by_list: dict[str, dict[str, int]]) -> None:
+        """What ingest made of the bulletins each list page linked (stored, not a bulletin,
+        refused): only ingest reads the pages' content, so only it can tell."""
+        for walk in self.walks.values():
+            for key in ("bulletins", "not_bulletins"):
+                walk.report[key] = 0
+        for list_url, outcomes in by_list.items():
+            walk = self._walk_of(list_url)
+            if walk is not None:
+                walk.report["bulletins"] += outcomes.get("stored", 0)
+                walk.report["not_bulletins"] += outcomes.get("not_bulletin", 0)
+                walk.report["bulletins_failed"] += outcomes.get("refused", 0)
+
+    def item_refused(self, item: Any, exception: BaseException) -> None:
+        walk = self._walk_of(getattr(item, "list_url", ""))
+        if walk is not None:
+            key = "not_bulletins" if str(exception).startswith(NOT_A_BULLETIN) else "bulletins_failed"
+            walk.report[key] += 1
 
     # --- bulletin pages -------------------------------------------------------------
     async def parse_bulletin(self, response: Response, list_url: str) -> AsyncIterator[BulletinPage]:
@@ -380,12 +521,24 @@ class ColumnSpider(scrapy.Spider):
     def list_failed(self, failure: Failure) -> None:
         reason = self._failed(failure, "list")
         self.list_failures += 1
+        walk = self.walks.get(failure.request.cb_kwargs.get("start_url", ""))
+        if walk is not None:
+            walk.page_failed(failure.request.url, reason)
         start_url = failure.request.meta.get("start_url")
         if start_url:
             self.start_outcomes[start_url] = reason
 
     def bulletin_failed(self, failure: Failure) -> None:
         self._failed(failure, "bulletin")
+        walk = self._walk_of(failure.request.cb_kwargs.get("list_url", ""))
+        robots = failure.check(IgnoreRequest) and "robots.txt" in (failure.getErrorMessage() or "")
+        if walk is not None and not robots:
+            walk.report["bulletins_failed"] += 1
+
+    def idle(self) -> None:
+        """Before the run is judged: each column names the announced pages it did not read."""
+        for walk in self.walks.values():
+            walk.finish(self._walks_all(walk))
 
     def unlisted_bulletins(self, reason: str) -> list[str]:
         """After a complete full pass: archived bulletins on no list (to be marked missing)."""

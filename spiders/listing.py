@@ -1,58 +1,331 @@
-"""Which links of a list page are the column's bulletins.
+"""Which links of a list page are the column's entries: decided by the page's structure.
 
-Class names differ per template, and list pages also carry sidebars ("热点信息") whose items
-look exactly like the column's. So links are grouped by the list element that holds them
-(``ul``, ``ol``, ``table``, else ``div``); the group with the most document links inside the
-column's own folder is the column's list, together with sibling groups of the same kind (a
-list split over several ``ul``). Every document link of those groups counts, wherever on the
-portal it points: some portals keep bulletins outside the column folder.
+A column's list is a repeated group of entries, each a link whose text is a title, usually
+with a date beside it, in the page's main content. Portals name their documents every way
+(TRS ``t20200916_2183980.shtml``, dated ``art_…`` pages, numeric ids, ``detail?id=…``,
+hashed names), so URLs decide nothing here. Links are grouped by the repeated element that
+holds them (``li``, ``tr``, ``dd``, a repeated ``div``, or bare links side by side in one
+block), and each group is scored by how much it looks like a list of documents:
+
+* entries with title-like text (navigation says 首页, 更多; titles are sentences);
+* entries with a date beside the link;
+* position: inside ``nav``/``header``/``footer``/``aside`` or a block whose class or id says
+  navigation, sidebar, hot, related or links counts little; next to the page's pager, much;
+* hints only: links inside the column's folder, TRS document URLs.
+
+The best group wins together with its twin groups (a list split over several ``ul`` of one
+block). Everything is one pass over the links plus one over each group's ancestors: a page
+of 100,000 links is read in linear time (issue #14).
 """
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from lxml.etree import _Element
 
-from pipelines.urls import canonical_url, is_detail_url
+from pipelines.urls import canonical_url, is_detail_url, netloc_of
+from pipelines.body import is_attachment_href
+from pipelines.dates import parse_date
+from pipelines.text import normalize_line
 
-_GROUP_TAGS = ("ul", "ol", "table", "tbody", "dl", "div", "section")
+#: Elements that hold one entry of a list.
+_ITEM_TAGS = frozenset({"li", "tr", "dd", "dt"})
+#: How far above a link its item element may be (``li > div > span > a``).
+_ITEM_DEPTH = 4
+#: Page regions that are not the column's list, by tag.
+_CHROME_TAGS = frozenset({"nav", "header", "footer", "aside", "menu"})
+#: … and by class or id words.
+_CHROME_WORDS = re.compile(
+    r"(?:^|[^a-z])(?:nav|menu|foot|footer|header|head|top|side|sidebar|aside|hot|rank|related|relate|xgwz|xglj"
+    r"|link|links|yqlj|friend|crumb|breadcrumb|position|location|weizhi|share|tool|toolbar|copyright|banner"
+    r"|search|logo|tuijian|recommend|rmwz|rdxx|zt|special|ad|ads|qrcode|login)(?:[^a-z]|$)",
+    re.IGNORECASE)
+_LIST_WORDS = re.compile(r"(?:list|news|article|artic|content|main|con|lb|lm|info|xxgk|gk|zwdc|column|data)",
+                         re.IGNORECASE)
+#: Words of pagers (their links are never entries).
+PAGER_TEXTS = frozenset({
+    "首页", "尾页", "末页", "上一页", "下一页", "上页", "下页", "前页", "后页", "上一頁", "下一頁", "最后一页",
+    "第一页", "后一页", "前一页", "‹", "›", "«", "»", "<", ">", "<<", ">>", "prev", "next", "first", "last",
+    "previous", "更多", "more", "更多>>", "more>>", "查看更多", "go", "跳转", "确定",
+})
+_PAGER_WORDS = re.compile(r"(?:^|[^a-z])(?:page|pages|pager|paging|pagination|fenye|pagebar|pagenav|pageno)",
+                          re.IGNORECASE)
+#: Dates a list shows beside its titles (full dates, or ``09-16`` / ``[09-16]``).
+_SHORT_DATE = re.compile(r"(?<!\d)(?:(?:19|20)\d{2}\s*[-/.年]\s*)?\d{1,2}\s*[-/.月]\s*\d{1,2}(?!\d)")
+#: Title text shorter than this is navigation, not a document's title.
+MIN_TITLE_CHARS = 5
+_ELLIPSIS = re.compile(r"(?:\.{2,}|…+)$")
 
 
-def _group_of(link: _Element) -> _Element:
-    for ancestor in link.iterancestors():
-        if ancestor.tag in _GROUP_TAGS:
-            return ancestor
-    return link.getroottree().getroot()
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a column list: the document's canonical URL, its title, its date."""
+
+    url: str
+    title: str
+    date: str | None = None
 
 
-def bulletin_links(tree: _Element, page_url: str, column: str) -> list[str]:
-    """Canonical URLs of the bulletins listed on this page, in page order."""
-    groups: dict[_Element, list[str]] = defaultdict(list)
-    for link in tree.xpath("//a[@href]"):
-        href = link.get("href", "").strip()
-        if not href or href.lower().startswith(("javascript:", "mailto:", "#")):
+@dataclass(frozen=True)
+class ListHint:
+    """A site profile's overrides: CSS ``container`` of the list, ``link`` pattern of entries."""
+
+    container: str | None = None
+    link: str | None = None
+
+
+@dataclass
+class _Candidate:
+    link: _Element
+    href: str
+    title: str
+    item: _Element
+
+    def url(self, page_url: str) -> str:
+        return urljoin(page_url, self.href).split("#", 1)[0]
+
+
+@dataclass
+class _Group:
+    container: _Element
+    item_tag: str
+    entries: list[_Candidate]
+
+
+def _class_words(element: _Element) -> str:
+    return f"{element.get('class') or ''} {element.get('id') or ''}"
+
+
+def link_title(link: _Element) -> str:
+    """The link's text, or its ``title`` attribute when the text is cut short (``…``)."""
+    text = normalize_line(link.text_content() or "")
+    full = normalize_line(link.get("title") or "")
+    if full and (not text or (_ELLIPSIS.search(text) and full.startswith(_ELLIPSIS.sub("", text)[:4]))):
+        return full
+    return text
+
+
+def is_pager_text(text: str) -> bool:
+    return text.lower() in PAGER_TEXTS or text.isdigit() or bool(re.fullmatch(r"\[?\d+\]?", text))
+
+
+def _plain_href(link: _Element) -> str | None:
+    """The link's target as written, unless it is no page (``javascript:``, ``#``, a file)."""
+    href = (link.get("href") or "").strip()
+    if not href or href[0] == "#" or href[:11].lower().startswith(("javascript:", "mailto:", "tel:", "file:")):
+        return None
+    return None if is_attachment_href(href) else href
+
+
+_ORIGIN = re.compile(r"^https?://[^/?#]+", re.IGNORECASE)
+
+
+def _web_url(page_url: str, href: str) -> str | None:
+    href = href.strip().split("#", 1)[0]
+    if href[:1] == "/" and href[1:2] != "/" and "\\" not in href and "/." not in href:
+        origin = _ORIGIN.match(page_url)  # the common case, without urljoin's full parse
+        if origin:
+            return origin.group(0) + href
+    url = urljoin(page_url, href)
+    return url if netloc_of(url) else None
+
+
+def _item_of(link: _Element, links_per_parent: dict[_Element, int]) -> tuple[_Element, _Element, str]:
+    """(item, container, item tag) of a link: the repeated element it is the entry of."""
+    node = link
+    for _ in range(_ITEM_DEPTH):
+        parent = node.getparent()
+        if parent is None:
+            break
+        if parent.tag in _ITEM_TAGS:
+            container = parent.getparent()
+            return parent, container if container is not None else parent, parent.tag
+        node = parent
+    parent = link.getparent()
+    if parent is None or links_per_parent.get(parent, 0) > 1:  # bare links side by side in one block
+        return link, parent if parent is not None else link, "a"
+    grand = parent.getparent()
+    return parent, grand if grand is not None else parent, f"{parent.tag}.{parent.get('class') or ''}"
+
+
+def _outside_text(item: _Element, link: _Element) -> str:
+    """Text of the entry beside its link (where a list writes the date)."""
+    if item is link:
+        following = link.getnext()
+        beside = following.text_content() if following is not None and following.tag != "a" else ""
+        return f"{link.tail or ''} {beside}"
+    text = item.text_content() or ""
+    return text.replace(link.text_content() or "", " ", 1)
+
+
+def _candidates(tree: _Element) -> dict[tuple[_Element, str], _Group]:
+    """Links grouped by their list (one pass; the best link of each item only). URLs are not
+    resolved here: only the chosen list's are (a page may carry 100,000 links)."""
+    links = []
+    links_per_parent: dict[_Element, int] = {}
+    for link in tree.iter("a"):
+        href = _plain_href(link)
+        if href is None:
             continue
-        url = urljoin(page_url, href)
-        if is_detail_url(url):
-            groups[_group_of(link)].append(canonical_url(url))
-    if not groups:
-        return []
+        parent = link.getparent()
+        links_per_parent[parent] = links_per_parent.get(parent, 0) + 1
+        links.append((link, href))
+    groups: dict[tuple[_Element, str], _Group] = {}
+    best_in_item: dict[_Element, _Candidate] = {}
+    for link, href in links:
+        title = link_title(link)
+        if not title or is_pager_text(title):
+            continue
+        item, container, tag = _item_of(link, links_per_parent)
+        known = best_in_item.get(item)
+        if known is not None:
+            if len(title) > len(known.title):  # a title link beside a category link: the title wins
+                known.link, known.href, known.title = link, href, title
+            continue
+        best_in_item[item] = candidate = _Candidate(link, href, title, item)
+        key = (container, tag)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = group = _Group(container, tag, [])
+        group.entries.append(candidate)
+    return groups
 
-    def score(item: tuple[_Element, list[str]]) -> tuple[int, int]:
-        _group, urls = item
-        return sum(url.startswith(column) for url in urls), len(urls)
 
-    best, _urls = max(groups.items(), key=score)
-    parent = best.getparent()
-    chosen = [
-        group
-        for group in groups
-        if group is best or (group.getparent() is parent and group.tag == best.tag)
-    ]
-    ordered: list[str] = []
-    for group in sorted(chosen, key=lambda g: g.sourceline or 0):
-        for url in groups[group]:
-            if url not in ordered:
-                ordered.append(url)
-    return ordered
+def _pager_elements(tree: _Element) -> set[_Element]:
+    """Elements holding the page's pager (its links, its script), for the nearness bonus."""
+    found = set()
+    for link in tree.iter("a"):
+        if normalize_line(link.text_content() or "") in PAGER_TEXTS:
+            found.add(link)
+    for script in tree.iter("script"):
+        if script.text and re.search(r"createPageHTML|countPage|pageCount|totalPage", script.text):
+            found.add(script)
+    return found
+
+
+def _ancestors_within(elements: Iterable[_Element], levels: int) -> set[_Element]:
+    near: set[_Element] = set()
+    for element in elements:
+        for depth, ancestor in enumerate(element.iterancestors()):
+            if depth >= levels:
+                break
+            near.add(ancestor)
+    return near
+
+
+#: Entries of a group looked at closely when scoring it (shares, not counts, need a sample).
+_SAMPLE = 40
+
+
+def _score(group: _Group, page_url: str, column: str, near_pager: set[_Element]) -> float:
+    entries = group.entries
+    sample = entries[:_SAMPLE]
+    titled = sum(len(c.title) >= MIN_TITLE_CHARS for c in entries)
+    dated = sum(bool(_SHORT_DATE.search(_outside_text(c.item, c.link))) for c in sample) / len(sample)
+    score = (titled + 0.25 * (len(entries) - titled)) * (1.0 + dated)
+    score *= 1.0 + sum(len(c.title) for c in sample) / len(sample) / 20  # sentences, not menu words
+    urls = [url for url in (_web_url(page_url, c.href) for c in sample) if url]
+    if not urls:
+        return 0.0
+    page_host = netloc_of(page_url)
+    in_column = sum(url.startswith(column) for url in urls)
+    documents = sum(is_detail_url(url) for url in urls)
+    score *= 1.0 + (in_column + documents) / len(urls)  # hints, never gates
+    if sum(netloc_of(url) == page_host for url in urls) * 2 < len(urls):
+        score *= 0.3  # a box of links to other sites
+    if _in_chrome(group.entries[0].item):
+        if not titled:
+            return 0.0  # a menu or a footer's links: no list at all
+        score *= 0.2
+    if any(_LIST_WORDS.search(_class_words(element))
+           for _depth, element in zip(range(3), (group.container, *group.container.iterancestors()))):
+        score *= 1.3
+    if group.container in near_pager:
+        score *= 2.0
+    return score
+
+
+def _hinted(tree: _Element, page_url: str, hint: ListHint) -> list[_Candidate] | None:
+    """Entries as a site profile says: links under its container and/or matching its pattern."""
+    scopes = tree.cssselect(hint.container) if hint.container else [tree]
+    if not scopes:
+        return None
+    pattern = re.compile(hint.link) if hint.link else None
+    found = []
+    for scope in scopes:
+        for link in scope.iter("a"):
+            href = _plain_href(link)
+            title = link_title(link)
+            if href is None or not title or is_pager_text(title):
+                continue
+            if pattern is not None and not pattern.search(urljoin(page_url, href)):
+                continue
+            found.append(_Candidate(link, href, title, link.getparent() if link.getparent() is not None else link))
+    return found
+
+
+@dataclass(frozen=True)
+class ListReading:
+    """The entries of a list page, and whether they came from a box of the page's chrome
+    (a sidebar, a footer): then the page's real list may be left to its scripts."""
+
+    entries: list[Entry]
+    in_chrome: bool = False
+
+
+def _in_chrome(container: _Element) -> bool:
+    return any(
+        (isinstance(element.tag, str) and element.tag in _CHROME_TAGS) or _CHROME_WORDS.search(_class_words(element))
+        for element in (container, *container.iterancestors()))
+
+
+def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None = None) -> ListReading:
+    """The column's entries on this list page, in page order, each URL once (canonical)."""
+    in_chrome = False
+    if hint is not None and (hint.container or hint.link):
+        chosen = _hinted(tree, page_url, hint) or []
+    else:
+        groups = _candidates(tree)
+        if not groups:
+            return ListReading([])
+        near_pager = _ancestors_within(_pager_elements(tree), 4)
+        scored = [(_score(group, page_url, column, near_pager), group) for group in groups.values()]
+        best_score, best = max(scored, key=lambda pair: pair[0])
+        if best_score <= 0:
+            return ListReading([])
+        in_chrome = _in_chrome(best.entries[0].item)
+        parent = best.container.getparent()
+        twins = [
+            group for score, group in scored
+            if group is best or (score > 0 and group.item_tag == best.item_tag and parent is not None
+                                 and group.container.getparent() is parent
+                                 and group.container.tag == best.container.tag
+                                 and group.container.get("class") == best.container.get("class"))
+        ]
+        chosen = [c for group in twins for c in group.entries]
+    entries: dict[str, Entry] = {}
+    hrefs: set[str] = set()
+    own = canonical_url(page_url)
+    for candidate in sorted(chosen, key=lambda c: c.link.sourceline or 0) if len(chosen) > 1 else chosen:
+        if candidate.href in hrefs:
+            continue
+        hrefs.add(candidate.href)
+        absolute = _web_url(page_url, candidate.href)
+        url = canonical_url(absolute) if absolute else None
+        if url is None or url in entries or url == own:
+            continue
+        entries[url] = Entry(url, candidate.title, parse_date(_outside_text(candidate.item, candidate.link)))
+    return ListReading(list(entries.values()), in_chrome)
+
+
+def list_entries(tree: _Element, page_url: str, column: str, hint: ListHint | None = None) -> list[Entry]:
+    """The column's entries on this list page (see :func:`read_list`)."""
+    return read_list(tree, page_url, column, hint).entries
+
+
+def bulletin_links(tree: _Element, page_url: str, column: str, hint: ListHint | None = None) -> list[str]:
+    """Canonical URLs of the entries listed on this page, in page order."""
+    return [entry.url for entry in list_entries(tree, page_url, column, hint)]

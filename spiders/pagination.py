@@ -1,38 +1,55 @@
-"""Every list page of a column, and every page of a split document, from their pagination.
+"""A column's list pages from what its pager shows, and the pages of a split document.
 
-TRS portals write pagination with JavaScript that a plain fetch never runs, so the call is
-read instead of executed:
+What a list page says about the column's other pages (:func:`read_pager`):
 
-* ``createPageHTML(N, cur, "index", "shtml")`` — N pages, ``cur`` from 0 (N may be quoted);
-* ``createPageHTML('page_div', N, cur, 'index', 'shtml', total)`` — ``cur`` from 1;
-* ``var countPage = N`` (also as the first argument: ``createPageHTML(countPage, …)``);
-* plain links: ``下一页`` / ``尾页`` and any ``index_N.<ext>`` beside the page.
+* **links** anywhere on the page that lead to another list page of the column (its folder or
+  a subfolder, or the same page with another query): 下一页 / 下页 / 后页 / 下一頁 / › / » /
+  ``next``, 尾页 / 末页, numbered links, links inside a pager block (``class="page…"``), and
+  siblings named like the page itself plus a number (``index_3.shtml``). Numbered pages with
+  one varying number (``index_N``, ``?page=N``, ``pageNo=N``, ``list/index_N``) are filled
+  in between the lowest and highest one shown, whichever way the portal numbers them.
+* **scripts** that write the pager: ``createPageHTML(N, cur, "index", "shtml")`` (four
+  arguments, pages counted from 0: page k is ``index_k``), ``createPageHTML('page_div', N,
+  cur, 'index', 'html', total)`` (six arguments, from 1: page k is ``index_k``, so page 2 is
+  ``index_2``), ``var countPage = N``. What is computed from a script's arguments is a
+  **guess**: :class:`PageGuess` lists its pages and the one page that tells its naming from
+  the other; the spider requests that page first, and a 404 or a repeat of earlier entries
+  makes it try the other naming, never end the column.
+* **the count** the page announces (``共N页``, ``1/41``, a script's count), so a run can say
+  how many pages it read of those announced.
 
-Page 0 is ``index.<ext>``, page i is ``index_i.<ext>``. A long document split over several
-pages paginates the same way under its own name: ``createPageHTML(3, 0, "t20200916_2183980",
-"shtml")`` or links to ``t20200916_2183980_1.shtml``, ``_2`` (see :func:`document_parts`).
+A long document split over several pages paginates the same way under its own name
+(:func:`document_parts`).
 """
 from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from lxml.etree import _Element
 
-from pipelines.urls import document_page
-from pipelines.text import decode_html, element_text, parse_html
+from pipelines.urls import canonical_url, document_page, netloc_of
+from pipelines.text import decode_html, normalize_line, parse_html
+from spiders.listing import PAGER_TEXTS
 
 _ARG = r"""\s*(?:'([^']*)'|"([^"]*)"|([\w.$]+))\s*"""
 _CREATE_PAGE = re.compile(r"createPageHTML\s*\(((?:" + _ARG + r",?)+)\)")
 _ONE_ARG = re.compile(_ARG + r"(?:,|$)")
 _VARIABLE = r"(?:var|let|const)?\s*{name}\s*=\s*['\"]?(\d+)['\"]?"
-_COUNT_PAGE = re.compile(r"\b(?:countPage|pageCount|totalPage|page_count)\s*=\s*['\"]?(\d+)")
-_NEXT_TEXTS = ("下一页", "下页", "后一页", "尾页", "末页", "最后一页")
-_INDEX_NAME = re.compile(r"^(?P<name>[\w-]+?)(?:_(?P<number>\d+))?\.(?P<ext>s?html?|jsp|php)$", re.I)
+_COUNT_PAGE = re.compile(r"\b(?:countPage|pageCount|totalPage|totalPages|page_count|pageTotal)\s*[=:]\s*['\"]?(\d+)")
+#: ``共41页``, ``共 41 页``, ``页次:1/41``, ``1/41页``, ``第1页/共41页``.
+_TEXT_COUNT = re.compile(r"共\s*(\d+)\s*页|(?<![\d/])\d+\s*/\s*(\d+)\s*页|页次\s*[:：]?\s*\d+\s*/\s*(\d+)")
+NEXT_TEXTS = frozenset({"下一页", "下页", "后页", "后一页", "下一頁", "›", "»", ">", "next", "next page", "下一页>",
+                        "下一页 >", "下一页>>"})
+LAST_TEXTS = frozenset({"尾页", "末页", "最后一页", "最末页", "last", ">>", "»|", "尾 页", "末 页"})
+_PAGER_BLOCK = re.compile(r"(?:^|[^a-z])(?:page|pages|pager|paging|pagination|fenye|pagebar|pagenav|pageno|pg)",
+                          re.IGNORECASE)
+_INDEX_NAME = re.compile(r"^(?P<name>[\w-]+?)(?:_(?P<number>\d+))?\.(?P<ext>s?html?|jsp|php|aspx?)$", re.I)
+_DIGITS = re.compile(r"\d+")
 
-#: Ceiling on pages read off a script, against a corrupt or hostile page count.
+#: Ceiling on pages read off a script or filled in between numbered links.
 MAX_PAGES = 5000
 #: Ceiling on the pages of one split document.
 MAX_DOCUMENT_PAGES = 100
@@ -41,25 +58,44 @@ _PART_HINT = re.compile(rb"createPageHTML|_\d+_\d{1,3}\.s?html?", re.I)
 
 
 @dataclass(frozen=True)
-class Pagination:
-    """What a list page says about its column's pages."""
+class PageGuess:
+    """The pages a pager script announces, under one naming convention.
 
-    page_count: int | None
-    name: str
-    ext: str
+    ``urls`` are pages 2 … N in order; ``probe`` is the page that exists under this naming
+    only (``index_1`` when counting from 0, ``index_N`` when counting from 1).
+    """
+
+    convention: str
+    urls: tuple[str, ...]
+    probe: str
+    #: page 1 (``index.shtml``)
+    first: str = ""
+
+
+@dataclass(frozen=True)
+class Pager:
+    """What one list page shows of its column's pages."""
+
+    #: ``script``, ``links``, ``numbered`` or ``none``.
+    kind: str
+    #: Pages the portal announces in all (``None``: it does not say).
+    announced: int | None = None
+    #: Other list pages the page links (numbered ones filled in), in the column's order.
     links: tuple[str, ...] = ()
+    #: The page after this one, as its 下一页 link says.
+    next_url: str | None = None
+    #: The script's pages under each naming convention, the likelier first.
+    guesses: tuple[PageGuess, ...] = field(default=())
 
     def page_urls(self, page_url: str) -> list[str]:
-        """Absolute URLs of all pages the script announces, then the linked ones."""
-        folder = urljoin(page_url, "./")
-        urls = []
-        if self.page_count:
-            for number in range(min(self.page_count, MAX_PAGES)):
-                suffix = f"_{number}" if number else ""
-                urls.append(urljoin(folder, f"{self.name}{suffix}.{self.ext}"))
-        urls.extend(link for link in self.links if link not in urls)
-        return urls
+        """Every page known from this one (at most MAX_PAGES): the likelier guess from page 1,
+        else this page, then the linked ones."""
+        urls = dict.fromkeys([self.guesses[0].first, *self.guesses[0].urls] if self.guesses else [page_url])
+        urls.update(dict.fromkeys(self.links))
+        return list(urls)[:MAX_PAGES]
 
+
+# --------------------------------------------------------------------------- scripts
 
 def _arguments(raw: str) -> list[str]:
     return [next(g for g in m.groups() if g is not None) for m in _ONE_ARG.finditer(raw.strip())]
@@ -77,56 +113,193 @@ def _own_name(page_url: str) -> tuple[str, str]:
     return (match["name"], match["ext"]) if match else ("index", "html")
 
 
-def _from_script(script: str, page_url: str) -> Pagination | None:
+def _named(folder: str, name: str, ext: str, numbers: range) -> tuple[str, ...]:
+    return tuple(urljoin(folder, f"{name}_{number}.{ext}") for number in numbers)
+
+
+def guesses_for(count: int, name: str, ext: str, folder: str, from_one: bool) -> tuple[PageGuess, ...]:
+    """Both namings of a script's ``count`` pages, the one its arguments suggest first."""
+    if count < 2:
+        return ()
+    count = min(count, MAX_PAGES)
+    first = urljoin(folder, f"{name}.{ext}")
+    zero = PageGuess(f"from 0 (page k is {name}_k-1)", _named(folder, name, ext, range(1, count)),
+                     urljoin(folder, f"{name}_1.{ext}"), first)
+    one = PageGuess(f"from 1 (page k is {name}_k)", _named(folder, name, ext, range(2, count + 1)),
+                    urljoin(folder, f"{name}_{count}.{ext}"), first)
+    return (one, zero) if from_one else (zero, one)
+
+
+@dataclass(frozen=True)
+class _ScriptPager:
+    count: int
+    name: str
+    ext: str
+    from_one: bool
+
+
+def _from_script(script: str, page_url: str) -> _ScriptPager | None:
     for call in _CREATE_PAGE.finditer(script):
         args = _arguments(call.group(1))
-        # 4 arguments: (N, cur, name, ext); 6: (div_id, N, cur, name, ext, total).
+        # 4 arguments: (N, cur, name, ext), cur from 0; 6: (div_id, N, cur, name, ext, total), cur from 1.
         if len(args) >= 6 and not args[0].isdigit():
-            count, name, ext = args[1], args[3], args[4]
+            count, name, ext, from_one = args[1], args[3], args[4], True
         elif len(args) >= 4:
-            count, name, ext = args[0], args[2], args[3]
+            count, name, ext, from_one = args[0], args[2], args[3], False
         else:
             continue
         pages = _resolve_int(count, script)
         if pages is not None:
-            return Pagination(pages, name, ext)
+            return _ScriptPager(pages, name, ext, from_one)
     count = _COUNT_PAGE.search(script)
     if count:
         name, ext = _own_name(page_url)
-        return Pagination(int(count.group(1)), name, ext)
+        return _ScriptPager(int(count.group(1)), name, ext, False)
     return None
 
 
-def _linked_pages(tree: _Element, page_url: str) -> tuple[str, ...]:
-    """Sibling list pages linked by 下一页/尾页 or an ``index_N`` name in the same folder."""
-    folder = urljoin(page_url, "./")
+# --------------------------------------------------------------------------- links
+
+def in_list_scope(url: str, page_url: str, column: str) -> bool:
+    """Whether ``url`` may be another list page of the column: same host, inside the column's
+    folder (subfolders too), or the page's own path with another query."""
+    if netloc_of(url) != netloc_of(page_url):
+        return False
+    if urlsplit(url).path == urlsplit(page_url).path:
+        return url != page_url
+    return canonical_url(url).startswith(column)
+
+
+def _skeleton(url: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """A URL as its non-digit parts and its numbers: ``index_3.html`` -> (index_, .html), (3,)."""
+    return tuple(_DIGITS.split(url)), tuple(int(d) for d in _DIGITS.findall(url))
+
+
+def _filled(urls: list[str]) -> list[str]:
+    """Numbered page URLs with one varying number, with the numbers between them filled in."""
+    by_skeleton: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
+    for url in urls:
+        parts, numbers = _skeleton(url)
+        by_skeleton.setdefault(parts, []).append(numbers)
+    filled: list[str] = []
+    for parts, numbers_list in by_skeleton.items():
+        if len(numbers_list) < 2:
+            continue
+        varying = [i for i in range(len(numbers_list[0])) if len({n[i] for n in numbers_list}) > 1]
+        if len(varying) != 1:
+            continue
+        slot = varying[0]
+        values = sorted({n[slot] for n in numbers_list})
+        low, high = values[0], min(values[-1], values[0] + MAX_PAGES)
+        template = numbers_list[0]
+        for value in range(low, high + 1):
+            numbers = template[:slot] + (value,) + template[slot + 1:]
+            filled.append("".join(part + str(number) for part, number in zip(parts, numbers)) + parts[-1])
+    return filled
+
+
+def _in_pager_block(link: _Element) -> bool:
+    for depth, ancestor in enumerate(link.iterancestors()):
+        if depth >= 3:
+            return False
+        if _PAGER_BLOCK.search(f"{ancestor.get('class') or ''} {ancestor.get('id') or ''}"):
+            return True
+    return False
+
+
+_FIRST_TEXTS = frozenset({"首页", "第一页", "first", "«", "|<"})
+
+
+def _last_page_count(last_url: str | None, first_url: str | None) -> int | None:
+    """Pages a 尾页 link implies: its number, plus one when numbers count further pages only
+    (``index_1`` is page 2), not when the 首页 link carries number 1 (``?cur_page=1``)."""
+    if last_url is None:
+        return None
+    parts, numbers = _skeleton(last_url)
+    if not numbers:
+        return None
+    if first_url is not None:
+        first_parts, first_numbers = _skeleton(first_url)
+        if first_parts == parts and first_numbers[-1:] == (1,):
+            return numbers[-1]
+    return numbers[-1] + 1
+
+
+def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str], str | None, int | None]:
+    """(pager links in order, the 下一页 link, the page count its numbered or 尾页 links show)."""
     name, _ext = _own_name(page_url)
-    found: list[str] = []
-    for link in tree.xpath("//a[@href]"):
-        href = link.get("href", "").strip()
-        if not href or href.startswith(("javascript:", "#", "mailto:")):
+    found: dict[str, None] = {}
+    next_url: str | None = None
+    last_url: str | None = None
+    first_url: str | None = None
+    highest: int | None = None
+    for link in tree.iter("a"):
+        href = (link.get("href") or "").strip()
+        if not href or href.startswith("#") or href[:11].lower().startswith(("javascript:", "mailto:")):
+            continue
+        text = normalize_line(link.text_content() or "")
+        lowered = text.lower()
+        numbered = text.isdigit() or bool(re.fullmatch(r"\[\d+\]", text))
+        match = _INDEX_NAME.match(posixpath.basename(urlsplit(href).path))
+        # cheap tests first: a page may carry 100,000 links, few of them a pager's
+        is_pager = (lowered in NEXT_TEXTS or lowered in LAST_TEXTS or lowered in PAGER_TEXTS or numbered
+                    or bool(match and match["name"] == name and match["number"]) or _in_pager_block(link))
+        if not is_pager:
             continue
         url = urljoin(page_url, href).split("#", 1)[0]
-        if urljoin(url, "./") != folder:
+        if not in_list_scope(url, page_url, column):
             continue
-        match = _INDEX_NAME.match(posixpath.basename(urlsplit(url).path))
-        is_next = element_text(link) in _NEXT_TEXTS
-        is_sibling = bool(match and match["name"] == name and match["number"])
-        if (is_next or is_sibling) and url != page_url and url not in found:
-            found.append(url)
-    return tuple(found)
+        if lowered in NEXT_TEXTS and next_url is None:
+            next_url = url
+        if lowered in LAST_TEXTS and last_url is None:
+            last_url = url
+        if lowered in _FIRST_TEXTS and first_url is None:
+            first_url = url
+        if numbered:
+            number = int(text.strip("[]"))
+            highest = number if highest is None else max(highest, number)
+        found.setdefault(url, None)
+    links = list(found)
+    for url in _filled(links + [page_url]):
+        if url != page_url and in_list_scope(url, page_url, column):
+            found.setdefault(url, None)
+    return list(found), next_url, highest or _last_page_count(last_url, first_url)
 
 
-def read_pagination(tree: _Element, page_url: str) -> Pagination:
-    """The column's pages as announced by this list page (scripts first, then links)."""
-    script = "\n".join(tree.xpath("//script/text()"))
-    announced = _from_script(script, page_url)
-    links = _linked_pages(tree, page_url)
-    if announced:
-        return Pagination(announced.page_count, announced.name, announced.ext, links)
-    name, ext = _own_name(page_url)
-    return Pagination(None, name, ext, links)
+def _text_count(tree: _Element) -> int | None:
+    for text in tree.xpath("//body//text()[contains(., '页')]"):
+        match = _TEXT_COUNT.search(str(text))
+        if match:
+            return int(next(g for g in match.groups() if g))
+    return None
 
+
+def read_pager(tree: _Element, page_url: str, column: str | None = None) -> Pager:
+    """What this list page shows of its column's pages (see the module's docs)."""
+    column = column or urljoin(page_url, "./")
+    script = "\n".join(s.text for s in tree.iter("script") if s.text)
+    scripted = _from_script(script, page_url) if script else None
+    links, next_url, highest = _linked_pages(tree, page_url, column)
+    guesses: tuple[PageGuess, ...] = ()
+    announced = _text_count(tree)
+    if scripted is not None:
+        folder = urljoin(page_url, "./")
+        guesses = guesses_for(scripted.count, scripted.name, scripted.ext, folder, scripted.from_one)
+        announced = scripted.count
+        if guesses and all(url in links for url in guesses[0].urls):
+            guesses = ()  # the links show every page: nothing to guess
+    if announced is None and highest is not None and links:
+        announced = highest if highest > 1 else None
+    kind = "script" if guesses else ("numbered" if highest and links else ("links" if links else "none"))
+    return Pager(kind, announced, tuple(links), next_url, guesses)
+
+
+def read_pagination(tree: _Element, page_url: str, column: str | None = None) -> Pager:
+    """Alias of :func:`read_pager` (the name the rest of the code base knew)."""
+    return read_pager(tree, page_url, column)
+
+
+# --------------------------------------------------------------------------- split documents
 
 def document_parts(body: bytes, content_type: str | None, page_url: str) -> list[str]:
     """URLs of pages 1, 2, … of the split document whose first page is ``body``, in order.
@@ -142,8 +315,8 @@ def document_parts(body: bytes, content_type: str | None, page_url: str) -> list
     tree = parse_html(decode_html(body, content_type)[0])
     numbers: set[int] = set()
     announced = _from_script("\n".join(tree.xpath("//script/text()")), page_url)
-    if announced and announced.name == name and announced.page_count:
-        numbers.update(range(1, min(announced.page_count, MAX_DOCUMENT_PAGES)))
+    if announced and announced.name == name and announced.count:
+        numbers.update(range(1, min(announced.count, MAX_DOCUMENT_PAGES)))
     folder = urljoin(page_url, "./")
     for link in tree.xpath("//a[@href]"):
         url = urljoin(page_url, link.get("href", "").strip()).split("#", 1)[0]

@@ -24,21 +24,17 @@ recorded as captures with the server's bytes.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from lxml.etree import _Element
 from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.browser import BROWSER_MODES, browser_path, first_line, missing_reason, render_mode
 from crawler.extensions import ArchiveRun
-from pipelines.urls import is_detail_url, netloc_of
+from pipelines.urls import netloc_of
+from spiders.scripted import parse_json_text
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Route
@@ -46,15 +42,8 @@ if TYPE_CHECKING:
     from playwright.async_api import Response as BrowserResponse
     from scrapy import Spider
 
-#: Scripts that build or fill a list (rather than, say, a font-size switch).
-_BUILDS_LIST = re.compile(
-    r"\bfetch\s*\(|\.\s*(?:ajax|getJSON|get|post|load)\s*\(|XMLHttpRequest|\baxios\b|document\.write"
-    r"|\.innerHTML\s*[+]?=|appendChild\s*\(|insertAdjacentHTML|\.append\s*\(|\.html\s*\(|\$\s*\(\s*function",
-)
 #: Resource types the browser never loads for a list.
 DEFAULT_BLOCKED_TYPES = ("image", "media", "font", "stylesheet")
-#: Ceiling on JSON pages read from one endpoint.
-MAX_API_PAGES = 5000
 
 #: Why a script-built list was not read (``render/needs_rendering`` stat values).
 NEEDS_RENDERING_NEVER = "never"
@@ -63,246 +52,13 @@ NEEDS_RENDERING_NO_ENDPOINT = "no-endpoint"
 NEEDS_RENDERING_EMPTY_ENDPOINT = "empty-endpoint"
 
 
-def inline_scripts(tree: _Element) -> str:
-    return "\n".join(tree.xpath("//script[not(@src)]/text()"))
-
-
-def has_scripts(tree: _Element) -> bool:
-    return bool(tree.xpath("//script[@src or normalize-space(text())]"))
-
-
-def looks_script_built(tree: _Element, links: list[str], column: str) -> bool:
-    """Whether a plainly fetched list page leaves its list to scripts.
-
-    True when the page shows no bulletin inside its column and either shows no bulletin at
-    all but carries scripts, or its scripts look like they build a list (links outside the
-    column are then a static sidebar, or bulletins filed elsewhere: the browser tells).
-    """
-    if any(url.startswith(column) for url in links):
-        return False
-    if not links:
-        return has_scripts(tree)
-    return bool(_BUILDS_LIST.search(inline_scripts(tree)))
-
-
-# --------------------------------------------------------------------------- the JSON endpoint
-
-_STRING = r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`"""
-#: A URL expression: string literals and simple terms joined by ``+``.
-_TERM = r"""(?:%s|[\w$.]+(?:\s*\(\s*[^()]*\))?|\(\s*[^()]*\))""" % _STRING
-_EXPR = rf"(?P<expr>{_TERM}(?:\s*\+\s*{_TERM})*)"
-_CALLS = [
-    re.compile(rf"\bfetch\s*\(\s*{_EXPR}"),
-    re.compile(rf"(?:\$|jQuery)\s*\.\s*(?:get|getJSON|ajax)\s*\(\s*{_EXPR}"),
-    re.compile(rf"\baxios(?:\s*\.\s*get)?\s*\(\s*{_EXPR}"),
-    re.compile(rf"\.open\s*\(\s*['\"]GET['\"]\s*,\s*{_EXPR}", re.IGNORECASE),
-    re.compile(rf"(?<![\w$])url\s*:\s*{_EXPR}"),
-]
-_PIECE = re.compile(rf"\s*(?P<piece>{_TERM})\s*(?:\+|$)")
-_PAGE_NAMES = re.compile(
-    r"^(?:page|pageno|pagenum|pagenumber|pageindex|pageindx|curpage|currpage|currentpage|current|pn|p|index|start)$",
-    re.IGNORECASE)
-_DATA_PAGE = re.compile(r"data\s*:\s*\{(?P<body>[^{}]*)\}")
-_DATA_PAIR = re.compile(r"""['"]?(?P<key>[\w$]+)['"]?\s*:\s*(?P<value>[^,}]+)""")
-_POST = re.compile(r"""(?:type|method)\s*:\s*['"]post['"]""", re.IGNORECASE)
-_STATIC = re.compile(r"\.(?:js|css|png|jpe?g|gif|svg|ico|woff2?|ttf)(?:$|\?)", re.IGNORECASE)
-_TEMPLATE_HOLE = re.compile(r"\$\{[^}]*\}")
-#: The literal before a term ends with a page parameter (``?page=``, ``&pageNo=``).
-_PAGE_SLOT = re.compile(r"[?&;/](?:page|pageno|pagenum|pagenumber|pageindex|curpage|currpage|currentpage|pn|p)=$",
-                        re.IGNORECASE)
-PAGE = "{page}"
-
-
-def _literal(piece: str) -> str | None:
-    if piece[:1] in "'\"" and piece[-1:] == piece[:1]:
-        return re.sub(r"\\(.)", r"\1", piece[1:-1])
-    return None
-
-
-def _variables(script: str) -> dict[str, str]:
-    """``var name = 'text' | 123`` assignments of the page's scripts (last one wins)."""
-    found = {}
-    for match in re.finditer(r"""(?:var|let|const)?\s*\b([\w$]+)\s*=\s*(?:'([^'\n]*)'|"([^"\n]*)"|(\d+))\s*[;,\n]""",
-                             script):
-        found[match.group(1)] = next(g for g in match.groups()[1:] if g is not None)
-    return found
-
-
-def _template(expr: str, variables: dict[str, str]) -> str | None:
-    """A URL template with ``{page}`` for the page term, or ``None`` if not understood."""
-    text = expr.strip()
-    if text.startswith("`") and text.endswith("`"):
-        holes = _TEMPLATE_HOLE.findall(text)
-        parts = _TEMPLATE_HOLE.split(text[1:-1])
-        out = parts[0]
-        for hole, part in zip(holes, parts[1:]):
-            name = hole[2:-1].strip()
-            if name in variables and not _PAGE_NAMES.match(name):
-                out += variables[name]
-            else:
-                out += PAGE
-            out += part
-        return out if out.count(PAGE) <= 1 else None
-    out, page_terms = "", 0
-    for match in _PIECE.finditer(text):
-        piece = match.group("piece").strip()
-        literal = _literal(piece)
-        if literal is not None:
-            out += literal
-            continue
-        name = piece if re.fullmatch(r"[\w$]+", piece) else None
-        slot = _PAGE_SLOT.search(out)
-        if not slot and name in variables and not _PAGE_NAMES.match(name or ""):
-            out += variables[name]  # a constant of the page (a column id, a site id)
-        else:
-            out += PAGE
-            page_terms += 1
-    if page_terms > 1 or not out or out == PAGE:
-        return None
-    return out
-
-
-def _with_data_page(template: str, call_text: str) -> str:
-    """``$.ajax({url: "/api/list", data: {page: n}})``: the page goes into the query."""
-    data = _DATA_PAGE.search(call_text)
-    if PAGE in template or not data:
-        return template
-    for pair in _DATA_PAIR.finditer(data.group("body")):
-        if _PAGE_NAMES.match(pair.group("key")):
-            parts = urlsplit(template)
-            query = parse_qsl(parts.query, keep_blank_values=True) + [(pair.group("key"), "PAGE__")]
-            return urlunsplit(parts._replace(query=urlencode(query))).replace("PAGE__", PAGE)
-    return template
-
-
-@dataclass(frozen=True)
-class ApiEndpoint:
-    """A JSON endpoint read off a list page's scripts: ``template`` has ``{page}`` or is fixed."""
-
-    template: str
-
-    @property
-    def paged(self) -> bool:
-        return PAGE in self.template
-
-    def url(self, page: int) -> str:
-        return self.template.replace(PAGE, str(page))
-
-
-def find_endpoint(tree: _Element, page_url: str, hosts: set[str] | None = None) -> ApiEndpoint | None:
-    """The JSON endpoint the list page's scripts call, if they show one (paged ones first)."""
-    script = inline_scripts(tree)
-    variables = _variables(script)
-    found: list[ApiEndpoint] = []
-    for call in _CALLS:
-        for match in call.finditer(script):
-            window = script[max(0, match.start() - 200):match.start() + 600]
-            if _POST.search(window):
-                continue
-            template = _template(match.group("expr"), variables)
-            if template is None:
-                continue
-            template = _with_data_page(template, window)
-            url = urljoin(page_url, template.replace(PAGE, "PAGE__")).replace("PAGE__", PAGE)
-            if not netloc_of(url.replace(PAGE, "1")) or _STATIC.search(urlsplit(url).path):
-                continue
-            if is_detail_url(url.replace(PAGE, "1")) or urlsplit(url).path.endswith((".html", ".shtml", ".htm")):
-                continue
-            if hosts is not None and netloc_of(url.replace(PAGE, "1")) not in hosts:
-                continue
-            endpoint = ApiEndpoint(url)
-            if endpoint not in found:
-                found.append(endpoint)
-    found.sort(key=lambda endpoint: not endpoint.paged)
-    return found[0] if found else None
-
-
-@dataclass(frozen=True)
-class ApiItem:
-    url: str
-    title: str = ""
-    date: str = ""
-
-
-def _norm(key: str) -> str:
-    return re.sub(r"[^a-z]", "", key.lower())
-
-
-#: Keys naming an item's document URL, title and date (compared without case, ``_`` or ``-``).
-URL_KEYS = ("url", "docpuburl", "link", "href", "docurl", "puburl", "linkurl", "pageurl", "detailurl",
-            "articleurl", "infourl", "contenturl", "doclink", "path", "src")
-TITLE_KEYS = ("title", "doctitle", "name", "subject", "infotitle", "articletitle", "topic")
-DATE_KEYS = ("date", "pubdate", "docreltime", "publishdate", "publishtime", "pubtime", "releasetime",
-             "createtime", "time", "docpubtime", "infodate", "writetime")
-
-
-def _lists_of_objects(node: Any) -> Iterator[list[dict]]:
-    if isinstance(node, list):
-        if any(isinstance(item, dict) for item in node):
-            yield [item for item in node if isinstance(item, dict)]
-        for item in node:
-            yield from _lists_of_objects(item)
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _lists_of_objects(value)
-
-
-def _field(item: dict, keys: tuple[str, ...]) -> str:
-    by_name = {_norm(k): v for k, v in item.items() if isinstance(v, (str, int, float))}
-    for key in keys:
-        if key in by_name and str(by_name[key]).strip():
-            return str(by_name[key]).strip()
-    return ""
-
-
-def _item_url(item: dict, base_url: str) -> str | None:
-    strings = {_norm(k): v.strip() for k, v in item.items() if isinstance(v, str) and v.strip()}
-    ordered = [strings[key] for key in URL_KEYS if key in strings]
-    ordered += [value for key, value in strings.items() if key not in URL_KEYS]
-    for value in ordered:
-        url = urljoin(base_url, value)
-        if is_detail_url(url):
-            return url
-    return None
-
-
-def items_from_json(data: Any, base_url: str) -> list[ApiItem]:
-    """Items (document URL, title, date) of the JSON's list: the list of objects with most URLs."""
-    best: list[ApiItem] = []
-    for objects in _lists_of_objects(data):
-        items = []
-        for item in objects:
-            url = _item_url(item, base_url)
-            if url:
-                items.append(ApiItem(url, _field(item, TITLE_KEYS), _field(item, DATE_KEYS)))
-        if len(items) > len(best):
-            best = items
-    return best
-
-
-def json_page_count(data: Any) -> int | None:
-    """A page count the JSON announces (``pageCount``, ``totalPage``, ``pages``…), if any."""
-    names = {"pagecount", "totalpage", "totalpages", "pages", "pagetotal", "totalpagecount", "pagenum"}
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if _norm(key) in names and isinstance(value, (int, str)) and str(value).isdigit():
-                    return int(value)
-                if isinstance(value, (dict, list)):
-                    stack.append(value)
-        elif isinstance(node, list):
-            stack.extend(n for n in node if isinstance(n, (dict, list)))
-    return None
-
-
 def parse_json(response: Response) -> Any:
+    """A response's body as JSON, or None."""
     try:
         text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
-        return json.loads(text.strip().lstrip("\ufeff"))
     except (ValueError, AttributeError):
         return None
+    return parse_json_text(text)
 
 
 # --------------------------------------------------------------------------- the browser
@@ -494,10 +250,13 @@ class Rendering:
         self.stats.inc_value(f"render/captures/{kind}")
 
     async def wait_for_list(self, page: "Page", column: str) -> None:
-        """Until the column's bulletin links show up or the network goes quiet (bounded)."""
-        script = """(column) => Array.from(document.querySelectorAll('a[href]')).some(a =>
-            a.href.startsWith(column) && /\\/t\\d{8}_\\d+(?:_\\w+)?\\.s?html?$/i.test(a.pathname))"""
-        waits = [asyncio.ensure_future(page.wait_for_function(script, arg=column, timeout=self.wait_ms, polling=100)),
+        """Until the scripts added a list (a few more titled links than at load) or the network
+        goes quiet (bounded)."""
+        titled = """() => Array.from(document.querySelectorAll('a[href]'))
+            .filter(a => (a.textContent || a.title || '').trim().length >= 5).length"""
+        before = await page.evaluate(titled)
+        script = f"() => ({titled})() >= {before + 3}"
+        waits = [asyncio.ensure_future(page.wait_for_function(script, timeout=self.wait_ms, polling=100)),
                  asyncio.ensure_future(page.wait_for_load_state("networkidle", timeout=self.wait_ms))]
         try:
             waiting, settled = set(waits), False

@@ -20,7 +20,7 @@ def test_start_page_that_cannot_be_fetched(portal, tmp_path):
 
 def test_start_page_that_lists_no_bulletins(portal, tmp_path):
     result = crawl(tmp_path / "a.db", f"{portal.base_url}/robots.txt")
-    assert_one_line_error(result, 1, "no bulletins found")
+    assert_one_line_error(result, 1, "yields no bulletin", "robots.txt")
 
 
 def test_unreachable_host(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 import sqlite_utils
 
 from tests.conftest import crawl, run_cli, stored_row, truth_row
+from tests.replica.templates import DEFAULT_FAMILIES
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def test_crawl_succeeds_and_reports_a_summary(crawled):
     assert "bulletins fetched: " in result.stdout and "fields filled:" in result.stdout
 
 
-@pytest.mark.parametrize("family", ["xianning", "table", "gbk", "scripted-count"])
+@pytest.mark.parametrize("family", DEFAULT_FAMILIES)
 def test_every_bulletin_of_the_family_is_archived_with_every_field_right(crawled, portal, family):
     _result, db, _requests = crawled
     column = portal.columns[family]

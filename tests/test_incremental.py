@@ -2,6 +2,8 @@
 edits become versions, removals become marks, captures replay offline."""
 from __future__ import annotations
 
+from collections import Counter
+
 import hashlib
 import json
 import subprocess
@@ -71,9 +73,12 @@ def test_next_day_fetches_exactly_the_new_bulletins(nightly):
     assert nightly["next_day"].returncode == 0, nightly["next_day"].stderr
     new_paths = {urlsplit(b["url"]).path for b in nightly["added"]}
     assert detail_paths(nightly["next_day_requests"]) == new_paths
-    # Columns with news read page 0 and page 1 (where nothing is new); the others page 0 only.
-    list_paths = [r["path"] for r in nightly["next_day_requests"] if "/index" in r["path"]]
-    assert len(list_paths) == 2 + 2 + 1 + 1
+    # Columns with news read pages 1 and 2 (where nothing is new); the others page 1 only.
+    portal = nightly["portal"]
+    pages = {name: {urlsplit(url)._replace(scheme="", netloc="").geturl() for url in column.list_pages}
+             for name, column in portal.columns.items()}
+    read = Counter(name for r in nightly["next_day_requests"] for name, paths in pages.items() if r["path"] in paths)
+    assert read == {name: 2 if name in ("xianning", "gbk") else 1 for name in portal.columns}
     db = sqlite_utils.Database(nightly["archive"])
     for truth in nightly["added"]:
         assert stored_row(db["bulletins"].get(truth["url"])) == truth_row(truth)
@@ -113,9 +118,9 @@ def test_each_run_is_recorded(nightly):
     runs = list(db.query("select * from crawl_runs order by id"))
     assert [r["mode"] for r in runs] == ["incremental"] * 3 + ["full"]
     assert [r["outcome"] for r in runs] == ["ok"] * 4
-    assert (runs[0]["new"], runs[1]["new"], runs[2]["new"]) == (80, 0, 4)
+    assert (runs[0]["new"], runs[1]["new"], runs[2]["new"]) == (20 * len(nightly["portal"].columns), 0, 4)
     assert (runs[3]["changed"], runs[3]["removed"], runs[3]["new"]) == (1, 1, 0)
-    assert runs[1]["requests"] == 5
+    assert runs[1]["requests"] == 1 + len(nightly["portal"].columns)  # robots.txt and one list page each
     assert all(r["finished_at"] >= r["started_at"] and json.loads(r["stats"])["scrapy"] for r in runs)
 
 

@@ -1,35 +1,105 @@
 """Pagination forms and the choice of the column's list among a page's links."""
+import sys
+from urllib.parse import urljoin
+
 import pytest
 
 from pipelines.text import parse_html
-from spiders.listing import bulletin_links
-from spiders.pagination import MAX_DOCUMENT_PAGES, MAX_PAGES, document_parts, read_pagination
+from pipelines.urls import column_of
+from spiders.listing import bulletin_links, list_entries
+from spiders.pagination import MAX_DOCUMENT_PAGES, MAX_PAGES, document_parts, read_pager, read_pagination
 
 
 @pytest.mark.parametrize(
     "script, url, expected",
-    [
+    [   # four arguments: pages counted from 0 (page k is index_k-1)
         ('createPageHTML(3, 0, "index", "shtml");', "http://h/c/index.shtml",
          ["index.shtml", "index_1.shtml", "index_2.shtml"]),
         ('createPageHTML("2", 1, "index", "shtml");', "http://h/c/index_1.shtml",
          ["index.shtml", "index_1.shtml"]),
+        # six arguments: pages counted from 1 (page k is index_k: page 2 is index_2)
         ("createPageHTML('page_div', 3, 1, 'index', 'html', 42);", "http://h/c/",
-         ["index.html", "index_1.html", "index_2.html"]),
+         ["index.html", "index_2.html", "index_3.html"]),
+        ("createPageHTML('page_div', 2, 1, 'list', 'shtml', 30);", "http://h/c/list.shtml",
+         ["list.shtml", "list_2.shtml"]),
         ('var countPage = 2;//共多少页\ncreatePageHTML(countPage, 0, "index", "html");',
          "http://h/c/index.html", ["index.html", "index_1.html"]),
         ("var countPage = 2", "http://h/c/index.htm", ["index.htm", "index_1.htm"]),
     ],
 )
-def test_script_pagination(script, url, expected):
+def test_script_pagination_is_guessed_with_the_likelier_naming_first(script, url, expected):
     tree = parse_html(f"<html><body><script>{script}</script></body></html>")
     assert read_pagination(tree, url).page_urls(url) == [f"http://h/c/{name}" for name in expected]
 
 
-def test_next_page_links_and_index_names_in_the_same_folder_only():
+@pytest.mark.parametrize("args, first, other", [
+    ("3, 0, 'index', 'shtml'", ("index_1.shtml", ["index_1.shtml", "index_2.shtml"]),
+     ("index_3.shtml", ["index_2.shtml", "index_3.shtml"])),
+    ("'page_div', 3, 1, 'index', 'shtml', 40", ("index_3.shtml", ["index_2.shtml", "index_3.shtml"]),
+     ("index_1.shtml", ["index_1.shtml", "index_2.shtml"])),
+])
+def test_a_script_pager_is_a_guess_with_both_namings_and_the_page_that_tells_them_apart(args, first, other):
+    pager = read_pager(parse_html(f"<script>createPageHTML({args});</script>"), "http://h/c/index.shtml")
+    assert pager.kind == "script" and pager.announced == 3
+    assert [(g.probe, list(g.urls)) for g in pager.guesses] == [
+        (f"http://h/c/{first[0]}", [f"http://h/c/{n}" for n in first[1]]),
+        (f"http://h/c/{other[0]}", [f"http://h/c/{n}" for n in other[1]])]
+
+
+def test_no_guess_when_the_links_show_every_page():
+    html = ('<script>createPageHTML(3, 0, "index", "shtml");</script>'
+            '<a href="index_1.shtml">2</a><a href="index_2.shtml">3</a>')
+    pager = read_pager(parse_html(html), "http://h/c/index.shtml")
+    assert pager.guesses == () and pager.links == ("http://h/c/index_1.shtml", "http://h/c/index_2.shtml")
+
+
+def test_next_page_links_and_index_names_under_the_column_only():
     tree = parse_html('<a href="index_1.htm">下一页</a><a href="index_4.htm">尾页</a>'
                       '<a href="/other/index_2.htm">x</a><a href="javascript:;">下一页</a>')
-    assert read_pagination(tree, "http://h/c/index.htm").page_urls("http://h/c/index.htm") == [
-        "http://h/c/index_1.htm", "http://h/c/index_4.htm"]
+    pager = read_pagination(tree, "http://h/c/index.htm")
+    assert pager.next_url == "http://h/c/index_1.htm"
+    assert pager.page_urls("http://h/c/index.htm") == [  # numbered pages filled in between
+        "http://h/c/index.htm", "http://h/c/index_1.htm", "http://h/c/index_4.htm",
+        "http://h/c/index_2.htm", "http://h/c/index_3.htm"]
+    assert pager.announced == 5
+
+
+@pytest.mark.parametrize("text", ["下一页", "下页", "后页", "下一頁", "›", "»", "next", "Next"])
+def test_every_word_of_a_next_link(text):
+    pager = read_pager(parse_html(f'<a href="list_2.html">{text}</a>'), "http://h/c/list_1.html")
+    assert pager.next_url == "http://h/c/list_2.html"
+
+
+def test_pager_links_into_a_subfolder_numbered_backwards():
+    html = ('<div class="page"><a href="list/index_4.html">下一页</a><a href="list/index_3.html">3</a>'
+            '<a href="list/index_1.html">尾页</a></div>')
+    pager = read_pager(parse_html(html), "http://h/c/index.html", "http://h/c/")
+    assert pager.next_url == "http://h/c/list/index_4.html"
+    assert sorted(pager.links) == [f"http://h/c/list/index_{n}.html" for n in (1, 2, 3, 4)]
+
+
+@pytest.mark.parametrize("href, page_url", [
+    ("?page=3", "http://h/c/list.jsp?page=2"),
+    ("list.jsp?channelId=7&pageNo=3", "http://h/c/list.jsp?channelId=7&pageNo=2"),
+    ("iList.jsp?cur_page=3", "http://h/c/iList.jsp"),
+    ("list.do?pageIndex=3&size=15", "http://h/c/list.do?pageIndex=2&size=15"),
+])
+def test_query_string_pagers(href, page_url):
+    pager = read_pager(parse_html(f'<a href="{href}">下一页</a><a href="{href.replace("3", "9")}">末页</a>'), page_url)
+    assert pager.next_url == urljoin(page_url, href)
+    assert urljoin(page_url, href.replace("3", "5")) in pager.links  # filled in between
+
+
+def test_query_pager_counts_pages_from_one_when_the_first_link_says_so():
+    html = '<a href="?cur_page=1">首页</a><a href="?cur_page=2">下页</a><a href="?cur_page=7">末页</a>'
+    assert read_pager(parse_html(html), "http://h/c/iList.jsp").announced == 7
+    html = '<a href="index.htm">首页</a><a href="index_1.htm">下一页</a><a href="index_6.htm">尾页</a>'
+    assert read_pager(parse_html(html), "http://h/c/index.htm").announced == 7
+
+
+@pytest.mark.parametrize("text", ["共 41 页", "共41页", "页次：1/41", "1/41页", "第1页/共41页"])
+def test_announced_page_counts_in_text(text):
+    assert read_pager(parse_html(f"<div class='page'>{text}</div>"), "http://h/c/index.html").announced == 41
 
 
 def test_hostile_page_count_is_capped():
@@ -43,10 +113,10 @@ def test_the_column_list_wins_over_a_sidebar_of_the_same_shape():
       <li><a href="/o/202001/t20200101_6.shtml">热点2</a><span>2020-01-01</span></li>
       <li><a href="/o/202001/t20200101_7.shtml">热点3</a><span>2020-01-01</span></li></ul></div>
     <div class="list"><ul>
-      <li><a href="./202001/t20200101_1.shtml">a</a><span>2020-01-01</span></li>
-      <li><a href="./202001/t20200101_2_slhxq.shtml">b</a><span>2020-01-01</span></li></ul>
-      <ul><li><a href="/elsewhere/202001/t20200101_3.shtml">c</a><span>2020-01-01</span></li>
-      <li><a href="http://mirror.example/c/202001/t20200101_4.shtml">d</a></li></ul></div>"""
+      <li><a href="./202001/t20200101_1.shtml">关于一月常务会议议定事项的通报</a><span>2020-01-01</span></li>
+      <li><a href="./202001/t20200101_2_slhxq.shtml">关于二月常务会议议定事项的通报</a><span>2020-01-01</span></li></ul>
+      <ul><li><a href="/elsewhere/202001/t20200101_3.shtml">关于三月常务会议议定事项的通报</a><span>2020-01-01</span></li>
+      <li><a href="http://mirror.example/c/202001/t20200101_4.shtml">关于四月常务会议议定事项的通报</a></li></ul></div>"""
     assert bulletin_links(parse_html(html), "http://h/c/index.shtml", "http://h/c/") == [
         "http://h/c/202001/t20200101_1.shtml",
         "http://h/c/202001/t20200101_2.shtml",
@@ -84,3 +154,70 @@ def test_split_document_pages_only_from_the_first_page_and_capped():
     assert len(document_parts(pager, None, DOC)) == MAX_DOCUMENT_PAGES - 1
     assert document_parts(pager, None, DOC.replace(".shtml", "_1.shtml")) == []
     assert document_parts(pager, None, "http://h/c/index.shtml") == []
+
+
+# --------------------------------------------------------------------------- the list by structure
+
+PORTAL_PAGE = """<html><body>
+<div class="header"><ul class="nav"><li><a href="/">首页</a></li><li><a href="/xxgk/">信息公开</a></li>
+  <li><a href="/col/col9/index.html">政策文件解读专栏</a></li></ul></div>
+<div class="position">当前位置:<a href="/">首页</a> &gt; <a href="/col/col1/index.html">政务督查</a></div>
+<div class="main"><div class="list-box"><ul class="doc-list">{items}</ul>
+  <div class="page"><a href="?page=2">下一页</a></div></div>
+<div class="side"><h3>相关推荐</h3><ul class="hot">{side}</ul></div></div>
+<div class="footer"><a href="http://www.gov.cn/">中国政府网</a><a href="/about.html">关于本网站的联系方式</a></div>
+</body></html>"""
+
+
+@pytest.mark.parametrize("hrefs", [
+    ["/art/2024/3/5/art_1229_{n}.html"],            # dated art_ pages outside the column folder
+    ["detail.jsp?docId={n}", "detail.jsp?docId={n}&from=list"],  # query-string ids (one document, two ways)
+    ["/xxgk/20240305/0a1b2c3d-{n}-4e5f-aaaa-bbbbccccdddd.html"],  # hashed names
+    ["/c/202403/{n}.html"],                           # numeric ids
+])
+def test_entries_by_structure_whatever_the_url_shape(hrefs):
+    items = "".join(f'<li><a href="{hrefs[n % len(hrefs)].format(n=n)}" title="关于第{n}批督查事项落实情况的通报">'
+                    f'关于第{n}批督查事项落实情况的通报</a><span>2024-03-{n:02d}</span></li>' for n in range(1, 8))
+    side = "".join(f'<li><a href="/art/2024/1/1/art_9_{n}.html">热点新闻标题第{n}条内容</a><span>2024-01-01</span></li>'
+                   for n in range(1, 10))
+    page = "http://h/c/list.jsp?channelId=7"
+    entries = list_entries(parse_html(PORTAL_PAGE.format(items=items, side=side)), page, column_of(page))
+    assert [e.title for e in entries] == [f"关于第{n}批督查事项落实情况的通报" for n in range(1, 8)]
+    assert [e.date for e in entries] == [f"2024-03-{n:02d}" for n in range(1, 8)]
+    assert len({e.url for e in entries}) == 7 and not any("from=" in e.url for e in entries)
+
+
+def _flat_list(links: int) -> str:
+    return "<ul>" + "".join(f'<li><a href="/art/{n}.html">第{n}号督查通报</a><span>2024-01-01</span></li>'
+                            for n in range(links)) + "</ul>"
+
+
+def _calls(function, *args) -> int:
+    """Python and C function calls made by ``function(*args)``: a measure of work, not of time."""
+    count = 0
+
+    def profile(_frame, event, _arg):
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+    sys.setprofile(profile)
+    try:
+        function(*args)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def test_list_reading_is_linear_in_links():
+    """Issue #14: 100k links once took 133 s (a list scanned for every link). Ten times the links
+    must cost about ten times the work; the timing itself is in benchmarks/."""
+    small, large = (parse_html(_flat_list(n)) for n in (2_000, 20_000))
+    small_calls = _calls(list_entries, small, "http://h/c/", "http://h/c/")
+    large_calls = _calls(list_entries, large, "http://h/c/", "http://h/c/")
+    assert len(list_entries(large, "http://h/c/", "http://h/c/")) == 20_000
+    assert large_calls < 10.5 * small_calls, (small_calls, large_calls)
+
+
+def test_pager_reading_is_linear_in_links():
+    small, large = (parse_html(_flat_list(n) + '<a href="index_1.html">下一页</a>') for n in (2_000, 20_000))
+    assert _calls(read_pager, large, "http://h/c/index.html") < 10.5 * _calls(read_pager, small, "http://h/c/index.html")

@@ -20,9 +20,8 @@ from archive.warc import read_capture
 from crawler.browser import find_chromium, launch_options, render_mode
 from crawler.browser import configure as configure_rendering
 from crawler.health import run_problems
-from spiders.rendering import (
-    find_endpoint, items_from_json, json_page_count, looks_script_built,
-)
+from spiders.listing import Entry
+from spiders.scripted import find_endpoint, items_from_json, json_page_count, looks_script_built
 from pipelines.text import parse_html
 from tests.conftest import crawl, stored_row, truth_row
 from tests.replica import ReplicaPortal
@@ -63,9 +62,24 @@ def assert_column_archived(db: sqlite_utils.Database, column) -> None:
         assert stored_row(rows[0]) == truth_row(bulletin)
 
 
+def endpoint_hidden(handler) -> None:
+    """The js-list page with its endpoint's URL computed at run time: no reader of its scripts
+    can tell it, so only the browser shows its list."""
+    resource = handler.site.resolve(urlsplit(handler.path).path)
+    body = resource.render().replace(b'fetch("/api/list?page="', b'fetch(["", "api", "list"].join("/") + "?page="')
+    handler.respond(200, body, resource.content_type)
+
+
+def hide_endpoint(replica: ReplicaPortal) -> None:
+    column = replica.columns["js-list"]
+    for page in ("index.html", "index_1.html"):
+        replica.faults[column.path + page] = endpoint_hidden
+
+
 @pytest.fixture(scope="module")
 def js_portal():
     with ReplicaPortal(per_family=20, seed=11, families=FAMILIES) as replica:
+        hide_endpoint(replica)
         yield replica
 
 
@@ -193,16 +207,19 @@ def test_never_fails_with_the_reason_and_archives_nothing(js_portal, tmp_path):
     assert not any(from_browser(r) or r["path"].startswith("/api/") for r in js_portal.requests)
 
 
-def test_api_mode_reads_the_json_endpoint_without_a_browser(js_portal, tmp_path):
-    column = js_portal.columns["js-list"]
-    js_portal.clear_requests()
-    result = crawl(tmp_path / "api.db", column.start_url, extra=("--render", "api", "-s", "CHROMIUM_PATH=/nonexistent"))
+@pytest.mark.parametrize("mode", ["api", "auto"])
+def test_an_endpoint_the_scripts_show_is_read_without_a_browser(mode, tmp_path):
+    with ReplicaPortal(per_family=20, seed=11, families=FAMILIES) as js_portal:
+        column = js_portal.columns["js-list"]
+        result = crawl(tmp_path / "api.db", column.start_url,
+                       extra=("--render", mode, "-s", "CHROMIUM_PATH=/nonexistent"))
+        requests = js_portal.requests
     assert result.returncode == 0, result.stderr
     db = sqlite_utils.Database(tmp_path / "api.db")
     assert_column_archived(db, column)
     assert {row["url"] for row in db["bulletins"].rows} == {b["url"] for b in column.bulletins}
-    assert not any(from_browser(r) for r in js_portal.requests)
-    assert "/api/list?page=1" in [r["path"] for r in js_portal.requests]
+    assert not any(from_browser(r) for r in requests)
+    assert "/api/list?page=1" in [r["path"] for r in requests]
     stats = last_run_stats(db)
     assert not any(key.startswith("playwright/") for key in stats)
     # bulletins keep the list page they were listed on (incremental runs rely on it)
@@ -236,6 +253,7 @@ def test_a_hanging_list_page_times_out_and_its_page_is_closed(tmp_path):
 
     with ReplicaPortal(per_family=20, seed=11, families=("js-list",)) as replica:
         column = replica.columns["js-list"]
+        hide_endpoint(replica)
         replica.faults[column.path + "index_1.html"] = hang
         result = crawl(tmp_path / "hang.db", column.start_url,
                        extra=("--render", "auto", "-s", "RENDER_TIMEOUT=2"))
@@ -292,15 +310,14 @@ def test_chromium_is_found_by_setting_then_environment_then_path(tmp_path):
 
 
 def test_a_list_left_to_scripts_is_recognised():
-    column = "http://h/zwdc/"
     empty = parse_html('<ul id="list"></ul><script>fetch("/api/list")</script>')
-    assert looks_script_built(empty, [], column)
-    assert not looks_script_built(parse_html("<ul></ul><p>暂无信息</p>"), [], column)
-    sidebar = ["http://h/tzgg/202001/t20200101_1.html"]
-    assert looks_script_built(empty, sidebar, column)
+    assert looks_script_built(empty, [], in_chrome=False)
+    assert not looks_script_built(parse_html("<ul></ul><p>暂无信息</p>"), [], in_chrome=False)
+    sidebar = [Entry("http://h/tzgg/202001/t20200101_1.html", "热点新闻一则")]
+    assert looks_script_built(empty, sidebar, in_chrome=True)  # only a box of the page's chrome shows
     no_builder = parse_html('<ul></ul><script>function doZoom(n){document.body.style.fontSize=n}</script>')
-    assert not looks_script_built(no_builder, sidebar, column)  # bulletins filed outside the column
-    assert not looks_script_built(empty, ["http://h/zwdc/202001/t20200101_1.html"], column)
+    assert not looks_script_built(no_builder, sidebar, in_chrome=True)
+    assert not looks_script_built(empty, sidebar, in_chrome=False)  # a list in the main content
 
 
 @pytest.mark.parametrize("script, expected", [
@@ -319,9 +336,35 @@ def test_the_json_endpoint_is_read_off_the_scripts(script, expected):
     assert endpoint is not None and endpoint.template == expected
 
 
-def test_no_endpoint_in_posts_scripts_files_or_other_hosts():
-    for script in ("$.ajax({url: '/api/list', type: 'POST', data: {page: 1}})",
-                   "fetch('/js/common.js')", "fetch('http://other.example/api?page=' + p)"):
+@pytest.mark.parametrize("script, method, template, form", [
+    ("$.ajax({url: '/api/list', type: 'POST', data: {columnId: '12', page: 1}})", "POST",
+     "http://h/api/list", {"columnId": "12", "page": "3"}),
+    ("$.post('/cms/list.do', {chnl: chnl, pageNo: n}); var chnl = 'zwdc';", "POST",
+     "http://h/cms/list.do", {"chnl": "zwdc", "pageNo": "3"}),
+    ('var api = {url: "/api/cms/content/list", channelId: "dcdb", pageSize: 15};\n'
+     'fetch(api.url, {method: "POST", body: JSON.stringify({channelId: api.channelId, pageNo: p, pageSize: api.pageSize})})',
+     "POST", "http://h/api/cms/content/list", {"channelId": "dcdb", "pageNo": "3", "pageSize": "15"}),
+])
+def test_post_endpoints_and_their_form_fields_are_read_off_the_scripts(script, method, template, form):
+    endpoint = find_endpoint(parse_html(f"<script>{script}</script>"), "http://h/zwdc/index.html", {"h"})
+    assert endpoint is not None
+    assert (endpoint.method, endpoint.template, endpoint.formdata(3)) == (method, template, form)
+
+
+def test_record_ranges_of_a_jcms_data_store():
+    page = """<script type="text/xml"><datastore><nextgroup><![CDATA[<a href="/module/web/jpage/dataproxy.jsp?page=1
+    &appid=1&webid=3&path=/&columnid=1229&unitid=4455229&permissiontype=0"></a>]]></nextgroup>
+    <recordset><record><![CDATA[<li><a href="/art/2020/9/16/art_1229_5.html">关于政务督查的通报</a>[2020-09-16]</li>]]>
+    </record></recordset></datastore></script><script>jpage.show({"perpage": 6, "totalRecord": 40});</script>"""
+    endpoint = find_endpoint(parse_html(page), "http://h/col/col1229/index.html", {"h"})
+    assert endpoint is not None and endpoint.method == "POST" and endpoint.by_records
+    assert endpoint.url(2) == "http://h/module/web/jpage/dataproxy.jsp?startrecord=7&endrecord=12&perpage=6"
+    assert endpoint.formdata(2)["columnid"] == "1229"
+
+
+def test_no_endpoint_in_scripts_files_or_other_hosts():
+    for script in ("fetch('/js/common.js')", "fetch('http://other.example/api?page=' + p)",
+                   "fetch('./202001/t20200101_1.html')"):
         tree = parse_html(f"<script>{script}</script>")
         assert find_endpoint(tree, "http://h/zwdc/index.html", {"h"}) is None, script
 

@@ -17,8 +17,9 @@ import time
 from collections.abc import Iterator
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
+import lxml.etree
 import lxml.html
 import pytest
 
@@ -28,18 +29,29 @@ from tests.replica.site import load_seed
 
 REPO = Path(__file__).resolve().parent.parent
 FAMILIES = ("xianning", "table", "gbk", "scripted-count")
+#: Families on other portal software (their own URL shapes, list sources and pagers).
+OTHER_FAMILIES = ("hanweb", "json-api", "epoint", "backward")
+ALL_FAMILIES = FAMILIES + OTHER_FAMILIES
 
 #: Reference selectors per family: list links, metadata pairs, body container, attachments.
 LIST_LINKS = {"xianning": "ul.list_list > li > a", "table": "div.lm_newslist ul li a",
               "gbk": "ul.more-list > li > a", "scripted-count": "div.info-list ul li a"}
 BODY = {"xianning": "div.TRS_Editor", "table": "div.TRS_UEDITOR", "gbk": "#UCAP-CONTENT div.Custom_UnionStyle",
-        "scripted-count": "div.wz_article_text"}
+        "scripted-count": "div.wz_article_text", "hanweb": "div#zoom", "json-api": "div.article-content",
+        "epoint": "div.ewb-article-detail", "backward": "div#ArticleContent"}
 ATTACHMENTS = {"xianning": "div.fj a", "table": "ul#appendixlist a", "gbk": "div.fujian a",
-               "scripted-count": "div.article-attach a"}
+               "scripted-count": "div.article-attach a", "hanweb": "div.fjdown a", "json-api": "div.detail-files a",
+               "epoint": "div.ewb-attach a", "backward": "div.doc-attach a"}
+#: Where the title is, for families whose metadata block has none.
+TITLES = {"scripted-count": "h1", "json-api": "h2.detail-title"}
 LABELS = {"索引号": "index_no", "索取号": "index_no", "文号": "doc_no", "发文字号": "doc_no",
           "发布机构": "publisher", "发文单位": "publisher", "发文机关": "publisher", "主题分类": "category",
           "信息分类": "category", "有效性": "validity", "时效性": "validity", "发布日期": "published",
-          "公开日期": "published", "发文日期": "issued", "成文日期": "issued", "名称": "title", "标题": "title"}
+          "公开日期": "published", "生成日期": "published", "发布时间": "published", "发文日期": "issued",
+          "成文日期": "issued", "印发日期": "issued", "内容分类": "category", "效力状态": "validity",
+          "公开分类": "category", "发布单位": "publisher", "信息名称": "title", "信息索引号": "index_no",
+          "成文单位": "publisher", "所属分类": "category", "文件编号": "doc_no", "签发日期": "issued",
+          "公开时间": "published", "时效": "validity", "文件名称": "title", "名称": "title", "标题": "title"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -60,6 +72,12 @@ def path_of(url: str) -> str:
     return urlsplit(url).path
 
 
+def target_of(url: str) -> str:
+    """The request target of ``url``: its path and query."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def decode(family: str, body: bytes) -> str:
     return body.decode("gb18030" if family == "gbk" else "utf-8")
 
@@ -77,6 +95,13 @@ def metadata_pairs(family: str, tree: lxml.html.HtmlElement) -> list[tuple[str, 
         return [(cells[i].text_content(), cells[i + 1].text_content()) for i in range(0, len(cells), 2)]
     if family == "gbk":
         return [tuple(span.text_content() for span in p.findall("span")) for p in tree.cssselect("div.xxgk_info p")]
+    if family == "hanweb":
+        return [(th.text_content(), th.getnext().text_content()) for th in tree.cssselect("table.xxgk-table th")]
+    if family == "json-api":
+        return [(dl.find("dt").text_content(), dl.find("dd").text_content()) for dl in tree.cssselect("div.detail-meta dl")]
+    if family in ("epoint", "backward"):
+        cells = tree.cssselect("#symbol div.ewb-info-cell" if family == "epoint" else "div.doc-meta li")
+        return [tuple(cell.text_content().split("\uff1a", 1)) for cell in cells]
     return []
 
 
@@ -97,7 +122,7 @@ def contract_body(container: lxml.html.HtmlElement) -> str:
 def read_detail(portal: ReplicaPortal, family: str, url: str, parts: int = 1) -> dict:
     """What a correct extractor reads from a detail page (and the further pages of a split
     document, ``t…_<docid>_1.<ext>`` …), in the shape of the truth."""
-    status, _headers, body = fetch(portal, path_of(url))
+    status, _headers, body = fetch(portal, target_of(url))
     assert status == 200, url
     tree = lxml.html.fromstring(decode(family, body))
     found = {"url": url, "site": portal.host, "index_no": "", "doc_no": "", "publisher": "", "category": "",
@@ -109,8 +134,9 @@ def read_detail(portal: ReplicaPortal, family: str, url: str, parts: int = 1) ->
             found[key] = parse_date(value) if value else None
         else:
             found[key] = "" if (key == "doc_no" and value == "无") else value
+    if family in TITLES:
+        found["title"] = tree.cssselect(TITLES[family])[0].text_content().strip()
     if family == "scripted-count":
-        found["title"] = tree.cssselect("h1")[0].text_content().strip()
         found["published"] = parse_date(tree.cssselect('meta[name="PubDate"]')[0].get("content"))
     [container] = tree.cssselect(BODY[family])
     bodies = [contract_body(container)]
@@ -141,7 +167,8 @@ def list_pages(portal: ReplicaPortal, family: str) -> Iterator[tuple[str, lxml.h
             url = urljoin(url, nxt[0]) if nxt else ""
         else:
             count, current = page_numbers(family, text)
-            url = urljoin(url, f"index_{current + 1}.{column.ext}") if current + 1 < count else ""
+            number = current + 2 if family == "table" else current + 1  # the six-argument pager counts from 1
+            url = urljoin(url, f"index_{number}.{column.ext}") if current + 1 < count else ""
 
 
 def page_numbers(family: str, text: str) -> tuple[int, int]:
@@ -175,10 +202,12 @@ def fresh() -> Iterator[ReplicaPortal]:
 # --------------------------------------------------------------------------- columns and lists
 
 def test_columns_expose_start_urls_and_truth(replica):
-    assert set(replica.columns) == set(FAMILIES)
+    assert set(replica.columns) == set(ALL_FAMILIES)
     assert replica.base_url == f"http://127.0.0.1:{replica.port}" and replica.host == f"127.0.0.1:{replica.port}"
     for name, column in replica.columns.items():
-        assert column.start_url == f"{replica.base_url}{column.path}index.{column.ext}"
+        assert column.start_url == column.list_pages[0]
+        if name in FAMILIES:
+            assert column.start_url == f"{replica.base_url}{column.path}index.{column.ext}"
         assert len(column.bulletins) == 20
         for bulletin in column.bulletins:
             assert set(bulletin) == {"url", "site", "index_no", "doc_no", "publisher", "category", "validity",
@@ -191,7 +220,9 @@ def test_columns_expose_start_urls_and_truth(replica):
 
 def test_content_types_and_charsets(replica):
     expected = {"xianning": "text/html; charset=utf-8", "table": "text/html; charset=utf-8",
-                "gbk": "text/html", "scripted-count": "text/html; charset=utf-8"}
+                "gbk": "text/html", "scripted-count": "text/html; charset=utf-8", "hanweb": "text/html; charset=utf-8",
+                "json-api": "text/html; charset=utf-8", "epoint": "text/html; charset=utf-8",
+                "backward": "text/html; charset=utf-8"}
     for name, column in replica.columns.items():
         status, headers, body = fetch(replica, path_of(column.start_url))
         assert status == 200 and headers["Content-Type"] == expected[name]
@@ -226,7 +257,9 @@ def test_pagination_count_matches_and_lists_hold_exactly_the_truth(replica, fami
     assert len(pages) == math.ceil(len(links) / 15)
     if family != "gbk":
         assert page_numbers(family, decode(family, fetch(replica, path_of(column.start_url))[2]))[0] == len(pages)
-    assert fetch(replica, f"{column.path}index_{len(pages)}.{column.ext}")[0] == 404
+    after_last = len(pages) + 1 if family == "table" else len(pages)
+    assert fetch(replica, f"{column.path}index_{after_last}.{column.ext}")[0] == 404
+    assert [url for url, _tree, _text in pages] == column.list_pages
     canonical = set()
     for link in links:
         if urlsplit(link).netloc != replica.host or path_of(link).startswith("/private/"):
@@ -243,7 +276,7 @@ def test_list_links_are_relative_and_docids_grow_with_date(replica):
     _s, _h, body = fetch(replica, path_of(replica.columns["xianning"].start_url))
     assert re.search(rb'href="\./\d{6}/t\d{8}_\d+\.shtml"', body)
     everything = [b for c in replica.columns.values() for b in c.bulletins]
-    for bulletin in everything:
+    for bulletin in (b for b in everything if b["family"] in FAMILIES):
         day = bulletin["published"].replace("-", "")
         assert re.search(rf"/{day[:6]}/t{day}_{bulletin['docid']}\.\w+$", bulletin["url"])
     ordered = sorted(everything, key=lambda b: (b["published"], b["docid"]))
@@ -252,7 +285,7 @@ def test_list_links_are_relative_and_docids_grow_with_date(replica):
 
 # --------------------------------------------------------------------------- detail pages against truth
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ALL_FAMILIES)
 def test_every_detail_page_reads_back_as_its_truth(replica, family):
     for bulletin in replica.columns[family].bulletins:
         expected = {k: v for k, v in bulletin.items() if k not in ("family", "structure", "docid", "parts")}
@@ -355,7 +388,7 @@ def test_old_url_answers_301_to_the_canonical_page(replica):
 def test_alternate_views_are_served_without_metadata(replica):
     page = fetch(replica, path_of(replica.columns["xianning"].start_url))[2].decode()
     [slh] = re.findall(r'href="\./(\d{6}/t\d{8}_\d+_slhxq\.shtml)"', page)
-    for family, column in replica.columns.items():
+    for family, column in ((f, replica.columns[f]) for f in FAMILIES):
         bulletin = column.bulletins[0]
         detail = decode(family, fetch(replica, path_of(bulletin["url"]))[2])
         stem, ext = bulletin["url"].rsplit(".", 1)
@@ -496,7 +529,7 @@ def test_faults_hook_takes_over_a_path_and_requests_are_recorded(fresh):
 
 def test_same_seed_same_corpus():
     with ReplicaPortal(per_family=8, seed=5) as one, ReplicaPortal(per_family=8, seed=5) as two:
-        for name in FAMILIES:
+        for name in ALL_FAMILIES:
             a = json.dumps(one.columns[name].bulletins, ensure_ascii=False).replace(one.host, "HOST")
             b = json.dumps(two.columns[name].bulletins, ensure_ascii=False).replace(two.host, "HOST")
             assert a == b
@@ -507,7 +540,7 @@ def test_same_seed_same_corpus():
 
 def test_two_thousand_bulletins_start_fast():
     started = time.perf_counter()
-    with ReplicaPortal(per_family=500, seed=2) as portal:
+    with ReplicaPortal(per_family=500, seed=2, families=FAMILIES) as portal:
         assert time.perf_counter() - started < 4
         assert sum(len(c.bulletins) for c in portal.columns.values()) == 2000
         column = portal.columns["xianning"]
@@ -529,7 +562,7 @@ def test_command_line_serves_until_sigterm(tmp_path):
         while not urls_file.exists() and time.time() < deadline:
             time.sleep(0.05)
         urls = urls_file.read_text().split()
-        assert len(urls) == 4 and all(u.startswith("http://127.0.0.1:") for u in urls)
+        assert len(urls) == len(ALL_FAMILIES) and all(u.startswith("http://127.0.0.1:") for u in urls)
         parts = urlsplit(urls[0])
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
         conn.request("GET", parts.path)
@@ -540,3 +573,258 @@ def test_command_line_serves_until_sigterm(tmp_path):
         out, _err = process.communicate(timeout=10)
     assert process.returncode == 0
     assert out.split() == urls
+
+
+def test_six_argument_pager_counts_from_one(replica):
+    """``createPageHTML('page_div', N, cur, 'index', 'html', total)``: page k is ``index_k``,
+    page 1 is ``index.html``; ``index_1`` does not exist."""
+    column = replica.columns["table"]
+    assert replica.columns["table"].page_count >= 2
+    assert fetch(replica, f"{column.path}index_1.html")[0] == 404
+    status, _headers, body = fetch(replica, f"{column.path}index_2.html")
+    assert status == 200
+    assert page_numbers("table", body.decode()) == (column.page_count, 1)
+    assert "createPageHTML('page_div', 2, 2, 'index', 'html', 20)" in body.decode()
+
+
+# --------------------------------------------------------------------------- hanweb (大汉 JCMS)
+
+HANWEB_PROXY = "/module/web/jpage/dataproxy.jsp"
+
+
+def post(portal: ReplicaPortal, target: str, fields: dict[str, str], json_body: bool = False
+         ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """A POST with form fields (or a JSON object)."""
+    body = json.dumps(fields).encode() if json_body else urlencode(fields).encode()
+    kind = "application/json" if json_body else "application/x-www-form-urlencoded; charset=UTF-8"
+    conn = http.client.HTTPConnection("127.0.0.1", portal.port, timeout=10)
+    try:
+        conn.request("POST", target, body=body, headers={"Content-Type": kind})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def hanweb_records(xml_text: str) -> list[lxml.html.HtmlElement]:
+    """The ``<li>`` of each ``<record>`` of a Hanweb datastore (embedded or answered)."""
+    root = lxml.etree.fromstring(xml_text.strip().encode(), lxml.etree.XMLParser(strip_cdata=False))
+    return [lxml.html.fragment_fromstring(record.text.strip()) for record in root.iter("record")]
+
+
+def hanweb_page(portal: ReplicaPortal) -> tuple[lxml.html.HtmlElement, str]:
+    text = fetch(portal, path_of(portal.columns["hanweb"].start_url))[2].decode()
+    return lxml.html.fromstring(text), text
+
+
+def hanweb_form(tree: lxml.html.HtmlElement) -> dict[str, str]:
+    """The form fields the list page's script posts to the data proxy."""
+    script = next(s.text for s in tree.iter("script") if s.text and "jpage.show(" in s.text)
+    return json.loads(script[script.index("(") + 1:script.rindex(")")])["form"]
+
+
+def test_hanweb_list_page_embeds_xml_records_and_lists_nothing_in_html(replica):
+    column = replica.columns["hanweb"]
+    tree, text = hanweb_page(replica)
+    assert column.start_url.endswith("/col/col1229/index.html") and column.list_pages == [column.start_url]
+    [box] = tree.cssselect("div.bt-list")
+    assert not box.cssselect("li"), "the list is data, not markup"
+    [data] = box.cssselect('script[type="text/xml"]')
+    records = hanweb_records(data.text)
+    assert len(records) == 18 < len(column.bulletins), "three pages of six; the rest only from the proxy"
+    urls = [urljoin(column.start_url, li.find("a").get("href")) for li in records]
+    assert urls == [b["url"] for b in column.bulletins[:18]]
+    assert all(re.fullmatch(r"/art/\d{4}/\d{1,2}/\d{1,2}/art_1229_\d+\.html", path_of(u)) for u in urls)
+    assert [li.find("span").text for li in records] == [f"[{b['published']}]" for b in column.bulletins[:18]]
+    nextgroup = re.search(r"<nextgroup><!\[CDATA\[<a href=\"([^\"]+)\"></a>\]\]></nextgroup>", text)[1]
+    assert nextgroup.startswith(HANWEB_PROXY + "?page=1&") and "columnid=1229" in nextgroup and "&amp;" not in nextgroup
+    assert hanweb_form(tree) == {"col": "1", "appid": "1", "webid": "3", "path": "/", "columnid": "1229",
+                                 "sourceContentType": "1", "unitid": "4455229", "webname": "赤壁市人民政府",
+                                 "permissiontype": "0"}
+    assert len(tree.cssselect("ul.hot-list li")) == 8, "the sidebar is the only HTML list on the page"
+    status, headers, script = fetch(replica, "/module/web/jpage/jpage.js")
+    assert status == 200 and headers["Content-Type"].startswith("application/javascript")
+    assert b"XMLHttpRequest" in script and b"startrecord" in script
+
+
+def test_hanweb_proxy_answers_post_with_form_fields_and_get(replica):
+    column = replica.columns["hanweb"]
+    form = hanweb_form(hanweb_page(replica)[0])
+    status, headers, body = post(replica, f"{HANWEB_PROXY}?startrecord=19&endrecord=36&perpage=6", form)
+    assert status == 200 and headers["Content-Type"] == "text/xml;charset=UTF-8"
+    text = body.decode()
+    assert "<totalrecord>20</totalrecord>" in text and "<totalpage>4</totalpage>" in text
+    rest = [urljoin(column.start_url, li.find("a").get("href")) for li in hanweb_records(text)]
+    assert rest == [b["url"] for b in column.bulletins[18:]]
+    assert column.page_count == 4
+    by_get = fetch(replica, f"{HANWEB_PROXY}?" + urlencode({**form, "startrecord": 19, "endrecord": 36, "perpage": 6}))
+    assert by_get[0] == 200 and by_get[2] == body
+    group_two = fetch(replica, f"{HANWEB_PROXY}?" + urlencode({**form, "page": 2}))[2]
+    assert group_two == body, "page=N asks for group N (three pages of records)"
+    first = post(replica, f"{HANWEB_PROXY}?startrecord=1&endrecord=18&perpage=6", form)[2].decode()
+    data = hanweb_page(replica)[0].cssselect('div.bt-list script[type="text/xml"]')[0].text
+    assert [li.find("a").get("href") for li in hanweb_records(first)] == \
+        [li.find("a").get("href") for li in hanweb_records(data)]
+    other = post(replica, f"{HANWEB_PROXY}?startrecord=1&endrecord=18&perpage=6", {**form, "columnid": "1231"})[2]
+    assert all("art_1231_" in li.find("a").get("href") for li in hanweb_records(other.decode()))
+    unknown = post(replica, f"{HANWEB_PROXY}?startrecord=1&endrecord=18&perpage=6", {**form, "columnid": "9"})
+    assert unknown[0] == 200 and "<totalrecord>0</totalrecord>" in unknown[2].decode()
+    assert post(replica, f"{HANWEB_PROXY}?startrecord=1&endrecord=18", {"appid": "1"})[0] == 400
+    assert post(replica, HANWEB_PROXY, form)[0] == 400, "no record range"
+    assert post(replica, path_of(column.start_url), form)[0] == 405, "pages are not endpoints"
+    log = [r for r in replica.requests if r["method"] == "POST"]
+    assert log and all(isinstance(r["body"], bytes) for r in log)
+    assert any(b"columnid=1231" in r["body"] for r in log)
+
+
+# --------------------------------------------------------------------------- json-api
+
+JSON_API = "/api/cms/content/list"
+
+
+def json_list(portal: ReplicaPortal, **fields) -> dict:
+    status, headers, body = post(portal, JSON_API, {k: str(v) for k, v in fields.items()}, json_body=True)
+    assert status == 200 and headers["Content-Type"] == "application/json; charset=utf-8"
+    return json.loads(body)["data"]
+
+
+def test_json_api_list_page_is_a_shell_with_a_pinned_box(replica):
+    column = replica.columns["json-api"]
+    tree = lxml.html.fromstring(fetch(replica, path_of(column.start_url))[2].decode())
+    assert column.start_url.endswith("/zfxxgk/dcdb/index.html") and column.list_pages == [column.start_url]
+    assert column.endpoint == replica.base_url + JSON_API
+    assert not tree.cssselect("ul#dataList li") and tree.cssselect("div#pager")
+    script = "".join(s.text or "" for s in tree.iter("script"))
+    assert JSON_API in script and '"POST"' in script and 'channelId: "dcdb"' in script
+    pinned = [a.get("href") for a in tree.cssselect("div.pinned a")]
+    assert [urljoin(column.start_url, h) for h in pinned] == [b["url"] for b in column.bulletins[:2]]
+    assert all(re.fullmatch(r"\./detail\.jsp\?docId=\d+", h) for h in pinned)
+
+
+def test_json_api_endpoint_pages_hold_the_truth_behind_tracking_links(replica):
+    column = replica.columns["json-api"]
+    first = json_list(replica, channelId="dcdb", pageNo=1, pageSize=15)
+    assert first["total"] == 20 and first["pages"] == 2 == column.page_count and first["pageNo"] == 1
+    items = first["list"] + json_list(replica, channelId="dcdb", pageNo=2, pageSize=15)["list"]
+    assert all(item["url"].endswith(f"detail.jsp?docId={item['docId']}&from=list") for item in items)
+    canonical = [urljoin(column.start_url, item["url"]).removesuffix("&from=list") for item in items]
+    assert canonical == [b["url"] for b in column.bulletins]
+    assert [(i["title"], i["publishTime"]) for i in items] == [(b["title"], b["published"]) for b in column.bulletins]
+    assert json_list(replica, channelId="dcdb", pageNo=3, pageSize=15)["list"] == []
+    by_get = fetch(replica, f"{JSON_API}?channelId=dcdb&pageNo=2&pageSize=15")
+    by_form = post(replica, JSON_API, {"channelId": "dcdb", "pageNo": "2", "pageSize": "15"})
+    assert json.loads(by_get[2])["data"]["list"] == json.loads(by_form[2])["data"]["list"] == items[15:]
+    assert all("/zfxxgk/gzdt/" in i["url"] for i in json_list(replica, channelId="gzdt", pageNo=1)["list"])
+    assert json_list(replica, channelId="nosuch", pageNo=1)["total"] == 0
+    for bad in ({"pageNo": "1"}, {"channelId": "dcdb", "pageNo": "0"}, {"channelId": "dcdb", "pageSize": "x"}):
+        status, _h, body = post(replica, JSON_API, bad, json_body=True)
+        assert status == 400 and json.loads(body)["code"] == 400
+
+
+def test_json_api_documents_are_told_apart_by_their_query_id_only(replica):
+    column = replica.columns["json-api"]
+    one, two = column.bulletins[:2]
+    page = fetch(replica, target_of(one["url"]))
+    assert page[0] == 200 and one["title"] in page[2].decode()
+    for variant in (target_of(one["url"]) + "&from=list", target_of(one["url"]) + "&_t=1718000000",
+                    path_of(one["url"]) + f"?from=list&docId={one['docid']}"):
+        assert fetch(replica, variant)[2] == page[2], variant
+    assert two["title"] in fetch(replica, target_of(two["url"]))[2].decode()
+    assert fetch(replica, path_of(one["url"]))[0] == 404, "the script needs its id"
+    assert fetch(replica, path_of(one["url"]) + "?docId=1")[0] == 404
+    assert len({b["url"] for b in column.bulletins}) == len(column.bulletins)
+
+
+def test_json_api_remove_and_add_by_query_url(fresh):
+    column = fresh.columns["json-api"]
+    victim = column.bulletins[1]
+    fresh.site.remove(victim["url"])
+    assert fetch(fresh, target_of(victim["url"]))[0] == 404
+    assert victim["url"] not in {b["url"] for b in column.bulletins}
+    added = fresh.site.add_bulletin("json-api", title="关于测试事项的督查通报", paragraphs=["正文。"])
+    assert column.bulletins[0] == added and re.search(r"/zfxxgk/dcdb/detail\.jsp\?docId=\d+$", added["url"])
+    assert json_list(fresh, channelId="dcdb", pageNo=1, pageSize=5)["list"][0]["docId"] == added["docid"]
+    assert read_detail(fresh, "json-api", added["url"])["body"] == "正文。"
+
+
+# --------------------------------------------------------------------------- epoint and backward (plain pagers)
+
+def follow_pager(portal: ReplicaPortal, family: str, next_text: str, links: str) -> list[tuple[str, list[str]]]:
+    """Every list page reached by following the page's own ``next_text`` link, with the
+    absolute URLs of the entries ``links`` selects on it."""
+    url, seen = portal.columns[family].start_url, []
+    while url and len(seen) < 50:
+        status, _headers, body = fetch(portal, target_of(url))
+        assert status == 200, url
+        tree = lxml.html.fromstring(body.decode())
+        seen.append((url, [urljoin(url, a.get("href")) for a in tree.cssselect(links)]))
+        nxt = [a.get("href") for a in tree.cssselect("a") if a.text_content() == next_text]
+        url = urljoin(url, nxt[0]) if nxt and urljoin(url, nxt[0]) != url else ""
+    return seen
+
+
+def test_epoint_query_pager_with_query_only_links_and_hashed_names(fresh):
+    column = fresh.columns["epoint"]
+    assert column.start_url.endswith("/info/gkml/dcdb/iList.jsp")
+    pages = follow_pager(fresh, "epoint", "下页", "div.ewb-job li a")
+    assert [url for url, _ in pages] == column.list_pages == [column.start_url] + [
+        f"{column.start_url}?cur_page={k}" for k in range(2, column.page_count + 1)]
+    assert column.page_count == 2 and all(len(entries) <= 5 for _, entries in pages)
+    assert [u for _, entries in pages for u in entries] == [b["url"] for b in column.bulletins]
+    assert all(re.fullmatch(r"/xxgk/\d{8}/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.html", path_of(b["url"]))
+               for b in column.bulletins)
+    first = fetch(fresh, path_of(column.start_url))[2]
+    assert b'href="?cur_page=2">\xe4\xb8\x8b\xe9\xa1\xb5' in first, "query-only link: 下页"
+    assert fetch(fresh, path_of(column.start_url) + "?cur_page=1")[2] == first, "page 1 twice, under two URLs"
+    beyond = fetch(fresh, path_of(column.start_url) + "?cur_page=9")
+    assert beyond[0] == 200 and "暂无信息" in beyond[2].decode() and not lxml.html.fromstring(
+        beyond[2].decode()).cssselect("div.ewb-job li"), "past the end: an empty list, not a 404"
+    last = lxml.html.fromstring(fetch(fresh, target_of(column.list_pages[-1]))[2].decode())
+    assert [a.get("href") for a in last.cssselect("div.ewb-page a") if a.text_content() == "末页"] == ["?cur_page=2"]
+
+
+def test_backward_pager_lives_in_a_subfolder_numbered_backwards(replica):
+    column = replica.columns["backward"]
+    n = column.page_count
+    assert n == 2 and column.list_pages == [column.start_url] + [
+        f"{replica.base_url}{column.path}list/index_{n - k}.shtml" for k in range(1, n)]
+    pages = follow_pager(replica, "backward", "下一页", "table.doc-table td.td-title a")
+    assert [url for url, _ in pages] == column.list_pages
+    assert [u for _, entries in pages for u in entries] == [b["url"] for b in column.bulletins]
+    assert all(re.fullmatch(rf"{column.path}\d{{6}}/{b['docid']}\.shtml", path_of(b["url"])) for b in column.bulletins)
+    oldest = lxml.html.fromstring(fetch(replica, path_of(column.list_pages[-1]))[2].decode())
+    hrefs = {a.text_content(): a.get("href") for a in oldest.cssselect("div.pages a")}
+    assert hrefs["首页"] == "../index.shtml" and hrefs["尾页"] == "index_1.shtml" and "下一页" not in hrefs
+    assert all(a.get("href").startswith("../") for a in oldest.cssselect("table.doc-table a"))
+    first = lxml.html.fromstring(fetch(replica, path_of(column.start_url))[2].decode())
+    assert {a.text_content(): a.get("href") for a in first.cssselect("div.pages a")}["下一页"] == f"list/index_{n - 1}.shtml"
+    for missing in (f"list/index_{n}.shtml", "list/index_0.shtml", "index_1.shtml", "list/index.shtml"):
+        assert fetch(replica, column.path + missing)[0] == 404, missing
+
+
+def test_backward_page_names_shift_when_a_bulletin_is_added(fresh):
+    """Static pages numbered from the oldest: a new bulletin adds a page, old names stay the oldest."""
+    column = fresh.columns["backward"]
+    before = column.list_pages
+    while len(column.list_pages) == len(before):
+        fresh.site.add_bulletin("backward")
+    after = column.list_pages
+    assert after[-1] == before[-1] and after[1].endswith(f"list/index_{len(after) - 1}.shtml")
+    pages = follow_pager(fresh, "backward", "下一页", "table.doc-table td.td-title a")
+    assert [u for _, entries in pages for u in entries] == [b["url"] for b in column.bulletins]
+
+
+def test_script_built_lists_render_in_chromium(replica):
+    """The shells' own scripts build the lists a browser shows: Hanweb's first page of six from
+    the embedded XML with its pager, the JSON shell's first page from a POST to its endpoint."""
+    expected = {"hanweb": ("ul.jpage-list li a", "div.jpage-pager a", 6), "json-api": ("ul#dataList li a", "div#pager a", 15)}
+    for family, (items, pager, count) in expected.items():
+        column = replica.columns[family]
+        dom = subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                              "--virtual-time-budget=5000", "--dump-dom", column.start_url],
+                             capture_output=True, text=True, timeout=60).stdout
+        tree = lxml.html.fromstring(dom)
+        links = [urljoin(column.start_url, a.get("href")).removesuffix("&from=list") for a in tree.cssselect(items)]
+        assert links == [b["url"] for b in column.bulletins[:count]], family
+        assert {"下页", "下一页"} & {a.text_content() for a in tree.cssselect(pager)}, family
+        assert all(a.get("href").startswith("javascript:") for a in tree.cssselect(pager)), "no real link to follow"

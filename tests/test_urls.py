@@ -51,3 +51,26 @@ def test_column_folder_and_membership():
     assert in_column("http://h/xxgk/zwdc/202001/t20200101_1.shtml", column)
     assert not in_column("http://h/xxgk/other/index_1.shtml", column)
     assert not in_column("http://h2/xxgk/zwdc/index_1.shtml", column)
+
+
+@pytest.mark.parametrize("url, canonical", [
+    ("http://h/c/detail.jsp?docId=7&from=list", "http://h/c/detail.jsp?docId=7"),
+    ("http://h/c/detail.html?id=5&utm_source=wx&spm=a.b", "http://h/c/detail.html?id=5"),
+    ("http://h/c/show.do?articleId=9&_=1700000000000&t=1700000000", "http://h/c/show.do?articleId=9"),
+    ("http://h/c/show.do?view=print&articleId=9&mobile=1", "http://h/c/show.do?articleId=9"),
+    ("http://h/c/list.jsp?pageNo=2&channelId=7", "http://h/c/list.jsp?channelId=7&pageNo=2"),
+    ("http://h/art/2024/3/5/art_1229_42.html?from=timeline", "http://h/art/2024/3/5/art_1229_42.html"),
+])
+def test_canonical_urls_keep_the_parameters_that_identify_a_document(url, canonical):
+    assert canonical_url(url) == canonical
+    assert canonical_url(canonical) == canonical
+
+
+def test_two_documents_never_share_a_canonical_url():
+    urls = ["http://h/c/detail.jsp?docId=1", "http://h/c/detail.jsp?docId=2", "http://h/c/detail.jsp?id=1",
+            "http://h/c/info.jsp?docId=1", "http://h/c/detail.jsp?docId=1&siteId=2"]
+    assert len({canonical_url(url) for url in urls}) == len(urls)
+
+
+def test_one_document_reached_two_ways_gets_one():
+    assert canonical_url("http://H/c/d.jsp?b=2&a=1#x") == canonical_url("http://h:80/c/./d.jsp?a=1&b=2&utm_medium=x")

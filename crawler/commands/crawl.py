@@ -6,7 +6,7 @@ import argparse
 from archive.lock import ArchiveBusy
 from crawler.browser import INSTALL_HINT, RENDER_MODES, find_chromium, missing_reason, render_mode
 from crawler.errors import CommandError
-from crawler.profiles import PROFILES
+from crawler.profiles import PROFILES, ProfileError, profile_for
 from crawler.run import project_settings, run_crawl
 from pipelines.urls import netloc_of
 
@@ -68,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
     if args.render:
         overrides["RENDER_MODE"] = args.render
     settings = project_settings(overrides)
+    try:
+        site = profile_for(start_urls, settings)
+    except ProfileError as error:
+        raise CommandError(str(error), exit_code=2) from None
+    if site.render and not args.render:
+        settings.set("RENDER_MODE", site.render, priority="cmdline")
     try:
         mode = render_mode(settings)
     except ValueError as error:

@@ -1,12 +1,39 @@
-"""``stats``: what the archive holds, per site."""
+"""``stats``: what the archive holds, per site, and how each column fared in the last run."""
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
 from archive.schema import open_archive
 from archive.stats import archive_stats
 
-HELP = "show counts, date range and field coverage of the archive"
+HELP = "show counts, date range and field coverage of the archive, and the last run per column"
+
+
+def last_run_columns(db: Any) -> tuple[int, str, dict[str, dict[str, Any]]] | None:
+    """The last finished run's id, outcome and per-column reports (``crawl_runs.stats``)."""
+    row = next(db.query("select id, outcome, stats from crawl_runs where stats is not null order by id desc limit 1"),
+               None)
+    if row is None:
+        return None
+    try:
+        columns = json.loads(row["stats"]).get("scrapy", {}).get("columns") or {}
+    except (ValueError, AttributeError):
+        columns = {}
+    return row["id"], row["outcome"], columns if isinstance(columns, dict) else {}
+
+
+def column_line(start_url: str, report: dict[str, Any]) -> str:
+    announced = report.get("announced")
+    pages = f"{report.get('pages_read', 0)}" + (f"/{announced}" if announced else "")
+    failed = len(report.get("pages_failed") or {})
+    problems = report.get("problems") or []
+    verdict = "; ".join(problems) if problems else ("no entries" if not report.get("entries") else "ok")
+    return (f"  {start_url}\n    list pages {pages} ({report.get('pagination', 'none')}), "
+            f"entries {report.get('entries', 0)}, bulletins stored {report.get('bulletins', 0)}, "
+            f"already archived {report.get('known', 0)}, not bulletins {report.get('not_bulletins', 0)}, "
+            f"failed {report.get('bulletins_failed', 0)}, failed list pages {failed}: {verdict}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,8 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     db = open_archive(args.archive, create=False)
     sites = archive_stats(db)
+    last = last_run_columns(db)
     if not sites:
         print(f"{args.archive}: empty archive (0 bulletins)")
+        _print_columns(last)
         return 0
     total = sum(site.bulletins for site in sites)
     print(f"{args.archive}: {total} bulletins from {len(sites)} site(s)")
@@ -27,4 +56,14 @@ def run(args: argparse.Namespace) -> int:
         for name, count in site.filled.items():
             share = 100 * count / site.bulletins
             print(f"  {name:<12} {count:>6}/{site.bulletins} ({share:5.1f}%)")
+    _print_columns(last)
     return 0
+
+
+def _print_columns(last: tuple[int, str, dict[str, dict[str, Any]]] | None) -> None:
+    if last is None or not last[2]:
+        return
+    run_id, outcome, columns = last
+    print(f"\nlast run ({run_id}, {outcome}), per column:")
+    for start_url, report in columns.items():
+        print(column_line(start_url, report))

@@ -1,4 +1,4 @@
-"""Replica of the TRS government portals the crawler targets (served on 127.0.0.1).
+"""Replica of the government portals the crawler targets, TRS and others (served on 127.0.0.1).
 
 ``from tests.replica import ReplicaPortal``; run ``python -m tests.replica`` for the demo.
 """

@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic corpus")
     parser.add_argument("--urls-file", type=Path, help="write the start URLs here once listening")
     parser.add_argument("--families", default=None, metavar="NAME,...",
-                        help="template families to serve (default: the four plain ones; add js-list for "
-                             "the list built by JavaScript)")
+                        help="template families to serve (default: every family but js-list, the list "
+                             "built by JavaScript from /api/list)")
     args = parser.parse_args(argv)
 
     stop = threading.Event()

@@ -27,8 +27,13 @@ _CHALLENGE = (
 )
 
 
+def _resolve(handler: PortalRequestHandler):
+    path, _, query = handler.path.partition("?")
+    return handler.site.resolve(path, query)
+
+
 def _page_bytes(handler: PortalRequestHandler) -> bytes:
-    resource = handler.site.resolve(handler.path.split("?", 1)[0])
+    resource = _resolve(handler)
     if resource is None:
         raise LookupError(f"nothing to damage at {handler.path}")
     return resource.render()
@@ -161,6 +166,6 @@ def with_extra_links(links_html: str, before: bytes = b"</ul>") -> Fault:
     def fault(handler: PortalRequestHandler) -> None:
         body = _page_bytes(handler)
         at = body.index(before)
-        resource = handler.site.resolve(handler.path.split("?", 1)[0])
+        resource = _resolve(handler)
         handler.respond(200, body[:at] + links_html.encode("utf-8") + body[at:], resource.content_type)
     return fault

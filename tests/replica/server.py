@@ -1,4 +1,4 @@
-"""ReplicaPortal: the replica of the TRS government portals, served on 127.0.0.1.
+"""ReplicaPortal: the replica of the government portals, served on 127.0.0.1.
 
 Why: there is no internet; every crawler test and the demo crawl this replica, and check
 each stored field against the truth it exposes (``portal.columns[name].bulletins``).
@@ -16,7 +16,28 @@ Families (``portal.columns`` keys) and their special cases:
 * ``scripted-count`` ``/zwgk/zwdc/`` (.html, no metadata block): one list item links
   ``/private/zwdc/…``, which robots.txt disallows.
 
-Opt-in (``ReplicaPortal(families=(…, "js-list"))``; the default is the four above):
+Families on other portal software (no TRS URL shape, list or pager; ``ColumnInfo.list_pages``,
+``page_count`` and ``endpoint`` say what their pagers announce):
+
+* ``hanweb`` ``/col/col1229/index.html`` (大汉 JCMS): the list is XML ``<record>`` items inside a
+  ``<script type="text/xml">`` (18 = three pages of six); the rest only from
+  ``/module/web/jpage/dataproxy.jsp?startrecord=&endrecord=&perpage=`` (POST with the form
+  fields the page's ``jpage.show({…form…})`` names, or GET; ``page=N`` asks for group N); the
+  pager is written by ``/module/web/jpage/jpage.js``; articles ``/art/Y/M/D/art_1229_<id>.html``.
+* ``json-api`` ``/zfxxgk/dcdb/index.html``: an empty list filled from ``POST
+  /api/cms/content/list`` (JSON ``{channelId: "dcdb", pageNo, pageSize}``; GET and form POST
+  too); documents ``detail.jsp?docId=N`` (the query is their identity), listed by the endpoint as
+  ``…&from=list`` and by a static 置顶 box without it.
+* ``epoint`` ``/info/gkml/dcdb/iList.jsp`` (新点): pages ``iList.jsp?cur_page=N`` linked as
+  ``?cur_page=N`` (上页/下页/末页); ``cur_page=1`` repeats page 1, a page past the end is an
+  empty list (200); documents ``/xxgk/YYYYMMDD/<guid>.html``.
+* ``backward`` ``/zwgk/zdlyxxgk/dcdb/index.shtml``: further pages ``list/index_<N-1>.shtml`` …
+  ``list/index_1.shtml`` (numbered from the oldest); documents ``YYYYMM/<docid>.shtml``.
+
+The ``table`` family's six-argument pager counts from 1: page 2 is ``index_2.html`` and
+``index_1.html`` answers 404. Endpoints answer POST; any other path answers POST with 405.
+
+Opt-in (``ReplicaPortal(families=(…, "js-list"))``; the default is the eight above):
 
 * ``js-list`` ``/xxgk/jsdc/zwdc/`` (.html): the list page ships an empty ``<ul id="list">``
   that a script fills from ``/api/list?page=N`` (JSON, 1-based; ``page=0`` answers 400) and
@@ -28,6 +49,7 @@ and attachments send ``ETag``/``Last-Modified`` and answer 304 to matching valid
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +57,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Sequence
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from .site import Resource, Site, not_found_page
 
@@ -57,6 +79,23 @@ class ColumnInfo:
     @property
     def bulletins(self) -> list[dict[str, Any]]:
         return self._site.bulletins(self.name)
+
+    @property
+    def list_pages(self) -> list[str]:
+        """Every list page of the column in pager order (live); one when an endpoint pages it."""
+        return self._site.list_pages(self.name)
+
+    @property
+    def page_count(self) -> int:
+        """Pages the column's pager announces (live), whether list pages or endpoint pages."""
+        return self._site.page_count(self.name)
+
+    @property
+    def endpoint(self) -> str | None:
+        """Absolute URL (no query) of the data endpoint that feeds the list, if any."""
+        family = self._site.families[self.name]
+        path = family.endpoint_path or getattr(family, "api_path", None)
+        return f"{self._site.base_url}{path}" if path else None
 
 
 class PortalRequestHandler(BaseHTTPRequestHandler):
@@ -81,6 +120,25 @@ class PortalRequestHandler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:  # noqa: N802
         self._dispatch()
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        self.request_body = self.rfile.read(length) if length > 0 else b""
+        self._dispatch()
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The POST body's fields: URL-encoded form or a JSON object (values as strings)."""
+        body = getattr(self, "request_body", b"")
+        if not body:
+            return {}
+        if (self.headers.get("Content-Type") or "").split(";")[0].strip() == "application/json":
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return {}
+            return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
         pass
@@ -112,7 +170,7 @@ class PortalRequestHandler(BaseHTTPRequestHandler):
         """Answer from the site model (fault hooks may call this to pass a request through)."""
         parts = urlsplit(self.path)
         path = parts.path
-        resource = self.site.resolve(path, parts.query)
+        resource = self.site.resolve(path, parts.query, self.command, self.form if self.command == "POST" else None)
         if resource is None:
             self.respond(404, not_found_page(path), "text/html; charset=utf-8")
             return
@@ -190,7 +248,7 @@ class ReplicaPortal:
         self._requests_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.columns: dict[str, ColumnInfo] = {
-            name: ColumnInfo(name, f"{self.base_url}{family.column}index.{family.ext}", family.column,
+            name: ColumnInfo(name, f"{self.base_url}{family.column}{family.list_page_path(0, 1)}", family.column,
                              family.encoding, family.ext, self.site)
             for name, family in self.site.families.items()
         }
@@ -219,7 +277,8 @@ class ReplicaPortal:
     # ------------------------------------------------------------------ request log
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """Requests in arrival order: ``{method, path, status, headers}`` (a snapshot copy)."""
+        """Requests in arrival order: ``{method, path, status, headers, time, body}`` (a snapshot
+        copy; ``body`` is the POST body, ``b""`` otherwise)."""
         with self._requests_lock:
             return list(self._requests)
 
@@ -229,7 +288,8 @@ class ReplicaPortal:
 
     def _record_request(self, handler: BaseHTTPRequestHandler) -> dict[str, Any]:
         record = {"method": handler.command, "path": handler.path, "status": None,
-                  "headers": dict(handler.headers.items()), "time": datetime.now().timestamp()}
+                  "headers": dict(handler.headers.items()), "time": datetime.now().timestamp(),
+                  "body": getattr(handler, "request_body", b"")}
         with self._requests_lock:
             self._requests.append(record)
         return record

@@ -11,7 +11,6 @@ import copy
 import json
 import posixpath
 import random
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
 from .attachment_files import AttachmentFiles
 from .corpus import EDITORS, Block, BulletinWriter, Draft, MeetingCalendar, body_text
@@ -39,7 +38,6 @@ PRIVATE_COLUMN = "/private/zwdc/"
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 CST = timezone(timedelta(hours=8))
 SEED_FILE = Path(__file__).with_name("data") / "seed_bulletin.json"
-_LIST_PAGE = re.compile(r"index(?:_([1-9]\d*))?\.(\w+)")
 
 
 @lru_cache(maxsize=1)
@@ -104,6 +102,14 @@ class Site:
         #: JSON list endpoints (path -> family) of families whose lists are built by scripts.
         self.api_routes: dict[str, Family] = {
             family.api_path: family for family in self.families.values() if getattr(family, "api_path", None)}
+        #: List data endpoints (GET and POST) -> the family that answers them.
+        self.endpoints: dict[str, Family] = {
+            family.endpoint_path: family for family in self.families.values() if family.endpoint_path}
+        #: Static scripts the families' pages load (path -> (content type, text)).
+        self.static_files: dict[str, tuple[str, str]] = {
+            path: file for family in self.families.values() for path, file in family.static_files().items()}
+        #: Script paths whose documents are told apart by query parameters (path -> names).
+        self._query_paths: dict[str, tuple[str, ...]] = {}
         self.writer = BulletinWriter(MeetingCalendar(seed))
         #: Real attachment files (PDF, Word, WPS, Excel, scans), made on first request.
         self.attachment_files = AttachmentFiles(seed, self.writer)
@@ -122,19 +128,23 @@ class Site:
         rng = random.Random(self.seed)
         span = (DATE_MAX - DATE_MIN).days
         plans: list[dict[str, Any]] = []  # family, role, index, day
+        # families added later draw from their own generators, so the others' corpus stays as it was
+        own = {name: random.Random(f"{self.seed}/{name}/plan") for name, family in self.families.items()
+               if family.own_corpus}
         for name, family in self.families.items():
+            draw = own.get(name, rng)
             count = per_family - (1 if name == "xianning" and per_family > 0 else 0)
             plans += [{"family": name, "role": "bulletin", "index": i,
-                       "day": DATE_MIN + timedelta(days=rng.randint(0, span))} for i in range(count)]
+                       "day": DATE_MIN + timedelta(days=draw.randint(0, span))} for i in range(count)]
             plans += [{"family": name, "role": "other", "index": i,
-                       "day": DATE_MIN + timedelta(days=rng.randint(0, span))} for i in range(SIDEBAR_DOCS)]
+                       "day": DATE_MIN + timedelta(days=draw.randint(0, span))} for i in range(SIDEBAR_DOCS)]
         if per_family > 0 and "scripted-count" in self.families:  # the robots-disallowed page: newest of D
             days = sorted(p["day"] for p in plans if p["family"] == "scripted-count" and p["role"] == "bulletin")
             plans.append({"family": "scripted-count", "role": "private", "index": 0, "day": days[-min(3, len(days))]})
             self._used_docids.add(BASE_DOCID)
         plans.sort(key=lambda p: (p["day"], p["family"], p["role"], p["index"]))
-        for plan in plans:
-            plan["docid"] = self._allocate_docid(plan["day"], rng)
+        for plan in sorted(plans, key=lambda p: p["family"] in own):  # stable: date order within each
+            plan["docid"] = self._allocate_docid(plan["day"], own.get(plan["family"], rng))
         # the B bulletin filed outside its column (listed in it all the same)
         table = sorted((p for p in plans if p["family"] == "table" and p["role"] == "bulletin"),
                        key=lambda p: (p["day"], p["docid"]), reverse=True)
@@ -171,8 +181,7 @@ class Site:
                  draft: Draft, directory: str | None = None) -> Doc:
         """A document with the metadata conventions of its family."""
         column = {"other": family.other_column, "private": PRIVATE_COLUMN}.get(role, family.column)
-        folder = f"{directory or column}{day:%Y%m}/"
-        path = f"{folder}t{day:%Y%m%d}_{docid}.{family.ext}"
+        path = family.doc_path(directory or column, day, docid)
         hour, minute = rng.randint(8, 17), rng.randint(0, 59)
         doc = Doc(docid=docid, family=family.name, role=role, path=path, published=day, title=draft.title,
                   blocks=list(draft.blocks), structure=draft.structure,
@@ -190,13 +199,17 @@ class Site:
             doc.doc_no_shown = doc.doc_no or rng.choice(family.blank_doc_no)
             if draft.issued or rng.random() < family.issued_share:
                 doc.issued = draft.issued or day - timedelta(days=rng.randint(1, 10))
-        doc.attachments = [self._attachment(doc, i, name, ext) for i, (name, ext) in enumerate(draft.attachments)]
+            for hidden in family.hidden_fields:
+                setattr(doc, hidden, None if hidden == "issued" else "")
+            if "doc_no" in family.hidden_fields:
+                doc.doc_no_shown = ""
+        doc.attachments = [self._attachment(family, doc, i, name, ext) for i, (name, ext) in enumerate(draft.attachments)]
         return doc
 
     @staticmethod
-    def _attachment(doc: Doc, index: int, name: str, ext: str) -> Attachment:
+    def _attachment(family: Family, doc: Doc, index: int, name: str, ext: str) -> Attachment:
         serial = random.Random(f"attachment/{doc.docid}/{index}").randrange(10 ** 12)
-        return Attachment(name, f"{doc.directory}P0{doc.published:%Y%m%d}{serial:012d}.{ext}", ext)
+        return Attachment(name, family.attachment_path(doc, serial, ext), ext)
 
     def _seed_doc(self) -> Doc:
         seed = load_seed()
@@ -213,14 +226,16 @@ class Site:
 
     def _publish(self, doc: Doc, how: str = "plain") -> None:
         """Route every URL of ``doc`` and list it in its column."""
+        family = self.families[doc.family]
         self._routes[doc.path] = ("doc", doc, "plain")
-        for variant in ("slhxq", "app"):
+        if family.identity_params:
+            self._query_paths[doc.path.split("?", 1)[0]] = family.identity_params
+        for variant in family.alternates:
             self._routes[doc.alternate_path(variant)] = ("doc", doc, variant)
         for part in range(1, doc.parts):
             self._routes[doc.part_path(part)] = ("doc", doc, f"part-{part}")
         for attachment in doc.attachments:
             self._routes[attachment.path] = ("attachment", doc, attachment)
-        family = self.families[doc.family]
         column = self.columns[family.other_column if doc.role == "other" else family.column]
         column.listings.append(Listing(doc, "private" if doc.role == "private" else how))
 
@@ -284,12 +299,26 @@ class Site:
             listings = list(self.columns[self.families[family].column].listings)
         return [self.truth(l.doc) for l in listings if l.doc.role == "bulletin" and l.how != "mirror"]
 
+    def list_pages(self, family: str) -> list[str]:
+        """URLs of every list page of the family's column, in pager order (first page first);
+        one page for families whose further pages come from their endpoint."""
+        fam = self.families[family]
+        with self._lock:
+            n_pages = self._page_count(self.columns[fam.column])
+        return [self.base_url + fam.column + fam.list_page_path(page, n_pages)
+                for page in range(1 if fam.paged_by_endpoint else n_pages)]
+
+    def page_count(self, family: str) -> int:
+        """Pages the family's column list has (as its pager announces them)."""
+        with self._lock:
+            return self._page_count(self.columns[self.families[family].column])
+
     # ------------------------------------------------------------------ mutations
     def doc_at(self, url: str) -> Doc:
         """The document whose canonical URL (or path) is ``url``."""
-        path = urlsplit(url).path or url
+        parts = urlsplit(url)
         with self._lock:
-            route = self._routes.get(path)
+            route = self._routes.get(self._route_key(parts.path or url, parts.query))
         if not route or route[0] != "doc" or route[2] != "plain":
             raise KeyError(f"no document at {url}")
         return route[1]
@@ -359,24 +388,54 @@ class Site:
                 column.listings = [l for l in column.listings if l.doc is not doc]
 
     # ------------------------------------------------------------------ serving
-    def resolve(self, path: str, query: str = "") -> Resource | None:
-        """What ``path`` answers (``query`` matters only to JSON endpoints); ``None`` means 404."""
+    def resolve(self, path: str, query: str = "", method: str = "GET",
+                form: dict[str, str] | None = None) -> Resource | None:
+        """What ``path`` answers; ``None`` means 404. ``query`` matters to endpoints, query
+        pagers and script-served documents; ``form`` is a POST body (endpoints only)."""
+        if path in self.endpoints:
+            params = dict(parse_qsl(query, keep_blank_values=True))
+            params.update(form or {})
+            return self._endpoint_resource(self.endpoints[path], params)
+        if method not in ("GET", "HEAD"):
+            return Resource("text/html; charset=utf-8", lambda: _not_allowed_page(method), status=405)
         if path in self.api_routes:
             return self._api_resource(self.api_routes[path], query)
+        if path in self.static_files:
+            content_type, text = self.static_files[path]
+            return Resource(content_type, text.encode)
         if path == "/robots.txt":
             return Resource("text/plain; charset=utf-8", lambda: ROBOTS_TXT.encode())
         if path in ("/", "/index.html", "/index.shtml"):
             return Resource("text/html; charset=utf-8", self._home_page)
         with self._lock:
-            route = self._routes.get(path)
+            route = self._routes.get(self._route_key(path, query))
             if route:
                 return self._route_resource(*route)
             for column in self.columns.values():
                 if path.startswith(column.path):
-                    match = _LIST_PAGE.fullmatch(path[len(column.path):] or f"index.{column.family.ext}")
-                    if match and match.group(2) == column.family.ext:
-                        return self._list_resource(column, int(match.group(1) or 0))
+                    n_pages = self._page_count(column)
+                    page = column.family.list_page_of(path[len(column.path):], query, n_pages)
+                    if page is not None:
+                        return self._list_resource(column, page, n_pages)
         return None
+
+    def _route_key(self, path: str, query: str) -> str:
+        """The routing key of a request: the path, with the identifying query parameters of
+        script-served documents (in the family's order; any other parameter is ignored)."""
+        names = self._query_paths.get(path)
+        if not names:
+            return path
+        params = parse_qs(query)
+        if not all(params.get(name) for name in names):
+            return path
+        return path + "?" + "&".join(f"{name}={params[name][0]}" for name in names)
+
+    def _page_count(self, column: Column) -> int:
+        return max(1, -(-len(column.listings) // self.page_size_of(column.family)))
+
+    def page_size_of(self, family: Family) -> int:
+        """Entries a list page shows: the site's page size unless the family fixes its own."""
+        return family.page_size or self.page_size
 
     def _route_resource(self, kind: str, doc: Doc, extra: Any) -> Resource:
         family = self.families[doc.family]
@@ -393,14 +452,14 @@ class Site:
         return Resource(family.content_type, lambda: family.encode(family.detail_page(doc, extra, ctx)),
                         etag=f'"{doc.docid:x}-{doc.rev}-{extra}"', last_modified=doc.modified)
 
-    def _list_resource(self, column: Column, page: int) -> Resource | None:
+    def _list_resource(self, column: Column, page: int, n_pages: int) -> Resource:
         family = column.family
         count = len(column.listings)
-        n_pages = max(1, -(-count // self.page_size))
-        if page >= n_pages:
-            return None
-        chunk = column.listings[page * self.page_size:(page + 1) * self.page_size]
-        entries = [ListEntry(self._href(l, column), l.doc.title, l.doc.published) for l in chunk]
+        size = self.page_size_of(family)
+        chunk = column.listings[page * size:page * size + size * family.embedded_pages]
+        folder = posixpath.dirname(column.path + family.list_page_path(page, n_pages).split("?", 1)[0]) + "/"
+        where = "embedded" if family.embedded_pages > 1 else "list"
+        entries = [ListEntry(self._href(l, column, folder, where), l.doc.title, l.doc.published) for l in chunk]
         ctx = RenderContext(self.host, self._sidebar(family))
         return Resource(family.content_type, lambda: family.encode(family.list_page(
             name=column.name, path=column.path, entries=entries, page=page, n_pages=n_pages,
@@ -426,16 +485,31 @@ class Site:
             "pageCount": max(1, -(-count // self.page_size)), "list": items}}
         return Resource(json_type, lambda: json.dumps(data, ensure_ascii=False).encode())
 
-    def _href(self, listing: Listing, column: Column) -> str:
-        """The link as the list writes it: relative inside the site, absolute for mirrors."""
+    def _endpoint_resource(self, family: Family, params: dict[str, str]) -> Resource:
+        """A family's list data endpoint: the records ``params`` ask for, as the family writes them."""
+        asked = family.endpoint_query(params)
+        if isinstance(asked, str):
+            message = asked
+            return Resource(family.endpoint_type, lambda: family.endpoint_error(message), status=400)
+        with self._lock:
+            column = self.columns.get(asked.column)
+            listings = column.listings if column else []
+            count = len(listings)
+            entries = [ListEntry(self._href(l, column, column.path, "endpoint"), l.doc.title, l.doc.published)
+                       for l in listings[asked.start:asked.stop]] if column else []
+        body = family.endpoint_answer(entries, asked=asked, total=count, page_size=self.page_size_of(family))
+        return Resource(family.endpoint_type, lambda: body)
+
+    def _href(self, listing: Listing, column: Column, folder: str | None = None, where: str = "list") -> str:
+        """The link as the list writes it (the family's way, from the list page's ``folder``),
+        absolute for mirrors."""
         doc = listing.doc
         if listing.how == "mirror":
             return f"http://{listing.mirror_host}{doc.path}"
         if listing.how == "private":
             return doc.path
         target = {"plain": doc.path, "slhxq": doc.alternate_path("slhxq"), "old": self.old_path(doc)}[listing.how]
-        relative = posixpath.relpath(target, column.path.rstrip("/"))
-        return relative if relative.startswith("../") else "./" + relative
+        return column.family.list_link(target, folder or column.path, where)
 
     def _sidebar(self, family: Family) -> list[ListEntry]:
         """热点信息: the newest items of the family's sibling column (not bulletins)."""
@@ -444,7 +518,7 @@ class Site:
 
     def _home_page(self) -> bytes:
         with self._lock:
-            links = "".join(f'<li><a href="{c.path}index.{c.family.ext}">{esc(c.family.site_name)} · {esc(c.name)}</a></li>'
+            links = "".join(f'<li><a href="{c.path}{c.family.list_page_path(0, 1)}">{esc(c.family.site_name)} · {esc(c.name)}</a></li>'
                             for c in self.columns.values() if c.main)
         return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>咸宁市人民政府</title></head>'
                 f'<body><h1>咸宁市人民政府门户网站(复制站)</h1><ul>{links}</ul></body></html>').encode()
@@ -459,6 +533,11 @@ def _as_date(value: date | str | None) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(value)
+
+
+def _not_allowed_page(method: str) -> bytes:
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>405 Method Not Allowed</title></head>'
+            f'<body><h1>405</h1><p>{esc(method)} is not supported here.</p></body></html>').encode()
 
 
 def _moved_page(location: str) -> bytes:

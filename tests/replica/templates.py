@@ -1,11 +1,13 @@
-"""HTML of the replica's template families (TRS-style government portals).
+"""HTML of the replica's template families (government portals on TRS and other software).
 
 Why: the live markup of the target site was never seen, so the crawler must work on the
-conventions shared by TRS portals rather than on one guessed set of class names. Each
-family is a :class:`Family` subclass that overrides *markup hooks only* (list items,
-pagination, metadata block, paragraph/table markup, body container, attachment list);
-page assembly, chrome (header, nav, breadcrumbs, 热点信息 sidebar, footer), escaping and
-the alternate views are shared here, so families differ in templates, not in code.
+conventions shared by such portals rather than on one guessed set of class names. Each
+family is a :class:`Family` subclass that overrides *hooks only*: markup (list items,
+pagination, metadata block, paragraph/table markup, body container, attachment list) and,
+for portals not built on TRS, URL shapes (document paths, list page names, query-identified
+documents) and the data endpoint that feeds a list; page assembly, chrome (header, nav,
+breadcrumbs, 热点信息 sidebar, footer), escaping and the alternate views are shared here,
+so families differ in templates, not in code.
 
 Every page's visible body text equals the body truth of ``corpus.body_text``: paragraph
 markup adds whitespace only at the ends of a paragraph (indentation, ``&nbsp;``), never
@@ -15,7 +17,9 @@ whitespace between them.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
+import json
 import posixpath
 import random
 import re
@@ -23,8 +27,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
+from urllib.parse import parse_qs, quote
 
-from .model import Doc, ListEntry
+from .model import Attachment, Doc, ListEntry
 
 _SECTION = re.compile(r"^[一二三四五六七八九十]+、")
 _SUB = re.compile(r"^[((][一二三四五六七八九十]+[))]")
@@ -104,6 +109,15 @@ function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){
 </script>"""
 
 
+@dataclass(frozen=True)
+class EndpointQuery:
+    """What an endpoint request asks for: records ``start:stop`` (0-based) of ``column``."""
+
+    column: str
+    start: int
+    stop: int
+
+
 @dataclass
 class Family:
     """A template family: one portal's conventions. Subclasses override the markup hooks."""
@@ -132,6 +146,71 @@ class Family:
     doc_no_series: str = ""
     blank_doc_no: tuple[str, ...] = ("",)  # what the 文号 field shows when there is none
 
+    #: Other views of every detail page (``t…_<docid>_slhxq.<ext>``): TRS portals only.
+    alternates: ClassVar[tuple[str, ...]] = ("slhxq", "app")
+    #: Query parameters that identify a document whose page is served by a script
+    #: (``detail.jsp?docId=N``); any other parameter (``from=list``) is ignored by the server.
+    identity_params: ClassVar[tuple[str, ...]] = ()
+    #: Fields the metadata block does not show (their truth is empty).
+    hidden_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Path of the data endpoint that feeds the list (answers GET and POST), if any.
+    endpoint_path: ClassVar[str | None] = None
+    #: Content type of the endpoint's answers.
+    endpoint_type: ClassVar[str] = "application/json; charset=utf-8"
+    #: Whether the column has one list page and its further pages come from the endpoint.
+    paged_by_endpoint: ClassVar[bool] = False
+    #: List pages' worth of entries one list page carries (more when a script pages them).
+    embedded_pages: ClassVar[int] = 1
+    #: Entries a list page shows, when the portal fixes it (else the site's page size).
+    page_size: ClassVar[int | None] = None
+    #: Whether the family's dates and docids come from a generator of its own (families added
+    #: after the first five, so adding one leaves the others' corpus unchanged).
+    own_corpus: ClassVar[bool] = False
+
+    # ------------------------------------------------------------------ URLs
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        """Canonical path of a document filed in ``folder`` (a column folder, ``/`` at the end)."""
+        return f"{folder}{day:%Y%m}/t{day:%Y%m%d}_{docid}.{self.ext}"
+
+    def attachment_path(self, doc: Doc, serial: int, ext: str) -> str:
+        return f"{doc.directory}P0{doc.published:%Y%m%d}{serial:012d}.{ext}"
+
+    def attachment_href(self, doc: Doc, attachment: Attachment) -> str:
+        """The link as the detail page writes it (``./P0….pdf`` beside TRS pages)."""
+        return attachment.href
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        """List page ``page`` (0-based) of ``n_pages``, relative to the column folder."""
+        return f"index.{self.ext}" if page == 0 else f"index_{page}.{self.ext}"
+
+    def list_page_of(self, rest: str, query: str, n_pages: int) -> int | None:
+        """Which list page ``rest`` (the path below the column folder) is, if any."""
+        if rest == "":
+            return 0
+        return next((page for page in range(n_pages) if self.list_page_path(page, n_pages) == rest), None)
+
+    def list_link(self, target: str, page_folder: str, where: str) -> str:
+        """How a list links ``target`` (a path) from a page in ``page_folder``; ``where`` is
+        ``list`` (the page itself), ``embedded`` (data in the page) or ``endpoint``."""
+        relative = posixpath.relpath(target, page_folder.rstrip("/") or "/")
+        return relative if relative.startswith("../") else "./" + relative
+
+    # ------------------------------------------------------------------ endpoint
+    def static_files(self) -> dict[str, tuple[str, str]]:
+        """Scripts the family's pages load: path -> (content type, text)."""
+        return {}
+
+    def endpoint_query(self, params: dict[str, str]) -> EndpointQuery | str:
+        """Which column and records an endpoint request asks for, or why it is refused."""
+        raise NotImplementedError
+
+    def endpoint_answer(self, entries: Sequence[ListEntry], *, asked: EndpointQuery, total: int,
+                        page_size: int) -> bytes:
+        raise NotImplementedError
+
+    def endpoint_error(self, message: str) -> bytes:
+        return message.encode()
+
     # ------------------------------------------------------------------ HTTP
     @property
     def content_type(self) -> str:
@@ -146,8 +225,8 @@ class Family:
     # ------------------------------------------------------------------ chrome (shared)
     def nav(self) -> str:
         items = (("首页", "/"), ("信息公开", self.crumbs[0][1] if self.crumbs else "/"),
-                 (self.column_name, self.column + f"index.{self.ext}"),
-                 (self.other_name, self.other_column + f"index.{self.ext}")) + self.nav_extra
+                 (self.column_name, self.column + self.list_page_path(0, 1)),
+                 (self.other_name, self.other_column + self.list_page_path(0, 1))) + self.nav_extra
         return "".join(f'<li><a href="{attr(h)}">{esc(t)}</a></li>' for t, h in items)
 
     def breadcrumbs(self, last: tuple[str, str] | None) -> str:
@@ -213,10 +292,16 @@ class Family:
     # ------------------------------------------------------------------ list pages (shared)
     def list_page(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int,
                   n_pages: int, n_records: int, ctx: RenderContext) -> str:
-        main = (f'<div class="list-title"><h2>{esc(name)}</h2></div>\n'
-                + self.list_markup(entries) + "\n" + self.pagination(n_pages, page, n_records))
+        main = self.list_body(name=name, path=path, entries=entries, page=page, n_pages=n_pages,
+                              n_records=n_records)
         return self.page(title=self.list_title(name), main=main, ctx=ctx,
-                         crumb=(name, path + f"index.{self.ext}"))
+                         crumb=(name, path + self.list_page_path(0, 1)))
+
+    def list_body(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int, n_pages: int,
+                  n_records: int) -> str:
+        """The main column of a list page: heading, list, pager."""
+        return (f'<div class="list-title"><h2>{esc(name)}</h2></div>\n'
+                + self.list_markup(entries) + "\n" + self.pagination(n_pages, page, n_records))
 
     def list_title(self, name: str) -> str:
         return f"{name}_{self.site_name}"
@@ -254,8 +339,8 @@ class Family:
 
     def detail_crumb(self, doc: Doc) -> tuple[str, str]:
         if doc.role == "other":
-            return self.other_name, self.other_column + f"index.{self.ext}"
-        return self.column_name, self.column + f"index.{self.ext}"
+            return self.other_name, self.other_column + self.list_page_path(0, 1)
+        return self.column_name, self.column + self.list_page_path(0, 1)
 
     def detail_title(self, doc: Doc) -> str:
         return f"{doc.title}_{self.site_name}"
@@ -467,6 +552,10 @@ class TableFamily(Family):
             f'<a href="{attr(e.href)}" target="_blank" title="{attr(e.title)}">{esc(e.title)}</a></li>'
             for e in entries)
         return f'<div class="lm_newslist">\n<ul>\n{items}\n</ul>\n</div>'
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        """The six-argument pager counts from 1: page k is ``index_k`` (page 2 is ``index_2``)."""
+        return f"index.{self.ext}" if page == 0 else f"index_{page + 1}.{self.ext}"
 
     def pagination(self, n_pages: int, page: int, n_records: int) -> str:
         return (f'<div class="page" id="page_div"></div>\n<script type="text/javascript">'
@@ -777,10 +866,590 @@ class ScriptListFamily(Family):
         return f'<div class="news-attach"><h4>附件:</h4><ul>{links}</ul></div>'
 
 
+# =========================================================================== F: hanweb (大汉 JCMS)
+
+#: The portal's own list script: pages the records the list page embeds as XML, asks the
+#: data proxy (POST, form fields) for the next group, and writes a pager with no real links.
+_JPAGE_JS = r"""/* jpage: list paging of the replica's Hanweb-style portal */
+var jpage = (function () {
+  function recordsOf(xmlText) {
+    var doc = new DOMParser().parseFromString(xmlText, "text/xml");
+    return Array.prototype.map.call(doc.getElementsByTagName("record"), function (r) { return r.textContent; });
+  }
+  function show(cfg) {
+    var box = document.getElementById(cfg.unitid);
+    var cache = {};
+    recordsOf(box.querySelector('script[type="text/xml"]').textContent).forEach(function (html, i) { cache[i] = html; });
+    var list = document.createElement("ul"); list.className = "jpage-list"; box.appendChild(list);
+    var pager = document.createElement("div"); pager.className = "jpage-pager"; box.appendChild(pager);
+    var pages = Math.max(1, Math.ceil(cfg.totalRecord / cfg.perpage));
+    var group = cfg.perpage * cfg.groupPages;
+    function link(text, page) {
+      return '<a href="javascript:;" data-page="' + page + '">' + text + "</a> ";
+    }
+    function render(page) {
+      var html = "";
+      for (var i = (page - 1) * cfg.perpage; i < Math.min(page * cfg.perpage, cfg.totalRecord); i++) { html += cache[i] || ""; }
+      list.innerHTML = html;
+      pager.innerHTML = "共" + cfg.totalRecord + "条 " + page + "/" + pages + "页 " + link("首页", 1)
+        + link("上页", Math.max(1, page - 1)) + link("下页", Math.min(pages, page + 1)) + link("尾页", pages);
+    }
+    function go(page) {
+      var first = (page - 1) * cfg.perpage;
+      if (cache[first] !== undefined) { render(page); return; }
+      var start = Math.floor(first / group) * group + 1;
+      var body = Object.keys(cfg.form).map(function (k) {
+        return encodeURIComponent(k) + "=" + encodeURIComponent(cfg.form[k]); }).join("&");
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", cfg.proxy + "?startrecord=" + start + "&endrecord=" + (start + group - 1) + "&perpage=" + cfg.perpage);
+      xhr.setRequestHeader("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8");
+      xhr.onload = function () {
+        recordsOf(xhr.responseText).forEach(function (html, i) { cache[start - 1 + i] = html; });
+        render(page);
+      };
+      xhr.send(body);
+    }
+    pager.addEventListener("click", function (event) {
+      var page = event.target.getAttribute && event.target.getAttribute("data-page");
+      if (page) { event.preventDefault(); go(parseInt(page, 10)); }
+    });
+    render(1);
+  }
+  return {show: show};
+})();
+"""
+
+
+class HanwebFamily(Family):
+    """A provincial-style portal on Hanweb (大汉) JCMS: ``/col/col<id>/index.html`` columns whose
+    list ships as XML records inside ``<script type="text/xml">`` (the first three pages' worth),
+    further records only from ``POST /module/web/jpage/dataproxy.jsp?startrecord=&endrecord=&perpage=``
+    with the form fields ``col, appid, webid, path, columnid, sourceContentType, unitid, webname,
+    permissiontype`` (GET with the same parameters, or ``page=N`` for group N, answers too), a
+    pager the page's script writes with ``javascript:`` links, ``/art/Y/M/D/art_<col>_<id>.html``
+    articles, dates in brackets (``[2020-09-16]``), a metadata table and a ``#zoom`` body between
+    ``ContentStart``/``ContentEnd`` markers.
+
+    Modelled on public readers of such portals: DIYgod/RSSHub ``lib/routes/cau/yjs.ts`` (GET to
+    the data proxy with appid/webid/path/columnid/unitid/webname/permissiontype, ``recordset
+    record`` items with bracketed dates) and public Scrapy spiders of jiangsu.gov.cn columns that
+    POST those form fields to ``dataproxy.jsp?startrecord=…&endrecord=…&perpage=…`` and read
+    ``<totalrecord>``, and the body between ``<meta name="ContentStart">``/``ContentEnd``.
+    """
+
+    alternates = ()
+    own_corpus = True
+    endpoint_path = "/module/web/jpage/dataproxy.jsp"
+    endpoint_type = "text/xml;charset=UTF-8"
+    paged_by_endpoint = True
+    embedded_pages = 3
+    page_size = 6
+    hidden_fields = frozenset({"validity"})
+    detail_order = ("heading", "toolbar", "metadata", "body", "attachments", "editor")
+    webid: ClassVar[int] = 3
+    jpage_path: ClassVar[str] = "/module/web/jpage/jpage.js"
+
+    # ------------------------------------------------------------------ ids
+    @staticmethod
+    def column_id(folder: str) -> int:
+        return int(re.search(r"/col/col(\d+)/$", folder)[1])
+
+    def unit_id(self, folder: str) -> int:
+        return 4455000 + self.column_id(folder) % 1000
+
+    def form_fields(self, folder: str) -> dict[str, str]:
+        """The data proxy's form fields for the column at ``folder``, as the page's script sends them."""
+        return {"col": "1", "appid": "1", "webid": str(self.webid), "path": "/",
+                "columnid": str(self.column_id(folder)), "sourceContentType": "1",
+                "unitid": str(self.unit_id(folder)), "webname": self.site_name, "permissiontype": "0"}
+
+    # ------------------------------------------------------------------ URLs
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        return f"/art/{day.year}/{day.month}/{day.day}/art_{self.column_id(folder)}_{docid}.html"
+
+    def attachment_path(self, doc: Doc, serial: int, ext: str) -> str:
+        return f"/module/download/files/{doc.published:%Y%m}/{serial:012d}.{ext}"
+
+    def attachment_href(self, doc: Doc, attachment: Attachment) -> str:
+        return attachment.path
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        return "index.html"
+
+    def list_page_of(self, rest: str, query: str, n_pages: int) -> int | None:
+        return 0 if rest in ("", "index.html") else None
+
+    def list_link(self, target: str, page_folder: str, where: str) -> str:
+        return target
+
+    def static_files(self) -> dict[str, tuple[str, str]]:
+        return {self.jpage_path: ("application/javascript; charset=utf-8", _JPAGE_JS)}
+
+    # ------------------------------------------------------------------ list
+    def record(self, entry: ListEntry) -> str:
+        return (f'<li><a href="{attr(entry.href)}" title="{attr(entry.title)}" target="_blank">'
+                f'{esc(self.short(entry.title, 40))}</a><span class="bt-data-time">[{entry.day:%Y-%m-%d}]</span></li>')
+
+    def records_xml(self, entries: Sequence[ListEntry]) -> str:
+        return "\n".join(f"<record><![CDATA[\n{self.record(e)}]]></record>" for e in entries)
+
+    def list_body(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int, n_pages: int,
+                  n_records: int) -> str:
+        form = self.form_fields(path)
+        nextgroup = self.endpoint_path + "?page=1&" + "&".join(
+            f"{k}={quote(v)}" for k, v in form.items() if k not in ("col", "sourceContentType"))
+        settings = {"unitid": form["unitid"], "perpage": self.page_size, "groupPages": self.embedded_pages,
+                    "totalRecord": n_records, "proxy": self.endpoint_path, "form": form}
+        return (f'<div class="bt-box"><div class="bt-title"><h2>{esc(name)}</h2></div>\n'
+                f'<div class="bt-list" id="{form["unitid"]}"><script type="text/xml"><datastore>\n'
+                f'<nextgroup><![CDATA[<a href="{nextgroup}"></a>]]></nextgroup>\n'
+                f'<recordset>\n{self.records_xml(entries)}\n</recordset>\n</datastore></script>\n'
+                f'<script type="text/javascript" src="{self.jpage_path}"></script>\n'
+                f'<script type="text/javascript">jpage.show({json.dumps(settings, ensure_ascii=False)});</script>\n'
+                f'</div></div>')
+
+    # ------------------------------------------------------------------ endpoint
+    def endpoint_query(self, params: dict[str, str]) -> EndpointQuery | str:
+        column = params.get("columnid", "")
+        if not column.isdigit():
+            return "columnid is required"
+        per_page = int(params["perpage"]) if params.get("perpage", "").isdigit() else self.page_size
+        group = per_page * self.embedded_pages
+        if params.get("startrecord", "").isdigit() and params.get("endrecord", "").isdigit():
+            start, stop = int(params["startrecord"]) - 1, int(params["endrecord"])
+        elif params.get("page", "").isdigit():
+            start = (max(1, int(params["page"])) - 1) * group
+            stop = start + group
+        else:
+            return "startrecord/endrecord or page is required"
+        if start < 0 or stop <= start:
+            return "bad record range"
+        return EndpointQuery(f"/col/col{column}/", start, stop)
+
+    def endpoint_answer(self, entries: Sequence[ListEntry], *, asked: EndpointQuery, total: int,
+                        page_size: int) -> bytes:
+        pages = max(1, -(-total // page_size))
+        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<datastore>\n<totalrecord>{total}</totalrecord>\n'
+                f'<totalpage>{pages}</totalpage>\n<recordset>\n{self.records_xml(entries)}\n</recordset>\n'
+                f'</datastore>\n').encode()
+
+    def endpoint_error(self, message: str) -> bytes:
+        return f'<?xml version="1.0" encoding="UTF-8"?>\n<datastore><error>{esc(message)}</error></datastore>\n'.encode()
+
+    # ------------------------------------------------------------------ detail
+    def detail_head(self, doc: Doc) -> str:
+        return (f'<meta name="ArticleTitle" content="{attr(doc.title)}">\n'
+                f'<meta name="PubDate" content="{doc.published:%Y-%m-%d} {doc.pub_time}">\n'
+                f'<meta name="ContentSource" content="{attr(doc.publisher)}">')
+
+    def heading(self, doc: Doc) -> str:
+        return f'<div class="main-title"><h1 id="ivs_title">{esc(doc.title)}</h1></div>'
+
+    def toolbar(self, doc: Doc) -> str:
+        return (f'<div class="main-fl"><span>发布日期:{doc.published:%Y-%m-%d} {doc.pub_time}</span> '
+                f'<span>信息来源:{esc(doc.publisher)}</span> <span>浏览次数:<b id="visit">--</b></span> '
+                '<span>字号:[<a href="javascript:doZoom(18)">大</a> <a href="javascript:doZoom(16)">中</a> '
+                '<a href="javascript:doZoom(14)">小</a>]</span></div>')
+
+    def metadata(self, doc: Doc) -> str:
+        issued = f"{doc.issued.year}年{doc.issued.month}月{doc.issued.day}日" if doc.issued else ""
+        published = f"{doc.published.year}年{doc.published.month}月{doc.published.day}日"
+        pairs = ((("索引号", doc.index_no), ("信息分类", doc.category)),
+                 (("发布机构", doc.publisher), ("生成日期", published)),
+                 (("文号", doc.doc_no_shown), ("成文日期", issued)))
+        rows = "\n".join("<tr>" + "".join(f'<th>{esc(label)}:</th><td>{esc(value)}</td>' for label, value in pair)
+                         + "</tr>" for pair in pairs)
+        return (f'<table class="xxgk-table" cellspacing="0" cellpadding="0">\n<tbody>\n{rows}\n'
+                f'<tr><th>名称:</th><td colspan="3">{esc(doc.title)}</td></tr>\n</tbody>\n</table>')
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        if role in ("section", "sub"):
+            return f'<p style="text-indent:2em;"><strong>{esc(text)}</strong></p>'
+        if role == "sign":
+            return f'<p style="text-align:right;">{esc(text)}</p>'
+        return f'<p style="text-indent:2em;font-family:仿宋_GB2312;">{esc(text)}</p>'
+
+    def empty_paragraph(self) -> str:
+        return "<p><br></p>"
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table border="1" cellspacing="0" cellpadding="0" style="width:100%;">',
+                          cell=lambda text, header: f"<p>{esc(text)}</p>")
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<meta name="ContentStart">\n<div id="zoom" class="main-txt">\n{inner}\n</div>\n<meta name="ContentEnd">'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<p><a href="{attr(self.attachment_href(doc, a))}" target="_blank">{esc(a.name)}</a></p>'
+                        for a in doc.attachments)
+        return f'<div class="fjdown"><p class="fj-title">附件下载:</p>{links}</div>'
+
+    def editor_line(self, doc: Doc) -> str:
+        return f'<div class="main-editor">【责任编辑:{esc(doc.editor)}】</div>' if doc.editor else ""
+
+
+# =========================================================================== G: json-api
+
+#: Fills the list from the JSON endpoint (POST, JSON body) and writes a numbered pager
+#: whose links are script handlers.
+_JSON_LIST_JS = r"""<script type="text/javascript">
+var listApi = {url: "%(url)s", channelId: "%(channel)s", pageSize: %(size)d};
+function loadPage(pageNo) {
+  fetch(listApi.url, {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({channelId: listApi.channelId, pageNo: pageNo, pageSize: listApi.pageSize})})
+    .then(function (r) { return r.json(); })
+    .then(function (res) {
+      var data = res.data, html = "";
+      data.list.forEach(function (item) {
+        html += '<li><span class="time">' + item.publishTime + '</span><a href="' + item.url + '" target="_blank" title="'
+          + item.title + '">' + item.title + "</a></li>";
+      });
+      document.getElementById("dataList").innerHTML = html;
+      var pager = "";
+      for (var i = 1; i <= data.pages; i++) {
+        pager += i == data.pageNo ? "<b>" + i + "</b> " : '<a href="javascript:void(0)" onclick="loadPage(' + i + ')">' + i + "</a> ";
+      }
+      if (data.pageNo < data.pages) {
+        pager += '<a href="javascript:void(0)" onclick="loadPage(' + (data.pageNo + 1) + ')">下一页</a> '
+          + '<a href="javascript:void(0)" onclick="loadPage(' + data.pages + ')">尾页</a>';
+      }
+      document.getElementById("pager").innerHTML = pager + " 共" + data.total + "条";
+    });
+}
+loadPage(1);
+</script>"""
+
+
+class JsonApiFamily(Family):
+    """A portal whose column page is a shell: a script POSTs ``{"channelId", "pageNo", "pageSize"}``
+    (JSON) to ``/api/cms/content/list`` (GET with the same query parameters, or a form POST,
+    answers too) and builds the list and a numbered pager of script handlers from
+    ``{"code", "data": {"total", "pageNo", "pageSize", "pages", "list": [{"docId", "title", "url",
+    "publishTime"}]}}``. Documents are served by a script, ``detail.jsp?docId=N``: the query
+    identifies them. The endpoint links them as ``detail.jsp?docId=N&from=list`` (a tracking
+    parameter that does not), the page's static 置顶 box as ``detail.jsp?docId=N``. Metadata in a
+    ``dl``, body in ``div.article-content``.
+
+    Modelled on public code that reads such lists: destiny-zxj/dumpInfo ``src/main.py`` (form POST
+    of ``pageSize``/``currentPageNum`` to a ministry's ``/dynamic/document/search``, answer
+    ``data.total``/``data.list``) and ZhouForrest/Spider
+    ``cralwe/qyxg_xzxk/Crawler__qyxg_xzxk__credit_gz.py`` (``pageNo``/``pageSize`` form fields).
+    """
+
+    alternates = ()
+    own_corpus = True
+    identity_params = ("docId",)
+    endpoint_path = "/api/cms/content/list"
+    paged_by_endpoint = True
+    detail_order = ("heading", "metadata", "body", "attachments", "editor")
+    pinned: ClassVar[int] = 2
+
+    def channel(self, folder: str) -> str:
+        return folder.rstrip("/").rsplit("/", 1)[1]
+
+    # ------------------------------------------------------------------ URLs
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        return f"{folder}detail.jsp?docId={docid}"
+
+    def attachment_path(self, doc: Doc, serial: int, ext: str) -> str:
+        return f"/upload/{doc.published:%Y%m}/{serial:012d}.{ext}"
+
+    def attachment_href(self, doc: Doc, attachment: Attachment) -> str:
+        return attachment.path
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        return "index.html"
+
+    def list_page_of(self, rest: str, query: str, n_pages: int) -> int | None:
+        return 0 if rest in ("", "index.html") else None
+
+    def list_link(self, target: str, page_folder: str, where: str) -> str:
+        if where == "endpoint":
+            return f"{target}&from=list"
+        return super().list_link(target, page_folder, where)
+
+    # ------------------------------------------------------------------ list
+    def list_title(self, name: str) -> str:
+        return f"{name}-{self.site_name}"
+
+    def list_body(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int, n_pages: int,
+                  n_records: int) -> str:
+        pinned = "".join(f'<li><a href="{attr(e.href)}" target="_blank">{esc(e.title)}</a>'
+                         f'<span class="time">{e.day:%Y-%m-%d}</span></li>' for e in entries[:self.pinned])
+        script = _JSON_LIST_JS % {"url": self.endpoint_path, "channel": self.channel(path),
+                                  "size": len(entries) or 15}
+        return (f'<div class="column-head"><h2>{esc(name)}</h2></div>\n'
+                f'<div class="pinned"><span class="pinned-title">置顶</span><ul>{pinned}</ul></div>\n'
+                f'<ul id="dataList" class="doc-list"></ul>\n<div id="pager" class="pager"></div>\n{script}')
+
+    # ------------------------------------------------------------------ endpoint
+    def endpoint_query(self, params: dict[str, str]) -> EndpointQuery | str:
+        channel = params.get("channelId", "")
+        if not channel:
+            return "channelId is required"
+        page = params.get("pageNo", "1")
+        size = params.get("pageSize", "15")
+        if not (page.isdigit() and size.isdigit() and int(page) >= 1 and 1 <= int(size) <= 100):
+            return "pageNo must be a number from 1, pageSize from 1 to 100"
+        folder = {self.channel(self.column): self.column, self.channel(self.other_column): self.other_column}
+        start = (int(page) - 1) * int(size)
+        return EndpointQuery(folder.get(channel, ""), start, start + int(size))
+
+    def endpoint_answer(self, entries: Sequence[ListEntry], *, asked: EndpointQuery, total: int,
+                        page_size: int) -> bytes:
+        size = asked.stop - asked.start
+        items = [{"docId": int(e.href.split("docId=", 1)[1].split("&", 1)[0]), "title": e.title, "url": e.href,
+                  "publishTime": f"{e.day:%Y-%m-%d}"} for e in entries]
+        data = {"code": 0, "msg": "success", "data": {"total": total, "pageNo": asked.start // size + 1,
+                                                      "pageSize": size, "pages": max(1, -(-total // size)),
+                                                      "list": items}}
+        return json.dumps(data, ensure_ascii=False).encode()
+
+    def endpoint_error(self, message: str) -> bytes:
+        return json.dumps({"code": 400, "msg": message, "data": None}, ensure_ascii=False).encode()
+
+    # ------------------------------------------------------------------ detail
+    def detail_title(self, doc: Doc) -> str:
+        return f"{doc.title}-{self.site_name}"
+
+    def heading(self, doc: Doc) -> str:
+        return f'<h2 class="detail-title">{esc(doc.title)}</h2>'
+
+    def metadata(self, doc: Doc) -> str:
+        issued = f"{doc.issued:%Y-%m-%d}" if doc.issued else ""
+        pairs = (("索引号", doc.index_no), ("发文单位", doc.publisher), ("内容分类", doc.category),
+                 ("文号", doc.doc_no_shown), ("印发日期", issued),
+                 ("发布时间", f"{doc.published:%Y-%m-%d} {doc.pub_time}"), ("效力状态", doc.validity))
+        items = "\n".join(f'<dl><dt>{esc(label)}:</dt><dd>{esc(value)}</dd></dl>' for label, value in pairs)
+        return f'<div class="detail-meta">\n{items}\n</div>'
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        if role in ("section", "sub"):
+            return f'<p class="section-head"><b>{esc(text)}</b></p>'
+        if role == "sign":
+            return f'<p style="text-align: right">{esc(text)}</p>'
+        return f"<p>\u3000\u3000{esc(text)}</p>"
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table class="data-table">', header_tag="th",
+                          cell=lambda text, header: esc(text), thead=True)
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div class="article-content">\n{inner}\n</div>'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<li><a href="{attr(self.attachment_href(doc, a))}">{esc(a.name)}</a></li>'
+                        for a in doc.attachments)
+        return f'<div class="detail-files"><h4>相关附件</h4><ol>{links}</ol></div>'
+
+    def editor_line(self, doc: Doc) -> str:
+        return f'<div class="detail-editor">编辑:{esc(doc.editor)}</div>' if doc.editor else ""
+
+
+# =========================================================================== H: epoint (新点)
+
+class EpointFamily(Family):
+    """A county portal on an Epoint (新点) JSP site: the column list is ``iList.jsp`` paged by the
+    query (``iList.jsp?cur_page=N``, 1-based; ``cur_page=1`` is the bare page again, a page past
+    the end is an empty list, not a 404) with a pager of query-only links (``?cur_page=3``: 上页,
+    下页, 末页), ``div.ewb-job`` items, documents under hashed names
+    (``/xxgk/<YYYYMMDD>/<guid>.html``), a ``#symbol`` metadata block of ``label：value`` cells
+    and a ``div.ewb-article-detail`` body.
+
+    Modelled on DIYgod/RSSHub ``lib/routes/gov/sichuan/deyang/govpublicinfo.ts``, which reads
+    mz.gov.cn lists at ``iList.jsp?…&cur_page=1`` (``div.ewb-job > ul > li``), detail metadata from
+    ``#symbol`` cells split at ``：`` and the body from ``div.ewb-article-detail``.
+    """
+
+    alternates = ()
+    own_corpus = True
+    detail_order = ("heading", "metadata", "body", "attachments", "editor")
+    list_script: ClassVar[str] = "iList.jsp"
+
+    # ------------------------------------------------------------------ URLs
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        guid = hashlib.md5(f"epoint/{docid}".encode()).hexdigest()
+        return f"/xxgk/{day:%Y%m%d}/{guid[:8]}-{guid[8:12]}-{guid[12:16]}-{guid[16:20]}-{guid[20:]}.html"
+
+    def attachment_path(self, doc: Doc, serial: int, ext: str) -> str:
+        return f"/EpointWebBuilder/files/{doc.published:%Y%m%d}/{serial:012d}.{ext}"
+
+    def attachment_href(self, doc: Doc, attachment: Attachment) -> str:
+        return attachment.path
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        return self.list_script if page == 0 else f"{self.list_script}?cur_page={page + 1}"
+
+    def list_page_of(self, rest: str, query: str, n_pages: int) -> int | None:
+        if rest != self.list_script:
+            return None
+        raw = (parse_qs(query).get("cur_page") or ["1"])[0]
+        return int(raw) - 1 if raw.isdigit() and int(raw) >= 1 else 0
+
+    def list_link(self, target: str, page_folder: str, where: str) -> str:
+        return target
+
+    # ------------------------------------------------------------------ list
+    def list_title(self, name: str) -> str:
+        return f"{self.site_name}-{name}"
+
+    def list_markup(self, entries: Sequence[ListEntry]) -> str:
+        if not entries:
+            return '<div class="ewb-job"><p class="ewb-empty">暂无信息</p></div>'
+        items = "\n".join(
+            f'<li class="ewb-list-item clearfix"><a href="{attr(e.href)}" title="{attr(e.title)}" target="_blank">'
+            f'{esc(self.short(e.title, 38))}</a><span class="ewb-date r">{e.day:%Y-%m-%d}</span></li>' for e in entries)
+        return f'<div class="ewb-job">\n<ul class="wb-data-item">\n{items}\n</ul>\n</div>'
+
+    def pagination(self, n_pages: int, page: int, n_records: int) -> str:
+        def link(number: int, text: str) -> str:
+            return f'<li><a href="?cur_page={number}">{text}</a></li>'
+        current = page + 1
+        items = [link(1, "首页"), link(max(1, current - 1), "上页"),
+                 f'<li class="wb-page-number">{min(current, n_pages)}/{n_pages}</li>',
+                 link(min(n_pages, current + 1), "下页"), link(n_pages, "末页")]
+        return (f'<div class="ewb-page"><ul class="clearfix">{"".join(items)}'
+                f'<li class="wb-page-count">共{n_records}条</li></ul></div>')
+
+    # ------------------------------------------------------------------ detail
+    def detail_title(self, doc: Doc) -> str:
+        return doc.title
+
+    def heading(self, doc: Doc) -> str:
+        return f'<h3 id="main" class="ewb-article-tt">{esc(doc.title)}</h3>'
+
+    def metadata(self, doc: Doc) -> str:
+        def day(value: date | None) -> str:
+            return f"{value:%Y年%m月%d日}" if value else ""
+        rows = ((("索引号", doc.index_no), ("公开分类", doc.category), ("发布日期", day(doc.published))),
+                (("发布单位", doc.publisher), ("发文字号", doc.doc_no_shown), ("成文日期", day(doc.issued))),
+                (("信息名称", doc.title), ("有效性", doc.validity)))
+        body = "\n".join('<div class="ewb-info-row clearfix">' + "".join(
+            f'<div class="ewb-info-cell">{esc(label)}：{esc(value)}</div>' for label, value in row) + "</div>"
+            for row in rows)
+        return f'<div id="symbol" class="ewb-info">\n{body}\n</div>'
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        weight = ' style="font-weight:bold;"' if role in ("section", "sub") else ""
+        align = ' style="text-align:right;"' if role == "sign" else ' style="text-indent:2em;"'
+        return f'<p{align}><span{weight}>{esc(text)}</span></p>'
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table class="ke-zeroborder" border="1" cellpadding="2" cellspacing="0">',
+                          cell=lambda text, header: f"<span>{esc(text)}</span>")
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div class="ewb-article-detail">\n{inner}\n</div>'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<div class="ewb-attach-item"><span><a href="{attr(self.attachment_href(doc, a))}">'
+                        f'{esc(a.name)}</a></span></div>' for a in doc.attachments)
+        return f'<div class="ewb-attach"><h4 class="ewb-attach-tt">附件:</h4>{links}</div>'
+
+    def editor_line(self, doc: Doc) -> str:
+        return f'<div class="ewb-editor">责任编辑:{esc(doc.editor)}</div>' if doc.editor else ""
+
+
+# =========================================================================== I: backward
+
+class BackwardFamily(Family):
+    """A statically published portal whose further list pages live in a subfolder and are
+    numbered backwards: page 1 is ``index.shtml``, then ``list/index_<N-1>.shtml`` down to the
+    oldest, ``list/index_1.shtml`` (older pages keep their names as new ones are added). The
+    pager is plain links (首页 上一页 numbered 下一页 尾页) relative to each page's folder;
+    documents have numeric names (``<YYYYMM>/<docid>.shtml``); metadata is a ``ul`` of
+    ``label：value`` items; the body is ``div#ArticleContent``.
+
+    Modelled on how public crawlers read static pagers instead of computing them:
+    cumin1/SpiderStudyCode ``S04.py`` (page count read from the ``ul.pagination`` text, then
+    ``?pageno=N``) and Robin-Wujw/Spyder_learning ``8_Scrapy/xiaohuaPro/xiaohuaPro/spiders/xiaohua.py``
+    (``index.html`` then ``index_%d.html``), turned around as the issue's portals number them.
+    """
+
+    alternates = ()
+    own_corpus = True
+    detail_order = ("heading", "toolbar", "metadata", "body", "attachments", "editor")
+
+    def doc_path(self, folder: str, day: date, docid: int) -> str:
+        return f"{folder}{day:%Y%m}/{docid}.{self.ext}"
+
+    def list_page_path(self, page: int, n_pages: int) -> str:
+        return f"index.{self.ext}" if page == 0 else f"list/index_{n_pages - page}.{self.ext}"
+
+    def list_title(self, name: str) -> str:
+        return f"{name} - {self.site_name}"
+
+    def list_body(self, *, name: str, path: str, entries: Sequence[ListEntry], page: int, n_pages: int,
+                  n_records: int) -> str:
+        here = posixpath.dirname(path + self.list_page_path(page, n_pages))
+
+        def href(number: int) -> str:
+            target = posixpath.relpath(path + self.list_page_path(number, n_pages), here)
+            return target
+
+        def link(number: int, text: str) -> str:
+            return f'<a href="{href(number)}">{text}</a>'
+        numbers = " ".join(f'<span class="current">{k + 1}</span>' if k == page else link(k, str(k + 1))
+                           for k in range(n_pages))
+        pager = [link(0, "首页"), link(page - 1, "上一页") if page > 0 else '<span class="disabled">上一页</span>',
+                 numbers, link(page + 1, "下一页") if page < n_pages - 1 else '<span class="disabled">下一页</span>',
+                 link(n_pages - 1, "尾页")]
+        items = "\n".join(
+            f'<tr><td class="td-title"><a href="{attr(e.href)}" target="_blank" title="{attr(e.title)}">{esc(e.title)}</a></td>'
+            f'<td class="td-date">{e.day:%Y-%m-%d}</td></tr>' for e in entries)
+        return (f'<div class="lanmu-name">{esc(name)}</div>\n'
+                f'<table class="doc-table" width="100%">\n<tbody>\n{items}\n</tbody>\n</table>\n'
+                f'<div class="pages">{" ".join(pager)} <span>共{n_pages}页</span></div>')
+
+    def heading(self, doc: Doc) -> str:
+        return f'<div class="doc-title"><h1>{esc(doc.title)}</h1></div>'
+
+    def toolbar(self, doc: Doc) -> str:
+        return (f'<div class="doc-bar">来源:{esc(doc.publisher)} 发布时间:{doc.published:%Y-%m-%d} '
+                '<a href="javascript:window.print()">[打印]</a> <a href="javascript:window.close()">[关闭]</a></div>')
+
+    def metadata(self, doc: Doc) -> str:
+        issued = f"{doc.issued:%Y-%m-%d}" if doc.issued else ""
+        pairs = (("信息索引号", doc.index_no), ("成文单位", doc.publisher), ("所属分类", doc.category),
+                 ("文件编号", doc.doc_no_shown), ("签发日期", issued), ("公开时间", f"{doc.published:%Y-%m-%d}"),
+                 ("时效", doc.validity), ("文件名称", doc.title))
+        items = "\n".join(f"<li>{esc(label)}：{esc(value)}</li>" for label, value in pairs)
+        return f'<div class="doc-meta"><h4>文件信息</h4><ul>\n{items}\n</ul></div>'
+
+    def paragraph(self, text: str, role: str, rng: random.Random) -> str:
+        if role in ("section", "sub"):
+            return f'<p style="text-indent:2em"><font face="黑体">{esc(text)}</font></p>'
+        if role == "sign":
+            return f'<p align="right">{esc(text)}</p>'
+        return f'<p style="text-indent:2em">{esc(text)}</p>'
+
+    def table(self, rows: list[list[str]], rng: random.Random) -> str:
+        return table_html(rows, open_tag='<table border="1" cellspacing="0" cellpadding="3" width="96%">',
+                          cell=lambda text, header: esc(text), tbody=False)
+
+    def container(self, inner: str, doc: Doc) -> str:
+        return f'<div class="doc-content" id="ArticleContent">\n{inner}\n</div>'
+
+    def attachment_list(self, doc: Doc) -> str:
+        if not doc.attachments:
+            return ""
+        links = "".join(f'<li><a href="{attr(a.href)}">{esc(a.name)}</a></li>' for a in doc.attachments)
+        return f'<div class="doc-attach"><p>附件:</p><ul>{links}</ul></div>'
+
+    def editor_line(self, doc: Doc) -> str:
+        return f'<div class="doc-editor">(责任编辑:{esc(doc.editor)})</div>' if doc.editor else ""
+
+
 # =========================================================================== the families
 
 #: The families a portal serves unless told otherwise (``js-list`` is opt-in).
-DEFAULT_FAMILIES = ("xianning", "table", "gbk", "scripted-count")
+DEFAULT_FAMILIES = ("xianning", "table", "gbk", "scripted-count", "hanweb", "json-api", "epoint", "backward")
 
 
 def make_families(names: Sequence[str] | None = None) -> dict[str, Family]:
@@ -827,6 +1496,36 @@ def make_families(names: Sequence[str] | None = None) -> dict[str, Family]:
             publisher="通山县人民政府办公室", footer_owner="通山县人民政府办公室", icp="鄂ICP备05009210号",
             kinds=(("meetings", 0.6), ("work_report", 0.4)), issued_share=0.5,
             doc_no_share=0.3, doc_no_series="通政督", blank_doc_no=("", "无"),
+        ),
+        HanwebFamily(
+            name="hanweb", column="/col/col1229/", ext="html", site_name="赤壁市人民政府",
+            crumbs=(("政务公开", "/col/col1200/index.html"), ("重点领域信息公开", "/col/col1228/index.html")),
+            other_column="/col/col1231/", other_name="政务动态", org_code="011337103",
+            publisher="赤壁市人民政府办公室", footer_owner="赤壁市人民政府办公室", icp="鄂ICP备05011264号",
+            kinds=(("meetings", 0.5), ("work_report", 0.3), ("notice", 0.2)), issued_share=0.6,
+            doc_no_share=0.2, doc_no_series="赤政督", blank_doc_no=("", "无"),
+        ),
+        JsonApiFamily(
+            name="json-api", column="/zfxxgk/dcdb/", ext="jsp", site_name="嘉鱼县人民政府",
+            crumbs=(("政府信息公开", "/zfxxgk/index.html"),), other_column="/zfxxgk/gzdt/", other_name="工作动态",
+            org_code="011337218", publisher="嘉鱼县人民政府督查室", footer_owner="嘉鱼县人民政府办公室",
+            icp="鄂ICP备05011802号", kinds=(("meetings", 0.6), ("work_report", 0.25), ("attachment_only", 0.15)),
+            issued_share=0.4, doc_no_share=0.4, doc_no_series="嘉政督", blank_doc_no=("", "无"),
+        ),
+        EpointFamily(
+            name="epoint", column="/info/gkml/dcdb/", ext="html", site_name="崇阳县人民政府",
+            crumbs=(("政府信息公开", "/info/gkml/iList.jsp"),), other_column="/info/gkml/gsgg/", other_name="公示公告",
+            org_code="MB1537260D", publisher="崇阳县人民政府督查室", footer_owner="崇阳县人民政府办公室",
+            icp="鄂ICP备05011433号", kinds=(("meetings", 0.55), ("work_report", 0.3), ("notice", 0.15)),
+            issued_share=0.5, doc_no_share=0.3, doc_no_series="崇政督", blank_doc_no=("无", ""),
+        ),
+        BackwardFamily(
+            name="backward", column="/zwgk/zdlyxxgk/dcdb/", ext="shtml", site_name="通城县人民政府",
+            crumbs=(("政务公开", "/zwgk/"), ("重点领域信息公开", "/zwgk/zdlyxxgk/")),
+            other_column="/zwgk/zdlyxxgk/tzgg/", other_name="通知公告", org_code="011337145",
+            publisher="通城县人民政府办公室", footer_owner="通城县人民政府办公室", icp="鄂ICP备05011567号",
+            kinds=(("meetings", 0.5), ("work_report", 0.3), ("attachment_only", 0.2)), issued_share=0.7,
+            doc_no_share=0.3, doc_no_series="通城督", blank_doc_no=("", "无"),
         ),
     ]
     wanted = set(DEFAULT_FAMILIES if names is None else names)

@@ -1,0 +1,39 @@
+"""List pages: reading a hostile list page of 100,000 links (issue #14: once 133 s, quadratic).
+
+The page is generated and parsed outside the timing; only the list reading the crawl does per
+page (:func:`spiders.listing.read_list`, :func:`spiders.pagination.read_pager`) is timed, best
+of a few passes.
+"""
+from __future__ import annotations
+
+import time
+
+from benchmarks.common import Figure, ms, progress, verdict
+from pipelines.text import parse_html
+from spiders.listing import read_list
+from spiders.pagination import read_pager
+
+#: Target: a 100k-link list page read well under a second.
+TARGET_SECONDS = 0.5
+LINKS = 100_000
+
+
+def hostile_page(links: int = LINKS) -> str:
+    items = "".join(f'<li><a href="/art/2024/1/1/art_1_{n}.html">第{n}号督查通报</a><span>2024-01-01</span></li>'
+                    for n in range(links))
+    return f'<html><body><ul>{items}</ul><a href="index_1.html">下一页</a></body></html>'
+
+
+def run(passes: int = 3) -> list[Figure]:
+    progress(f"listing: parsing a page of {LINKS:,} links")
+    tree = parse_html(hostile_page())
+    url = "http://h/c/index.html"
+    best = float("inf")
+    for _ in range(passes):
+        started = time.perf_counter()
+        entries = read_list(tree, url, "http://h/c/").entries
+        read_pager(tree, url, "http://h/c/")
+        best = min(best, time.perf_counter() - started)
+    assert len(entries) == LINKS
+    return [Figure("listing", f"read a list page of {LINKS:,} links (entries + pager)", ms(best),
+                   f"< {ms(TARGET_SECONDS)}", verdict(best < TARGET_SECONDS))]

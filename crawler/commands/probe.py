@@ -1,0 +1,265 @@
+"""``probe URL [--json]``: what detection finds on a column page, before any crawl.
+
+How a user adds a portal in minutes: the first entries (url, title, date), the pagination
+kind and page count, the data endpoint if any, and for one bulletin its metadata fields and
+body length; when detection finds no list, what to write in a site profile. The page is
+fetched plainly and rendered with Chromium only when its list is left to scripts that show
+no endpoint. It reads the same code the crawl runs (``spiders.listing``, ``spiders.pagination``,
+``spiders.scripted``, ``pipelines.extraction``), so what it prints is what a crawl would do.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+from urllib.robotparser import RobotFileParser
+
+from crawler.browser import find_chromium, launch_options
+from crawler.errors import CommandError
+from crawler.items import BulletinPage
+from crawler.profiles import NO_PROFILE, ProfileError, SiteProfile, profile_for
+from crawler.run import project_settings
+from pipelines.urls import column_of, netloc_of
+from pipelines.bulletin import not_a_bulletin
+from pipelines.extraction import extract_record
+from pipelines.text import decode_html, parse_html
+from spiders.listing import Entry, ListHint, read_list
+from spiders.pagination import Pager, read_pager
+from spiders.scripted import (
+    ApiEndpoint, embedded_list, entries_in_answer, find_endpoint, looks_script_built,
+)
+
+HELP = "show what detection finds on a column page: entries, pagination, endpoint, one bulletin's fields"
+#: Entries shown (the JSON carries as many).
+SHOWN_ENTRIES = 10
+TIMEOUT = 30
+#: Fields of the sample bulletin reported (the metadata block and what the page says).
+SAMPLE_FIELDS = ("title", "published", "issued", "index_no", "doc_no", "publisher", "category", "validity")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="a column's list page")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+@dataclass
+class Fetched:
+    url: str
+    status: int
+    content_type: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return decode_html(self.body, self.content_type)[0]
+
+
+@dataclass
+class Probe:
+    """What detection found on one column page."""
+
+    url: str
+    entries: list[Entry] = field(default_factory=list)
+    pagination: str = "none"
+    pages: int | None = None
+    endpoint: str | None = None
+    rendered: bool = False
+    sample: dict[str, Any] | None = None
+    advice: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "entries": [{"url": e.url, "title": e.title, "date": e.date} for e in self.entries],
+            "pagination": self.pagination, "pages": self.pages, "endpoint": self.endpoint,
+            "rendered": self.rendered, "sample": self.sample, "advice": self.advice,
+        }
+
+
+class Fetcher:
+    """Plain requests as the crawl makes them: its User-Agent, robots.txt obeyed."""
+
+    def __init__(self, user_agent: str, obey_robots: bool) -> None:
+        self.user_agent = user_agent
+        self.obey_robots = obey_robots
+        self._robots: dict[str, RobotFileParser] = {}
+
+    def allowed(self, url: str) -> bool:
+        if not self.obey_robots:
+            return True
+        parts = urlsplit(url)
+        host = netloc_of(url)
+        if host not in self._robots:
+            parser = RobotFileParser()
+            try:
+                robots = self.get(f"{parts.scheme}://{parts.netloc}/robots.txt", check=False)
+                parser.parse(robots.text.splitlines() if robots.status == 200 else [])
+            except CommandError:
+                parser.parse([])
+            self._robots[host] = parser
+        return self._robots[host].can_fetch(self.user_agent, url)
+
+    def get(self, url: str, form: dict[str, str] | None = None, check: bool = True) -> Fetched:
+        if check and not self.allowed(url):
+            raise CommandError(f"robots.txt forbids {url}", 1)
+        data = urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(url, data=data, headers={"User-Agent": self.user_agent})
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
+                return Fetched(answer.geturl(), answer.status, answer.headers.get("Content-Type", ""), answer.read())
+        except urllib.error.HTTPError as error:
+            return Fetched(url, error.code, error.headers.get("Content-Type", "") if error.headers else "",
+                           error.read() or b"")
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise CommandError(f"cannot fetch {url}: {reason}", 1) from None
+
+    def call(self, endpoint: ApiEndpoint, page: int) -> Fetched:
+        return self.get(endpoint.url(page), endpoint.formdata(page) if endpoint.method == "POST" else None)
+
+
+def _rendered_html(url: str, user_agent: str) -> str | None:
+    """The page as Chromium shows it after its scripts ran (None without a browser)."""
+    executable = find_chromium()
+    if executable is None:
+        return None
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(**launch_options(executable))
+            try:
+                page = browser.new_page(user_agent=user_agent)
+                page.goto(url, wait_until="networkidle", timeout=TIMEOUT * 1000)
+                return page.content()
+            finally:
+                browser.close()
+    except PlaywrightError as error:
+        raise CommandError(f"cannot render {url}: {str(error).splitlines()[0]}", 1) from None
+
+
+def _pagination(fetcher: Fetcher, pager: Pager, column: str, url: str) -> tuple[str, int | None]:
+    """The pager's kind, with a script's naming checked the way the crawl checks it."""
+    if not pager.guesses:
+        return pager.kind, pager.announced
+    for guess in pager.guesses:
+        answer = fetcher.get(guess.probe)
+        if answer.status == 200:
+            entries = read_list(parse_html(answer.text), guess.probe, column).entries
+            first = read_list(parse_html(fetcher.get(url).text), url, column).entries
+            if entries and {e.url for e in entries} - {e.url for e in first}:
+                return f"script, pages named {guess.convention}", pager.announced
+    return "script (no naming of its pages answered)", pager.announced
+
+
+def _sample(fetcher: Fetcher, entry: Entry, list_url: str) -> dict[str, Any]:
+    answer = fetcher.get(entry.url)
+    if answer.status != 200:
+        return {"url": entry.url, "fields": {}, "body_chars": 0, "bulletin": False, "reason": f"HTTP {answer.status}"}
+    record = extract_record(BulletinPage(
+        url=entry.url, source_url=answer.url, status=answer.status, headers={"Content-Type": answer.content_type},
+        body=answer.body, fetched_at="", list_url=list_url))
+    reason = not_a_bulletin(record)
+    return {
+        "url": entry.url,
+        "fields": {name: getattr(record, name) for name in SAMPLE_FIELDS if getattr(record, name)},
+        "body_chars": len(record.body), "bulletin": reason is None, "reason": reason,
+        "body_container": record.extraction.get("container"),
+    }
+
+
+def probe(url: str, fetcher: Fetcher, profile: SiteProfile = NO_PROFILE) -> Probe:
+    """Read the column page at ``url`` as the crawl would, and one of its bulletins."""
+    answer = fetcher.get(url)
+    if answer.status != 200:
+        raise CommandError(f"the column page answered HTTP {answer.status}: {url}", 1)
+    column = column_of(url)
+    result = Probe(url)
+    tree = parse_html(answer.text)
+    hint = ListHint(profile.list_container, profile.entry_link)
+    reading = read_list(tree, url, column, hint)
+    entries = reading.entries
+    embedded = embedded_list(tree, url, column)
+    pager = read_pager(tree, url, column)
+    result.pagination, result.pages = _pagination(fetcher, pager, column, url)
+    endpoint = find_endpoint(tree, url, {netloc_of(url)})
+    if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
+        entries = embedded.entries
+        result.pagination, result.pages = embedded.kind, embedded.pages
+    elif looks_script_built(tree, entries, reading.in_chrome) or (pager.kind == "none" and endpoint
+                                                                   and endpoint.paged):
+        if endpoint is not None and endpoint.paged:
+            data = fetcher.call(endpoint, 1)
+            found, count = entries_in_answer(data.text, data.content_type, url, column)
+            entries = list({e.url: e for e in entries + found}.values()) if found else entries
+            result.pagination, result.pages = "endpoint", count
+        elif not entries or reading.in_chrome:
+            html = _rendered_html(url, fetcher.user_agent)
+            if html is not None:
+                result.rendered = True
+                entries = read_list(parse_html(html), url, column, hint).entries
+    if endpoint is not None and (result.pagination.startswith(("endpoint", "xml-records", "json"))):
+        result.endpoint = endpoint.describe()
+        if embedded is not None and endpoint.paged:
+            result.pagination = f"{embedded.kind}+endpoint"
+    result.entries = entries
+    if entries:
+        result.sample = _sample(fetcher, entries[0], url)
+    result.advice = _advice(result, url)
+    return result
+
+
+def _advice(result: Probe, url: str) -> str:
+    host = netloc_of(url)
+    if not result.entries:
+        return (f"detection found no list: add a profile to profiles.toml, e.g. [portal.{host.split(':')[0].replace('.', '_')}] "
+                f'hosts = ["{host}"]  list_container = "<CSS of the list block>"  '
+                'entry_link = "<regex of entry URLs>"  (render = "always" if the list needs a browser)')
+    if result.sample and not result.sample.get("bulletin"):
+        return ("the first entry is not a bulletin: if the list picked is the wrong one, set list_container "
+                f'(and entry_link) in a profile for hosts = ["{host}"]')
+    if result.pagination.startswith("script (no naming") or (result.pagination == "none" and result.pages is None
+                                                             and len(result.entries) >= 10):
+        return ("no further list page found: if the column has more, its pager is not readable here; "
+                f'try render = "always" in a profile for hosts = ["{host}"]')
+    return "detection works: no profile needed"
+
+
+def _print(result: Probe) -> None:
+    print(f"column page: {result.url}" + (" (rendered with Chromium)" if result.rendered else ""))
+    print(f"entries: {len(result.entries)} on this page")
+    for entry in result.entries[:SHOWN_ENTRIES]:
+        print(f"  {entry.date or '----------'}  {entry.title}\n              {entry.url}")
+    pages = f", {result.pages} pages" if result.pages else ""
+    print(f"pagination: {result.pagination}{pages}")
+    print(f"endpoint: {result.endpoint or 'none'}")
+    if result.sample:
+        sample = result.sample
+        verdict = "a bulletin" if sample.get("bulletin") else sample.get("reason")
+        print(f"sample: {sample['url']} ({verdict}; body {sample['body_chars']} characters, "
+              f"container {sample.get('body_container')})")
+        for name, value in sample["fields"].items():
+            print(f"  {name:<10} {value}")
+    print(f"advice: {result.advice}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not netloc_of(args.url):
+        raise CommandError(f"not a web URL: {args.url!r} (expected http:// or https://)", 2)
+    settings = project_settings()
+    try:
+        profile = profile_for([args.url], settings)
+    except ProfileError as error:
+        raise CommandError(str(error), 2) from None
+    fetcher = Fetcher(settings.get("USER_AGENT"), settings.getbool("ROBOTSTXT_OBEY"))
+    result = probe(args.url, fetcher, profile)
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        _print(result)
+    return 0

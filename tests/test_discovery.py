@@ -1,0 +1,187 @@
+"""Discovery over several columns: each column's own verdict, pager guesses checked, bounded
+walks (cap, loops), and ``probe`` on every replica family."""
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import sqlite_utils
+
+from tests.conftest import crawl, run_cli, stored_row, truth_row
+from tests.replica.server import ReplicaPortal
+from tests.replica.templates import DEFAULT_FAMILIES
+
+
+def last_error(result) -> str:
+    return result.stderr.strip().splitlines()[-1]
+
+
+def page(body: str) -> bytes:
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>栏目</title></head><body>'
+            f'<div class="nav"><ul><li><a href="/">首页</a></li><li><a href="/xxgk/">信息公开</a></li></ul></div>'
+            f'<div class="main">{body}</div><div class="footer"><a href="/about.html">网站声明</a></div>'
+            f'</body></html>').encode()
+
+
+def serve(body: bytes):
+    def fault(handler) -> None:
+        handler.respond(200, body, "text/html; charset=utf-8")
+    return fault
+
+
+def assert_archived(db: sqlite_utils.Database, column) -> None:
+    for bulletin in column.bulletins:
+        rows = list(db["bulletins"].rows_where("url = ?", [bulletin["url"]]))
+        assert rows, f"missing {bulletin['url']}"
+        assert stored_row(rows[0]) == truth_row(bulletin)
+
+
+def test_a_dead_column_fails_the_run_naming_it_while_the_others_are_archived(tmp_path):
+    archive = tmp_path / "a.db"
+    with ReplicaPortal(per_family=6, seed=31, families=("hanweb", "epoint")) as portal:
+        dead = portal.base_url + "/dead/zwdc/index.html"
+        portal.faults["/dead/zwdc/index.html"] = serve(page("<h2>政务督查</h2><p>暂无信息</p>"))
+        result = crawl(archive, *(c.start_url for c in portal.columns.values()), dead)
+        stats = run_cli("stats", "--archive", str(archive))
+    assert result.returncode == 1
+    assert f"column {dead} yields no bulletin" in last_error(result)
+    assert not any(c.start_url in last_error(result) for c in portal.columns.values())
+    db = sqlite_utils.Database(archive)
+    for column in portal.columns.values():
+        assert_archived(db, column)
+    assert stats.returncode == 0
+    assert re.search(re.escape(dead) + r"\n    list pages 1 \(none\), entries 0, .*: no entries", stats.stdout)
+    for column in portal.columns.values():
+        assert re.search(re.escape(column.start_url) + rf"\n    list pages 1 .*, entries {len(column.bulletins)}, "
+                         rf"bulletins stored {len(column.bulletins)},.*: ok", stats.stdout), stats.stdout
+
+
+def test_a_wrong_naming_guess_tries_the_other_one_and_reads_every_page(tmp_path):
+    """A four-argument pager (pages counted from 0) over pages named from 1: index_1 is a 404,
+    a wrong guess, not the end of the column."""
+    with ReplicaPortal(per_family=20, seed=32, families=("table",)) as portal:
+        column = portal.columns["table"]
+
+        def four_arguments(handler) -> None:
+            resource = handler.site.resolve(urlsplit(handler.path).path)
+            body = re.sub(rb"createPageHTML\('page_div', (\d+), (\d+), 'index', 'html', \d+\)",
+                          lambda m: b'createPageHTML(%s, %d, "index", "html")' % (m[1], int(m[2]) - 1),
+                          resource.render())
+            handler.respond(200, body, resource.content_type)
+        portal.faults[column.path + "index.html"] = four_arguments
+        result = crawl(tmp_path / "a.db", column.start_url)
+        paths = [r["path"] for r in portal.requests]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert column.path + "index_1.html" in paths and column.path + "index_2.html" in paths
+    assert_archived(sqlite_utils.Database(tmp_path / "a.db"), column)
+
+
+def _numbered(prefix: str, number: int, entries: list[str], next_number: int | None) -> bytes:
+    items = "".join(f'<li><a href="{href}">关于第{number}页第{i}项督查事项的通报</a><span>2024-01-0{i % 9 + 1}</span></li>'
+                    for i, href in enumerate(entries))
+    pager = f'<div class="page"><a href="index_{next_number}.html">下一页</a></div>' if next_number else ""
+    return page(f'<ul class="list">{items}</ul>{pager}')
+
+
+def test_an_endless_pager_stops_at_the_cap_and_is_reported(tmp_path):
+    with ReplicaPortal(per_family=2, seed=33, families=("xianning",)) as portal:
+        for n in range(40):
+            path = "/endless/index.html" if n == 0 else f"/endless/index_{n}.html"
+            portal.faults[path] = serve(_numbered("/endless/", n, [f"/endless/d{n}_{i}.html" for i in range(3)], n + 1))
+        result = crawl(tmp_path / "a.db", portal.base_url + "/endless/index.html", extra=("-s", "LIST_PAGES_MAX=5"))
+        lists = [r["path"] for r in portal.requests if r["path"].startswith("/endless/index")]
+    assert result.returncode == 1
+    assert "stopped after 5 list pages (LIST_PAGES_MAX)" in last_error(result)
+    assert len(lists) == 5
+
+
+def test_a_pager_loop_is_not_followed_and_is_reported(tmp_path):
+    with ReplicaPortal(per_family=2, seed=34, families=("xianning",)) as portal:
+        truths = portal.columns["xianning"].bulletins
+        first, second = [urlsplit(t["url"]).path for t in truths[:1]], [urlsplit(t["url"]).path for t in truths[1:2]]
+        portal.faults["/loop/index.html"] = serve(_numbered("/loop/", 0, first, 1))
+        for n in range(1, 6):  # page 2 lists the second bulletin; every later page repeats it
+            portal.faults[f"/loop/index_{n}.html"] = serve(_numbered("/loop/", n, second, n + 1))
+        result = crawl(tmp_path / "a.db", portal.base_url + "/loop/index.html")
+        lists = [r["path"] for r in portal.requests if r["path"].startswith("/loop/index")]
+    assert result.returncode == 1
+    assert "repeats entries of earlier pages (a pager loop?)" in last_error(result)
+    assert lists == ["/loop/index.html", "/loop/index_1.html", "/loop/index_2.html"]
+    assert sqlite_utils.Database(tmp_path / "a.db")["bulletins"].count == 2
+
+
+@pytest.fixture(scope="module")
+def probed():
+    with ReplicaPortal(per_family=20, seed=35) as portal:
+        answers = {name: run_cli("probe", column.start_url, "--json") for name, column in portal.columns.items()}
+        yield portal, answers
+
+
+@pytest.mark.parametrize("family", DEFAULT_FAMILIES)
+def test_probe_json_on_every_family(probed, family):
+    portal, answers = probed
+    column = portal.columns[family]
+    result = answers[family]
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert {"entries", "pagination", "pages", "endpoint", "sample"} <= found.keys()
+    truth = {b["url"]: b for b in column.bulletins}
+    entries = [e for e in found["entries"] if urlsplit(e["url"]).netloc == portal.host]
+    listed = [e for e in entries if e["url"] in truth]
+    assert len(listed) >= len(entries) - 2  # at most the replica's redirecting and robots-forbidden links
+    assert len(listed) >= 10
+    for entry in listed:
+        assert entry["title"] and truth[entry["url"]]["title"].startswith(entry["title"].rstrip(".…"))
+        assert entry["date"] == truth[entry["url"]]["published"]
+    assert found["pages"] == column.page_count
+    assert (found["endpoint"] is not None) == (column.endpoint is not None)
+    if column.endpoint:
+        assert column.endpoint in found["endpoint"]
+    sample = found["sample"]
+    assert sample["url"] == found["entries"][0]["url"] and sample["body_chars"] > 0
+    if sample["url"] in truth:
+        bulletin = truth[sample["url"]]
+        assert sample["fields"]["title"] == bulletin["title"]
+        assert sample["fields"]["published"] == bulletin["published"]
+        for name in ("index_no", "doc_no", "publisher", "category", "validity", "issued"):
+            assert sample["fields"].get(name) == (bulletin[name] or None), name
+    assert found["advice"] == "detection works: no profile needed"
+
+
+def test_probe_of_a_page_without_a_list_says_what_to_write(probed):
+    portal, _answers = probed
+    portal.faults["/empty/index.html"] = serve(page("<p>暂无信息</p>"))
+    result = run_cli("probe", portal.base_url + "/empty/index.html")
+    assert result.returncode == 0, result.stderr
+    assert "entries: 0" in result.stdout and "list_container" in result.stdout
+
+
+@pytest.mark.parametrize("argument, code", [("ftp://h/x", 2), ("not a url", 2), ("http://127.0.0.1:9/none", 1)])
+def test_probe_bad_input_is_one_line(argument, code):
+    result = run_cli("probe", argument)
+    assert result.returncode == code
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_site_profile_sets_detection_right_and_a_bad_one_is_one_line(tmp_path):
+    """The escape hatch: a list detection cannot see (short titles in a side-nav block) is read
+    from the profile's container; a broken profiles file stops the crawl with one line."""
+    with ReplicaPortal(per_family=3, seed=36, families=("xianning",)) as portal:
+        truths = portal.columns["xianning"].bulletins
+        links = "".join(f'<li><a href="{urlsplit(t["url"]).path}">第{i}期</a></li>' for i, t in enumerate(truths))
+        portal.faults["/odd/index.html"] = serve(page(f'<div class="side-nav"><ul>{links}</ul></div>'))
+        start = portal.base_url + "/odd/index.html"
+        without = crawl(tmp_path / "none.db", start)
+        profiles = tmp_path / "profiles.toml"
+        profiles.write_text(f'[portal.odd]\nhosts = ["{portal.host}"]\nlist_container = "div.side-nav"\n', "utf-8")
+        with_profile = crawl(tmp_path / "odd.db", start, extra=("-s", f"SITE_PROFILES={profiles}"))
+        profiles.write_text('[portal.odd]\nlist_container = "div[[["\n', "utf-8")
+        broken = crawl(tmp_path / "broken.db", start, extra=("-s", f"SITE_PROFILES={profiles}"))
+    assert without.returncode == 1 and "yields no bulletin" in last_error(without)
+    assert with_profile.returncode == 0, with_profile.stderr[-2000:]
+    db = sqlite_utils.Database(tmp_path / "odd.db")
+    assert {row["url"] for row in db["bulletins"].rows} == {t["url"] for t in truths}
+    assert broken.returncode == 2 and "list_container is not a valid CSS selector" in last_error(broken)
+    assert "Traceback" not in broken.stderr
