@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
 import urllib.parse
 from collections import Counter
 from collections.abc import Iterable
@@ -41,7 +42,13 @@ import sqlite_utils
 from datasette import hookimpl
 from datasette.facets import Facet
 from datasette.filters import FilterArguments
-from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args, tilde_encode
+from datasette.utils import (
+    escape_sqlite,
+    path_with_added_args,
+    path_with_removed_args,
+    sqlite_timelimit,
+    tilde_encode,
+)
 from datasette.utils.asgi import Response
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
@@ -329,6 +336,13 @@ def run_search(conn, query: str, filters: PageFilters, sort: str, page: int) -> 
             "index_ok": status.in_sync, "index_status": status}
 
 
+def timed_search(conn, limit_ms: int, *args) -> dict:
+    """:func:`run_search` under Datasette's SQL time limit, as every other page's queries are
+    (SQLite interrupts it once ``limit_ms`` have passed)."""
+    with sqlite_timelimit(conn, limit_ms):
+        return run_search(conn, *args)
+
+
 async def _archive_database(datasette) -> str | None:
     for name in datasette.databases:
         if name != "_internal" and await _is_archive(datasette, name):
@@ -368,9 +382,18 @@ async def search_page(datasette, request):
             context["error"] = str(error)
             status = 400
         else:
-            found = await datasette.get_database(database).execute_fn(
-                lambda conn: run_search(conn, query, filters, sort, page))
-            context.update(_render_results(datasette, database, query, sort, filters, page, found))
+            limit_ms = datasette.setting("sql_time_limit_ms")
+            try:
+                found = await datasette.get_database(database).execute_fn(
+                    lambda conn: timed_search(conn, limit_ms, query, filters, sort, page))
+            except sqlite3.OperationalError as error:
+                if "interrupted" not in str(error):
+                    raise
+                context["error"] = (f"the search took longer than the time limit ({limit_ms} ms) and "
+                                    "was stopped: add words or filters, or ask for an earlier page")
+                status = 400
+            else:
+                context.update(_render_results(datasette, database, query, sort, filters, page, found))
     html = await datasette.render_template(
         "zwdc_search.html", context, request=request, view_name="zwdc_search")
     return Response.html(html, status=status)

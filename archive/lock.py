@@ -1,7 +1,9 @@
-"""One crawl per archive at a time: an exclusive, non-blocking lock file beside it.
+"""One writer per archive at a time: an exclusive, non-blocking lock file beside it.
 
-``flock`` locks die with their process, so a crawl killed with SIGKILL never leaves a stale
-lock behind.
+Taken by every command that writes the archive (``crawl``, ``reprocess``, ``reindex``) and by
+``serve --immutable``. ``flock`` locks die with their process, so a crawl killed with SIGKILL
+never leaves a stale lock behind. The archive's path is resolved first, so a symbolic link to
+an archive and the archive itself share one lock.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from archive.schema import ArchiveError
+
 
 class ArchiveBusy(Exception):
     """Another process holds the archive's lock."""
@@ -17,12 +21,17 @@ class ArchiveBusy(Exception):
 
 class ArchiveLock:
     def __init__(self, archive: str | Path):
-        self.path = Path(f"{archive}.lock")
+        self.archive = Path(archive)
+        self.path = Path(f"{self.archive.resolve()}.lock")
         self._handle = None
 
     def __enter__(self) -> "ArchiveLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+")
+        except OSError as error:
+            raise ArchiveError(f"cannot lock {self.archive} for writing: cannot create {self.path} "
+                               f"({error.strerror})") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -30,7 +39,7 @@ class ArchiveLock:
             holder = handle.read().strip() or "another process"
             handle.close()
             raise ArchiveBusy(
-                f"another crawl is already running on {self.path.with_suffix('')} ({holder})"
+                f"another crawl is already running on {self.archive} ({holder})"
             ) from None
         handle.seek(0)
         handle.truncate()

@@ -14,17 +14,30 @@ import hashlib
 import os
 import posixpath
 import time
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from archive.schema import ATTACHMENT_KEY, insert_row, open_archive, upsert_row
 from archive.search import PendingIndex
-from archive.store import Capture, Outcome, mark_missing, mark_seen, save_alias, save_bulletin
+from archive.store import (
+    Capture,
+    Outcome,
+    archived_bulletin,
+    mark_missing,
+    mark_seen,
+    save_alias,
+    save_bulletin,
+)
 from archive.warc import WarcCaptureWriter
 from crawler.items import Attachment, BulletinRecord
 from crawler.worker import Service, ServiceRefused
 from pipelines.body import ATTACHMENT_EXTENSIONS
+from pipelines.guard import replacement_refusal
+
+#: What :meth:`RunWriter.bulletin` answers for a page refused as a replacement.
+Refused = Literal["refused"]
 
 
 class WriterBroken(ServiceRefused):
@@ -71,7 +84,7 @@ class RunWriter(Service):
         self.warc = WarcCaptureWriter(Path(warc_path), software=software)
         self.commit_interval = commit_interval
         self.pending_index = PendingIndex()
-        self.counts = {"new": 0, "changed": 0, "unchanged": 0, "removed": 0}
+        self.counts = {"new": 0, "changed": 0, "unchanged": 0, "refused": 0, "removed": 0}
         self.broken: str | None = None
         self._last_commit = time.monotonic()
         self.db.conn.execute("BEGIN")
@@ -136,8 +149,17 @@ class RunWriter(Service):
     def missing(self, urls: list[str], at: str) -> None:
         self.counts["removed"] += mark_missing(self.db, urls, at)
 
-    def bulletin(self, record: BulletinRecord, capture: Capture, requested_url: str) -> Outcome:
-        """Store the record (versions, structure, index); remember the listed URL it came from."""
+    def bulletin(self, record: BulletinRecord, capture: Capture, requested_url: str) -> Outcome | Refused:
+        """Store the record (versions, structure, index); remember the listed URL it came from.
+
+        A page that does not prove it is the bulletin (:mod:`pipelines.guard`) is recorded as a
+        failure instead, and the archived row stays as it was.
+        """
+        refusal = replacement_refusal(archived_bulletin(self.db, record.url), asdict(record))
+        if refusal:
+            self.failure(record.url, "bulletin", refusal, record.fetched_at)
+            self.counts["refused"] += 1
+            return "refused"
         outcome = save_bulletin(self.db, record, capture, self.pending_index)
         if requested_url and requested_url != record.url:
             save_alias(self.db, requested_url, record.url, record.fetched_at)

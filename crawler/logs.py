@@ -3,7 +3,8 @@
 Scrapy logs some download failures (robots.txt fetches, for one) with the full traceback.
 For a portal that is down that is noise: the message already says what happened.
 Tracebacks of real bugs are kept. Dropped items are logged by their reason alone (which
-names the page), not with the whole page the item carries.
+names the page), not with the whole page the item carries. No message carries a control
+character from a page to the terminal.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 from scrapy import exceptions as scrapy_errors
 from scrapy.logformatter import LogFormatter
 from twisted.internet import error as internet_errors
+
+from crawler.output import inert
 
 #: Scrapy 2.19 wraps Twisted's network errors in these; older paths raise Twisted's own.
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
@@ -50,6 +53,26 @@ def quiet_network_tracebacks() -> None:
         return record
 
     factory.quiet_network = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def inert_log_records() -> None:
+    """Make every log record's message inert (:func:`crawler.output.inert`): log lines quote
+    page titles and URLs, which must not drive the terminal either. Line breaks are kept."""
+    base = logging.getLogRecordFactory()
+    if getattr(base, "inert", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):  # a malformed call: logging reports it itself
+            return record
+        record.msg, record.args = inert(message, lines=True), None
+        return record
+
+    factory.inert = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
 
 

@@ -7,16 +7,18 @@ further pages of a split document are taken from the captures of the same run.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 from collections.abc import Callable
 from pathlib import Path
 
 import sqlite_utils
 
-from archive.store import Capture, save_bulletin
+from archive.store import Capture, archived_bulletin, save_bulletin
 from archive.structure import rebuild_structures
 from archive.warc import read_capture
 from crawler.items import BulletinPage, PagePart
 from pipelines.extraction import extract_record
+from pipelines.guard import replacement_refusal
 from spiders.pagination import document_parts
 
 _SELECT = """
@@ -48,9 +50,14 @@ def _parts(db: sqlite_utils.Database, captures: Path, body: bytes, headers: dict
 
 
 def reprocess_archive(
-    db: sqlite_utils.Database, archive_path: Path, progress: Callable[[int], None] | None = None
+    db: sqlite_utils.Database, archive_path: Path, progress: Callable[[int], None] | None = None,
+    on_refusal: Callable[[str, str], None] | None = None,
 ) -> Counter[str]:
-    """Re-extract every bulletin that has a capture, then re-parse every body's structure."""
+    """Re-extract every bulletin that has a capture, then re-parse every body's structure.
+
+    A capture whose extraction does not prove it is the bulletin (:mod:`pipelines.guard`) is
+    not stored over its row: it is counted as ``refused`` and told to ``on_refusal(url, reason)``.
+    """
     outcomes: Counter[str] = Counter()
     captures = archive_path.parent / "captures"
     outcomes["without_capture"] = db.execute(
@@ -69,7 +76,14 @@ def reprocess_archive(
             list_url=row["list_url"] or "", capture_id=row["capture_id"], parts=parts,
         )
         record = extract_record(page)
-        outcomes[save_bulletin(db, record, Capture(row["capture_id"], row["etag"], row["last_modified"]))] += 1
+        refusal = replacement_refusal(archived_bulletin(db, row["url"]), asdict(record))
+        if refusal:
+            outcomes["refused"] += 1
+            if on_refusal:
+                on_refusal(row["url"], refusal)
+        else:
+            capture = Capture(row["capture_id"], row["etag"], row["last_modified"])
+            outcomes[save_bulletin(db, record, capture)] += 1
         if progress:
             progress(1)
     # Unchanged bodies keep their rows in save_bulletin; a better parser must still reach them.

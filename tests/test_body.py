@@ -46,7 +46,7 @@ def test_gbk_page_declared_only_in_meta_decodes_without_mojibake():
             '<div class="Custom_UnionStyle"><p>咸宁市政府政务督查室〔2020〕7号“通报”</p></div>'
             "</body></html>")
     raw = html.encode("gbk")
-    text, encoding = decode_html(raw, "text/html")
+    text, encoding, _declared = decode_html(raw, "text/html")
     assert encoding == "gb18030" and "咸宁市政府政务督查室〔2020〕7号“通报”" in text
     record = extract_record(page(raw, content_type="text/html"))
     assert record.body == "咸宁市政府政务督查室〔2020〕7号“通报”"

@@ -8,19 +8,14 @@ parentheses mean nothing special. Matches are marked ``[…]`` (bold on a termin
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
 import sys
 
 from archive.schema import open_archive
 from archive.search import SORTS, Filters, QueryError, SearchHit, index_status, mark, parse_query, search
 from crawler.errors import CommandError
+from crawler.output import inert, json_line
 
 HELP = "search bulletins for words (exact substrings; several words must all appear)"
-
-#: Control characters from crawled text must not reach the terminal (escape sequences).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         Filters.make(args.since, args.until, args.publisher, args.site)
     except QueryError as error:
         raise CommandError(str(error), 2) from None
-    db = open_archive(args.archive, create=False)
+    db = open_archive(args.archive, read_only=True)
     status = index_status(db)
     if not status.in_sync:
         print(f"warning: the search index covers {status.indexed} of {status.rows} bulletins; "
@@ -56,23 +51,19 @@ def run(args: argparse.Namespace) -> int:
     if not hits:
         print(f"no bulletins match {args.query.strip()!r}", file=sys.stderr if args.json else sys.stdout)
         return 0
-    try:
-        for number, hit in enumerate(hits, 1):
-            print(_json(hit) if args.json else _text(number, hit, sys.stdout.isatty()))
-        sys.stdout.flush()
-    except BrokenPipeError:  # `| head`: stop quietly, and keep Python from complaining at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    for number, hit in enumerate(hits, 1):
+        print(_json(hit) if args.json else _text(number, hit, sys.stdout.isatty()))
     return 0
 
 
 def _json(hit: SearchHit) -> str:
-    return json.dumps({"url": hit.url, "title": hit.title, "published": hit.published,
-                       "snippet": hit.marked_snippet, "score": hit.score}, ensure_ascii=False)
+    return json_line({"url": hit.url, "title": hit.title, "published": hit.published,
+                      "snippet": hit.marked_snippet, "score": hit.score})
 
 
 def _text(number: int, hit: SearchHit, terminal: bool) -> str:
     marks = ("\x1b[1m", "\x1b[0m") if terminal else ("[", "]")
     # Control characters are replaced one for one, so the marks' offsets stay valid.
-    title = mark(_CONTROL.sub(" ", hit.title), hit.title_marks, *marks) or "(untitled)"
-    snippet = mark(_CONTROL.sub(" ", hit.snippet), hit.snippet_marks, *marks)
-    return f"{number}. {title}  ({hit.published or 'no date'})\n   {hit.url}\n   {snippet}\n"
+    title = mark(inert(hit.title), hit.title_marks, *marks) or "(untitled)"
+    snippet = mark(inert(hit.snippet), hit.snippet_marks, *marks)
+    return f"{number}. {title}  ({inert(hit.published) or 'no date'})\n   {inert(hit.url)}\n   {snippet}\n"
