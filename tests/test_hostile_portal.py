@@ -97,9 +97,9 @@ def test_lying_charsets_with_one_stray_byte(tmp_path):
         gbk = portal.site.add_bulletin("gbk", title="编码测试：GBK页面声称UTF-8", paragraphs=paragraphs)
         utf8 = portal.site.add_bulletin("xianning", title="编码测试：UTF-8页面声称GBK", paragraphs=paragraphs)
         portal.faults[path_of(gbk["url"])] = faults.lying_charset_with_stray_byte(
-            "utf-8", "gbk", b"\xff", after="编码测试第一段")
+            "utf-8", "gbk", b"\xff", after='<div class="Custom_UnionStyle">')
         portal.faults[path_of(utf8["url"])] = faults.lying_charset_with_stray_byte(
-            "gbk", "utf-8", b"\x80", after="编码测试第一段")
+            "gbk", "utf-8", b"\x80", after='<div class="TRS_Editor">')
         result = crawl(tmp_path / "a.db", portal.columns["gbk"].start_url, portal.columns["xianning"].start_url)
     assert result.returncode == 0, result.stderr[-2000:]
     db = sqlite_utils.Database(tmp_path / "a.db")

@@ -202,7 +202,7 @@ def error_page(kind: str) -> Fault:
 def lying_charset_with_stray_byte(declared: str, actual: str, stray: bytes, after: str,
                                   target: str = "。") -> Fault:
     """The page encoded in ``actual`` while the header and any ``<meta>`` declare ``declared``,
-    with one stray byte in place of the first ``target`` after the text ``after``."""
+    with one stray byte in place of the first ``target`` after the markup ``after``."""
     def fault(handler: PortalRequestHandler) -> None:
         site = handler.site
         family = site.families[site.doc_at(handler.path.split("?", 1)[0]).family]
