@@ -107,14 +107,20 @@ def make_datasette(path: str | Path, *, immutable: bool = False, settings: dict 
     ``settings`` override :data:`archive.datasette_metadata.SETTINGS` (Datasette settings).
     """
     # Imported here: every command's parser loads this module, and Datasette takes ~0.5 s.
-    from datasette.app import Datasette
+    from datasette.app import Datasette  # first: importing it registers Datasette's own plugins
     from datasette.plugins import pm
+
+    import datasette.handle_exception as datasette_errors  # after datasette.app (see above)
 
     from archive import datasette_plugin
     from archive.datasette_metadata import SETTINGS, metadata
 
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin, name="zwdc-archive")
+    # With ``rich`` installed, Datasette prints every error, a visitor's bad query included, with
+    # all local variables: seconds of work in the server's only event loop, so one request
+    # stalls every other. The error pages stay; the printing goes.
+    datasette_errors.rich = None
     path = str(Path(path).absolute())
     files = {"immutables": [path]} if immutable else {"files": [path]}
     name = Path(path).stem
