@@ -89,11 +89,11 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     never turns a page into mojibake: it costs one U+FFFD.
     """
     header = http_content_type_encoding(content_type) if content_type else None
-    declared = header or html_body_declared_encoding(body) or ""
+    meta = html_body_declared_encoding(body)
+    declared = header or meta or ""  # what a browser would have believed
     bom, bom_bytes = read_bom(body)
     if bom:
         return Decoded(body[len(bom_bytes):].decode(bom, "replace"), bom, declared)
-    meta = html_body_declared_encoding(body) if header else None
     candidates = [resolve_encoding(name) for name in (header, meta) if name]
     candidates = [name for name in dict.fromkeys([*candidates, *_FALLBACKS]) if name]
     if body.isascii():
