@@ -1,6 +1,7 @@
 """One writer per archive at a time: an exclusive, non-blocking lock file beside it.
 
-``flock`` locks die with their process, so a crawl killed with SIGKILL never leaves a stale
+Taken by every command that writes the archive (``crawl``, ``ingest``, ``reprocess``, ``reindex``) and by
+``serve --immutable``. ``flock`` locks die with their process, so a crawl killed with SIGKILL never leaves a stale
 lock behind. The path is resolved first (a symlink to the archive takes the archive's own
 lock), and the lock file is removed when released: taking it checks that the file locked is
 still the one at the path, so removing it never lets a second process in.
@@ -15,6 +16,8 @@ from typing import TextIO
 
 from archive.layout import ArchiveLayout
 
+from archive.schema import ArchiveError
+
 
 class ArchiveBusy(Exception):
     """Another process holds the archive's lock."""
@@ -27,9 +30,13 @@ class ArchiveLock:
         self._handle: TextIO | None = None
 
     def __enter__(self) -> "ArchiveLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            handle = open(self.path, "a+")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                handle = open(self.path, "a+")
+            except OSError as error:
+                raise ArchiveError(f"cannot lock {self.archive} for writing: cannot create {self.path} "
+                                   f"({error.strerror})") from None
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -11,6 +11,7 @@ Column names of ``bulletins`` are a contract that scripts outside the repo use.
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -474,17 +475,123 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     ensure_search_shape(db)
 
 
-def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
-    """Open (and shape) the archive at ``path``; refuse a missing one unless ``create``."""
+#: The first bytes of every SQLite database file.
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _read_only_uri(path: Path, *, immutable: bool) -> str:
+    """``file:`` URI opening ``path`` read-only; ``immutable`` also skips locks and the WAL files."""
+    return f"{path.absolute().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
+
+
+def folder_writable(path: Path) -> bool:
+    """Whether this user may create files beside ``path`` (its WAL index, its lock)."""
+    return os.access(path.absolute().parent, os.W_OK | os.X_OK)
+
+
+def _has_bulletins(conn: sqlite3.Connection) -> bool:
+    return conn.execute(
+        "select 1 from sqlite_master where type = 'table' and name = 'bulletins'").fetchone() is not None
+
+
+def check_is_archive(path: Path) -> bool:
+    """Refuse, in one line, a file that is not an archive; say whether it holds one already.
+
+    False means an empty file or an SQLite database without tables, which a crawl may make an
+    archive of. Reading never changes the file: the header is read first, then the schema
+    through an immutable connection (through the WAL too when one is beside it, as while a
+    crawl writes a new archive).
+    """
+    with open(path, "rb") as handle:
+        header = handle.read(len(SQLITE_MAGIC))
+    if not header:
+        return False
+    if header != SQLITE_MAGIC:
+        raise ArchiveError(f"{path} is not an archive (not an SQLite database): left unchanged")
+    wal = Path(f"{path}-wal")
+    uses_wal = wal.exists() and wal.stat().st_size > 0 and folder_writable(path)
+    try:
+        conn = sqlite3.connect(_read_only_uri(path, immutable=not uses_wal), uri=True)
+        try:
+            archive = _has_bulletins(conn)
+            if not archive and conn.execute("select count(*) from sqlite_master").fetchone()[0]:
+                raise ArchiveError(
+                    f"{path} is not an archive (an SQLite database without a bulletins table): left unchanged")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        raise ArchiveError(f"{path} is not a usable archive ({error}): left unchanged") from None
+    return archive
+
+
+def refuse_non_archive(path: str | Path) -> None:
+    """Refuse, in one line and without touching it, a path a crawl may not make an archive of:
+    a folder, or a file holding something else. A missing path is fine (the crawl creates it)."""
     path = Path(path)
-    if not create and not path.exists():
+    if path.is_dir():
+        raise ArchiveError(f"{path} is a folder, not an archive file")
+    if path.exists():
+        check_is_archive(path)
+
+
+def existing_archive(path: str | Path) -> Path:
+    """``path``, once it is known to hold an archive; else one line saying what it is instead.
+
+    For commands that need an archive and must leave anything else untouched (no lock file
+    beside it either).
+    """
+    path = Path(path)
+    if not path.exists():
         raise ArchiveMissing(f"no archive at {path} (run 'python -m crawler crawl' first)")
     if path.is_dir():
         raise ArchiveError(f"{path} is a folder, not an archive file")
     try:
+        if not check_is_archive(path):
+            raise ArchiveError(f"{path} is not an archive (it has no bulletins table): left unchanged")
+    except OSError as error:
+        raise ArchiveError(f"cannot read archive {path}: {error.strerror}") from None
+    return path
+
+
+def open_archive(path: str | Path, *, create: bool = True, read_only: bool = False) -> sqlite_utils.Database:
+    """Open (and shape) the archive at ``path``; refuse a missing one unless ``create``.
+
+    ``read_only`` (the read commands): the file is opened so SQLite refuses any write
+    (``immutable`` when its folder is not writable, as for another user's archive). A file
+    that is not an archive is refused in one line and left unchanged, in every mode; an
+    archive of an older version is upgraded once when it may be written.
+    """
+    path = Path(path)
+    if read_only or not create:
+        existing_archive(path)
+    elif path.is_dir():
+        raise ArchiveError(f"{path} is a folder, not an archive file")
+    try:
+        if read_only:
+            return _open_read_only(path)
+        if path.exists():
+            check_is_archive(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite_utils.Database(path)
         ensure_db_shape(db)
     except (sqlite3.DatabaseError, OSError) as error:
         raise ArchiveError(f"cannot open archive {path}: {error}") from None
     return db
+
+
+def _open_read_only(path: Path, *, upgraded: bool = False) -> sqlite_utils.Database:
+    """Open so SQLite refuses writes; ``immutable`` where this user could not even lock it."""
+    immutable = not folder_writable(path)
+    db = sqlite_utils.Database(sqlite3.connect(_read_only_uri(path, immutable=immutable), uri=True))
+    try:
+        ensure_db_shape(db)  # writes nothing when the archive is current; SQLite refuses if not
+        return db
+    except sqlite3.OperationalError as error:
+        db.close()
+        if "readonly" not in str(error) or upgraded:
+            raise
+    if immutable or not os.access(path, os.W_OK):
+        raise ArchiveError(f"{path} was made by an older version and needs an upgrade, "
+                           "which needs write access to it and its folder")
+    open_archive(path).close()  # the one-time upgrade, then read-only again
+    return _open_read_only(path, upgraded=True)

@@ -76,6 +76,11 @@ def save_bulletin(
     return "new" if previous is None else "changed"
 
 
+def archived_bulletin(db: sqlite_utils.Database, url: str) -> dict[str, object] | None:
+    """The archived row of ``url`` (to judge a re-fetched page against), or ``None``."""
+    return next(db.query("select * from bulletins where url = ?", [url]), None)
+
+
 def save_alias(db: sqlite_utils.Database, alias: str, url: str, seen_at: str) -> None:
     """Remember that ``alias`` (a listed URL) redirects to bulletin ``url``."""
     upsert_row(db, "url_aliases", {"alias": alias, "url": url, "seen_at": seen_at}, ("alias",))

@@ -3,18 +3,28 @@
 Each module in :mod:`crawler.commands` is one subcommand. It defines ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Commands raise :class:`CommandError` for
 anything the user can fix; it is printed as one line and turned into an exit code, never
-into a traceback (see :mod:`crawler.errors`).
+into a traceback (see :mod:`crawler.errors`). Output piped into ``head`` ends quietly, as
+other command-line tools do, and no message carries a control character from a page.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
+import signal
 import sys
 
+from archive.lock import ArchiveBusy
 from archive.schema import ArchiveError
 from crawler import commands
 from crawler.errors import CommandError
+from crawler.output import inert, inert_log_records
+
+#: Exit status when another process holds the archive's crawl lock (EX_TEMPFAIL: try later).
+EXIT_BUSY = 75
+#: Exit status when the reader of the output went away (as a tool killed by SIGPIPE).
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def command_names() -> list[str]:
@@ -49,17 +59,29 @@ def _command_in(argv: list[str]) -> str | None:
     return first if first in command_names() else None
 
 
+def _fail(message: object, exit_code: int) -> int:
+    print(f"error: {inert(str(message))}", file=sys.stderr)
+    return exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command_in(argv)).parse_args(argv)
+    inert_log_records()
     try:
-        args = build_parser(_command_in(argv)).parse_args(argv)
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, so a reader gone away is seen now, not at exit
+        return code
+    except BrokenPipeError:
+        # Nothing more can be printed; point stdout at /dev/null so exit's flush is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except CommandError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
+        return _fail(error, error.exit_code)
+    except ArchiveBusy as busy:
+        return _fail(busy, EXIT_BUSY)
     except ArchiveError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _fail(error, 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -266,7 +266,7 @@ class ArchiveRun:
             "finished_at": utc_now(), "outcome": outcome, "requests": count("downloader/request_count"),
             "new": count("archive/new"), "changed": count("archive/changed"),
             "unchanged": count("archive/unchanged") + count("archive/not_modified"),
-            "removed": self.removed, "errors": count("run/failures"),
+            "removed": self.removed, "errors": count("run/failures") + count("archive/refused"),
             "problems": json.dumps(problems, ensure_ascii=False),
             "warc_file": self.warc.path.name if self.warc.path.exists() else None,
             "stats": json.dumps(summary, ensure_ascii=False, default=str),

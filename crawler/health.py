@@ -12,6 +12,9 @@ from crawler.browser import INSTALL_HINT
 
 #: Below this many bulletin pages a metadata-loss ratio means little.
 MIN_PAGES_FOR_RATIO = 3
+#: This many pages refused as replacements (error pages at 200…) make a run unhealthy, as does
+#: more than half of the run's pages.
+MIN_REFUSED = 3
 
 
 def needs_rendering_problems(stats: Mapping[str, Any]) -> list[str]:
@@ -112,6 +115,11 @@ def run_problems(
     challenges = count("column/challenges")
     if challenges:
         problems.append(f"bot challenge instead of content on {challenges} page(s); nothing archived from them")
+    refused = count("archive/refused")
+    if refused >= MIN_REFUSED or refused * 2 > max(count("extract/pages"), 1):
+        problems.append(
+            f"{refused} re-fetched page(s) did not prove to be their bulletin (error, maintenance or "
+            "firewall pages?): recorded as failures, the archived versions kept")
     previous_links = dict((previous or {}).get("column_links", {}))
     reports = stats.get("columns")
     if isinstance(reports, Mapping) and reports:

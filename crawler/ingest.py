@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,15 @@ import sqlite_utils
 from archive.layout import ArchiveLayout
 from archive.schema import ATTACHMENT_KEY, insert_row, open_archive, upsert_row
 from archive.search import PendingIndex
-from archive.store import CONTENT_COLUMNS, Capture, Outcome, mark_missing, mark_seen, save_alias, save_bulletin
+from archive.store import (
+    CONTENT_COLUMNS, Capture, Outcome, archived_bulletin, mark_missing, mark_seen, save_alias, save_bulletin,
+)
 from archive.structure import save_structure
 from archive.warc import read_capture
 from pipelines.body import stored_name
 from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
+from pipelines.guard import replacement_refusal
 from pipelines.extraction import extract_record
 from pipelines.records import BulletinRecord, Page, PagePart
 from pipelines.structure import parse_structure
@@ -159,7 +163,8 @@ def archived_file(db: sqlite_utils.Database, layout: ArchiveLayout, url: str) ->
 
 #: How a capture's outcome counts in its list page's column (``Ingest.by_list``).
 _LIST_OUTCOMES = {"new": "stored", "changed": "stored", "unchanged": "stored",
-                  "not_bulletin": "not_bulletin", "refused": "refused", "unreadable": "refused"}
+                  "not_bulletin": "not_bulletin", "refused": "refused", "unreadable": "refused",
+                  "refused_replacement": "refused"}
 
 
 class Ingest:
@@ -170,12 +175,15 @@ class Ingest:
     """
 
     def __init__(self, db: sqlite_utils.Database, layout: ArchiveLayout, batch_size: int = BATCH_SIZE,
-                 progress: Callable[[int], None] | None = None):
+                 progress: Callable[[int], None] | None = None,
+                 on_refusal: Callable[[str, str], None] | None = None):
         self.db = db
         self.layout = layout
         self.batch_size = batch_size
         #: Called with the number of captures of each batch once it is committed.
         self.progress = progress
+        #: Told ``(url, reason)`` of each page refused as a replacement of its archived row.
+        self.on_refusal = on_refusal
         self.counts: Counter[str] = Counter()
         #: list page URL -> what became of the bulletins it linked (stored, not_bulletin,
         #: refused): the column's verdict needs it (see ``ColumnSpider.ingested``).
@@ -272,6 +280,12 @@ class Ingest:
         if reason:
             self.counts["extract/not_bulletins"] += 1
             return self._refuse(capture, url, reason, "not_bulletin")
+        refusal = replacement_refusal(archived_bulletin(self.db, url), asdict(record))
+        if refusal:  # an error page at 200, or one that lost what the bulletin had
+            self.counts["archive/refused"] += 1
+            if self.on_refusal is not None:
+                self.on_refusal(url, refusal)
+            return self._refuse(capture, url, refusal, "refused_replacement", counted=False)
         if record.extraction.get("metadata_block") == "no":
             self.counts["extract/without_metadata"] += 1
         self.counts[f"extract/container/{record.extraction['container']}"] += 1
@@ -317,10 +331,13 @@ class Ingest:
                     "bulletin_url": record.url, "url": attachment.url, "name": attachment.name, **found,
                 }, ATTACHMENT_KEY)
 
-    def _refuse(self, capture: dict[str, Any], url: str, reason: str, outcome: str = "refused") -> str:
-        """The page is not stored: record why, as a failure of the run that fetched it."""
+    def _refuse(self, capture: dict[str, Any], url: str, reason: str, outcome: str = "refused",
+                counted: bool = True) -> str:
+        """The page is not stored: record why, as a failure of the run that fetched it
+        (``counted``: among the run's failures; refused replacements are counted apart)."""
         insert_row(self.db, "run_failures", {
             "run_id": capture["run_id"], "url": url, "kind": "bulletin", "reason": reason, "at": utc_now()})
-        self.counts["run/failures"] += 1
+        if counted:
+            self.counts["run/failures"] += 1
         return outcome
 

@@ -3,7 +3,8 @@
 Scrapy logs some download failures (robots.txt fetches, for one) with the full traceback.
 For a portal that is down that is noise: the message already says what happened.
 Tracebacks of real bugs are kept. Dropped items are logged by their reason alone (which
-names the page), not with the whole page the item carries.
+names the page), not with the whole page the item carries. No message carries a control
+character from a page to the terminal.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from scrapy import exceptions as scrapy_errors
 from scrapy.logformatter import LogFormatter
 from twisted.internet import error as internet_errors
+
 
 #: Scrapy 2.19 wraps Twisted's network errors in these; older paths raise Twisted's own.
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (

@@ -57,7 +57,8 @@ class CrawlResult:
         return (
             f"run {self.run_id}: {self.outcome}; list pages: {self.count('column/list_pages')}; "
             f"bulletins fetched: {archived} (new {self.count('archive/new')}, "
-            f"changed {self.count('archive/changed')}, unchanged {self.count('archive/unchanged')}); "
+            f"changed {self.count('archive/changed')}, unchanged {self.count('archive/unchanged')}, "
+            f"kept over pages that were no bulletin {self.count('archive/refused')}); "
             f"not modified: {self.count('archive/not_modified')}; removed: {self.removed}; "
             f"errors: {self.count('run/failures')}; requests: {self.count('downloader/request_count')}\n"
             f"fields filled: {filled}"

@@ -16,11 +16,13 @@ from pipelines.dates import parse_date
 from pipelines.metadata import parse_metadata
 from pipelines.records import Attachment, BulletinRecord, Page
 from pipelines.text import (
+    MAX_DEPTH,
     decode_html,
     element_lines,
     element_text,
     normalize_line,
     parse_html,
+    parse_html_checked,
 )
 from pipelines.urls import site_of
 
@@ -101,8 +103,8 @@ def extract_record(page: Page) -> BulletinRecord:
     A document split over several pages (``page.parts``) is one record: metadata and title
     from the first page, the body of every page in order, the attachments of all of them.
     """
-    text, _encoding = decode_html(page.body, page.headers.get("Content-Type"))
-    tree = parse_html(text)
+    decoded = decode_html(page.body, page.headers.get("Content-Type"))
+    tree, flattened = parse_html_checked(decoded.text)
     body = extract_body(tree)
     skip = frozenset([body.element]) if body.element is not None else frozenset()
     metadata = parse_metadata(element_lines(tree, skip))
@@ -140,5 +142,9 @@ def extract_record(page: Page) -> BulletinRecord:
             "container": body.container,
             "metadata_block": "yes" if BLOCK_FIELDS & metadata.keys() else "no",
             "script_only": "yes" if not lines and script_only(tree) else "no",
+            "encoding": decoded.encoding,
+            # The declaration the bytes proved wrong, kept so a lying portal shows in the record.
+            **({"declared_encoding": decoded.declared} if decoded.overruled else {}),
+            **({"nesting": f"flattened below {MAX_DEPTH} levels"} if flattened else {}),
         },
     )

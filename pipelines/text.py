@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import functools
 import re
+from array import array
+
+from typing import NamedTuple
 
 from lxml import html as lxml_html
-from lxml.etree import _Element
-from w3lib.encoding import html_to_unicode
+from lxml.etree import ErrorTypes, _Element
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    http_content_type_encoding,
+    read_bom,
+    resolve_encoding,
+    to_unicode,
+)
 
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v\xa0]+")
 _END_SPACE = " \t\n\r\f\v\xa0\u3000"
@@ -37,43 +46,175 @@ def normalize_line(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip(_END_SPACE)
 
 
-def _sniff_encoding(body: bytes) -> str:
-    """Guess for pages that declare nothing: UTF-8 when it decodes cleanly, else GB18030."""
-    try:
-        body.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "gb18030"
+#: Lead bytes of UTF-8 multi-byte sequences: how much of a page UTF-8 would explain.
+_UTF8_LEADS = bytes(range(0xC2, 0xF5))
+#: UTF-8 wins when it decodes this many multi-byte characters per bad byte: GBK text read as
+#: UTF-8 fails on most of its characters, while a UTF-8 page with a stray byte fails once.
+UTF8_EVIDENCE = 50
+#: Where none is declared (and the bytes decide nothing), the portal's usual encodings.
+_FALLBACKS = ("utf-8", "gb18030")
 
 
-def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """Decode a page from its bytes: BOM, then HTTP header, then ``<meta>``, then a sniff.
+class Decoded(NamedTuple):
+    """A page's text, the encoding that produced it, and what the page declared (``""``: nothing)."""
 
-    A declaration the bytes contradict (a header saying UTF-8 over a GBK page) loses to a
-    candidate that decodes cleanly; only if none does are bad bytes replaced.
+    text: str
+    encoding: str
+    declared: str
+
+    @property
+    def overruled(self) -> bool:
+        """The page declared an encoding and the bytes proved it wrong."""
+        return bool(self.declared) and resolve_encoding(self.declared) != self.encoding
+
+
+@functools.lru_cache(maxsize=64)
+def _single_byte(encoding: str) -> bool:
+    """Latin-1 and friends decode any bytes without an error, so their error count proves nothing."""
+    return len(bytes(range(0x80, 0x100)).decode(encoding, "replace")) == 0x80
+
+
+def _errors(text: str, body: bytes, encoding: str) -> int:
+    """Bytes ``encoding`` could not decode (replacement characters the page did not contain)."""
+    genuine = "\ufffd".encode(encoding, "ignore")
+    return text.count("\ufffd") - (body.count(genuine) if genuine else 0)
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
+    """Decode a page by evidence: the BOM, the HTTP header, ``<meta>`` and the bytes themselves.
+
+    A BOM is proof. Otherwise each candidate is tried and the one decoding with the fewest bad
+    bytes wins, declared ones first when they tie; text that is (almost entirely) valid UTF-8 is
+    UTF-8 whatever is declared. So a declaration the bytes contradict loses, and one stray byte
+    never turns a page into mojibake: it costs one U+FFFD.
     """
-    encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_sniff_encoding)
-    if "\ufffd" not in text or b"\xef\xbf\xbd" in body:
-        return text, encoding
-    for candidate in ("utf-8", "gb18030"):
-        try:
-            return body.decode(candidate), candidate
-        except UnicodeDecodeError:
-            continue
-    return text, encoding
+    header = http_content_type_encoding(content_type) if content_type else None
+    meta = html_body_declared_encoding(body)
+    declared = header or meta or ""  # what a browser would have believed
+    bom, bom_bytes = read_bom(body)
+    if bom:
+        return Decoded(body[len(bom_bytes):].decode(bom, "replace"), bom, declared)
+    candidates = [resolve_encoding(name) for name in (header, meta) if name]
+    candidates = [name for name in dict.fromkeys([*candidates, *_FALLBACKS]) if name]
+    if body.isascii():
+        return Decoded(body.decode("ascii"), candidates[0], declared)
+    utf8 = to_unicode(body, "utf-8")
+    utf8_errors = _errors(utf8, body, "utf-8")
+    multibyte = len(body) - len(body.translate(None, _UTF8_LEADS)) - utf8_errors
+    if multibyte >= UTF8_EVIDENCE * utf8_errors:
+        return Decoded(utf8, "utf-8", declared)
+    # Single-byte codecs never fail, so they only win when nothing else decodes as well.
+    candidates.sort(key=_single_byte)
+    best = Decoded(utf8, "utf-8", declared)
+    fewest = None
+    for name in candidates:
+        text = utf8 if name == "utf-8" else to_unicode(body, name)
+        errors = utf8_errors if name == "utf-8" else _errors(text, body, name)
+        if fewest is None or errors < fewest:
+            best, fewest = Decoded(text, name, declared), errors
+        if errors == 0:
+            break
+    return best
+
+
+#: A page nesting deeper than libxml2 keeps (256 levels: it stops there and drops everything
+#: after) is flattened: the outer and the inner levels stay, the middle of the nesting goes.
+KEPT_OUTER = 100
+KEPT_INNER = 100
+MAX_DEPTH = KEPT_OUTER + KEPT_INNER
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+_VOID_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+def flatten_nesting(text: str) -> str:
+    """``text`` without the tags of the middle of a too deep nesting; every character of text kept.
+
+    An element stays when it is one of the :data:`KEPT_OUTER` outermost levels or when at most
+    :data:`KEPT_INNER` levels nest inside it, so the page's own structure (body container,
+    paragraphs, tables) survives a wrapper of a million ``<div>``: no path keeps more than
+    :data:`MAX_DEPTH` levels. End tags close elements as a parser would (open elements inside
+    with them); an end tag closing nothing is left out.
+    """
+    keep_start = bytearray()  # per start tag of an element, in order
+    closes = array("l")  # per end tag, in order: the element it closes, or -1
+    stack: list[list[int]] = []  # [element number, name id, depth, height]
+    names: dict[str, int] = {}
+    open_count: dict[int, int] = {}
+
+    def close(entry: list[int]) -> None:
+        number, name, depth, height = entry
+        open_count[name] -= 1
+        keep_start[number] = depth < KEPT_OUTER or height < KEPT_INNER
+        if stack:
+            stack[-1][3] = max(stack[-1][3], height + 1)
+
+    for match in _TAG.finditer(text):
+        closing, name = match.group(1), names.setdefault(match.group(2).lower(), len(names))
+        if not closing:
+            if match.group(2).lower() not in _VOID_TAGS and not match.group(3):
+                stack.append([len(keep_start), name, len(stack), 0])
+                keep_start.append(1)
+                open_count[name] = open_count.get(name, 0) + 1
+        elif open_count.get(name):
+            while stack[-1][1] != name:
+                close(stack.pop())
+            closes.append(stack[-1][0])
+            close(stack.pop())
+        else:
+            closes.append(-1)
+    while stack:
+        close(stack.pop())
+
+    pieces: list[str] = []
+    position = starts = ends = 0
+    for match in _TAG.finditer(text):
+        if not match.group(1):
+            if match.group(2).lower() in _VOID_TAGS or match.group(3):
+                continue
+            keep = keep_start[starts]
+            starts += 1
+        else:
+            element = closes[ends]
+            ends += 1
+            keep = element >= 0 and keep_start[element]
+        if not keep:
+            pieces.append(text[position:match.start()])
+            position = match.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _too_deep(parser: lxml_html.HTMLParser) -> bool:
+    return any(error.type == ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log)
+
+
+def parse_html_checked(text: str) -> tuple[_Element, bool]:
+    """Parse (possibly broken) HTML text into an lxml tree; never raises on junk.
+
+    Also says whether the page nested deeper than the parser keeps and was flattened
+    (:func:`flatten_nesting`) so that its text after the deep part is not lost.
+    """
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        return lxml_html.fromstring("<html><body></body></html>"), False
+    # lxml refuses str input that carries an XML encoding declaration.
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    flattened = False
+    try:
+        parser = lxml_html.HTMLParser()
+        tree = lxml_html.document_fromstring(text, parser=parser)
+        if _too_deep(parser):
+            flattened = True
+            parser = lxml_html.HTMLParser()
+            tree = lxml_html.document_fromstring(flatten_nesting(text), parser=parser)
+    except Exception:  # lxml raises several types on hopeless input
+        return lxml_html.fromstring("<html><body></body></html>"), flattened
+    return tree, flattened
 
 
 def parse_html(text: str) -> _Element:
     """Parse (possibly broken) HTML text into an lxml tree; never raises on junk."""
-    text = text.lstrip("\ufeff")
-    if not text.strip():
-        return lxml_html.fromstring("<html><body></body></html>")
-    # lxml refuses str input that carries an XML encoding declaration.
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
-    try:
-        return lxml_html.document_fromstring(text)
-    except Exception:  # lxml raises several types on hopeless input
-        return lxml_html.fromstring("<html><body></body></html>")
+    return parse_html_checked(text)[0]
 
 
 class _LineBuilder:

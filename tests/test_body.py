@@ -46,7 +46,7 @@ def test_gbk_page_declared_only_in_meta_decodes_without_mojibake():
             '<div class="Custom_UnionStyle"><p>咸宁市政府政务督查室〔2020〕7号“通报”</p></div>'
             "</body></html>")
     raw = html.encode("gbk")
-    text, encoding = decode_html(raw, "text/html")
+    text, encoding, _declared = decode_html(raw, "text/html")
     assert encoding == "gb18030" and "咸宁市政府政务督查室〔2020〕7号“通报”" in text
     record = extract_record(page(raw, content_type="text/html"))
     assert record.body == "咸宁市政府政务督查室〔2020〕7号“通报”"
@@ -94,3 +94,68 @@ def test_broken_and_empty_html_never_raise():
     for junk in [b"", b"\x00\xff\xfe", b"<html><body><div class='TRS_Editor'><p>a<p>b</td></body>",
                  b"<?xml version='1.0' encoding='utf-8'?><html><body>x</body></html>"]:
         extract_record(page(junk))
+
+
+#: A bulletin page declaring ``{charset}`` in its ``<meta>``: title, metadata block, body.
+CHARSET_PAGE = (
+    '<html><head><meta http-equiv="Content-Type" content="text/html; charset={charset}">'
+    "<title>编码测试：关于督查情况的通报_某市</title></head><body>"
+    "<ul><li>索引号：011352/2024-00012</li><li>发布机构：市政府办公室</li><li>主题分类：其他</li></ul>"
+    "<h1>编码测试：关于督查情况的通报</h1><div class='TRS_Editor'>"
+    + "".join(f"<p>第{i}项：市政府督查室会同有关部门开展专项督查，整改落实到位。</p>" for i in range(1, 30))
+    + "</div></body></html>"
+)
+
+
+def _with_stray_byte(raw: bytes, encoding: str, stray: bytes) -> bytes:
+    """``raw`` with its first body "。" replaced by one byte no decoder of ``encoding`` accepts."""
+    full_stop = "。".encode(encoding)
+    at = raw.index(full_stop, raw.index("第1项".encode(encoding)))
+    return raw[:at] + stray + raw[at + len(full_stop):]
+
+
+def _expected_body() -> str:
+    lines = [f"第{i}项：市政府督查室会同有关部门开展专项督查，整改落实到位。" for i in range(1, 30)]
+    lines[0] = lines[0].replace("。", "\ufffd", 1)
+    return "\n".join(lines)
+
+
+def test_a_lying_charset_plus_one_stray_byte_costs_one_character():
+    """GBK sent as UTF-8 with one \\xff, and UTF-8 sent as GBK with one \\x80: the bytes win."""
+    cases = [
+        (CHARSET_PAGE.format(charset="utf-8").encode("gbk"), "gbk", b"\xff", "utf-8", "gb18030"),
+        (CHARSET_PAGE.format(charset="gbk").encode("utf-8"), "utf-8", b"\x80", "gbk", "utf-8"),
+    ]
+    for raw, actual, stray, declared, used in cases:
+        damaged = _with_stray_byte(raw, actual, stray)
+        decoded = decode_html(damaged, f"text/html; charset={declared}")
+        assert (decoded.encoding, decoded.overruled) == (used, True)
+        assert decoded.text.count("\ufffd") == 1
+        record = extract_record(page(damaged, content_type=f"text/html; charset={declared}"))
+        assert record.title == "编码测试：关于督查情况的通报"
+        assert (record.index_no, record.publisher) == ("011352/2024-00012", "市政府办公室")
+        assert record.body == _expected_body()
+        assert record.extraction["encoding"] == used
+        assert record.extraction["declared_encoding"] == decode_html(b"", f"text/html; charset={declared}").declared
+
+
+def test_truthful_and_single_byte_declarations():
+    gbk = CHARSET_PAGE.format(charset="gb2312").encode("gbk")
+    damaged = _with_stray_byte(gbk, "gbk", b"\xff")  # declared right: still one character lost
+    decoded = decode_html(damaged, "text/html")
+    assert (decoded.encoding, decoded.overruled, decoded.text.count("\ufffd")) == ("gb18030", False, 1)
+    # A server's default ISO-8859-1 decodes anything without an error: no evidence at all.
+    assert decode_html(gbk, "text/html; charset=iso-8859-1").encoding == "gb18030"
+    assert decode_html(b"\xef\xbb\xbf" + "编码测试".encode(), "text/html; charset=gbk").text == "编码测试"
+    assert decode_html(b"<p>ascii</p>", None) == ("<p>ascii</p>", "utf-8", "")
+
+
+def test_nesting_deeper_than_the_parser_keeps_is_parsed_whole():
+    """libxml2 stops at 256 levels and drops the rest of the page; the page is flattened instead."""
+    wrapped = "<div>" * 1_000_000 + WORD_SOUP + "</div>" * 1_000_000
+    html = f"<html><body><h1>深层嵌套的通报</h1>{wrapped}<p>页尾的说明。</p></body></html>"
+    record = extract_record(page(html))
+    plain = extract_record(page(f"<html><body><h1>深层嵌套的通报</h1>{WORD_SOUP}<p>页尾的说明。</p></body></html>"))
+    assert record.body == plain.body and record.title == plain.title == "深层嵌套的通报"
+    assert record.extraction["container"] == "div.TRS_Editor"
+    assert "flattened" in record.extraction["nesting"] and "nesting" not in plain.extraction

@@ -42,7 +42,7 @@ def test_archive_paths_that_are_not_archives(tmp_path):
     not_sqlite.write_text("not a database", encoding="utf-8")
     for args in (["stats"], ["search", "督查"], ["items"], ["reprocess"],
                  ["crawl", "--start-url", "http://127.0.0.1:9/zwdc/index.shtml"]):
-        assert_one_line_error(run_cli(*args, "--archive", str(not_sqlite)), 2, "cannot open archive")
+        assert_one_line_error(run_cli(*args, "--archive", str(not_sqlite)), 2, "not an archive")
         assert_one_line_error(run_cli(*args, "--archive", str(tmp_path)), 2, "is a folder")
     assert not_sqlite.read_text(encoding="utf-8") == "not a database"  # left as it was
 

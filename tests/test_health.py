@@ -54,3 +54,17 @@ def test_a_column_that_never_had_metadata_is_healthy(tmp_path):
             portal.site.add_bulletin("scripted-count")
         result = crawl(archive, column.start_url)
     assert result.returncode == 0, result.stderr[-1000:]
+
+
+def test_one_page_refused_as_a_replacement_is_recorded_several_fail_the_run():
+    from crawler.health import run_problems
+
+    def problems(refused: int, pages: int) -> list[str]:
+        stats = {"archive/refused": refused, "extract/pages": pages, "column/bulletin_links": pages,
+                 "archive/bulletins": pages}
+        return run_problems(stats, {}, {"http://h/zwdc/": pages}, None)
+
+    assert problems(0, 20) == [] and problems(1, 20) == [] and problems(2, 20) == []
+    for refused, pages in ((3, 20), (1, 1), (2, 3)):
+        [problem] = problems(refused, pages)
+        assert problem.startswith(f"{refused} re-fetched page(s) did not prove to be their bulletin")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from archive.web.bulletin import bulletin_view, capture_view, file_view
 from archive.web.charts import charts_view
-from archive.web.common import BULLETIN_PATH, CAPTURE_PATH, CHARTS_PATH, FILE_PATH, ITEMS_PATH, SEARCH_PATH
+from archive.web.common import (
+    BULLETIN_PATH, CAPTURE_PATH, CHARTS_PATH, FILE_PATH, ITEMS_PATH, SEARCH_PATH, time_limited,
+)
 from archive.web.home import home_view
 from archive.web.items_page import items_view
 from archive.web.search_page import search_download, search_page
 
 #: (path regex, view) for Datasette's ``register_routes``.
-ROUTES = [
+ROUTES = [(path, time_limited(view)) for path, view in [
     (r"^/$", home_view),
     (rf"^{SEARCH_PATH}$", search_page),
     (rf"^{SEARCH_PATH}\.(?P<format>csv|json)$", search_download),
@@ -23,4 +25,4 @@ ROUTES = [
     (rf"^{FILE_PATH}(?P<sha256>[0-9a-f]{{64}})$", file_view),
     (rf"^{ITEMS_PATH}$", items_view),
     (rf"^{CHARTS_PATH}$", charts_view),
-]
+]]

@@ -5,6 +5,7 @@ pieces (:func:`highlight`), and only http(s) URLs become links (:func:`safe_href
 """
 from __future__ import annotations
 
+import sqlite3
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlite_utils
+from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
@@ -53,20 +55,50 @@ async def served_archive(datasette) -> Archive | None:
     return None
 
 
+class TimeLimitExceeded(Exception):
+    """A page's queries ran past the server's SQL time limit (``sql_time_limit_ms``) and were stopped."""
+
+    def __init__(self, limit_ms: int):
+        super().__init__(f"{limit_ms} ms")
+        self.limit_ms = limit_ms
+
+
 async def read(datasette, archive: Archive, fn: Callable[[sqlite_utils.Database], T]) -> T:
     """Run ``fn`` on one of Datasette's read-only connections to the archive (off the event loop),
-    in one read transaction: a crawl committing meanwhile never makes a page's counts disagree."""
+    in one read transaction: a crawl committing meanwhile never makes a page's counts disagree.
+
+    Under the server's SQL time limit, as Datasette's own pages are: past it SQLite interrupts
+    the work and :class:`TimeLimitExceeded` is raised (the page answers 400, saying so)."""
+    limit_ms = datasette.setting("sql_time_limit_ms")
+
     def call(conn) -> T:
         db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
-        if conn.in_transaction:
-            return fn(db)
-        conn.execute("begin")
-        try:
-            return fn(db)
-        finally:
-            conn.execute("rollback")
+        with sqlite_timelimit(conn, limit_ms):
+            if conn.in_transaction:
+                return fn(db)
+            conn.execute("begin")
+            try:
+                return fn(db)
+            finally:
+                conn.execute("rollback")
 
-    return await datasette.get_database(archive.name).execute_fn(call)
+    try:
+        return await datasette.get_database(archive.name).execute_fn(call)
+    except sqlite3.OperationalError as error:
+        if "interrupted" not in str(error):
+            raise
+        raise TimeLimitExceeded(limit_ms) from None
+
+
+def time_limited(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A page that answers 400, in one line of the page's language, when its reads ran too long."""
+    async def wrapped(datasette, request) -> Response:  # Datasette passes arguments by name
+        try:
+            return await view(datasette, request)
+        except TimeLimitExceeded as error:
+            return await error_page(datasette, request, "time_limit", status=400, detail=str(error))
+
+    return wrapped
 
 
 def url_with(path: str, params: Mapping[str, Any]) -> str:

@@ -30,6 +30,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "colon": ("：", ": "),
     "not_found": ("未找到", "Not found"),
     "error": ("出错了", "Error"),
+    "time_limit": ("查询超过服务器的时间限制，已停止：请增加检索词或条件，或查看较前的页",
+                   "the query took longer than the server's time limit and was stopped: add words or "
+                   "filters, or ask for an earlier page"),
     "no_archive": ("没有可用的档案数据库（需含 bulletins 表与检索索引）",
                    "no archive database (with a bulletins table and its search index) is served"),
     # search form

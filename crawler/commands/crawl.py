@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from archive.lock import ArchiveBusy
+from archive.schema import refuse_non_archive
 from crawler.browser import INSTALL_HINT, RENDER_MODES, find_chromium, missing_reason, render_mode
 from crawler.errors import CommandError
+from crawler.output import inert
 from crawler.profiles import PROFILES, ProfileError, profile_for
 from crawler.run import project_settings, run_crawl
 from pipelines.urls import netloc_of
@@ -81,11 +82,9 @@ def run(args: argparse.Namespace) -> int:
     configured = settings.get("CHROMIUM_PATH") or None
     if mode == "always" and find_chromium(configured) is None:
         raise CommandError(f"--render always needs a browser, but {missing_reason(configured)}: {INSTALL_HINT}", 1)
-    try:
-        result = run_crawl(start_urls, settings)
-    except ArchiveBusy as busy:
-        raise CommandError(str(busy), exit_code=75) from None
-    print(result.summary())
+    refuse_non_archive(settings.get("ARCHIVE_PATH"))  # one line, before Scrapy starts; file untouched
+    result = run_crawl(start_urls, settings)  # another crawl running: ArchiveBusy, exit 75
+    print(inert(result.summary(), lines=True))
     if result.outcome == "interrupted":
         raise CommandError("interrupted: the run was stopped and recorded as interrupted", 130)
     if not result.healthy:

@@ -6,13 +6,13 @@ line into a call and every user-fixable problem into one line and exit status 2.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 
 from archive.datapackage import DataPackageError
 from archive.export import FORMATS, ExportError, export_table, format_for, parse_date
 from archive.schema import open_archive
 from crawler.errors import CommandError
+from crawler.output import inert
 
 HELP = "Export the archive (bulletins by default) to CSV, JSON Lines or Parquet, with datapackage.json."
 
@@ -50,10 +50,7 @@ def run(args: argparse.Namespace) -> int:
         since, until = parse_date(args.since, "--since"), parse_date(args.until, "--until")
     except ExportError as error:
         raise CommandError(str(error), 2) from None
-    try:
-        db = open_archive(args.archive, create=False)
-    except sqlite3.Error as error:
-        raise CommandError(f"cannot open archive {args.archive}: {error}", 2) from None
+    db = open_archive(args.archive, read_only=True)
     try:
         result = export_table(
             db, fmt, args.output,
@@ -66,5 +63,5 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"export to {args.output} failed: {error}", 1) from None
     finally:
         db.close()
-    print(result.summary())
+    print(inert(result.summary(), lines=True))
     return 0

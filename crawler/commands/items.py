@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date
 
 from archive.schema import open_archive
 from archive.structure import list_items
 from crawler.errors import CommandError
+from crawler.output import inert, json_line
 from pipelines.structure import STATUSES
 
 HELP = "list supervision items (decisions and their progress) parsed from the bulletins"
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if args.status is not None and args.status not in STATUSES:
         raise CommandError(f"--status: unknown status {args.status!r} (expected one of {', '.join(STATUSES)})", 2)
     meeting_date = _meeting_date(args.meeting_date)
-    db = open_archive(args.archive, create=False)
+    db = open_archive(args.archive, read_only=True)
     count = 0
     for row in list_items(db, unit=args.unit, status=args.status, meeting_date=meeting_date):
         count += 1
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             record = {key: row[key] for key in (
                 "bulletin_url", "published", "meeting_date", "meeting_number", "meeting_kind", "section",
                 "status", "position", "group_heading", "subject", "units", "documents", "progress")}
-            print(json.dumps(record, ensure_ascii=False))
+            print(json_line(record))
         else:
             print(_describe(row))
     if count == 0:
@@ -56,7 +56,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _describe(row: dict) -> str:
-    """Two or three lines per item: where it comes from, what it is, who is responsible."""
+    """Two or three lines per item: where it comes from, what it is, who is responsible.
+
+    Every field is the portal's text: printed inert (:func:`crawler.output.inert`).
+    """
+    row = {key: [inert(unit) for unit in value] if key == "units" else
+           inert(value) if isinstance(value, str) else value for key, value in row.items()}
     if row["meeting_date"]:
         number = f"第{row['meeting_number']}次" if row["meeting_number"] is not None else ""
         origin = f"{row['meeting_date']} {number}{row['meeting_kind']}"

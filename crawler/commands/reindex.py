@@ -13,10 +13,9 @@ import time
 
 from tqdm import tqdm
 
-from archive.lock import ArchiveBusy, ArchiveLock
-from archive.schema import open_archive
+from archive.lock import ArchiveLock
+from archive.schema import existing_archive, open_archive
 from archive.search import rebuild_index
-from crawler.errors import CommandError
 
 HELP = "rebuild the full-text search index"
 
@@ -26,17 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        with ArchiveLock(args.archive):
-            db = open_archive(args.archive, create=False)
-            started = time.perf_counter()
-            with tqdm(unit=" bulletins", disable=not sys.stderr.isatty(), desc="indexing") as bar:
-                def progress(done: int, total: int) -> None:
-                    bar.total = total
-                    bar.update(done - bar.n)
+    with ArchiveLock(existing_archive(args.archive)):  # held by a crawl: ArchiveBusy, exit 75
+        db = open_archive(args.archive, create=False)
+        started = time.perf_counter()
+        with tqdm(unit=" bulletins", disable=not sys.stderr.isatty(), desc="indexing") as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
 
-                count = rebuild_index(db, progress)
-    except ArchiveBusy as busy:
-        raise CommandError(str(busy), exit_code=75) from None
+            count = rebuild_index(db, progress)
     print(f"indexed {count} bulletins in {time.perf_counter() - started:.1f} s")
     return 0

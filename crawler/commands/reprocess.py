@@ -1,4 +1,9 @@
-"""``reprocess``: re-extract every bulletin from its stored capture (no network)."""
+"""``reprocess``: re-extract every bulletin from its stored capture (no network).
+
+Takes the crawl lock (a crawl running meanwhile: exit 75), since it rewrites rows. A capture
+that no longer extracts as its bulletin is not stored over the row (see
+:mod:`pipelines.guard`): each is named on stderr with its reason, and the exit status is 1.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,9 +12,9 @@ import sys
 from tqdm import tqdm
 
 from archive.layout import ArchiveLayout
-from archive.lock import ArchiveBusy, ArchiveLock
-from archive.schema import ArchiveMissing
-from crawler.errors import CommandError
+from archive.lock import ArchiveLock
+from archive.schema import existing_archive
+from crawler.output import inert
 
 HELP = "re-run extraction over the archive from its WARC captures, offline"
 
@@ -18,30 +23,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
 
 
+def _refused(url: str, reason: str) -> None:
+    tqdm.write(f"kept {inert(url)}: {inert(reason)}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from crawler.ingest import Ingest, open_for_ingest, rebuild_structures  # extraction's imports only when used
 
-    layout = ArchiveLayout.of(args.archive)
-    if not layout.db.exists():
-        raise ArchiveMissing(f"no archive at {args.archive} (run 'python -m crawler crawl' first)")
-    try:
-        with ArchiveLock(layout.db):
-            db = open_for_ingest(layout.db)
-            total = db["bulletins"].count
-            without = db.execute("select count(*) from bulletins where capture_id is null").fetchone()[0]
-            with tqdm(total=total - without, unit="bulletin", disable=not sys.stderr.isatty()) as bar:
-                ingest = Ingest(db, layout, progress=bar.update)
-                ingest.archived()
-            # Unchanged bodies keep their items when re-ingested; a better parser must still reach them.
-            rebuild_structures(db)
-            db.conn.commit()
-            db.close()
-    except ArchiveBusy as busy:
-        raise CommandError(str(busy), exit_code=75) from None
+    layout = ArchiveLayout.of(existing_archive(args.archive))
+    with ArchiveLock(layout.db):  # held by a crawl: ArchiveBusy, exit 75
+        db = open_for_ingest(layout.db)
+        total = db["bulletins"].count
+        without = db.execute("select count(*) from bulletins where capture_id is null").fetchone()[0]
+        with tqdm(total=total - without, unit="bulletin", disable=not sys.stderr.isatty()) as bar:
+            ingest = Ingest(db, layout, progress=bar.update, on_refusal=_refused)
+            ingest.archived()
+        # Unchanged bodies keep their items when re-ingested; a better parser must still reach them.
+        rebuild_structures(db)
+        db.conn.commit()
+        db.close()
     counts = ingest.counts
     print(
         f"reprocessed {counts['ingest/new'] + counts['ingest/changed'] + counts['ingest/unchanged']} of {total} "
         f"bulletins: changed {counts['ingest/changed']}, unchanged {counts['ingest/unchanged']}; "
+        f"kept (not a bulletin any more) {counts['ingest/refused_replacement']}; "
         f"without capture {without}, unreadable {counts['ingest/unreadable']}, refused {counts['ingest/refused']}"
     )
-    return 1 if counts["ingest/unreadable"] else 0
+    return 1 if counts["ingest/unreadable"] or counts["ingest/refused_replacement"] else 0

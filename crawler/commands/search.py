@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 
 from archive.schema import open_archive
@@ -27,11 +25,9 @@ from archive.search import (
 )
 from archive.search.results import HIT_COLUMNS
 from crawler.errors import CommandError
+from crawler.output import inert, json_line
 
 HELP = "search bulletins for words (exact substrings; several words must all appear)"
-
-#: Control characters from crawled text must not reach the terminal (escape sequences).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
         filters = Filters.make(args.since, args.until, args.publisher, args.site)
     except QueryError as error:
         raise CommandError(str(error), 2) from None
-    db = open_archive(args.archive, create=False)
+    db = open_archive(args.archive, read_only=True)
     for name, known in known_filter_values(db, filters).items():
         listed = ", ".join(known) if known else "none: the archive is empty"
-        raise CommandError(f"--{name}: no bulletin has {name} {getattr(filters, name)!r} (known: {listed})", 2)
+        raise CommandError(inert(f"--{name}: no bulletin has {name} {getattr(filters, name)!r} (known: {listed})"), 2)
     status = index_status(db)
     if not status.in_sync:
         print(f"warning: the search index covers {status.indexed} of {status.rows} bulletins; "
@@ -75,12 +71,8 @@ def run(args: argparse.Namespace) -> int:
                     f" try {parsed.unquoted()!r}")
         print(f"no bulletins match {args.query.strip()!r}{hint}", file=sys.stderr if args.json else sys.stdout)
         return 0
-    try:
-        for number, hit in enumerate(hits, 1):
-            print(_json(hit) if args.json else _text(number, hit, sys.stdout.isatty()))
-        sys.stdout.flush()
-    except BrokenPipeError:  # `| head`: stop quietly, and keep Python from complaining at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    for number, hit in enumerate(hits, 1):
+        print(_json(hit) if args.json else _text(number, hit, sys.stdout.isatty()))
     return 0
 
 
@@ -92,12 +84,12 @@ def _json(hit: SearchHit) -> str:
     except ValueError:  # stored text that is not JSON: shown as it is
         pass
     record.update(snippet=hit.marked_snippet, score=hit.score)
-    return json.dumps(record, ensure_ascii=False)
+    return json_line(record)
 
 
 def _text(number: int, hit: SearchHit, terminal: bool) -> str:
     marks = ("\x1b[1m", "\x1b[0m") if terminal else ("[", "]")
     # Control characters are replaced one for one, so the marks' offsets stay valid.
-    title = mark(_CONTROL.sub(" ", hit.title), hit.title_marks, *marks) or "(untitled)"
-    snippet = mark(_CONTROL.sub(" ", hit.snippet), hit.snippet_marks, *marks)
-    return f"{number}. {title}  ({hit.published or 'no date'})\n   {hit.url}\n   {snippet}\n"
+    title = mark(inert(hit.title), hit.title_marks, *marks) or "(untitled)"
+    snippet = mark(inert(hit.snippet), hit.snippet_marks, *marks)
+    return f"{number}. {title}  ({inert(hit.published) or 'no date'})\n   {inert(hit.url)}\n   {snippet}\n"

@@ -7,6 +7,7 @@ from typing import Any
 
 from archive.schema import open_archive
 from archive.stats import archive_stats
+from crawler.output import inert
 
 HELP = "show counts, date range and field coverage of the archive, and the last run per column"
 
@@ -41,17 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = open_archive(args.archive, create=False)
+    db = open_archive(args.archive, read_only=True)
     sites = archive_stats(db)
     last = last_run_columns(db)
     if not sites:
-        print(f"{args.archive}: empty archive (0 bulletins)")
+        print(f"{inert(args.archive)}: empty archive (0 bulletins)")
         _print_columns(last)
         return 0
     total = sum(site.bulletins for site in sites)
-    print(f"{args.archive}: {total} bulletins from {len(sites)} site(s)")
+    print(f"{inert(args.archive)}: {total} bulletins from {len(sites)} site(s)")
     for site in sites:
-        print(f"\n{site.site}: {site.bulletins} bulletins, "
+        print(f"\n{inert(site.site)}: {site.bulletins} bulletins, "
               f"published {site.first_published} .. {site.last_published}")
         for name, count in site.filled.items():
             share = 100 * count / site.bulletins
@@ -66,4 +67,4 @@ def _print_columns(last: tuple[int, str, dict[str, dict[str, Any]]] | None) -> N
     run_id, outcome, columns = last
     print(f"\nlast run ({run_id}, {outcome}), per column:")
     for start_url, report in columns.items():
-        print(column_line(start_url, report))
+        print(inert(column_line(start_url, report)))

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import re
 import socket
 import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
+
+from .templates import RenderContext, esc
 
 if TYPE_CHECKING:
     from .server import PortalRequestHandler
@@ -168,4 +171,62 @@ def with_extra_links(links_html: str, before: bytes = b"</ul>") -> Fault:
         at = body.index(before)
         resource = _resolve(handler)
         handler.respond(200, body[:at] + links_html.encode("utf-8") + body[at:], resource.content_type)
+    return fault
+
+
+#: What portals (and the firewalls before them) answer with HTTP 200 instead of a bulletin:
+#: kind -> (page title, heading, message).
+ERROR_PAGES = {
+    "soft-404": ("页面不存在", "404 页面不存在",
+                 "抱歉,您访问的页面不存在或已被删除。请检查您输入的网址是否正确,或返回首页继续浏览。"),
+    "maintenance": ("系统维护中", "系统维护中",
+                    "为了给您提供更优质的服务,本网站正在进行系统升级维护,预计今日18:00恢复访问。"
+                    "给您带来的不便,敬请谅解。"),
+    "waf": ("访问受限", "访问受限",
+            "您的访问请求可能对网站造成安全威胁,已被网站防火墙拦截。如有疑问请联系网站管理员,"
+            "事件编号:WAF-20240517-1f3a9c。"),
+}
+
+
+def error_page(kind: str) -> Fault:
+    """HTTP 200 with an error page of ``kind`` (:data:`ERROR_PAGES`) in the portal's own template:
+    its navigation, breadcrumbs, sidebar of linked documents and footer around the message."""
+    title, heading, message = ERROR_PAGES[kind]
+
+    def fault(handler: PortalRequestHandler) -> None:
+        site = handler.site
+        family = site.families[site.doc_at(handler.path.split("?", 1)[0]).family]
+        main = (f'<div class="article"><h2>{esc(heading)}</h2><p>{esc(message)}</p>'
+                f'<p><a href="/">返回首页</a></p></div>')
+        ctx = RenderContext(site.host, site._sidebar(family))
+        page = family.page(title=f"{title}_{family.site_name}", main=main, ctx=ctx, crumb=None)
+        handler.respond(200, family.encode(page), family.content_type)
+    return fault
+
+
+def lying_charset_with_stray_byte(declared: str, actual: str, stray: bytes, after: str,
+                                  target: str = "。") -> Fault:
+    """The page encoded in ``actual`` while the header and any ``<meta>`` declare ``declared``,
+    with one stray byte in place of the first ``target`` after the markup ``after``."""
+    def fault(handler: PortalRequestHandler) -> None:
+        site = handler.site
+        family = site.families[site.doc_at(handler.path.split("?", 1)[0]).family]
+        text = _page_bytes(handler).decode(family.encoding)
+        body = re.sub(r"charset=[\w-]+", f"charset={declared}", text).encode(actual)
+        encoded = target.encode(actual)
+        at = body.index(encoded, body.index(after.encode(actual)))
+        handler.respond(200, body[:at] + stray + body[at + len(encoded):], f"text/html; charset={declared}")
+    return fault
+
+
+def deep_nesting(depth: int, before: bytes = b'<div class="main-left">') -> Fault:
+    """The page with everything inside ``before`` wrapped in ``depth`` nested ``<div>``s."""
+    def fault(handler: PortalRequestHandler) -> None:
+        body = _page_bytes(handler)
+        start = body.index(before) + len(before)
+        end = body.index(b'<div class="main-right">', start)
+        end = body.rindex(b"</div>", start, end)
+        resource = handler.site.resolve(handler.path.split("?", 1)[0])
+        handler.respond(200, body[:start] + b"<div>" * depth + body[start:end] + b"</div>" * depth
+                        + body[end:], resource.content_type)
     return fault
