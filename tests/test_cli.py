@@ -52,7 +52,7 @@ def test_a_refused_or_failed_crawl_leaves_nothing_behind(tmp_path):
     not_sqlite = tmp_path / "notes.db"
     not_sqlite.write_text("not a database", encoding="utf-8")
     refused = run_cli("crawl", "--start-url", "http://127.0.0.1:9/zwdc/index.shtml", "--archive", str(not_sqlite))
-    assert_one_line_error(refused, 2, "cannot open archive")
+    assert_one_line_error(refused, 2, "not an archive")
     failed = crawl(tmp_path / "new.db", "http://127.0.0.1:9/zwdc/index.shtml", extra=("-s", "RETRY_TIMES=0"))
     assert_one_line_error(failed, 1, "start page failed")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.db"]

@@ -465,12 +465,12 @@ def test_cli_bad_input_is_one_line_exit_2(cli_runs, case):
 @pytest.fixture()
 def structured(tmp_path):
     """An archive with parsed meetings, items and units (the replica's seed bulletin) beside ROWS."""
-    from archive.store import save_bulletin
+    from crawler.ingest import store_record
     from tests.test_structure import SEED_BODY, record
 
     database = open_archive(tmp_path / "s.db")
     database["bulletins"].insert_all(ROWS)
-    save_bulletin(database, record(SEED_BODY))
+    store_record(database, record(SEED_BODY))
     yield database
     database.close()
 

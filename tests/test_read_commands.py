@@ -32,8 +32,8 @@ import pytest
 
 from archive.lock import ArchiveLock
 from archive.schema import open_archive
-from archive.store import save_bulletin
-from crawler.items import BulletinRecord
+from crawler.ingest import store_record
+from pipelines.records import BulletinRecord
 from tests.conftest import REPO, run_cli
 
 #: What a hostile portal puts in its text: set the window title, clear the screen (ESC and
@@ -60,7 +60,7 @@ def make_archive(path: Path, count: int = BULLETINS, padding: int = 0) -> Path:
                 f"1.审议《咸宁市{HOSTILE}管理办法》的落实情况。（责任单位：市财政局{HOSTILE}、市住建局）",
                 f"督查工作{HOSTILE}进展顺利。",
                 *(f"第{n}项工作按计划推进，各责任单位加强协调配合，确保按期完成目标任务。" for n in range(padding))])
-            save_bulletin(db, BulletinRecord(
+            store_record(db, BulletinRecord(
                 url=url, site="127.0.0.1:9", publisher=f"市政府办公室{HOSTILE}", published="2024-01-15",
                 title=f"关于督查情况的通报{HOSTILE}第{i}期", body=body,
                 fetched_at="2024-01-16T00:00:00+00:00", source_url=url))
