@@ -17,6 +17,7 @@ import sqlite_utils
 BULLETIN_COLUMNS: dict[str, type] = {
     "url": str,          # canonical URL of the document (primary key)
     "site": str,         # host (netloc) of the portal
+    "portal": str,       # the portal's short name in the registry (sites.toml), else its host
     "index_no": str,     # 索引号
     "doc_no": str,       # 文号, "" when the page says none / 无
     "publisher": str,    # 发布机构 / 发文单位 / 发文机关
@@ -70,6 +71,16 @@ CRAWL_RUN_COLUMNS: dict[str, type] = {
     "id": int, "started_at": str, "finished_at": str, "mode": str, "outcome": str,
     "start_urls": str, "requests": int, "new": int, "changed": int, "unchanged": int,
     "removed": int, "errors": int, "problems": str, "warc_file": str, "stats": str,
+}
+
+#: Which portal each host belongs to (the registry's name, else the host), as of the last crawl
+#: of that host: ``bulletins.portal`` follows it.
+PORTAL_HOST_COLUMNS: dict[str, type] = {"host": str, "portal": str}
+
+#: Each portal's verdict in each run that crawled it, with what the run did there.
+PORTAL_RUN_COLUMNS: dict[str, type] = {
+    "run_id": int, "portal": str, "outcome": str, "problems": str, "bulletins": int,
+    "new": int, "changed": int, "errors": int,
 }
 
 #: Each failure of a run: which URL and why.
@@ -205,9 +216,15 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     """Create or upgrade tables so the database matches this version of the code."""
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    portal_backfill = "bulletins" in db.table_names() and "portal" not in db["bulletins"].columns_dict
     _ensure_table(db, "bulletins", BULLETIN_COLUMNS, pk="url", not_null={"url", "site"})
+    if portal_backfill:  # an archive from before portals: each host was its own portal
+        db.execute("update bulletins set portal = site")
     db["bulletins"].create_index(["published"], if_not_exists=True)
     db["bulletins"].create_index(["site", "published"], if_not_exists=True)
+    db["bulletins"].create_index(["portal", "published"], if_not_exists=True)
+    _ensure_table(db, "portal_hosts", PORTAL_HOST_COLUMNS, pk="host")
+    _ensure_table(db, "portal_runs", PORTAL_RUN_COLUMNS, pk=("run_id", "portal"))
     _ensure_table(db, "url_aliases", URL_ALIAS_COLUMNS, pk="alias")
     _ensure_table(db, "versions", VERSION_COLUMNS, pk="id")
     db["versions"].create_index(["url", "seen_at"], if_not_exists=True)

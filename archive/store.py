@@ -13,6 +13,7 @@ from typing import Literal
 
 import sqlite_utils
 
+from archive.portals import portal_of_site
 from archive.schema import insert_row, upsert_row
 from archive.search import PendingIndex, index_bulletin
 from archive.structure import save_structure
@@ -54,6 +55,7 @@ def save_bulletin(
     flushes it, still before the commit.
     """
     row = record.row()
+    row["portal"] = portal_of_site(db, row["site"])
     row["content_hash"] = content_hash(row)
     row["last_seen"] = record.fetched_at
     row["missing_since"] = None

@@ -9,9 +9,13 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from archive.lock import ArchiveLock
+from archive.portals import record_portal_hosts, record_portal_runs
+from archive.schema import open_archive
 from crawler.extensions import archive_run
 from crawler.health import stat_count
 from crawler.logs import quiet_network_tracebacks
+from crawler.sites import site_verdicts
+from crawler.urls import netloc_of
 from pipelines.archive import SUMMARY_FIELDS
 from spiders.column import ColumnSpider
 
@@ -34,6 +38,12 @@ class CrawlResult:
     problems: list[str] = field(default_factory=list)
     run_id: int | None = None
     removed: int = 0
+    #: Each portal of the run and its problems (none: healthy).
+    portals: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def unhealthy_portals(self) -> dict[str, list[str]]:
+        return {portal: problems for portal, problems in self.portals.items() if problems}
 
     def count(self, key: str) -> int:
         return stat_count(self.stats, key)
@@ -57,22 +67,38 @@ class CrawlResult:
         )
 
 
-def run_crawl(start_urls: Iterable[str], settings: Settings) -> CrawlResult:
+def run_crawl(start_urls: Iterable[str], settings: Settings,
+              portals: Mapping[str, str] | None = None) -> CrawlResult:
     """Crawl the columns at ``start_urls`` into ``settings['ARCHIVE_PATH']`` (blocks).
 
+    ``portals`` maps each host of the crawl to its portal's name (default: each host its
+    own portal); every portal gets its verdict in ``portal_runs``.
     Raises :class:`archive.lock.ArchiveBusy` at once when another crawl holds the archive.
     """
-    with ArchiveLock(settings.get("ARCHIVE_PATH")):
+    start_urls = list(start_urls)
+    portals = dict(portals or {netloc_of(url): netloc_of(url) for url in start_urls})
+    path = settings.get("ARCHIVE_PATH")
+    with ArchiveLock(path):
+        db = open_archive(path)
+        record_portal_hosts(db, portals)
+        db.close()
         process = CrawlerProcess(settings)
         quiet_network_tracebacks()
         crawler = process.create_crawler(ColumnSpider)
-        process.crawl(crawler, start_urls=list(start_urls))
+        process.crawl(crawler, start_urls=start_urls)
         process.start()
         run = archive_run(crawler)
-        return CrawlResult(
+        result = CrawlResult(
             stats=dict(crawler.stats.get_stats()),
             outcome=run.outcome if run else "failed",
             problems=list(run.problems) if run else ["the crawl did not start"],
             run_id=run.run_id if run else None,
             removed=run.removed if run else 0,
         )
+        reasons = result.problems or ([] if result.healthy else [f"run {result.outcome}"])
+        result.portals = site_verdicts(reasons, portals)
+        if result.run_id is not None:
+            db = open_archive(path)
+            record_portal_runs(db, result.run_id, result.portals)
+            db.close()
+        return result

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -96,7 +97,17 @@ class ColumnSpider(scrapy.Spider):
         spider.portal_hosts.update(h.lower() for h in crawler.settings.getlist("PORTAL_EXTRA_HOSTS"))
         spider.full = crawler.settings.getbool("CRAWL_FULL")
         spider.rendering = Rendering(spider, crawler)
+        crawler.signals.connect(spider.start_taken, signal=signals.request_dropped)
         return spider
+
+    def start_taken(self, request: scrapy.Request) -> None:
+        """A start page dropped as already queued: another process of a shared queue
+        (``crawl --scheduler``) fetches it, and judges it."""
+        start_url = request.meta.get("start_url")
+        if start_url and self.start_outcomes.get(start_url) == "pending":
+            del self.start_outcomes[start_url]
+            if not self.column_links.get(column_of(start_url)):
+                self.column_links.pop(column_of(start_url), None)
 
     def _load_archive_state(self) -> None:
         """What the archive already holds (extensions exist only once the crawl starts)."""
