@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-requirements
 # Fast settings for the local replica; the live crawl keeps the polite defaults.
 REPLICA_SETTINGS := -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=False -s LOG_LEVEL=WARNING
 
-.PHONY: venv chromium test demo crawl bench clean
+.PHONY: venv chromium redis test demo crawl bench clean
 
 venv: $(STAMP)
 
@@ -24,7 +24,13 @@ chromium:
 	  echo "installing Debian's chromium (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: venv chromium
+# Debian's redis-server for the distributed-crawl tests (started by the tests on a free port).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing Debian's redis-server (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+test: venv chromium redis
 	$(PY) -m pytest
 
 # Serve the replica portal, crawl it into data/demo.db, show what was archived and a
