@@ -12,10 +12,11 @@ REPLICA_SETTINGS := -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=False -s LOG_LEV
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-validator.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(PY) -m pip install --quiet --upgrade --target $(VENV)/validator -r requirements-validator.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	touch $(STAMP)
 
 # Debian's Chromium for the browser tests (Playwright's own browser download is not reachable here).

@@ -52,6 +52,8 @@ TABLES: dict[str, TableDoc] = {
         fields={
             "url": FieldDoc("URL", "网址 (URL): canonical address of the document; primary key."),
             "site": FieldDoc("Site", "站点 (site): host name of the portal that published it."),
+            "portal": FieldDoc(
+                "Portal", "门户 (portal): the portal's short name in the registry (sites.toml), else its host."),
             "index_no": FieldDoc(
                 "Index number", "索引号 (index number): the portal's public-information index number."
             ),

@@ -1,5 +1,9 @@
 """The one place that declares the archive's tables, indexes and views.
 
+Each table and view is declared once (:data:`TABLES`): its columns in order with their kind,
+English title and bilingual description, and its primary key. The database is created from it,
+exports type their columns by it, and ``datapackage.json`` describes them with it.
+
 Every command opens the archive through :func:`open_archive`, which calls
 :func:`ensure_db_shape`; so a new column or table lands in old archives too.
 Column names of ``bulletins`` are a contract that scripts outside the repo use.
@@ -8,114 +12,283 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-#: Columns of ``bulletins`` in order (contract: keep names, add freely).
-BULLETIN_COLUMNS: dict[str, type] = {
-    "url": str,          # canonical URL of the document (primary key)
-    "site": str,         # host (netloc) of the portal
-    "portal": str,       # the portal's short name in the registry (sites.toml), else its host
-    "index_no": str,     # 索引号
-    "doc_no": str,       # 文号, "" when the page says none / 无
-    "publisher": str,    # 发布机构 / 发文单位 / 发文机关
-    "category": str,     # 主题分类
-    "validity": str,     # 有效性
-    "published": str,    # 发布日期, ISO YYYY-MM-DD
-    "issued": str,       # 发文日期 / 成文日期, ISO, may be NULL
-    "title": str,        # 名称, else heading / ArticleTitle
-    "body": str,         # plain text, paragraphs as lines, table rows as tab-joined cells
-    "attachments": str,  # JSON list of {"name", "url"}
-    "fetched_at": str,   # ISO timestamp (UTC) of the capture this row was extracted from
-    "source_url": str,   # the URL the page was actually served from (after redirects)
-    "list_url": str,     # the list page that linked to it
-    "content_hash": str,   # sha256 of the content columns (a change makes a new version)
-    "first_seen": str,     # ISO timestamp of the first capture
-    "last_seen": str,      # ISO timestamp of the latest capture, or of a 304 revalidation
-    "missing_since": str,  # when the portal was first found without it (404/410, off the lists)
-    "capture_id": int,     # the capture (WARC record) this row was extracted from
-    "etag": str,           # validators the server gave, for conditional re-fetches
-    "last_modified": str,
-}
+@dataclass(frozen=True)
+class Field:
+    """A column: name, kind, English title, and a description starting with the Chinese term.
 
-#: Other URLs a bulletin was listed under that redirect to it (``alias`` -> ``url``).
-URL_ALIAS_COLUMNS: dict[str, type] = {"alias": str, "url": str, "seen_at": str}
+    ``kind`` is what the stored value stands for: ``string``, ``integer``, ``number``, ``date``
+    (ISO text), ``timestamp`` (ISO text, UTC), ``attachments`` (JSON list of {name, url}) or
+    ``string_list`` (JSON list of text); exports type their columns by it.
+    """
 
-#: Every extracted state a bulletin has had; ``bulletins`` holds the latest.
-VERSION_COLUMNS: dict[str, type] = {
-    "id": int, "url": str, "content_hash": str, "seen_at": str, "capture_id": int,
-    **{name: BULLETIN_COLUMNS[name] for name in (
-        "index_no", "doc_no", "publisher", "category", "validity", "published", "issued",
-        "title", "body", "attachments")},
-}
+    name: str
+    kind: str
+    title: str
+    description: str
 
-#: One row per HTTP response written to a WARC file: where its raw bytes are.
-CAPTURE_COLUMNS: dict[str, type] = {
-    "id": int, "run_id": int, "url": str, "kind": str, "status": int, "fetched_at": str,
-    "content_type": str, "warc_file": str, "warc_offset": int, "warc_length": int,
-    "payload_sha256": str,
-}
+    @property
+    def sqlite_type(self) -> type:
+        return {"integer": int, "number": float}.get(self.kind, str)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table or view: what it holds, its fields in order and its primary key."""
+
+    name: str
+    title: str
+    description: str
+    fields: tuple[Field, ...]
+    primary_key: tuple[str, ...] = ()
+    #: For a view: its SELECT.
+    view_sql: str | None = None
+
+    @property
+    def columns(self) -> dict[str, type]:
+        """Column name -> Python type, as sqlite-utils creates tables from."""
+        return {f.name: f.sqlite_type for f in self.fields}
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+def _fields(*specs: tuple[str, str, str, str]) -> tuple[Field, ...]:
+    return tuple(Field(*spec) for spec in specs)
+
+
+_URL = ("url", "string", "URL", "网址 (URL): canonical address of the document.")
+_BULLETIN_URL = ("bulletin_url", "string", "Bulletin URL", "通报网址 (bulletin URL): the bulletin it was read from.")
+_CAPTURE_ID = ("capture_id", "integer", "Capture id", "抓取记录编号 (capture id): the WARC capture (see captures) it came from.")
+
+#: The document's own fields: what extraction fills, what versions keep, what stats count.
+_CONTENT_FIELDS = _fields(
+    ("index_no", "string", "Index number", "索引号 (index number): the portal's public-information index number."),
+    ("doc_no", "string", "Document number",
+     "文号 (document number), e.g. 国办发〔2020〕1号; empty when the page says none (无)."),
+    ("publisher", "string", "Publisher", "发布机构 / 发文单位 / 发文机关 (publishing or issuing body)."),
+    ("category", "string", "Category", "主题分类 (subject category) as given by the portal."),
+    ("validity", "string", "Validity", "有效性 (validity), e.g. 有效 (in force) or 失效 (repealed)."),
+    ("published", "date", "Publication date", "发布日期 (publication date), ISO YYYY-MM-DD."),
+    ("issued", "date", "Date issued",
+     "发文日期 / 成文日期 (date written or issued), ISO YYYY-MM-DD; empty when not given."),
+    ("title", "string", "Title", "名称 / 标题 (title): the document's name, else its heading."),
+    ("body", "string", "Body text",
+     "正文 (body text): plain text, one paragraph per line, table rows as tab-separated cells."),
+    ("attachments", "attachments", "Attachments", "附件 (attachments): list of {name, url}, one per linked file."),
+)
+#: Columns whose change means the document changed (capture bookkeeping excluded).
+CONTENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in _CONTENT_FIELDS)
+
+BULLETINS = Table(
+    "bulletins", "Government supervision bulletins",
+    "政务督查通报 (government supervision bulletins) collected from Chinese government portals: "
+    "one row per published document.",
+    _fields(
+        ("url", "string", "URL", "网址 (URL): canonical address of the document; primary key."),
+        ("site", "string", "Site", "站点 (site): host name (and port) of the portal that published it."),
+        ("portal", "string", "Portal",
+         "门户 (portal): the portal's short name in the registry (sites.toml), else its host."),
+    ) + _CONTENT_FIELDS + _fields(
+        ("fetched_at", "timestamp", "Fetched at",
+         "抓取时间 (fetch time): UTC timestamp of the capture this row came from."),
+        ("source_url", "string", "Source URL",
+         "来源网址 (source URL): address the page was served from, after redirects."),
+        ("list_url", "string", "List page URL", "列表页网址 (list page URL): the list page that linked to the document."),
+        ("content_hash", "string", "Content hash",
+         "内容哈希 (content hash): SHA-256 of the content columns; changes with the text."),
+        ("first_seen", "timestamp", "First seen", "首次发现时间 (first seen): UTC timestamp of the first capture."),
+        ("last_seen", "timestamp", "Last seen",
+         "最近确认时间 (last seen): UTC timestamp of the latest capture or revalidation."),
+        ("missing_since", "timestamp", "Missing since",
+         "下线时间 (missing since): when the portal was first found without it; empty while online."),
+        _CAPTURE_ID,
+        ("etag", "string", "ETag", "实体标签 (ETag): validator the server sent, for conditional re-fetches."),
+        ("last_modified", "string", "Last-Modified", "最后修改时间 (Last-Modified): the server's HTTP header, as sent."),
+    ),
+    primary_key=("url",),
+)
+
+URL_ALIASES = Table(
+    "url_aliases", "URL aliases", "网址别名 (URL aliases): listed URLs that redirect to an archived bulletin.",
+    _fields(
+        ("alias", "string", "Alias", "别名网址 (alias): the URL as listed; primary key."),
+        ("url", "string", "URL", "网址 (URL): the bulletin it redirects to."),
+        ("seen_at", "timestamp", "Seen at", "发现时间 (seen at): UTC timestamp of the redirect."),
+    ),
+    primary_key=("alias",),
+)
+
+VERSIONS = Table(
+    "versions", "Versions of bulletins",
+    "版本 (versions): every extracted state a bulletin has had; bulletins holds the latest.",
+    _fields(
+        ("id", "integer", "Version id", "版本编号 (version id): row number; primary key."),
+        _URL,
+        ("content_hash", "string", "Content hash", "内容哈希 (content hash): SHA-256 of the content columns."),
+        ("seen_at", "timestamp", "Seen at", "发现时间 (seen at): UTC timestamp of the capture showing this state."),
+        _CAPTURE_ID,
+    ) + _CONTENT_FIELDS,
+    primary_key=("id",),
+)
+
+CAPTURES = Table(
+    "captures", "Captures", "抓取记录 (captures): one row per HTTP response written to a WARC file.",
+    _fields(
+        ("id", "integer", "Capture id", "抓取记录编号 (capture id): row number; primary key."),
+        ("run_id", "integer", "Run id", "运行编号 (run id): the crawl run (see crawl_runs)."),
+        ("url", "string", "URL", "网址 (URL) requested."),
+        ("kind", "string", "Kind", "类型 (kind): list, bulletin, attachment, robots …"),
+        ("status", "integer", "HTTP status", "状态码 (HTTP status) of the response."),
+        ("fetched_at", "timestamp", "Fetched at", "抓取时间 (fetch time), UTC."),
+        ("content_type", "string", "Content type", "内容类型 (Content-Type header)."),
+        ("warc_file", "string", "WARC file", "WARC文件 (WARC file) holding the record."),
+        ("warc_offset", "integer", "WARC offset", "偏移量 (offset) of the record in the WARC file, in bytes."),
+        ("warc_length", "integer", "WARC length", "长度 (length) of the record in the WARC file, in bytes."),
+        ("payload_sha256", "string", "Payload SHA-256", "内容哈希 (payload hash): SHA-256 of the response body."),
+    ),
+    primary_key=("id",),
+)
 
 #: Primary key of ``attachments``: a file is linked once per bulletin.
 ATTACHMENT_KEY = ("bulletin_url", "url")
-#: Attachment files, stored by content hash under the archive's folder.
-ATTACHMENT_COLUMNS: dict[str, type] = {
-    "bulletin_url": str, "url": str, "name": str, "mime_type": str, "size": int,
-    "sha256": str, "path": str, "fetched_at": str, "capture_id": int,
-}
+ATTACHMENTS = Table(
+    "attachments", "Attachment files", "附件文件 (attachment files), stored by content hash beside the archive.",
+    _fields(
+        _BULLETIN_URL,
+        ("url", "string", "URL", "附件网址 (attachment URL)."),
+        ("name", "string", "Name", "附件名称 (name) as linked in the bulletin."),
+        ("mime_type", "string", "MIME type", "文件类型 (MIME type)."),
+        ("size", "integer", "Size", "文件大小 (size) in bytes."),
+        ("sha256", "string", "SHA-256", "文件哈希 (SHA-256) of the file."),
+        ("path", "string", "Stored path", "存储路径 (stored path), relative to the archive's files folder."),
+        ("fetched_at", "timestamp", "Fetched at", "抓取时间 (fetch time), UTC."),
+        _CAPTURE_ID,
+    ),
+    primary_key=ATTACHMENT_KEY,
+)
 
-#: One row per crawl: what it did and how it ended.
-CRAWL_RUN_COLUMNS: dict[str, type] = {
-    "id": int, "started_at": str, "finished_at": str, "mode": str, "outcome": str,
-    "start_urls": str, "requests": int, "new": int, "changed": int, "unchanged": int,
-    "removed": int, "errors": int, "problems": str, "warc_file": str, "stats": str,
-}
+CRAWL_RUNS = Table(
+    "crawl_runs", "Crawl runs", "抓取运行 (crawl runs): what each crawl did and how it ended.",
+    _fields(
+        ("id", "integer", "Run id", "运行编号 (run id); primary key."),
+        ("started_at", "timestamp", "Started at", "开始时间 (start), UTC."),
+        ("finished_at", "timestamp", "Finished at", "结束时间 (end), UTC."),
+        ("mode", "string", "Mode", "模式 (mode): incremental or full."),
+        ("outcome", "string", "Outcome", "结果 (outcome): ok, failed, interrupted, killed, running."),
+        ("start_urls", "string", "Start URLs", "起始网址 (start URLs), JSON list."),
+        ("requests", "integer", "Requests", "请求数 (requests) made."),
+        ("new", "integer", "New", "新增 (new bulletins)."),
+        ("changed", "integer", "Changed", "变更 (changed bulletins)."),
+        ("unchanged", "integer", "Unchanged", "未变 (unchanged bulletins)."),
+        ("removed", "integer", "Removed", "下线 (bulletins found removed)."),
+        ("errors", "integer", "Errors", "错误数 (errors)."),
+        ("problems", "string", "Problems", "问题 (problems) that made the run unhealthy, JSON list."),
+        ("warc_file", "string", "WARC file", "WARC文件 (WARC file) of the run."),
+        ("stats", "string", "Stats", "统计 (Scrapy stats), JSON."),
+    ),
+    primary_key=("id",),
+)
 
-#: Which portal each host belongs to (the registry's name, else the host), as of the last crawl
-#: of that host: ``bulletins.portal`` follows it.
-PORTAL_HOST_COLUMNS: dict[str, type] = {"host": str, "portal": str}
+#: Which portal each host belongs to, as of the last crawl of that host: bulletins.portal follows it.
+PORTAL_HOSTS = Table(
+    "portal_hosts", "Hosts of portals", "门户主机 (portal hosts): which portal each host belongs to.",
+    _fields(
+        ("host", "string", "Host", "主机 (host) name and port; primary key."),
+        ("portal", "string", "Portal", "门户 (portal): its short name in the registry, else the host."),
+    ),
+    primary_key=("host",),
+)
 
-#: Each portal's verdict in each run that crawled it, with what the run did there.
-PORTAL_RUN_COLUMNS: dict[str, type] = {
-    "run_id": int, "portal": str, "outcome": str, "problems": str, "bulletins": int,
-    "new": int, "changed": int, "errors": int,
-}
+PORTAL_RUNS = Table(
+    "portal_runs", "Portals in crawl runs",
+    "门户运行结果 (portal verdicts): each portal's verdict in each run that crawled it.",
+    _fields(
+        ("run_id", "integer", "Run id", "运行编号 (run id): see crawl_runs."),
+        ("portal", "string", "Portal", "门户 (portal) short name."),
+        ("outcome", "string", "Outcome", "结果 (outcome): ok or failed."),
+        ("problems", "string", "Problems", "问题 (problems) that made the portal unhealthy, JSON list."),
+        ("bulletins", "integer", "Bulletins", "通报数 (bulletins) of the portal in the archive after the run."),
+        ("new", "integer", "New", "新增 (new bulletins) in the run."),
+        ("changed", "integer", "Changed", "变更 (changed bulletins) in the run."),
+        ("errors", "integer", "Errors", "错误数 (errors) on the portal's hosts in the run."),
+    ),
+    primary_key=("run_id", "portal"),
+)
 
-#: Each failure of a run: which URL and why.
-RUN_FAILURE_COLUMNS: dict[str, type] = {
-    "id": int, "run_id": int, "url": str, "kind": str, "reason": str, "at": str,
-}
-
-
-def _ensure_table(db: sqlite_utils.Database, name: str, columns: dict[str, type], **kwargs) -> None:
-    """Create ``name`` or add the columns an older archive lacks."""
-    table = db[name]
-    if name not in db.table_names():
-        table.create(columns, **kwargs)
-        return
-    existing = set(table.columns_dict)
-    for column, kind in columns.items():
-        if column not in existing:
-            table.add_column(column, kind)
-
+RUN_FAILURES = Table(
+    "run_failures", "Failures of crawl runs", "失败记录 (failures): each URL a run could not archive, and why.",
+    _fields(
+        ("id", "integer", "Failure id", "失败编号 (failure id); primary key."),
+        ("run_id", "integer", "Run id", "运行编号 (run id): see crawl_runs."),
+        ("url", "string", "URL", "网址 (URL) that failed."),
+        ("kind", "string", "Kind", "类型 (kind) of failure."),
+        ("reason", "string", "Reason", "原因 (reason), one line."),
+        ("at", "timestamp", "At", "时间 (time), UTC."),
+    ),
+    primary_key=("id",),
+)
 
 #: Structure parsed from each bulletin's body (``pipelines.structure``); replaced per bulletin.
-MEETING_COLUMNS: dict[str, type] = {
-    "id": int, "bulletin_url": str, "date": str, "number": int, "kind": str, "heading": str,
-}
-ITEM_COLUMNS: dict[str, type] = {
-    "id": int, "bulletin_url": str, "meeting_id": int, "position": int, "section": str,
-    "status": str, "subject": str, "documents": str, "progress": str, "group_heading": str,
-}
-ITEM_UNIT_COLUMNS: dict[str, type] = {"item_id": int, "unit": str}
+MEETINGS = Table(
+    "meetings", "Meetings reported in bulletins",
+    "会议 (meetings) whose decisions a bulletin reports on, e.g. 市政府第5次常务会议.",
+    _fields(
+        ("id", "integer", "Meeting id", "会议编号 (meeting id): row number; primary key."),
+        _BULLETIN_URL,
+        ("date", "date", "Meeting date", "会议日期 (meeting date), ISO YYYY-MM-DD."),
+        ("number", "integer", "Meeting number", "会议次数 (meeting number): N of 第N次; empty when unnumbered."),
+        ("kind", "string", "Meeting kind", "会议类型 (kind of meeting), e.g. 常务会议 / 全体会议 / 专题会议."),
+        ("heading", "string", "Heading", "标题 (heading) as written in the bulletin, with its (一)."),
+    ),
+    primary_key=("id",),
+)
+_ITEM_FIELDS = _fields(
+    ("id", "integer", "Item id", "事项编号 (item id): row number; primary key."),
+    _BULLETIN_URL,
+    ("meeting_id", "integer", "Meeting id", "会议编号 (meeting id): see meetings; empty outside a meeting."),
+    ("position", "integer", "Position", "序号 (position): the item's written number within its group."),
+    ("section", "string", "Section", "栏目 (section) as written, e.g. 尚未完全落实事项."),
+    ("status", "string", "Status", "落实状态 (status), normalised: pending / mostly_done / done / other."),
+    ("subject", "string", "Subject", "事项内容 (subject): the decision as written, minus numbering."),
+    ("documents", "string_list", "Documents", "相关文件 (documents): titles quoted with 《》 in the subject."),
+    ("progress", "string", "Progress", "进展情况 (progress): the paragraphs that follow, one per line."),
+    ("group_heading", "string", "Group heading",
+     "分组标题 (group heading): the (一)… sub-heading when it is not a meeting."),
+)
+ITEMS = Table(
+    "items", "Decisions and their progress",
+    "督办事项 (supervised items): each decision or task a bulletin reports, with its progress.",
+    _ITEM_FIELDS, primary_key=("id",),
+)
+ITEM_UNITS = Table(
+    "item_units", "Units responsible for items", "责任单位 (responsible units): one row per unit named for an item.",
+    _fields(
+        ("item_id", "integer", "Item id", "事项编号 (item id): see items."),
+        ("unit", "string", "Unit", "责任单位 (responsible unit) as named in the bulletin."),
+    ),
+    primary_key=("item_id", "unit"),
+)
 
 #: Views over the structure tables. "Open" = pending in the latest bulletin reporting that
 #: decision (same meeting date/number/kind and subject), so a decision reported done later
 #: no longer counts; work-report items (no meeting) are one decision per bulletin.
-STRUCTURE_VIEWS: dict[str, str] = {
-    "open_items_per_unit": """
+OPEN_ITEMS_PER_UNIT = Table(
+    "open_items_per_unit", "Open items per responsible unit",
+    "未落实事项 (open items) per responsible unit: decisions still pending in the latest bulletin "
+    "reporting them.",
+    _fields(
+        ("unit", "string", "Unit", "责任单位 (responsible unit)."),
+        ("open_items", "integer", "Open items", "未落实事项数 (open items): distinct pending decisions."),
+        ("bulletins", "integer", "Bulletins", "通报数 (bulletins) reporting them."),
+        ("latest_published", "date", "Latest publication date", "最近发布日期 (latest publication date) of those."),
+    ),
+    view_sql="""
 with mention as (
   select i.id, i.status, i.bulletin_url, coalesce(b.published, '') as published,
          coalesce(m.date || '|' || coalesce(m.number, '') || '|' || m.kind, i.bulletin_url)
@@ -133,7 +306,22 @@ join item_units u on u.item_id = me.id
 where me.status = 'pending'
 group by u.unit
 order by open_items desc, u.unit""",
-    "items_per_meeting": """
+)
+ITEMS_PER_MEETING = Table(
+    "items_per_meeting", "Items per meeting", "各次会议事项 (items per meeting) by status.",
+    _fields(
+        ("date", "date", "Meeting date", "会议日期 (meeting date), ISO YYYY-MM-DD."),
+        ("number", "integer", "Meeting number", "会议次数 (meeting number)."),
+        ("kind", "string", "Meeting kind", "会议类型 (kind of meeting)."),
+        _BULLETIN_URL,
+        ("published", "date", "Publication date", "发布日期 (publication date) of the bulletin."),
+        ("items", "integer", "Items", "事项数 (items) reported."),
+        ("pending", "integer", "Pending", "未落实 (pending) items."),
+        ("mostly_done", "integer", "Mostly done", "基本落实 (mostly done) items."),
+        ("done", "integer", "Done", "已落实 (done) items."),
+        ("other", "integer", "Other", "其他 (other) items."),
+    ),
+    view_sql="""
 select m.date as date, m.number as number, m.kind as kind, m.bulletin_url as bulletin_url,
        b.published as published, count(i.id) as items,
        count(case when i.status = 'pending' then 1 end) as pending,
@@ -145,35 +333,84 @@ left join items i on i.meeting_id = m.id
 left join bulletins b on b.url = m.bulletin_url
 group by m.bulletin_url, m.date, m.number, m.kind
 order by m.date, m.number, b.published, m.bulletin_url""",
-}
+)
+#: Each item with what a reader needs beside it (its meeting, its bulletin, its units): what
+#: ``export --table items`` writes, so nobody joins four tables by hand.
+ITEM_DETAILS = Table(
+    "item_details", "Decisions and their progress, with meeting, bulletin and units",
+    "督办事项 (supervised items) with their meeting, bulletin and responsible units: one row per item.",
+    _ITEM_FIELDS + _fields(
+        ("meeting_date", "date", "Meeting date", "会议日期 (meeting date), ISO YYYY-MM-DD; empty outside a meeting."),
+        ("meeting_number", "integer", "Meeting number", "会议次数 (meeting number): N of 第N次."),
+        ("meeting_kind", "string", "Meeting kind", "会议类型 (kind of meeting), e.g. 常务会议."),
+        ("bulletin_title", "string", "Bulletin title", "通报标题 (bulletin title)."),
+        ("published", "date", "Publication date", "发布日期 (publication date) of the bulletin, ISO YYYY-MM-DD."),
+        ("site", "string", "Site", "站点 (site): host of the portal that published the bulletin."),
+        ("units", "string_list", "Units", "责任单位 (responsible units) named for the item, in order."),
+    ),
+    primary_key=("id",),
+    view_sql="""
+select i.id as id, i.bulletin_url as bulletin_url, i.meeting_id as meeting_id, i.position as position,
+       i.section as section, i.status as status, i.subject as subject, i.documents as documents,
+       i.progress as progress, i.group_heading as group_heading,
+       m.date as meeting_date, m.number as meeting_number, m.kind as meeting_kind,
+       b.title as bulletin_title, b.published as published, b.site as site,
+       (select json_group_array(unit) from
+          (select unit from item_units where item_id = i.id order by rowid)) as units
+from items i
+left join meetings m on m.id = i.meeting_id
+left join bulletins b on b.url = i.bulletin_url""",
+)
+
+#: Every table and view of the archive, by name, in creation order.
+TABLES: dict[str, Table] = {t.name: t for t in (
+    BULLETINS, URL_ALIASES, VERSIONS, CAPTURES, ATTACHMENTS, CRAWL_RUNS, PORTAL_HOSTS, PORTAL_RUNS, RUN_FAILURES,
+    MEETINGS, ITEMS, ITEM_UNITS, OPEN_ITEMS_PER_UNIT, ITEMS_PER_MEETING, ITEM_DETAILS,
+)}
+#: Column name -> Python type of each table (the contract scripts outside the repo rely on).
+BULLETIN_COLUMNS: dict[str, type] = BULLETINS.columns
+#: A column's kind by its name alone, for tables not declared here (first declaration wins).
+KIND_BY_NAME: dict[str, str] = {}
+for _table in TABLES.values():
+    for _field in _table.fields:
+        KIND_BY_NAME.setdefault(_field.name, _field.kind)
+
+
+def _ensure_table(db: sqlite_utils.Database, table: Table, **kwargs) -> None:
+    """Create ``table`` or add the columns an older archive lacks."""
+    existing = db[table.name]
+    pk = table.primary_key if len(table.primary_key) > 1 else (table.primary_key or (None,))[0]
+    if table.name not in db.table_names():
+        existing.create(table.columns, pk=pk, **kwargs)
+        return
+    have = set(existing.columns_dict)
+    for field in table.fields:
+        if field.name not in have:
+            existing.add_column(field.name, field.sqlite_type)
 
 
 def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
     """Meetings, items and their units, plus the views over them; fill them for old archives.
 
-    A view is re-created only when its SQL changed, so opening the archive writes nothing
-    in the usual case. When the tables are new and bulletins exist (an archive from before
-    they were added), every body is parsed once so queries work without a re-crawl.
+    A view is re-created only when its SQL changed (``create_view(replace=True)`` compares), so
+    opening the archive writes nothing in the usual case. When the tables are new and bulletins
+    exist (an archive from before they were added), every body is parsed once so queries work
+    without a re-crawl.
     """
     backfill = "items" not in db.table_names()
-    _ensure_table(db, "meetings", MEETING_COLUMNS, pk="id",
-                  foreign_keys=[("bulletin_url", "bulletins", "url")])
+    _ensure_table(db, MEETINGS, foreign_keys=[("bulletin_url", "bulletins", "url")])
     db["meetings"].create_index(["bulletin_url"], if_not_exists=True)
-    _ensure_table(db, "items", ITEM_COLUMNS, pk="id", foreign_keys=[
+    _ensure_table(db, ITEMS, foreign_keys=[
         ("bulletin_url", "bulletins", "url"), ("meeting_id", "meetings", "id")])
     db["items"].create_index(["bulletin_url"], if_not_exists=True)
     db["items"].create_index(["meeting_id"], if_not_exists=True)
     db["items"].create_index(["status"], if_not_exists=True)
-    _ensure_table(db, "item_units", ITEM_UNIT_COLUMNS, pk=("item_id", "unit"),
-                  foreign_keys=[("item_id", "items", "id")])
+    _ensure_table(db, ITEM_UNITS, foreign_keys=[("item_id", "items", "id")])
     db["item_units"].create_index(["unit"], if_not_exists=True)
-    for name, sql in STRUCTURE_VIEWS.items():
-        wanted = f"CREATE VIEW [{name}] AS {sql.strip()}"
-        row = db.execute("select sql from sqlite_master where type = 'view' and name = ?", [name]).fetchone()
-        if row is None or row[0] != wanted:
+    for view in TABLES.values():
+        if view.view_sql is not None:
             with db.atomic():
-                db.execute(f"DROP VIEW IF EXISTS [{name}]")
-                db.execute(wanted)
+                db.create_view(view.name, view.view_sql.strip(), replace=True)
     if backfill and db["bulletins"].count:
         from archive.structure import rebuild_structures
 
@@ -217,23 +454,23 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     portal_backfill = "bulletins" in db.table_names() and "portal" not in db["bulletins"].columns_dict
-    _ensure_table(db, "bulletins", BULLETIN_COLUMNS, pk="url", not_null={"url", "site"})
+    _ensure_table(db, BULLETINS, not_null={"url", "site"})
     if portal_backfill:  # an archive from before portals: each host was its own portal
         db.execute("update bulletins set portal = site")
     db["bulletins"].create_index(["published"], if_not_exists=True)
     db["bulletins"].create_index(["site", "published"], if_not_exists=True)
     db["bulletins"].create_index(["portal", "published"], if_not_exists=True)
-    _ensure_table(db, "portal_hosts", PORTAL_HOST_COLUMNS, pk="host")
-    _ensure_table(db, "portal_runs", PORTAL_RUN_COLUMNS, pk=("run_id", "portal"))
-    _ensure_table(db, "url_aliases", URL_ALIAS_COLUMNS, pk="alias")
-    _ensure_table(db, "versions", VERSION_COLUMNS, pk="id")
+    _ensure_table(db, URL_ALIASES)
+    _ensure_table(db, VERSIONS)
     db["versions"].create_index(["url", "seen_at"], if_not_exists=True)
-    _ensure_table(db, "captures", CAPTURE_COLUMNS, pk="id")
+    _ensure_table(db, CAPTURES)
     db["captures"].create_index(["url"], if_not_exists=True)
-    _ensure_table(db, "attachments", ATTACHMENT_COLUMNS, pk=ATTACHMENT_KEY)
+    _ensure_table(db, ATTACHMENTS)
     db["attachments"].create_index(["sha256"], if_not_exists=True)
-    _ensure_table(db, "crawl_runs", CRAWL_RUN_COLUMNS, pk="id")
-    _ensure_table(db, "run_failures", RUN_FAILURE_COLUMNS, pk="id")
+    _ensure_table(db, CRAWL_RUNS)
+    _ensure_table(db, PORTAL_HOSTS)
+    _ensure_table(db, PORTAL_RUNS)
+    _ensure_table(db, RUN_FAILURES)
     db["run_failures"].create_index(["run_id"], if_not_exists=True)
     _ensure_structure_tables(db)
     from archive.search import ensure_search_shape

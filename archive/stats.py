@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from archive.store import CONTENT_COLUMNS
+from archive.schema import CONTENT_COLUMNS
 
 #: Columns whose coverage is reported: the document's own fields, not bookkeeping.
 COVERAGE_COLUMNS = CONTENT_COLUMNS

@@ -14,20 +14,13 @@ from typing import Literal
 import sqlite_utils
 
 from archive.portals import portal_of_site
-from archive.schema import insert_row, upsert_row
+from archive.schema import CONTENT_COLUMNS, insert_row, upsert_row
 from archive.search import PendingIndex, index_bulletin
 from archive.structure import save_structure
 from crawler.items import BulletinRecord
 from pipelines.structure import parse_structure
 
 Outcome = Literal["new", "changed", "unchanged"]
-
-#: Columns whose change means the document changed (capture bookkeeping excluded).
-CONTENT_COLUMNS = (
-    "index_no", "doc_no", "publisher", "category", "validity", "published", "issued",
-    "title", "body", "attachments",
-)
-
 
 @dataclass(frozen=True)
 class Capture:
@@ -77,8 +70,8 @@ def save_bulletin(
         rowid = previous["rowid"] if previous else next(
             db.query("select rowid from bulletins where url = ?", [row["url"]]))["rowid"]
         index_bulletin(
-            db, rowid, row["title"], row["body"],
-            previous=(previous["title"], previous["body"]) if previous else None,
+            db, rowid, row["title"], row["body"], row["published"],
+            previous=(previous["title"], previous["body"], previous["published"]) if previous else None,
             pending=pending_index,
         )
         save_structure(db, row["url"], parse_structure(row["body"] or ""), new=previous is None)

@@ -17,23 +17,41 @@ from crawler import commands
 from crawler.errors import CommandError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_names() -> list[str]:
+    """Subcommands, one per module of :mod:`crawler.commands`, found without importing them."""
+    return sorted(info.name for info in pkgutil.iter_modules(commands.__path__))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``only`` of that one command alone.
+
+    Each command module imports what it needs (Scrapy for ``crawl``, Datasette for ``serve``), so
+    a run imports only its own command's module: ``search`` answers without loading Scrapy.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m crawler",
         description="Crawl, archive, search and export supervision bulletins (政务督查).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"crawler.commands.{info.name}")
-        name = getattr(module, "NAME", info.name)
+    for name in command_names():
+        if only is not None and name != only:
+            continue
+        module = importlib.import_module(f"crawler.commands.{name}")
         command_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command_parser)
         command_parser.set_defaults(run=module.run)
     return parser
 
 
+def _command_in(argv: list[str]) -> str | None:
+    """The command ``argv`` names (its first word), if it names one."""
+    first = next(iter(argv), None)
+    return first if first in command_names() else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command_in(argv)).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except CommandError as error:

@@ -8,7 +8,9 @@ reprocessing) work from the server's bytes, never from a re-rendering.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+from archive.schema import BULLETIN_COLUMNS
 
 
 @dataclass
@@ -40,10 +42,10 @@ class BulletinRecord:
     extraction: dict[str, str] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
-        """The ``bulletins`` row: attachments as a JSON list, bookkeeping left out."""
-        data = asdict(self)
-        data.pop("extraction")
-        data["attachments"] = json.dumps(data["attachments"], ensure_ascii=False)
+        """The ``bulletins`` columns this record fills (as declared in :mod:`archive.schema`),
+        attachments as a JSON list; the archive's bookkeeping columns are the store's."""
+        data = {name: getattr(self, name) for name in BULLETIN_COLUMNS if name in _RECORD_FIELDS}
+        data["attachments"] = json.dumps([asdict(a) for a in self.attachments], ensure_ascii=False)
         return data
 
 
@@ -76,3 +78,6 @@ class BulletinPage:
     #: Pages 1, 2, … of a document split over several pages, in order (page 0 is this one).
     parts: list[PagePart] = field(default_factory=list)
     record: BulletinRecord | None = None
+
+
+_RECORD_FIELDS = frozenset(f.name for f in fields(BulletinRecord))

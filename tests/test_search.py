@@ -11,14 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive import search as search_module
+from archive.search import planner
 from archive.schema import BULLETIN_COLUMNS, open_archive
 from archive.search import (
     FTS_TABLE,
     META_TABLE,
     QueryError,
-    build_match,
     count_matches,
-    delete_from_index,
     ensure_search_shape,
     fold,
     index_bulletin,
@@ -64,7 +63,7 @@ def make_bulletin(rng: random.Random, number: int) -> dict:
 
 def add(db: sqlite_utils.Database, row: dict) -> int:
     rowid = db["bulletins"].insert(row).last_rowid
-    index_bulletin(db, rowid, row.get("title"), row.get("body"))
+    index_bulletin(db, rowid, row.get("title"), row.get("body"), row.get("published"))
     return rowid
 
 
@@ -76,6 +75,11 @@ def expected(db: sqlite_utils.Database, query: str) -> set[int]:
         for rowid, title, body in db.execute("SELECT rowid, title, body FROM bulletins")
         if all(w in (title or "").lower() or w in (body or "").lower() for w in words)
     }
+
+
+def match_of(query: str) -> str:
+    """The FTS5 expression a query is looked up by."""
+    return search_module.parse_query(query).match
 
 
 def found(db: sqlite_utils.Database, query: str) -> set[int]:
@@ -120,23 +124,23 @@ def test_tokenizer_turns_runs_into_bigrams_and_a_last_character() -> None:
 
 
 def test_build_match_quotes_bigrams_and_never_passes_user_text() -> None:
-    assert build_match("督") == '"督"*'
-    assert build_match("常务会议纪要") == '"常务" + "务会" + "会议" + "议纪" + "纪要"'
-    assert build_match("GDP增长") == '"gd" + "dp" + "p增" + "增长"'
-    assert build_match("咸宁 5G") == '"咸宁" AND "5g"'
+    assert match_of("督") == '"督"*'
+    assert match_of("常务会议纪要") == '"常务" + "务会" + "会议" + "议纪" + "纪要"'
+    assert match_of("GDP增长") == '"gd" + "dp" + "p增" + "增长"'
+    assert match_of("咸宁 5G") == '"咸宁" AND "5g"'
     # punctuation inside a word: its longest run narrows the candidates, the rest is checked
-    assert build_match("1.6436亿元") == '"64" + "43" + "36" + "6亿" + "亿元"'
+    assert match_of("1.6436亿元") == '"64" + "43" + "36" + "6亿" + "亿元"'
     # ... and a run followed by punctuation must end a run in the text (its lone last character)
-    assert build_match('NEAR("督查")') == '"ne" + "ea" + "ar" + "r"'
-    assert build_match("督查。") == '"督查" + "查"'
-    assert build_match("3.5%") == '"3"'
-    assert build_match("（）") == ""  # nothing to look up: search scans
+    assert match_of('NEAR("督查")') == '"ne" + "ea" + "ar" + "r"'
+    assert match_of("督查。") == '"督查" + "查"'
+    assert match_of("3.5%") == '"3"'
+    assert match_of("（）") == ""  # nothing to look up: search scans
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\u3000", "字" * 31, "a " * 16])
 def test_empty_and_too_long_queries_raise_a_value_error(query: str) -> None:
     with pytest.raises(QueryError) as error:
-        build_match(query)
+        match_of(query)
     assert isinstance(error.value, ValueError) and str(error.value)
 
 
@@ -252,14 +256,12 @@ def test_bad_filters_raise_query_error(archive, bad: dict) -> None:
         search(db, "督查", **bad)
 
 
-@pytest.mark.parametrize("probe_rows", [3, 200])
-def test_common_words_keep_results_complete(archive, monkeypatch, probe_rows: int) -> None:
+def test_common_words_keep_results_complete(archive, monkeypatch) -> None:
     db, _ = archive
     rows = {r["rowid"]: r["published"] for r in db.query("SELECT rowid, published FROM bulletins")}
     common = len(expected(db, "赤壁市")) + 1  # 督查 is common, 赤壁市 is not
     assert 0 < len(expected(db, "赤壁市 督查")) and len(expected(db, "督查")) > common
-    monkeypatch.setattr(search_module, "COMMON_DOCS", common)
-    monkeypatch.setattr(search_module, "PROBE_ROWS", probe_rows)  # probing falls back, or suffices
+    monkeypatch.setattr(planner, "COMMON_DOCS", common)
 
     def newest(rowids: set[int]) -> list[int]:
         return sorted(rowids, key=lambda r: (rows[r], r), reverse=True)
@@ -272,9 +274,9 @@ def test_common_words_keep_results_complete(archive, monkeypatch, probe_rows: in
         newest_first("督查", hits)
         assert len(hits) == len(expected(db, "督查")) and all(h.score is None for h in hits)
         newest_first("督查", search(db, "督查", limit=4, sort=sort))
-    # probing the 20 newest rows, then the rest sorted: in order, none twice
-    probed = search_module._newest(db, search_module.parse_query("督查"), search_module.Filters(), 1.0, 10)
-    assert [rowid for rowid, _ in probed] == newest(expected(db, "督查"))
+    # the index read backwards: newest first, in order, none twice
+    read = planner._newest(db, search_module.parse_query("督查"), search_module.Filters())
+    assert [rowid for rowid, _ in read] == newest(expected(db, "督查"))
     ranked = search(db, "赤壁市 督查", limit=None)  # ranked by the uncommon word
     assert {h.rowid for h in ranked} == expected(db, "赤壁市 督查") and all(h.score > 0 for h in ranked)
     newest_first("赤壁市 督查", search(db, "赤壁市 督查", sort="newest"))
@@ -287,7 +289,7 @@ def test_common_words_keep_results_complete(archive, monkeypatch, probe_rows: in
 def test_a_limited_search_fills_its_limit_when_candidates_need_checking(archive, monkeypatch, sort) -> None:
     db, _ = archive
     for common in (5, 2000):
-        monkeypatch.setattr(search_module, "COMMON_DOCS", common)
+        monkeypatch.setattr(planner, "COMMON_DOCS", common)
         for query in ["督查，", "督查。", "1.6436亿元", "：市", "NEAR(x)", "3.5%", "（二）", "、", "督查 。", "gdp增长6.5%"]:
             want = expected(db, query)
             hits = search(db, query, limit=3, sort=sort)
@@ -307,18 +309,14 @@ def test_updating_a_body_replaces_its_words(small) -> None:
     rowid = add(small, old)
     add(small, {"url": "https://x/2", "site": "x", "title": "其他", "body": "常务会议"})
     small["bulletins"].update(old["url"], {"body": "5G基站建设，GDP增长"})
-    index_bulletin(small, rowid, old["title"], "5G基站建设，GDP增长", previous=(old["title"], old["body"]))
+    index_bulletin(small, rowid, old["title"], "5G基站建设，GDP增长", previous=(old["title"], old["body"], None))
     assert found(small, "1.6436亿元") == found(small, "会议纪要") == set()
     assert found(small, "常务会议") == {rowid + 1}
     assert found(small, "gdp增长") == found(small, "5G") == found(small, "咸宁") == {rowid}
     small["bulletins"].update(old["url"], {"title": "新标题"})
-    index_bulletin(small, rowid, "新标题", "5G基站建设，GDP增长", previous=(old["title"], "5G基站建设，GDP增长"))
+    index_bulletin(small, rowid, "新标题", "5G基站建设，GDP增长", previous=(old["title"], "5G基站建设，GDP增长", None))
     assert found(small, "咸宁") == set() and found(small, "新标题") == {rowid}
     assert index_status(small).in_sync
-
-    delete_from_index(small, rowid, "新标题", "5G基站建设，GDP增长")
-    small["bulletins"].delete(old["url"])
-    assert found(small, "5G") == set() and index_status(small).in_sync
     # the index stays consistent: FTS5's own check passes after deletes with the old tokens
     small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")
 
@@ -401,7 +399,7 @@ def test_property_search_equals_substring_scan(texts: list[tuple[str, str]], dat
 def test_property_any_text_is_safe(archive, query: str) -> None:
     db, _ = archive
     try:
-        match = build_match(query)
+        match = match_of(query)
     except QueryError:
         assert not query.strip() or len(query.strip()) > search_module.MAX_QUERY_CHARS
         return
