@@ -14,11 +14,11 @@ matches when the title or body contains it verbatim, several words must all appe
     nothing for plain words;
   - ``zwdc_snippet(body, q)``: the CLI's snippet, matches in 【…】.
 
-* A canned query ``search`` (parameters ``q``, ``publisher``, ``category``, ``site``, ``year``;
+* A canned query ``search`` (parameters ``q``, ``publisher``, ``category``, ``site``, ``portal``, ``year``;
   empty means any, ``(blank)`` means empty) ranked like the CLI: its page, ``.csv`` and ``.json``
   are Datasette's own.
 * ``/-/search?q=…``: ranked results with highlighted snippets, links to the original bulletins,
-  facets (publisher, category, year, site) over the matching set, downloads of the same results.
+  facets (publisher, category, year, site, portal) over the matching set, downloads of the same results.
 * ``?_q=…`` on the ``bulletins`` table page filters it to the matches, so Datasette's own table
   facets, CSV and JSON work on search results too; a ``year`` facet type (``{"year": "published"}``)
   counts ISO dates by year.
@@ -56,7 +56,8 @@ PAGE_SIZE = 20
 #: Filter value meaning "this field is empty" (a facet row for bulletins without the field).
 BLANK = "(blank)"
 #: Facets of the search page: (parameter, label).
-FACETS = (("publisher", "Publisher"), ("category", "Category"), ("year", "Year"), ("site", "Site"))
+FACETS = (("publisher", "Publisher"), ("category", "Category"), ("year", "Year"), ("site", "Site"),
+          ("portal", "Portal"))
 _YEAR = re.compile(r"\d{4}")
 _SAFE_SCHEMES = ("http://", "https://")
 
@@ -127,16 +128,17 @@ _FILTERS = " AND ".join([
     _filter_sql("b.publisher", "publisher"),
     _filter_sql("b.category", "category"),
     _filter_sql("b.site", "site"),
+    _filter_sql("b.portal", "portal"),
     _filter_sql("substr(b.published, 1, 4)", "year"),
 ])
 _COLUMNS = ("b.rowid AS rowid, b.url AS url, b.title AS title, b.published AS published, "
-            "b.publisher AS publisher, b.category AS category, b.site AS site, "
+            "b.publisher AS publisher, b.category AS category, b.site AS site, b.portal AS portal, "
             "zwdc_snippet(b.body, :q) AS snippet")
 
 #: Ranked like the CLI (negated bm25 with the title weighted, then newest archived); a query
 #: without letters or digits (``zwdc_match`` = '') scans, newest published first. The guards on
 #: ``zwdc_match(:q)`` are constant, so SQLite skips the branch that does not apply.
-SEARCH_SQL = f"""select rowid, url, title, published, publisher, category, site, snippet, score
+SEARCH_SQL = f"""select rowid, url, title, published, publisher, category, site, portal, snippet, score
 from (
   select {_COLUMNS}, -bm25([{FTS_TABLE}], {float(TITLE_WEIGHT)!r}, 1.0) AS score
   from [{FTS_TABLE}] join bulletins b on b.rowid = [{FTS_TABLE}].rowid
@@ -274,6 +276,7 @@ class PageFilters:
     category: str = ""
     year: str = ""
     site: str = ""
+    portal: str = ""
 
     def items(self) -> list[tuple[str, str]]:
         return [(name, value) for name, value in vars(self).items() if value]
@@ -285,9 +288,9 @@ class PageFilters:
         return PageFilters(**{**vars(self), name: ""})
 
 
-def _fields(publisher, category, site, published) -> dict[str, str]:
+def _fields(publisher, category, site, portal, published) -> dict[str, str]:
     year = (published or "")[:4]
-    return {"publisher": publisher or "", "category": category or "", "site": site or "",
+    return {"publisher": publisher or "", "category": category or "", "site": site or "", "portal": portal or "",
             "year": year if _YEAR.fullmatch(year) else ""}
 
 
@@ -297,8 +300,9 @@ def run_search(conn, query: str, filters: PageFilters, sort: str, page: int) -> 
     # Results: archive.search narrows by what it filters exactly (site, year as a date range);
     # the exact facet values are applied here (its publisher filter is a substring).
     narrow = {}
-    if filters.site and filters.site != BLANK:
-        narrow["site"] = filters.site
+    for name in ("site", "portal"):
+        if getattr(filters, name) and getattr(filters, name) != BLANK:
+            narrow[name] = getattr(filters, name)
     if _YEAR.fullmatch(filters.year):
         narrow.update(since=f"{filters.year}-01-01", until=f"{filters.year}-12-31")
     # Every match, unfiltered: each facet counts with the *other* filters applied.
@@ -307,7 +311,7 @@ def run_search(conn, query: str, filters: PageFilters, sort: str, page: int) -> 
     for start in range(0, len(rowids), 500):
         batch = rowids[start:start + 500]
         for rowid, *values in db.execute(
-            "select rowid, publisher, category, site, published from bulletins "
+            "select rowid, publisher, category, site, portal, published from bulletins "
             f"where rowid in ({', '.join('?' * len(batch))})", batch,
         ):
             fields[rowid] = _fields(*values)
@@ -319,7 +323,7 @@ def run_search(conn, query: str, filters: PageFilters, sort: str, page: int) -> 
         facets[name] = Counter(row[name] for row in fields.values() if others.accepts(row))
     offset = (page - 1) * PAGE_SIZE
     needs_all = any(value for name, value in filters.items() if name in ("publisher", "category")) \
-        or BLANK in (filters.site, filters.year)
+        or BLANK in (filters.site, filters.portal, filters.year)
     hits = archive_search.search(
         db, query, limit=None if needs_all else offset + PAGE_SIZE, sort=sort,
         publisher=filters.publisher if filters.publisher != BLANK else None, **narrow)

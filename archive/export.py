@@ -391,6 +391,7 @@ def export_table(
     since: str | date | None = None,
     until: str | date | None = None,
     site: str | None = None,
+    portal: str | None = None,
     query: str | None = None,
     progress: bool = False,
     batch_rows: int = DEFAULT_BATCH_ROWS,
@@ -398,7 +399,7 @@ def export_table(
     """Write ``table``'s rows matching the filters to ``output`` and describe it in datapackage.json.
 
     ``since``/``until`` are inclusive bounds on the table's date column (``published``),
-    ``site`` is an exact match, ``query`` a full-text search (bulletins only). Raises
+    ``site`` and ``portal`` are exact matches, ``query`` a full-text search (bulletins only). Raises
     :class:`ExportError` for input the caller can fix, before anything is written.
     """
     started = time.perf_counter()
@@ -409,7 +410,7 @@ def export_table(
         raise ExportError(f"--since {since} is after --until {until}")
     columns = table_columns(db, table)
     key = primary_key(db, table)
-    filters = {"since": since, "until": until, "site": site, "query": query}
+    filters = {"since": since, "until": until, "site": site, "portal": portal, "query": query}
     match_table = f"export_match_{secrets.token_hex(4)}"
     where, params = _where(table, {column.name for column in columns}, filters, match_table)
     _check_output(output)
@@ -450,11 +451,12 @@ def _where(
                 raise ExportError(f"--{option}: table {table} has no {date_column} column to filter on")
             clauses.append(f"{_quote(date_column)} {operator} ?")
             params.append(filters[option])
-    if filters["site"] is not None:
-        if "site" not in names:
-            raise ExportError(f"--site: table {table} has no site column")
-        clauses.append("site = ?")
-        params.append(filters["site"])
+    for option in ("site", "portal"):
+        if filters[option] is not None:
+            if option not in names:
+                raise ExportError(f"--{option}: table {table} has no {option} column")
+            clauses.append(f"{option} = ?")
+            params.append(filters[option])
     if filters["query"] is not None:
         if table not in SEARCHABLE_TABLES:
             raise ExportError(f"--query: only {', '.join(sorted(SEARCHABLE_TABLES))} can be searched")

@@ -346,6 +346,7 @@ ITEM_DETAILS = Table(
         ("bulletin_title", "string", "Bulletin title", "通报标题 (bulletin title)."),
         ("published", "date", "Publication date", "发布日期 (publication date) of the bulletin, ISO YYYY-MM-DD."),
         ("site", "string", "Site", "站点 (site): host of the portal that published the bulletin."),
+        ("portal", "string", "Portal", "门户 (portal): short name of the portal that published the bulletin."),
         ("units", "string_list", "Units", "责任单位 (responsible units) named for the item, in order."),
     ),
     primary_key=("id",),
@@ -354,7 +355,7 @@ select i.id as id, i.bulletin_url as bulletin_url, i.meeting_id as meeting_id, i
        i.section as section, i.status as status, i.subject as subject, i.documents as documents,
        i.progress as progress, i.group_heading as group_heading,
        m.date as meeting_date, m.number as meeting_number, m.kind as meeting_kind,
-       b.title as bulletin_title, b.published as published, b.site as site,
+       b.title as bulletin_title, b.published as published, b.site as site, b.portal as portal,
        (select json_group_array(unit) from
           (select unit from item_units where item_id = i.id order by rowid)) as units
 from items i

@@ -183,7 +183,7 @@ def test_facets_count_the_matches_and_filter(served, page, db):
         f.dataset.facet,
         [...f.querySelectorAll("li")].map(li => [li.querySelector("a").textContent, +li.querySelector(".count").textContent])
     ]))""")
-    assert set(facets) == {"publisher", "category", "year", "site"}
+    assert set(facets) == {"publisher", "category", "year", "site", "portal"}
     for name, values in facets.items():  # every match has exactly one value per facet
         assert values and sum(count for _, count in values) == total, (name, values)
     year, year_count = facets["year"][0]

@@ -175,3 +175,29 @@ def test_an_archive_from_before_portals_gets_each_host_as_its_portal(tmp_path):
     assert result.returncode == 0, result.stderr
     assert [row["portal"] for row in sqlite_utils.Database(archive)["bulletins"].rows] == ["a.gov.cn"]
 
+
+
+def test_stats_search_export_and_items_take_a_portal(registry_crawl, tmp_path):
+    _servers, _registry, archive, _result, _listed = registry_crawl
+    db = sqlite_utils.Database(archive)
+    counts = dict(db.execute("select portal, count(*) from bulletins group by portal"))
+    stats = run_cli("stats", "--archive", str(archive), "--portal", "twocolumns")
+    assert stats.returncode == 0 and f"{counts['twocolumns']} bulletins from 1 site(s)" in stats.stdout
+    assert "(portal twocolumns)" in stats.stdout
+    word = "督查"
+    expected = {url for (url,) in db.execute(
+        "select url from bulletins where portal = 'xianning' and (instr(title, ?) or instr(body, ?))", [word, word])}
+    found = run_cli("search", word, "--portal", "xianning", "--limit", "500", "--json", "--archive", str(archive))
+    assert found.returncode == 0 and expected
+    assert {json.loads(line)["url"] for line in found.stdout.splitlines()} == expected
+    output = tmp_path / "scripted.jsonl"
+    exported = run_cli("export", "--format", "jsonl", "--output", str(output), "--portal", "scripted",
+                       "--archive", str(archive))
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == counts["scripted"] and {row["portal"] for row in rows} == {"scripted"}
+    items = run_cli("items", "--portal", "twocolumns", "--json", "--archive", str(archive))
+    expected_items = db.execute("select count(*) from items i join bulletins b on b.url = i.bulletin_url "
+                                "where b.portal = 'twocolumns'").fetchone()[0]
+    assert items.returncode == 0 and expected_items
+    assert [json.loads(line)["portal"] for line in items.stdout.splitlines()] == ["twocolumns"] * expected_items

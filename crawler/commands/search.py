@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", metavar="DATE", help="published on or before DATE (YYYY-MM-DD)")
     parser.add_argument("--publisher", metavar="TEXT", help="publisher contains TEXT")
     parser.add_argument("--site", metavar="HOST", help="only this site (host name, exact)")
+    parser.add_argument("--portal", metavar="NAME", help="only this portal (its short name, see 'sites')")
     parser.add_argument("--sort", choices=SORTS, default="relevance",
                         help="relevance (bm25, default) or newest first")
     parser.add_argument("--json", action="store_true",
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--limit must be at least 1, not {args.limit}", 2)
     try:  # validate before touching the archive, so bad input is always exit 2
         parse_query(args.query)
-        Filters.make(args.since, args.until, args.publisher, args.site)
+        Filters.make(args.since, args.until, args.publisher, args.site, args.portal)
     except QueryError as error:
         raise CommandError(str(error), 2) from None
     db = open_archive(args.archive, create=False)
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: the search index covers {status.indexed} of {status.rows} bulletins; "
               "run 'python -m crawler reindex'", file=sys.stderr)
     hits = search(db, args.query, limit=args.limit, since=args.since, until=args.until,
-                  publisher=args.publisher, site=args.site, sort=args.sort)
+                  publisher=args.publisher, site=args.site, portal=args.portal, sort=args.sort)
     if not hits:
         print(f"no bulletins match {args.query.strip()!r}", file=sys.stderr if args.json else sys.stdout)
         return 0
