@@ -15,6 +15,10 @@ from tests.replica import faults
 from tests.replica.registry import replica_portals, write_registry
 
 
+def first_start_url(server) -> str:
+    return next(iter(server.columns.values())).start_url
+
+
 def registry_file(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "sites.toml"
     path.write_text(text, encoding="utf-8")
@@ -119,50 +123,52 @@ def test_sites_lists_each_portal_with_its_last_run(registry_crawl):
 def test_a_start_url_outside_the_registry_is_a_portal_named_by_its_host(registry_crawl, tmp_path):
     servers, registry, _archive, _result, _listed = registry_crawl
     archive = tmp_path / "a.db"
-    outside = servers["scripted"].columns["scripted-count"].start_url
+    last = list(servers)[-1]
+    outside = first_start_url(servers[last])
     inside = servers["xianning"].columns["xianning"].start_url
     result = run_cli("crawl", "--start-url", outside, "--archive", str(archive), *FAST)
     assert result.returncode == 0, result.stderr[-2000:]
     result = run_cli("crawl", "--sites", str(registry), "--start-url", inside, "--archive", str(archive), *FAST)
     assert result.returncode == 0, result.stderr[-2000:]
     portals = dict(sqlite_utils.Database(archive).execute("select site, portal from bulletins group by site"))
-    assert portals == {servers["scripted"].host: servers["scripted"].host, servers["xianning"].host: "xianning"}
+    assert portals == {servers[last].host: servers[last].host, servers["xianning"].host: "xianning"}
 
 
 def test_an_unhealthy_site_is_named_and_the_healthy_ones_are_archived(tmp_path):
     archive = tmp_path / "a.db"
     with replica_portals(per_family=5, seed=32) as servers:
         registry = write_registry(tmp_path / "sites.toml", servers)
-        dead = servers["scripted"]
-        dead.faults[urlsplit(dead.columns["scripted-count"].start_url).path] = faults.always(500)
+        dead = list(servers)[-1]
+        servers[dead].faults[urlsplit(first_start_url(servers[dead])).path] = faults.always(500)
         result = run_cli("crawl", "--sites", str(registry), "--all-sites", "--archive", str(archive), *FAST)
         listed = run_cli("sites", "--sites", str(registry), "--archive", str(archive), "--json")
     assert result.returncode == 1
     reason = result.stderr.strip().splitlines()[-1]
-    assert reason.startswith("error: unhealthy sites: scripted (start page failed: ")
-    assert "xianning" not in reason and "twocolumns" not in reason
+    assert reason.startswith(f"error: unhealthy sites: {dead} (start page failed: ")
+    assert not any(f"{name} (" in reason for name in servers if name != dead)
     stored = {row["portal"] for row in sqlite_utils.Database(archive)["bulletins"].rows}
-    assert stored == {"xianning", "twocolumns"}
+    assert stored == set(servers) - {dead}
     verdicts = {entry["name"]: entry["last_run"]["outcome"] for entry in map(json.loads, listed.stdout.splitlines())}
-    assert verdicts == {"xianning": "ok", "twocolumns": "ok", "scripted": "failed"}
+    assert verdicts == {name: "failed" if name == dead else "ok" for name in servers}
 
 
 def test_each_portal_keeps_its_own_pace_while_they_crawl_side_by_side(tmp_path):
     """``delay`` of one portal spaces its requests; the others are not held back by it."""
     with replica_portals(per_family=4, seed=33) as servers:
         registry = write_registry(tmp_path / "sites.toml", servers)
+        slow_name = list(servers)[-1]
         text = registry.read_text(encoding="utf-8").replace(
-            '[sites.scripted]\n', '[sites.scripted]\ndelay = 0.4\nconcurrency = 1\n')
+            f'[sites.{slow_name}]\n', f'[sites.{slow_name}]\ndelay = 0.4\nconcurrency = 1\n')
         registry.write_text(text, encoding="utf-8")
         result = run_cli("crawl", "--sites", str(registry), "--all-sites", "--archive", str(tmp_path / "a.db"),
                          *FAST)
         times = {name: sorted(request["time"] for request in server.requests) for name, server in servers.items()}
     assert result.returncode == 0, result.stderr[-2000:]
-    slow = times["scripted"]
+    slow = times[slow_name]
     gaps = [later - earlier for earlier, later in zip(slow, slow[1:])]
     # Scrapy spreads a delay over 0.5–1.5 times its value.
     assert len(slow) > 5 and min(gaps) >= 0.2
-    for name in ("xianning", "twocolumns"):
+    for name in set(servers) - {slow_name}:
         assert times[name][-1] < slow[-1] and times[name][0] < slow[len(slow) // 2]
 
 
@@ -181,23 +187,25 @@ def test_stats_search_export_and_items_take_a_portal(registry_crawl, tmp_path):
     _servers, _registry, archive, _result, _listed = registry_crawl
     db = sqlite_utils.Database(archive)
     counts = dict(db.execute("select portal, count(*) from bulletins group by portal"))
-    stats = run_cli("stats", "--archive", str(archive), "--portal", "twocolumns")
-    assert stats.returncode == 0 and f"{counts['twocolumns']} bulletins from 1 site(s)" in stats.stdout
-    assert "(portal twocolumns)" in stats.stdout
+    two = next(name for name, server in _servers.items() if len(server.columns) > 1)
+    last = list(_servers)[-1]
+    stats = run_cli("stats", "--archive", str(archive), "--portal", two)
+    assert stats.returncode == 0 and f"{counts[two]} bulletins from 1 site(s)" in stats.stdout
+    assert f"(portal {two})" in stats.stdout
     word = "督查"
     expected = {url for (url,) in db.execute(
         "select url from bulletins where portal = 'xianning' and (instr(title, ?) or instr(body, ?))", [word, word])}
     found = run_cli("search", word, "--portal", "xianning", "--limit", "500", "--json", "--archive", str(archive))
     assert found.returncode == 0 and expected
     assert {json.loads(line)["url"] for line in found.stdout.splitlines()} == expected
-    output = tmp_path / "scripted.jsonl"
-    exported = run_cli("export", "--format", "jsonl", "--output", str(output), "--portal", "scripted",
+    output = tmp_path / "last.jsonl"
+    exported = run_cli("export", "--format", "jsonl", "--output", str(output), "--portal", last,
                        "--archive", str(archive))
     assert exported.returncode == 0, exported.stderr
     rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == counts["scripted"] and {row["portal"] for row in rows} == {"scripted"}
-    items = run_cli("items", "--portal", "twocolumns", "--json", "--archive", str(archive))
+    assert len(rows) == counts[last] and {row["portal"] for row in rows} == {last}
+    items = run_cli("items", "--portal", two, "--json", "--archive", str(archive))
     expected_items = db.execute("select count(*) from items i join bulletins b on b.url = i.bulletin_url "
-                                "where b.portal = 'twocolumns'").fetchone()[0]
+                                "where b.portal = ?", [two]).fetchone()[0]
     assert items.returncode == 0 and expected_items
-    assert [json.loads(line)["portal"] for line in items.stdout.splitlines()] == ["twocolumns"] * expected_items
+    assert [json.loads(line)["portal"] for line in items.stdout.splitlines()] == [two] * expected_items
