@@ -1,7 +1,9 @@
-"""One crawl per archive at a time: an exclusive, non-blocking lock file beside it.
+"""One writer per archive at a time: an exclusive, non-blocking lock file beside it.
 
 ``flock`` locks die with their process, so a crawl killed with SIGKILL never leaves a stale
-lock behind.
+lock behind. The path is resolved first (a symlink to the archive takes the archive's own
+lock), and the lock file is removed when released: taking it checks that the file locked is
+still the one at the path, so removing it never lets a second process in.
 """
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
+
+from archive.layout import ArchiveLayout
 
 
 class ArchiveBusy(Exception):
@@ -17,21 +22,28 @@ class ArchiveBusy(Exception):
 
 class ArchiveLock:
     def __init__(self, archive: str | Path):
-        self.path = Path(f"{archive}.lock")
-        self._handle = None
+        self.archive = ArchiveLayout.of(archive).db
+        self.path = ArchiveLayout.of(archive).lock
+        self._handle: TextIO | None = None
 
     def __enter__(self) -> "ArchiveLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+        while True:
+            handle = open(self.path, "a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise ArchiveBusy(f"another crawl is already running on {self.archive} ({holder})") from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(handle.fileno()).st_ino
+            except FileNotFoundError:  # its holder removed it as we opened it
+                same = False
+            if same:
+                break
             handle.close()
-            raise ArchiveBusy(
-                f"another crawl is already running on {self.path.with_suffix('')} ({holder})"
-            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}")
@@ -41,7 +53,7 @@ class ArchiveLock:
 
     def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
         if self._handle is not None:
-            self._handle.truncate(0)
+            self.path.unlink(missing_ok=True)  # still locked: nobody can take the file removed
             fcntl.flock(self._handle, fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None

@@ -151,9 +151,17 @@ CAPTURES = Table(
         ("warc_offset", "integer", "WARC offset", "偏移量 (offset) of the record in the WARC file, in bytes."),
         ("warc_length", "integer", "WARC length", "长度 (length) of the record in the WARC file, in bytes."),
         ("payload_sha256", "string", "Payload SHA-256", "内容哈希 (payload hash): SHA-256 of the response body."),
+        ("list_url", "string", "List page URL", "列表页网址 (list page URL): the list page that linked the bulletin."),
+        ("requested_url", "string", "Requested URL",
+         "请求网址 (requested URL): the URL asked for, when a redirect led to this one."),
+        ("ingest_state", "string", "Ingest state",
+         "入库状态 (ingest state) of a bulletin's response: fetched (its further pages and files are still "
+         "being fetched), ready (to be ingested), ingested; empty: nothing to ingest (lists, robots.txt, files…)."),
     ),
     primary_key=("id",),
 )
+#: ``captures.ingest_state`` values (see the field's description).
+INGEST_STATES = ("fetched", "ready", "ingested")
 
 #: Primary key of ``attachments``: a file is linked once per bulletin.
 ATTACHMENT_KEY = ("bulletin_url", "url")
@@ -390,15 +398,25 @@ def _ensure_table(db: sqlite_utils.Database, table: Table, **kwargs) -> None:
             existing.add_column(field.name, field.sqlite_type)
 
 
+def _ensure_captures(db: sqlite_utils.Database) -> None:
+    """``captures``; in an archive from before ingest, every bulletin capture was stored already."""
+    stored_before = "captures" in db.table_names() and "ingest_state" not in db["captures"].columns_dict
+    _ensure_table(db, CAPTURES)
+    if stored_before:
+        with db.atomic():
+            db.execute("update captures set ingest_state = 'ingested' where kind = 'bulletin'")
+    db["captures"].create_index(["url"], if_not_exists=True)
+    db.execute("CREATE INDEX IF NOT EXISTS captures_to_ingest ON captures (ingest_state, id)"
+               " WHERE ingest_state IS NOT NULL AND ingest_state != 'ingested'")
+
+
 def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
-    """Meetings, items and their units, plus the views over them; fill them for old archives.
+    """Meetings, items and their units, plus the views over them.
 
     A view is re-created only when its SQL changed (``create_view(replace=True)`` compares), so
-    opening the archive writes nothing in the usual case. When the tables are new and bulletins
-    exist (an archive from before they were added), every body is parsed once so queries work
-    without a re-crawl.
+    opening the archive writes nothing in the usual case. (An archive from before these tables
+    gets them filled by its next ingest: :func:`crawler.ingest.open_for_ingest`.)
     """
-    backfill = "items" not in db.table_names()
     _ensure_table(db, MEETINGS, foreign_keys=[("bulletin_url", "bulletins", "url")])
     db["meetings"].create_index(["bulletin_url"], if_not_exists=True)
     _ensure_table(db, ITEMS, foreign_keys=[
@@ -412,10 +430,6 @@ def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
         if view.view_sql is not None:
             with db.atomic():
                 db.create_view(view.name, view.view_sql.strip(), replace=True)
-    if backfill and db["bulletins"].count:
-        from archive.structure import rebuild_structures
-
-        rebuild_structures(db)
 
 
 @functools.lru_cache(maxsize=64)
@@ -464,8 +478,7 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     _ensure_table(db, URL_ALIASES)
     _ensure_table(db, VERSIONS)
     db["versions"].create_index(["url", "seen_at"], if_not_exists=True)
-    _ensure_table(db, CAPTURES)
-    db["captures"].create_index(["url"], if_not_exists=True)
+    _ensure_captures(db)
     _ensure_table(db, ATTACHMENTS)
     db["attachments"].create_index(["sha256"], if_not_exists=True)
     _ensure_table(db, CRAWL_RUNS)

@@ -3,6 +3,8 @@
 ``bulletins`` holds the latest state of each document; ``versions`` gets a row each time the
 extracted content changes (by content hash), so nothing a portal once said is lost. The
 search index is updated in the same transaction, so it never drifts from the table.
+Rows come in as plain dicts: what they are extracted from is the caller's business
+(:mod:`crawler.ingest`).
 """
 from __future__ import annotations
 
@@ -16,9 +18,6 @@ import sqlite_utils
 from archive.portals import portal_of_site
 from archive.schema import CONTENT_COLUMNS, insert_row, upsert_row
 from archive.search import PendingIndex, index_bulletin
-from archive.structure import save_structure
-from crawler.items import BulletinRecord
-from pipelines.structure import parse_structure
 
 Outcome = Literal["new", "changed", "unchanged"]
 
@@ -38,19 +37,21 @@ def content_hash(row: dict[str, object]) -> str:
 
 def save_bulletin(
     db: sqlite_utils.Database,
-    record: BulletinRecord,
+    content: dict[str, object],
     capture: Capture = Capture(),
     pending_index: PendingIndex | None = None,
 ) -> Outcome:
-    """Insert or update one bulletin, its version history and its index entry atomically.
+    """Insert or update one bulletin row, its version history and its index entry atomically.
 
-    With ``pending_index`` (a batch transaction) the index entry is written when the batch
-    flushes it, still before the commit.
+    ``content`` holds the columns of ``bulletins`` up to ``list_url`` (``fetched_at`` is when
+    its capture was made). With ``pending_index`` (a batch transaction) the index entry is
+    written when the batch flushes it, still before the commit.
     """
-    row = record.row()
+    row = dict(content)
     row["portal"] = portal_of_site(db, row["site"])
+    fetched_at = row["fetched_at"]
     row["content_hash"] = content_hash(row)
-    row["last_seen"] = record.fetched_at
+    row["last_seen"] = fetched_at
     row["missing_since"] = None
     row["capture_id"] = capture.capture_id
     row["etag"] = capture.etag
@@ -58,13 +59,13 @@ def save_bulletin(
     with db.atomic():
         previous = next(
             db.query("select rowid, * from bulletins where url = ?", [row["url"]]), None)
-        row["first_seen"] = previous["first_seen"] if previous else record.fetched_at
+        row["first_seen"] = previous["first_seen"] if previous else fetched_at
         upsert_row(db, "bulletins", row, ("url",))
         if previous is not None and previous["content_hash"] == row["content_hash"]:
             return "unchanged"
         insert_row(db, "versions", {
             "url": row["url"], "content_hash": row["content_hash"],
-            "seen_at": record.fetched_at, "capture_id": capture.capture_id,
+            "seen_at": fetched_at, "capture_id": capture.capture_id,
             **{column: row[column] for column in CONTENT_COLUMNS},
         })
         rowid = previous["rowid"] if previous else next(
@@ -74,7 +75,6 @@ def save_bulletin(
             previous=(previous["title"], previous["body"], previous["published"]) if previous else None,
             pending=pending_index,
         )
-        save_structure(db, row["url"], parse_structure(row["body"] or ""), new=previous is None)
     return "new" if previous is None else "changed"
 
 
@@ -101,3 +101,9 @@ def mark_missing(db: sqlite_utils.Database, urls: list[str], when: str) -> int:
                 [when, url])
             marked += cursor.rowcount
     return marked
+
+
+def mark_killed_runs(db: sqlite_utils.Database) -> None:
+    """Runs still marked ``running`` were killed (only one process holds the archive's lock)."""
+    with db.atomic():
+        db.execute("update crawl_runs set outcome = 'killed' where outcome = 'running'")

@@ -19,6 +19,7 @@ import zlib
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -44,8 +45,11 @@ class StoredResponse:
     body: bytes
 
 
-def _sha1(data: bytes) -> str:
-    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+def _sha1(*pieces: bytes) -> str:
+    digest = hashlib.sha1()
+    for piece in pieces:
+        digest.update(piece)
+    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
 
 
 def _header_bytes(value: str) -> bytes:
@@ -65,19 +69,31 @@ def _record_id() -> str:
     return f"<urn:uuid:{uuid.uuid4()}>"
 
 
+class CaptureMismatch(ValueError):
+    """The record read back is not the capture it should be (another URL, or no response)."""
+
+
 class WarcCaptureWriter:
-    """Appends request/response pairs to ``path``; one writer per crawl run."""
+    """Appends request/response pairs to ``path``; one writer per crawl run.
+
+    The file is created on the first record (a run that captures nothing leaves no file) and
+    never appended to once it exists: run files are unique, a name that is taken is an error.
+    """
 
     def __init__(self, path: Path, software: str):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "ab")
-        fields = f"software: {software}\r\nformat: WARC/1.0\r\n".encode("utf-8")
+        self.software = software
+        self._file: BinaryIO | None = None
+
+    def _open(self) -> BinaryIO:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "xb")
+        fields = f"software: {self.software}\r\nformat: WARC/1.0\r\n".encode("utf-8")
         self._write_record({
-            "WARC-Type": "warcinfo", "WARC-Record-ID": _record_id(), "WARC-Filename": path.name,
+            "WARC-Type": "warcinfo", "WARC-Record-ID": _record_id(), "WARC-Filename": self.path.name,
             "WARC-Date": _warc_date(None), "Content-Type": "application/warc-fields",
-        }, fields)
-        self._file.flush()
+        }, (fields,))
+        return self._file
 
     def write(
         self,
@@ -90,7 +106,12 @@ class WarcCaptureWriter:
         body: bytes,
         fetched_at: str,
     ) -> CaptureLocation:
-        """Write one exchange; return where its response record starts in the file."""
+        """Write one exchange; return where its response record starts in the file.
+
+        The body is hashed and compressed where it lies, never copied: a large page costs
+        its own size plus its compressed size.
+        """
+        handle = self._file or self._open()
         try:
             reason = HTTPStatus(status).phrase
         except ValueError:
@@ -99,12 +120,12 @@ class WarcCaptureWriter:
         headers.append(("Content-Length", str(len(body))))
         date = _warc_date(fetched_at)
         response_id = _record_id()
-        block = _http_block(f"HTTP/1.1 {status} {reason}", headers) + body
+        head = _http_block(f"HTTP/1.1 {status} {reason}", headers)
         offset, length = self._write_record({
             "WARC-Type": "response", "WARC-Record-ID": response_id, "WARC-Target-URI": url,
-            "WARC-Date": date, "WARC-Payload-Digest": _sha1(body), "WARC-Block-Digest": _sha1(block),
+            "WARC-Date": date, "WARC-Payload-Digest": _sha1(body), "WARC-Block-Digest": _sha1(head, body),
             "Content-Type": "application/http; msgtype=response",
-        }, block)
+        }, (head, body))
         path = url.split("://", 1)[-1].split("/", 1)
         target = "/" + (path[1] if len(path) > 1 else "")
         request = _http_block(f"{method} {target} HTTP/1.1", request_headers)
@@ -112,23 +133,26 @@ class WarcCaptureWriter:
             "WARC-Type": "request", "WARC-Record-ID": _record_id(), "WARC-Target-URI": url,
             "WARC-Date": date, "WARC-Concurrent-To": response_id, "WARC-Block-Digest": _sha1(request),
             "Content-Type": "application/http; msgtype=request",
-        }, request)
-        self._file.flush()
+        }, (request,))
+        handle.flush()
         return CaptureLocation(self.path.name, offset, length, hashlib.sha256(body).hexdigest())
 
-    def _write_record(self, warc_headers: dict[str, str], block: bytes) -> tuple[int, int]:
+    def _write_record(self, warc_headers: dict[str, str], block: tuple[bytes, ...]) -> tuple[int, int]:
         """One record as one gzip member; returns its (offset, length) in the file."""
+        assert self._file is not None
+        size = sum(len(piece) for piece in block)
         head = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in warc_headers.items())
-        head += f"Content-Length: {len(block)}\r\n\r\n"
+        head += f"Content-Length: {size}\r\n\r\n"
         compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-        member = b"".join((compressor.compress(head.encode("utf-8")), compressor.compress(block),
-                           compressor.compress(b"\r\n\r\n"), compressor.flush()))
         offset = self._file.tell()
-        self._file.write(member)
-        return offset, len(member)
+        for piece in (head.encode("utf-8"), *block, b"\r\n\r\n"):
+            self._file.write(compressor.compress(piece))
+        self._file.write(compressor.flush())
+        return offset, self._file.tell() - offset
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def _warc_date(fetched_at: str | None) -> str:
@@ -138,17 +162,26 @@ def _warc_date(fetched_at: str | None) -> str:
     return fetched_at.replace("+00:00", "Z")
 
 
-def read_capture(warc_path: Path, offset: int) -> StoredResponse:
-    """The response record at ``offset``, its payload decoded (content-encoding undone)."""
+def read_capture(warc_path: Path, offset: int, url: str | None = None) -> StoredResponse:
+    """The response record at ``offset``, its payload decoded (content-encoding undone).
+
+    With ``url``, the record must be that URL's (:class:`CaptureMismatch` otherwise): a
+    ``captures`` row is trusted only once the bytes it points at are proved to be its own.
+    """
     with open(warc_path, "rb") as handle:
         handle.seek(offset)
-        record = next(iter(ArchiveIterator(handle)))
-        if record.rec_type != "response":
-            raise ValueError(f"no response record at {warc_path}:{offset}")
-        headers = {k: v for k, v in record.http_headers.headers}
+        try:
+            record = next(iter(ArchiveIterator(handle)), None)
+        except Exception as error:  # warcio's own errors: not a record there
+            raise CaptureMismatch(f"no WARC record at {warc_path.name}:{offset} ({error})") from None
+        if record is None or record.rec_type != "response":
+            raise CaptureMismatch(f"no response record at {warc_path.name}:{offset}")
+        target = record.rec_headers.get_header("WARC-Target-URI")
+        if url is not None and target != url:
+            raise CaptureMismatch(f"the record at {warc_path.name}:{offset} is {target}, not {url}")
         return StoredResponse(
-            url=record.rec_headers.get_header("WARC-Target-URI"),
+            url=target,
             status=int(record.http_headers.get_statuscode()),
-            headers=headers,
+            headers=dict(record.http_headers.headers),
             body=record.content_stream().read(),
         )

@@ -51,8 +51,8 @@ def _command_in(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(_command_in(argv)).parse_args(argv)
     try:
+        args = build_parser(_command_in(argv)).parse_args(argv)
         return int(args.run(args) or 0)
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)

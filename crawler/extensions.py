@@ -1,11 +1,22 @@
-"""The archive side of a crawl run: its ``crawl_runs`` row, its workers, its outcome.
+"""The archive side of a crawl run: its ``crawl_runs`` row, its captures, its ingest, its outcome.
 
 :class:`ArchiveRun` is a Scrapy extension (enabled in settings) created when the crawl starts;
-the capture middleware, the spider and the pipelines reach it through :func:`archive_run`.
-It opens the archive for what the crawl reads, creates the run's row, and starts the run's
-worker processes (:mod:`crawler.worker`): one extracts pages, the other makes every write of
-the run (WARC file included) in order. It records every failure with its URL and reason, and at the end
-judges the run's health (:mod:`crawler.health`) and writes the outcome.
+the capture middleware, the spider and the item pipelines reach it with
+``crawler.get_extension(ArchiveRun)``. In the crawl process itself, on the reactor's thread:
+
+* it opens the archive, finishes what a killed run left (ingests its ready captures), and
+  creates the run's row;
+* every response goes to the run's WARC file and a ``captures`` row
+  (:meth:`ArchiveRun.record_capture`), every failure to ``run_failures``;
+* every ``ARCHIVE_COMMIT_INTERVAL`` seconds the captures made ready since (bulletins whose
+  further pages and files are fetched) are ingested (:class:`crawler.ingest.Ingest`) and
+  everything is committed: a capture is in the archive, durable, before the rows built from
+  it count, and a crash loses at most that interval, which the next run fetches again;
+* at the end it ingests what is left, judges the run's health (:mod:`crawler.health`) on
+  the complete archive and records the outcome.
+
+A write the archive refuses (disk full, a damaged file, a folder that cannot be created)
+rolls the open batch back and stops the crawl with that reason, in one line.
 """
 from __future__ import annotations
 
@@ -13,38 +24,30 @@ import datetime as dt
 import itertools
 import json
 import logging
-from pathlib import Path
+import secrets
+import sqlite3
 from typing import Any
 
-import sqlite_utils
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
+from twisted.internet.task import LoopingCall
 
-from archive.schema import open_archive
+from archive.layout import ArchiveLayout
+from archive.store import mark_killed_runs, mark_missing
+from archive.warc import WarcCaptureWriter
 from crawler.health import run_problems, stat_count
-from crawler.urls import canonical_url, netloc_of
-from crawler.worker import WorkerFailed, WorkerProcess
+from crawler.ingest import Ingest, open_for_ingest, utc_now
+from pipelines.urls import canonical_url, netloc_of
 
 logger = logging.getLogger(__name__)
 
-#: Seconds the end of a run waits for the workers to handle what they were sent.
-FINISH_TIMEOUT = 600.0
-#: The reason the spider closes with when a worker failed (a write refused, a worker gone).
-WORKER_FAILED = "worker_failed"
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def archive_run(crawler: Crawler) -> "ArchiveRun | None":
-    """The run recorder of this crawler, if the extension is enabled."""
-    for extension in getattr(crawler.extensions, "middlewares", ()):
-        if isinstance(extension, ArchiveRun):
-            return extension
-    return None
+#: The reason the spider closes with when the archive refused a write.
+ARCHIVE_FAILED = "archive_failed"
+#: Responses of bulletins that ingest turns into archive rows (others are kept as captures only).
+_INGESTED_STATUSES = {200: "fetched", 304: "ready", 404: "ready", 410: "ready"}
 
 
 def _header_pairs(headers) -> list[tuple[str, str]]:
@@ -55,43 +58,44 @@ def _header_pairs(headers) -> list[tuple[str, str]]:
     ]
 
 
+def warc_name(layout: ArchiveLayout, run_id: int, started: str) -> str:
+    """``<archive>-run-00007-20261126T184303Z-3fa9c1.warc.gz``: unique to the archive and the run."""
+    stamp = started.replace(":", "").replace("-", "").replace("+0000", "Z")
+    return f"{layout.db.stem}-run-{run_id:05d}-{stamp}-{secrets.token_hex(3)}.warc.gz"
+
+
 class ArchiveRun:
-    """Opens the archive and starts the run's workers; records captures, failures and the outcome."""
+    """Captures the run's responses and failures, ingests them in batches, records the outcome."""
 
     def __init__(self, crawler: Crawler):
+        settings = crawler.settings
         self.crawler = crawler
-        self.path = Path(crawler.settings.get("ARCHIVE_PATH"))
-        self.full = crawler.settings.getbool("CRAWL_FULL")
-        #: For what the crawl reads; during the run every write goes through the writer.
-        self.db: sqlite_utils.Database = open_archive(self.path)
+        self.layout = ArchiveLayout.of(settings.get("ARCHIVE_PATH"))
+        self.full = settings.getbool("CRAWL_FULL")
+        self.interval = settings.getfloat("ARCHIVE_COMMIT_INTERVAL")
+        self.db = open_for_ingest(self.layout.db)
+        self.ingest = Ingest(self.db, self.layout)
         self.previous = self._previous_healthy_stats()
         self.last_run_complete = self._last_run_complete()
-        # A run still marked "running" was killed: only one run holds the archive's lock.
-        self.db.execute("update crawl_runs set outcome = 'killed' where outcome = 'running'")
+        mark_killed_runs(self.db)
         started = utc_now()
         table = self.db["crawl_runs"]
         table.insert({"started_at": started, "mode": "full" if self.full else "incremental",
                       "outcome": "running"})
-        self.run_id = table.last_pk
-        stamp = started.replace(":", "").replace("-", "").replace("+0000", "Z")
-        warc_path = self.path.parent / "captures" / f"run-{self.run_id:05d}-{stamp}.warc.gz"
-        self.warc_name = warc_path.name
-        # Capture ids are given here, so a response's id is known before the writer stores it.
-        (last_capture,) = self.db.execute("select coalesce(max(id), 0) from captures").fetchone()
-        self._capture_ids = itertools.count(last_capture + 1)
+        self.run_id: int = table.last_pk
         self.db.conn.commit()
         self.removed = 0
         self.problems: list[str] = []
         self.outcome = "running"
-        self.worker_failure: str | None = None
-        self.writer = WorkerProcess("archive writer", "zwdc-writer", "archive.writer:RunWriter", {
-            "archive_path": str(self.path), "run_id": self.run_id, "warc_path": str(warc_path),
-            "software": crawler.settings.get("USER_AGENT"),
-            "commit_interval": crawler.settings.getfloat("ARCHIVE_COMMIT_INTERVAL"),
-        }, on_failure=self._failure_from_worker_thread)
-        self.extractor = WorkerProcess(
-            "extraction worker", "zwdc-extractor", "crawler.worker:Extraction", {},
-            on_failure=self._failure_from_worker_thread)
+        #: Why the archive refused a write (the run fails with it), once it did.
+        self.failure: str | None = None
+        self._batches = LoopingCall(self.ingest_ready)
+        self.ingest_ready()  # what a killed run captured is archived before this run looks
+        self.warc = WarcCaptureWriter(self.layout.captures / warc_name(self.layout, self.run_id, started),
+                                      software=settings.get("USER_AGENT"))
+        # Ids are given here, so a response's capture id is known as soon as it is recorded.
+        (last_capture,) = self.db.execute("select coalesce(max(id), 0) from captures").fetchone()
+        self._capture_ids = itertools.count(last_capture + 1)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "ArchiveRun":
@@ -109,15 +113,42 @@ class ArchiveRun:
         row = next(self.db.query("select outcome from crawl_runs order by id desc limit 1"), None)
         return row is None or row["outcome"] == "ok"
 
-    # --- recording (each write goes to the writer, in order) ----------------------------
+    # --- recording (on the reactor's thread; committed with the next batch) ---------------
     def record_capture(self, request: Request, response: Response, kind: str) -> int:
-        """Have the exchange written to the WARC file and indexed; return its capture id."""
+        """Write the exchange to the WARC file and ``captures``; return its capture id.
+
+        Raises ``IgnoreRequest`` once the archive has refused a write: nothing more is read.
+        """
+        if self.failure is not None:
+            raise IgnoreRequest(f"not captured: {self.failure}")
         capture_id = next(self._capture_ids)
-        self.writer.send(
-            "capture", capture_id, kind, response.url, request.method,
-            _header_pairs(request.headers), response.status, _header_pairs(response.headers),
-            response.body, utc_now(), response.headers.get("Content-Type", b"").decode("latin-1"))
+        fetched_at = utc_now()
+        bulletin = kind == "bulletin"
+        asked = request.meta.get("redirect_urls", [request.url])[0]
+        try:
+            location = self.warc.write(
+                response.url, method=request.method, request_headers=_header_pairs(request.headers),
+                status=response.status, response_headers=_header_pairs(response.headers),
+                body=response.body, fetched_at=fetched_at)
+            self.db.execute(
+                "insert into captures (id, run_id, url, kind, status, fetched_at, content_type, warc_file,"
+                " warc_offset, warc_length, payload_sha256, list_url, requested_url, ingest_state)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [capture_id, self.run_id, response.url, kind, response.status, fetched_at,
+                 response.headers.get("Content-Type", b"").decode("latin-1"), location.warc_file,
+                 location.offset, location.length, location.payload_sha256,
+                 request.cb_kwargs.get("list_url") if bulletin else None,
+                 canonical_url(asked) if bulletin and asked != response.url else None,
+                 _INGESTED_STATUSES.get(response.status) if bulletin else None])
+        except (OSError, sqlite3.Error) as error:
+            self.archive_failed(error)
+            raise IgnoreRequest(f"not captured: {self.failure}") from None
         return capture_id
+
+    def bulletin_ready(self, capture_id: int) -> None:
+        """The bulletin's further pages and files are fetched: its capture can be ingested."""
+        self._write("update captures set ingest_state = 'ready' where id = ? and ingest_state = 'fetched'",
+                    [capture_id])
 
     def record_off_portal(self, request: Request) -> None:
         """A request the host rule refused (a redirect off the portal), under the URL asked."""
@@ -130,104 +161,126 @@ class ArchiveRun:
 
     def record_failure(self, url: str, kind: str, reason: str) -> None:
         self.crawler.stats.inc_value("run/failures")
-        self.writer.send("failure", url, kind, reason, utc_now())
+        self._write("insert into run_failures (run_id, url, kind, reason, at) values (?, ?, ?, ?, ?)",
+                    [self.run_id, url, kind, reason, utc_now()])
 
-    def mark_seen(self, url: str) -> None:
-        """A conditional re-fetch answered 304: the bulletin is still there, unchanged."""
-        self.writer.send("seen", url, utc_now())
-
-    def mark_missing(self, urls: list[str]) -> None:
-        """A bulletin gone from the portal is kept and marked, never deleted."""
-        self.writer.send("missing", urls, utc_now())
-
-    def _failure_from_worker_thread(self, reason: str) -> None:
-        from twisted.internet import reactor  # the installed one (importing earlier would install one)
-
-        reactor.callFromThread(self.stop_on_worker_failure, reason)
-
-    def stop_on_worker_failure(self, reason: str) -> None:
-        """A write was refused (disk full, archive damaged…) or a worker died: stop, fail the run."""
-        if self.worker_failure is not None:
+    def _write(self, sql: str, params: list[Any]) -> None:
+        if self.failure is not None:
             return
-        self.worker_failure = reason
-        logger.error("stopping the crawl: %s", reason)
+        try:
+            self.db.execute(sql, params)
+        except sqlite3.Error as error:
+            self.archive_failed(error)
+
+    # --- ingest and commits -------------------------------------------------------------
+    def ingest_ready(self) -> None:
+        """Ingest the captures made ready since the last batch, and commit (a batch per call)."""
+        if self.failure is not None:
+            return
+        try:
+            self.ingest.ready()
+            self.db.conn.commit()  # the captures of pages still being fetched, and failures
+        except (OSError, sqlite3.Error) as error:
+            self.archive_failed(error)
+        self._add_counts()
+
+    def _add_counts(self) -> None:
+        for key, number in self.ingest.counts.items():
+            self.crawler.stats.inc_value(key, number)
+        self.ingest.counts.clear()
+
+    def archive_failed(self, error: Exception) -> None:
+        """The archive refused a write (disk full, damaged, a folder in the way): roll the open
+        batch back, stop the crawl; the run fails with this reason."""
+        if self.failure is not None:
+            return
+        self.failure = f"archive write failed: {type(error).__name__}: {error}"
+        logger.error("stopping the crawl: %s", self.failure)
+        try:
+            self.db.conn.rollback()
+        except sqlite3.Error:
+            pass
         engine = self.crawler.engine
-        if engine is not None and engine.spider is not None:
-            deferred_from_coro(engine.close_spider_async(reason=WORKER_FAILED))
+        if engine is not None and engine.spider is not None and self._batches.running:
+            deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_FAILED))
 
     # --- signals ------------------------------------------------------------------
     def spider_opened(self, spider: Spider) -> None:
-        self.writer.send("update_run", {"start_urls": json.dumps(getattr(spider, "start_urls", []))})
-
-    def _keep_first_failure(self, error: Exception, worker: str) -> None:
-        """Remember why the end of the run failed, unless a worker failure was already known."""
-        self.worker_failure = self.worker_failure or str(error) or f"the {worker} did not answer in time"
-
-    def _collect_outcomes(self) -> None:
-        """Wait until the workers handled everything sent; count what the stores did."""
-        try:
-            self.extractor.finish(timeout=FINISH_TIMEOUT)
-        except (WorkerFailed, TimeoutError) as error:  # what was stored is still counted below
-            self._keep_first_failure(error, "extraction worker")
-        try:
-            outcomes = self.writer.call("outcomes").result(FINISH_TIMEOUT)
-        except (WorkerFailed, TimeoutError) as error:
-            self._keep_first_failure(error, "archive writer")
-            return
-        self.removed = outcomes.pop("removed")
-        for outcome, number in outcomes.items():
-            self.crawler.stats.inc_value(f"archive/{outcome}", number)
+        self._write("update crawl_runs set start_urls = ? where id = ?",
+                    [json.dumps(getattr(spider, "start_urls", [])), self.run_id])
+        self._batches.start(self.interval, now=False)
+        if self.failure is not None:  # a write failed before the spider opened
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_FAILED))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        self._collect_outcomes()
-        stats = dict(self.crawler.stats.get_stats())
-        column_links = dict(getattr(spider, "column_links", {}))
-        problems = run_problems(
-            stats, getattr(spider, "start_outcomes", {}), column_links, self.previous)
-        def count(key: str) -> int:
-            return stat_count(stats, key)
+        """Ingest what is left, judge the run on the complete archive, record its outcome."""
+        if self._batches.running:
+            self._batches.stop()
+        unlisted = getattr(spider, "unlisted_bulletins", lambda _reason: [])(reason)
+        if unlisted and self.failure is None:
+            self.crawler.stats.inc_value("archive/gone", len(unlisted))
+            try:
+                self.removed += mark_missing(self.db, unlisted, utc_now())
+            except sqlite3.Error as error:
+                self.archive_failed(error)
+        self.ingest_ready()
+        self.finish(reason)
 
-        pages = count("extract/pages")
+    def finish(self, reason: str) -> None:
+        """Record the run's outcome (``reason``: Scrapy's, ``shutdown`` when interrupted)."""
+        stats = dict(self.crawler.stats.get_stats())
+        spider = self.crawler.spider
+        column_links = dict(getattr(spider, "column_links", {}))
+        problems = run_problems(stats, getattr(spider, "start_outcomes", {}), column_links, self.previous)
+        pages = stat_count(stats, "extract/pages")
         summary = {
             "column_links": column_links,
             "robots_forbidden": sorted(getattr(spider, "robots_forbidden", ())),
-            "metadata_ratio": (count("extract/without_metadata") / pages
+            "metadata_ratio": (stat_count(stats, "extract/without_metadata") / pages
                                if pages else (self.previous or {}).get("metadata_ratio")),
             "scrapy": {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in stats.items()},
         }
-        if reason == "shutdown":
+        if self.failure is not None:
+            problems.insert(0, self.failure)
+            outcome = "failed"
+        elif reason == "shutdown":
             outcome = "interrupted"
         elif reason != "finished":
             outcome = f"failed ({reason})"
         else:
             outcome = "failed" if problems else "ok"
+        self.removed += stat_count(stats, "archive/removed")
+        count = lambda key: stat_count(stats, key)  # noqa: E731
         values = {
-            "finished_at": utc_now(), "outcome": outcome,
-            "requests": count("downloader/request_count"),
+            "finished_at": utc_now(), "outcome": outcome, "requests": count("downloader/request_count"),
             "new": count("archive/new"), "changed": count("archive/changed"),
             "unchanged": count("archive/unchanged") + count("archive/not_modified"),
             "removed": self.removed, "errors": count("run/failures"),
             "problems": json.dumps(problems, ensure_ascii=False),
-            "warc_file": self.warc_name,
+            "warc_file": self.warc.path.name if self.warc.path.exists() else None,
             "stats": json.dumps(summary, ensure_ascii=False, default=str),
         }
+        self.problems, self.outcome = problems, outcome
+        self.warc.close()
         try:
-            self.writer.finish(values, timeout=FINISH_TIMEOUT)
-        except (WorkerFailed, TimeoutError) as error:
-            self._keep_first_failure(error, "archive writer")
-        if self.worker_failure is not None:
-            problems.insert(0, self.worker_failure)
-            outcome = outcome if outcome.startswith("failed") else "failed"
-            self._record_outcome_here(outcome, problems)
-        self.problems = problems
-        self.outcome = outcome
-
-    def _record_outcome_here(self, outcome: str, problems: list[str]) -> None:
-        """When the writer could not record the outcome, this process does (best effort)."""
-        try:
-            self.db["crawl_runs"].update(self.run_id, {
-                "finished_at": utc_now(), "outcome": outcome,
-                "problems": json.dumps(problems, ensure_ascii=False)})
+            if self.db.conn.in_transaction and self.failure is not None:
+                self.db.conn.rollback()
+            self.db["crawl_runs"].update(self.run_id, values)
             self.db.conn.commit()
-        except Exception as error:  # the archive itself is what failed
+        except sqlite3.Error as error:  # the archive itself is what failed: the next run marks it killed
+            self.problems.append(f"the run's outcome could not be recorded: {error}")
             logger.error("could not record the run's outcome: %s", error)
+        self.db.close()
+
+    def finish_stopped(self) -> None:
+        """After the reactor was stopped at once (a second Ctrl-C): keep what is complete."""
+        if self.outcome != "running":
+            return
+        if self._batches.running:
+            self._batches.stop()
+        if self.failure is None:
+            try:
+                self.db.conn.commit()  # batches are whole: the reactor stops between them
+            except sqlite3.Error as error:
+                self.archive_failed(error)
+        self.finish("shutdown")

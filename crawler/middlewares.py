@@ -7,8 +7,8 @@ from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-from crawler.extensions import archive_run
-from crawler.urls import netloc_of
+from crawler.extensions import ArchiveRun
+from pipelines.urls import netloc_of
 
 
 class PortalHostsMiddleware(OffsiteMiddleware):
@@ -34,29 +34,29 @@ class PortalHostsMiddleware(OffsiteMiddleware):
         try:
             super().process_request(request)
         except IgnoreRequest:
-            run = archive_run(self.crawler)
+            run = self.crawler.get_extension(ArchiveRun)
             if run is not None:
                 run.record_off_portal(request)
             raise
 
 
 class CaptureMiddleware:
-    """Writes every response, as the server sent it, to the run's WARC file.
+    """Writes every response, as the server sent it, to the run's WARC file and ``captures``.
 
-    Placed next to the downloader (after decompression and redirect handling in the
+    Placed next to the downloader (before decompression and redirect handling in the
     response direction), so the stored bytes are the server's own, 301s included.
     A response marked ``meta["rendered"]`` (a browser's DOM) is never passed off as one.
     """
 
     def __init__(self, crawler: Crawler):
-        self.crawler = crawler
+        self.run = crawler.get_extension(ArchiveRun)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "CaptureMiddleware":
         return cls(crawler)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        run = archive_run(self.crawler)
+        run = self.run
         if run is None or request.meta.get("rendered"):
             return response
         kind = "robots" if request.url.endswith("/robots.txt") else request.meta.get("page_kind", "page")

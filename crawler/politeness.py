@@ -10,7 +10,7 @@ from scrapy import Request, Spider
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 
-from crawler.urls import netloc_of
+from pipelines.urls import netloc_of
 
 
 class HostSlotsMiddleware:

@@ -1,22 +1,28 @@
 """Running one crawl: the code behind ``python -m crawler crawl``."""
 from __future__ import annotations
 
+import signal
+import sqlite3
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
+from twisted.internet.task import LoopingCall
 
+from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.portals import record_portal_hosts, record_portal_runs
-from archive.schema import open_archive
-from crawler.extensions import archive_run
+from archive.schema import ArchiveError, open_archive
+from crawler.extensions import ArchiveRun
 from crawler.health import stat_count
+from crawler.ingest import SUMMARY_FIELDS
 from crawler.logs import quiet_network_tracebacks
 from crawler.sites import site_verdicts
-from crawler.urls import netloc_of
-from pipelines.archive import SUMMARY_FIELDS
+from pipelines.urls import netloc_of
 from spiders.column import ColumnSpider
 
 
@@ -67,27 +73,136 @@ class CrawlResult:
         )
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class StopWhenTold:
+    """SIGINT and SIGTERM (Ctrl-C, systemd) stop the crawl within ``grace`` seconds.
+
+    The first signal stops it gracefully: no new request, the ones in flight finish, what is
+    captured is ingested, the run is recorded ``interrupted``. Progress is printed meanwhile.
+    A second signal, or ``grace`` seconds without an end, stops the reactor at once; the
+    run's batches are whole at that point (they run on the reactor's thread), so what is
+    committed then is sound, and what was captured but not ingested is ingested by the next
+    run (:meth:`crawler.extensions.ArchiveRun.finish_stopped`).
+    """
+
+    def __init__(self, process: CrawlerProcess, crawler: Crawler, grace: float):
+        self.process = process
+        self.crawler = crawler
+        self.grace = grace
+        self._signals = 0
+        self._name = ""
+        self._progress: LoopingCall | None = None
+        self._waited = 0.0
+
+    def install(self) -> None:
+        """From now on; a signal before the reactor runs takes effect as soon as it does."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+
+    def reactor_started(self) -> None:
+        if self._signals:
+            self._schedule()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._signals += 1
+        self._name = signal.Signals(signum).name
+        if "twisted.internet.reactor" in sys.modules:  # else: at start-up (reactor_started)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        from twisted.internet import reactor
+
+        # Nothing but scheduling here: the interrupted code may hold the stream or the reactor.
+        if self._signals == 1:
+            reactor.callFromThread(self._stop_gracefully, self._name)
+        else:
+            reactor.callFromThread(self._stop_now, f"{self._name} again")
+
+    def _stop_gracefully(self, name: str) -> None:
+        from twisted.internet import reactor
+
+        if self._progress is not None:
+            return
+        engine = self.crawler.engine
+        if engine is None or engine.spider is None or not engine.running:  # still starting
+            reactor.callLater(0.1, self._stop_gracefully, name)
+            return
+        _say(f"{name}: stopping; finishing {self._in_flight()} request(s) in flight "
+             f"(at most {self.grace:.0f} s; {name} again stops at once)")
+        self._progress = LoopingCall(self._report)
+        self._progress.start(2.0, now=False)
+        reactor.callLater(self.grace, self._stop_now, f"still running after {self.grace:.0f} s")
+        self.process.stop()
+
+    def _report(self) -> None:
+        self._waited += 2.0
+        _say(f"stopping: {self._in_flight()} request(s) still in flight after {self._waited:.0f} s")
+
+    def _stop_now(self, why: str) -> None:
+        from twisted.internet import reactor
+
+        if not reactor.running:
+            return
+        _say(f"{why}: stopping at once; what is captured is kept and ingested by the next run")
+        reactor.stop()
+
+    def _in_flight(self) -> int:
+        engine = self.crawler.engine
+        return len(engine.downloader.active) if engine is not None else 0
+
+
+def _captured_nothing(layout: ArchiveLayout) -> bool:
+    try:
+        with sqlite3.connect(layout.db) as conn:
+            return conn.execute("select count(*) from captures").fetchone()[0] == 0
+    except sqlite3.Error:
+        return False
+
+
 def run_crawl(start_urls: Iterable[str], settings: Settings,
               portals: Mapping[str, str] | None = None) -> CrawlResult:
     """Crawl the columns at ``start_urls`` into ``settings['ARCHIVE_PATH']`` (blocks).
 
-    ``portals`` maps each host of the crawl to its portal's name (default: each host its
-    own portal); every portal gets its verdict in ``portal_runs``.
-    Raises :class:`archive.lock.ArchiveBusy` at once when another crawl holds the archive.
+    ``portals`` maps each host of the crawl to its portal's name (default: each host its own
+    portal); every portal gets its verdict in ``portal_runs``.
+
+    Raises :class:`archive.lock.ArchiveBusy` at once when another crawl holds the archive, and
+    :class:`archive.schema.ArchiveError` when the path cannot be an archive. An archive this
+    crawl created is removed again when the run captured nothing (a start page that cannot
+    be reached leaves no trace).
     """
     start_urls = list(start_urls)
     portals = dict(portals or {netloc_of(url): netloc_of(url) for url in start_urls})
-    path = settings.get("ARCHIVE_PATH")
-    with ArchiveLock(path):
-        db = open_archive(path)
-        record_portal_hosts(db, portals)
-        db.close()
-        process = CrawlerProcess(settings)
-        quiet_network_tracebacks()
-        crawler = process.create_crawler(ColumnSpider)
-        process.crawl(crawler, start_urls=start_urls)
-        process.start()
-        run = archive_run(crawler)
+    layout = ArchiveLayout.of(settings.get("ARCHIVE_PATH"))
+    with ArchiveLock(layout.db):
+        created = not layout.db.exists()
+        run: ArchiveRun | None = None
+        try:
+            db = open_archive(layout.db)  # a bad path: one line, before Scrapy starts
+            record_portal_hosts(db, portals)  # before any row is stored: each row gets its portal
+            db.close()
+            settings.set("ARCHIVE_PATH", str(layout.db), priority="cmdline")
+            process = CrawlerProcess(settings)
+            quiet_network_tracebacks()
+            crawler = process.create_crawler(ColumnSpider)
+            stop = StopWhenTold(process, crawler, settings.getfloat("STOP_TIMEOUT"))
+            stop.install()
+            process.crawl(crawler, start_urls=list(start_urls))  # installs the reactor
+            from twisted.internet import reactor
+
+            reactor.addSystemEventTrigger("after", "startup", stop.reactor_started)
+            process.start(install_signal_handlers=False)
+            if crawler.crawling or crawler.engine is not None:  # the crawl started
+                run = crawler.get_extension(ArchiveRun)
+            if run is not None:
+                run.finish_stopped()
+        except ArchiveError:
+            if created:
+                layout.remove_if_unused()
+            raise
         result = CrawlResult(
             stats=dict(crawler.stats.get_stats()),
             outcome=run.outcome if run else "failed",
@@ -97,8 +212,10 @@ def run_crawl(start_urls: Iterable[str], settings: Settings,
         )
         reasons = result.problems or ([] if result.healthy else [f"run {result.outcome}"])
         result.portals = site_verdicts(reasons, portals)
-        if result.run_id is not None:
-            db = open_archive(path)
+        if created and _captured_nothing(layout):
+            layout.remove_if_unused()
+        elif result.run_id is not None:
+            db = open_archive(layout.db)
             record_portal_runs(db, result.run_id, result.portals)
             db.close()
         return result

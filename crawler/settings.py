@@ -55,7 +55,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.CaptureMiddleware": 950,
 }
 EXTENSIONS = {
-    # Opens the archive, the run's WARC file and its crawl_runs row; judges the run's health.
+    # Opens the archive, captures every response (WARC + captures), ingests the captures in
+    # batches, judges the run's health.
     "crawler.extensions.ArchiveRun": 0,
     # A portal's own delay (sites.toml) stays the floor of AutoThrottle's delay for its hosts.
     "scrapy.extensions.throttle.AutoThrottle": None,
@@ -64,17 +65,23 @@ EXTENSIONS = {
     "crawler.distributed.SharedQueueWorker": 10,
 }
 ITEM_PIPELINES = {
-    "pipelines.extract.ExtractPipeline": 300,
-    "pipelines.attachments.AttachmentsPipeline": 500,
-    "pipelines.archive.ArchivePipeline": 800,
+    # A bulletin's attachment files (Scrapy's FilesPipeline), then its capture to ingest.
+    "crawler.pipelines.AttachmentFiles": 300,
+    "crawler.pipelines.IngestReady": 800,
 }
+#: Attachments served through a redirect on the portal's hosts are followed.
+MEDIA_ALLOW_REDIRECTS = True
 
 # --- Archive ------------------------------------------------------------------------
 #: The SQLite archive the crawl writes to (``--archive`` on the command line).
 ARCHIVE_PATH = "data/archive.db"
-#: Seconds between commits of a run's writes: batching is much cheaper than a commit per
-#: bulletin; a crash loses at most this much work, which the next run fetches again.
+#: Seconds between ingest batches (each committed with the captures made since): batching is
+#: much cheaper than a commit per bulletin; a crash loses at most this much work, which the
+#: next run fetches again.
 ARCHIVE_COMMIT_INTERVAL = 1.0
+#: Seconds a crawl told to stop (Ctrl-C, SIGTERM) may take to finish the requests in flight
+#: before it stops at once (what is captured is kept either way).
+STOP_TIMEOUT = 8.0
 #: Extra hosts of the same portal whose bulletin links are followed (list).
 PORTAL_EXTRA_HOSTS: list[str] = []
 #: Walk every list page and re-validate every archived bulletin (``crawl --full``);

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.errors import CommandError
-from crawler.urls import netloc_of
+from pipelines.urls import netloc_of
 
 #: The registry shipped with the code.
 SHIPPED = Path(__file__).resolve().parent.parent / "sites.toml"

@@ -6,8 +6,10 @@ Whatever finds the container, the text itself always comes from
 from __future__ import annotations
 
 import copy
+import posixpath
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import trafilatura
 from lxml import etree
@@ -59,6 +61,14 @@ class Body:
 
 def is_attachment_href(href: str) -> bool:
     return bool(_ATTACHMENT_HREF.search(href.strip()))
+
+
+def stored_name(sha256: str, url: str) -> str:
+    """``ab/abcdef….pdf``: where an attachment's file is kept, made only of its content hash and
+    a listed extension (a name or path from the page never reaches the file system)."""
+    ext = posixpath.splitext(urlsplit(url).path)[1].lower().lstrip(".")
+    suffix = f".{ext}" if ext in ATTACHMENT_EXTENSIONS else ".bin"
+    return f"{sha256[:2]}/{sha256}{suffix}"
 
 
 def _text_length(element: _Element) -> int:

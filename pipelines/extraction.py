@@ -1,7 +1,7 @@
 """A bulletin page (bytes + URL) to a :class:`BulletinRecord`: the pure extraction step.
 
-Used by :class:`pipelines.extract.ExtractPipeline` during crawls and by ``reprocess`` over
-stored captures, so both give the same record for the same bytes.
+Used by ingest (:mod:`crawler.ingest`) over stored captures, during a crawl, after it and by
+``reprocess``, so every path gives the same record for the same bytes.
 """
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from urllib.parse import urljoin
 
 from lxml.etree import _Element
 
-from crawler.items import Attachment, BulletinPage, BulletinRecord
-from crawler.urls import site_of
 from pipelines.body import extract_body, is_attachment_href
 from pipelines.challenges import script_only
 from pipelines.dates import parse_date
 from pipelines.metadata import parse_metadata
+from pipelines.records import Attachment, BulletinRecord, Page
 from pipelines.text import (
     decode_html,
     element_lines,
@@ -23,6 +22,7 @@ from pipelines.text import (
     normalize_line,
     parse_html,
 )
+from pipelines.urls import site_of
 
 _TITLE_META = ("ArticleTitle", "articletitle", "title", "og:title")
 _DATE_META = ("PubDate", "pubdate", "publishdate", "firstpublishedtime", "PublishDate", "created")
@@ -80,7 +80,22 @@ def _merge_attachments(found: list[Attachment], more: list[Attachment]) -> list[
     return found + [attachment for attachment in more if attachment.url not in known]
 
 
-def extract_record(page: BulletinPage) -> BulletinRecord:
+def _parse(body: bytes, headers: dict[str, str]) -> _Element:
+    return parse_html(decode_html(body, headers.get("Content-Type"))[0])
+
+
+def attachment_urls(page: Page) -> list[str]:
+    """URLs of the files a page and its further pages link to, as :func:`extract_record` lists them.
+
+    For downloading them while the crawl goes on, before the page is ingested.
+    """
+    found = _attachments(_parse(page.body, page.headers), page.source_url or page.url)
+    for part in page.parts:
+        found = _merge_attachments(found, _attachments(_parse(part.body, part.headers), part.url))
+    return [attachment.url for attachment in found]
+
+
+def extract_record(page: Page) -> BulletinRecord:
     """Read every field of the ``bulletins`` row from a fetched page.
 
     A document split over several pages (``page.parts``) is one record: metadata and title
@@ -102,7 +117,7 @@ def extract_record(page: BulletinPage) -> BulletinRecord:
     lines = _without_title(body.lines, title)
     attachments = _attachments(tree, base_url)
     for part in page.parts:
-        part_tree = parse_html(decode_html(part.body, part.headers.get("Content-Type"))[0])
+        part_tree = _parse(part.body, part.headers)
         lines = lines + _without_title(extract_body(part_tree).lines, title)
         attachments = _merge_attachments(attachments, _attachments(part_tree, part.url))
     return BulletinRecord(

@@ -27,12 +27,14 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.browser import configure as configure_rendering
-from crawler.extensions import archive_run, utc_now
-from crawler.items import BulletinPage, PagePart
+from crawler.extensions import ArchiveRun
+from crawler.ingest import utc_now
+from crawler.items import BulletinPage
 from crawler.profiles import DEFAULT_PROFILE
-from crawler.urls import canonical_url, column_of, in_column, netloc_of
+from pipelines.urls import canonical_url, column_of, in_column, netloc_of
 from pipelines.text import parse_html
 from pipelines.challenges import challenge_reason, status_challenge
+from pipelines.records import PagePart
 from spiders.listing import bulletin_links
 from spiders.pagination import document_parts, read_pagination
 from spiders.rendering import (
@@ -111,7 +113,7 @@ class ColumnSpider(scrapy.Spider):
 
     def _load_archive_state(self) -> None:
         """What the archive already holds (extensions exist only once the crawl starts)."""
-        run = archive_run(self.crawler)
+        run = self.crawler.get_extension(ArchiveRun)
         if run is None:
             return
         self.walk_all = self.full or not run.last_run_complete
@@ -311,29 +313,26 @@ class ColumnSpider(scrapy.Spider):
 
     # --- bulletin pages -------------------------------------------------------------
     async def parse_bulletin(self, response: Response, list_url: str) -> AsyncIterator[BulletinPage]:
-        url = canonical_url(response.url)
-        run = archive_run(self.crawler)
-        if response.status == 304:
-            self.crawler.stats.inc_value("archive/not_modified")
-            if run is not None:
-                run.mark_seen(canonical_url(response.request.url))
+        """A bulletin page, captured already: yield it (with its further pages) for the pipelines.
+
+        A 304 (still there) or 404/410 (gone) of a re-validation is ingested from its capture
+        alone; a challenge is recorded; a split document whose further pages cannot all be
+        fetched yields nothing (never archived half: the next run fetches it again).
+        """
+        if response.status in REVALIDATION_STATUSES:
             return
-        if response.status in (404, 410):
-            self.crawler.stats.inc_value("archive/gone")
-            if run is not None:
-                run.mark_missing([canonical_url(response.request.url)])
-            return
-        reason = status_challenge(response.status)  # script-only pages: see ExtractPipeline
+        reason = status_challenge(response.status)  # script-only pages: see crawler.ingest
         if reason:
             self.crawler.stats.inc_value("column/challenges")
             self._record_failure(response.url, "bulletin", reason)
             return
+        url = canonical_url(response.url)
         parts: list[PagePart] = []
         part_urls = document_parts(response.body, _content_type(response), response.url)
         for number, part_url in enumerate(part_urls, 1):
             part = await self._document_part(url, part_url, f"page {number + 1} of {len(part_urls) + 1}")
             if part is None:
-                return  # never archived half: the next run fetches the document again
+                return
             parts.append(part)
         yield BulletinPage(
             url=url,
@@ -343,9 +342,8 @@ class ColumnSpider(scrapy.Spider):
             body=response.body,
             fetched_at=utc_now(),
             list_url=list_url,
-            requested_url=canonical_url(response.meta.get("redirect_urls", [response.url])[0]),
-            capture_id=response.meta.get("capture_id"),
             parts=parts,
+            capture_id=response.meta.get("capture_id"),
         )
 
     async def _document_part(self, url: str, part_url: str, which: str) -> PagePart | None:
@@ -358,7 +356,7 @@ class ColumnSpider(scrapy.Spider):
             reason = str(error) or type(error).__name__
         else:
             if response.status == 200:
-                return PagePart(response.url, _headers(response), response.body, request.meta.get("capture_id"))
+                return PagePart(response.url, _headers(response), response.body)
             reason = status_challenge(response.status) or f"HTTP {response.status}"
         self.crawler.stats.inc_value("column/bulletin_failed")
         self._record_failure(url, "bulletin", f"{which} of the document failed: {reason}")
@@ -367,7 +365,7 @@ class ColumnSpider(scrapy.Spider):
     # --- failures -------------------------------------------------------------------
     def _record_failure(self, url: str, kind: str, reason: str) -> None:
         self.logger.error("%s page failed: %s (%s)", kind, url, reason)
-        run = archive_run(self.crawler)
+        run = self.crawler.get_extension(ArchiveRun)
         if run is not None:
             run.record_failure(url, kind, reason)
 
@@ -400,15 +398,11 @@ class ColumnSpider(scrapy.Spider):
     def bulletin_failed(self, failure: Failure) -> None:
         self._failed(failure, "bulletin")
 
-    def closed(self, reason: str) -> None:
-        """After a complete full pass, archived bulletins on no list are marked missing."""
-        run = archive_run(self.crawler)
-        if not (self.full and reason == "finished" and not self.list_failures and run):
-            return
-        gone = sorted({
+    def unlisted_bulletins(self, reason: str) -> list[str]:
+        """After a complete full pass: archived bulletins on no list (to be marked missing)."""
+        if not (self.full and reason == "finished" and not self.list_failures):
+            return []
+        return sorted({
             url for column in self.column_links for url in self._known_in(column)
             if url not in self.listed
         })
-        if gone:
-            self.crawler.stats.inc_value("archive/gone", len(gone))
-            run.mark_missing(gone)

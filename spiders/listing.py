@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 
 from lxml.etree import _Element
 
-from crawler.urls import canonical_url, is_detail_url
+from pipelines.urls import canonical_url, is_detail_url
 
 _GROUP_TAGS = ("ul", "ol", "table", "tbody", "dl", "div", "section")
 

@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.etree import _Element
 
-from crawler.urls import document_page
+from pipelines.urls import document_page
 from pipelines.text import decode_html, element_text, parse_html
 
 _ARG = r"""\s*(?:'([^']*)'|"([^"]*)"|([\w.$]+))\s*"""

@@ -37,8 +37,8 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.browser import BROWSER_MODES, browser_path, first_line, missing_reason, render_mode
-from crawler.extensions import archive_run
-from crawler.urls import is_detail_url, netloc_of
+from crawler.extensions import ArchiveRun
+from pipelines.urls import is_detail_url, netloc_of
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Route
@@ -476,7 +476,7 @@ class Rendering:
         """The server's bytes the browser received, as a capture (never the DOM)."""
         from scrapy.http import Response as ScrapyResponse
 
-        run = archive_run(self.crawler)
+        run = self.crawler.get_extension(ArchiveRun)
         if run is None or 300 <= response.status < 400:
             return
         try:

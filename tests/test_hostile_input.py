@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.items import BulletinPage
-from crawler.urls import canonical_url, is_detail_url, netloc_of
-from archive.writer import stored_name
+from pipelines.urls import canonical_url, is_detail_url, netloc_of
 from pipelines.dates import parse_date
+from pipelines.body import stored_name
 from pipelines.extraction import extract_record
 from pipelines.metadata import LABEL_FAMILIES, parse_metadata
 from pipelines.text import parse_html
@@ -128,10 +128,10 @@ def test_hostile_attachment_names_and_links_to_other_hosts(tmp_path):
     db = sqlite_utils.Database(tmp_path / "a.db")
     rows = list(db["attachments"].rows_where("bulletin_url = ?", [truth["url"]]))
     assert sorted(r["name"] for r in rows) == sorted(a["name"] for a in truth["attachments"])
-    root = (tmp_path / "files").resolve()
-    files = [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
+    root = (tmp_path / "a.files").resolve()
+    files = [p for p in root.rglob("*") if p.is_file()]
     assert files and all(p.resolve().is_relative_to(root) for p in files)
-    assert all(re.fullmatch(r"files/[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]+", r["path"]) for r in rows)
+    assert all(re.fullmatch(r"a\.files/[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]+", r["path"]) for r in rows)
     assert not any(Path(p).exists() for p in ["/etc/passwd.pdf", "/etc/shadow.doc"])
     assert db["bulletins"].count_where("url like ?", [f"{evil_base}%"]) == 0
     assert runaway["url"] in {r["url"] for r in db["run_failures"].rows}

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlite_utils
 
+from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from tests.conftest import crawl, run_cli, stored_row, truth_row
 from tests.replica.server import ReplicaPortal
@@ -119,7 +120,7 @@ def test_each_run_is_recorded(nightly):
 
 
 def test_warc_files_pass_warcio_check_and_index(nightly):
-    files = sorted((nightly["archive"].parent / "captures").glob("*.warc.gz"))
+    files = sorted(ArchiveLayout.of(nightly["archive"]).captures.glob("*.warc.gz"))
     assert len(files) == 4
     for path in files:
         check = subprocess.run([WARCIO, "check", "-v", str(path)], capture_output=True, text=True)

@@ -16,6 +16,7 @@ import pytest
 import sqlite_utils
 from scrapy.settings import Settings
 
+from archive.layout import ArchiveLayout
 from archive.warc import read_capture
 from crawler.browser import find_chromium, launch_options, render_mode
 from crawler.browser import configure as configure_rendering
@@ -146,12 +147,12 @@ def test_the_browser_identifies_as_the_crawler(rendered):
 
 def test_captures_keep_the_server_bytes_never_the_rendered_dom(rendered, js_portal):
     _result, db, _requests, _elapsed = rendered
-    archive_dir = Path(db.conn.execute("pragma database_list").fetchone()[2]).parent
+    layout = ArchiveLayout.of(db.conn.execute("pragma database_list").fetchone()[2])
     column = js_portal.columns["js-list"]
     list_urls = {column.start_url, js_portal.base_url + column.path + "index_1.html"}
     captures = list(db["captures"].rows)
     for capture in captures:
-        body = read_capture(archive_dir / "captures" / capture["warc_file"], capture["warc_offset"]).body
+        body = read_capture(layout.warc(capture["warc_file"]), capture["warc_offset"]).body
         assert FILLED_LIST not in body, f"rendered DOM captured for {capture['url']}"
         if capture["url"] in list_urls:
             assert body == fetch_bytes(js_portal, path_of(capture["url"]))
@@ -161,7 +162,7 @@ def test_captures_keep_the_server_bytes_never_the_rendered_dom(rendered, js_port
     data = [c for c in captures if c["url"].startswith(js_portal.base_url + "/api/list")]
     assert {c["kind"] for c in data} == {"list-data"}
     for capture in data:
-        body = read_capture(archive_dir / "captures" / capture["warc_file"], capture["warc_offset"]).body
+        body = read_capture(layout.warc(capture["warc_file"]), capture["warc_offset"]).body
         assert body == fetch_bytes(js_portal, urlsplit(capture["url"]).path + "?" + urlsplit(capture["url"]).query)
 
 

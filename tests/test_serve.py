@@ -30,9 +30,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from archive.lock import ArchiveLock
 from archive.schema import open_archive
 from archive.search import count_matches, search
-from archive.store import save_bulletin
 from crawler.browser import find_chromium, launch_options
-from crawler.items import BulletinRecord
+from crawler.ingest import store_record
+from pipelines.records import BulletinRecord
 from tests.conftest import REPO, crawl
 
 QUERY = "督查"  # two characters, in every replica bulletin
@@ -56,7 +56,7 @@ def archive(portal, tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr
     db = open_archive(path, create=False)
     for url, title in ((HOSTILE_URL, XSS_TITLE), (JAVASCRIPT_URL, "恶意链接")):
-        save_bulletin(db, BulletinRecord(
+        store_record(db, BulletinRecord(
             url=url, site="127.0.0.1:9", publisher=XSS_PUBLISHER, category="<u>类</u>",
             published="2024-01-15", title=title, body=XSS_BODY,
             fetched_at="2024-01-16T00:00:00+00:00", source_url=url))

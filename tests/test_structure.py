@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.schema import open_archive
-from archive.store import save_bulletin
-from archive.structure import list_items, rebuild_structures
+from archive.structure import list_items
 from crawler.cli import main
-from crawler.items import BulletinRecord
+from crawler.ingest import open_for_ingest, rebuild_structures, store_record
+from pipelines.records import BulletinRecord
 from pipelines.structure import Structure, cn_number, parse_structure, section_status, split_units
 from tests.conftest import run_cli
 from tests.replica.corpus import BulletinWriter, MeetingCalendar, body_text
@@ -320,30 +320,30 @@ def counts(db) -> tuple[int, int, int]:
 
 def test_saving_a_bulletin_fills_and_replaces_its_structure(tmp_path):
     db = open_archive(tmp_path / "archive.db")
-    assert save_bulletin(db, record(SEED_BODY)) == "new"
+    assert store_record(db, record(SEED_BODY)) == "new"
     units = sum(len(item["units"]) for item in SEED["structure"]["items"])
     assert counts(db) == (6, 14, units)
     pending = list(list_items(db, status="pending"))
     assert [(r["meeting_date"], r["meeting_number"], r["units"]) for r in pending] == [
         ("2019-11-21", 16, ["市发改委", "市财政局", "咸宁银保监分局"]), ("2020-04-15", 5, ["市金投集团"])]
-    assert save_bulletin(db, record(SEED_BODY)) == "unchanged"
+    assert store_record(db, record(SEED_BODY)) == "unchanged"
     assert counts(db) == (6, 14, units)
 
     # the portal corrects the bulletin: its rows are replaced, never duplicated
     changed = SEED_BODY.replace("(责任单位:市金投集团)", "(责任单位:市金投集团、市财政局)")
-    assert save_bulletin(db, record(changed)) == "changed"
+    assert store_record(db, record(changed)) == "changed"
     assert counts(db) == (6, 14, units + 1)
     assert [r["bulletin_url"] for r in list_items(db, unit="市财政局", status="pending")] == [URL, URL]
     assert db.execute("select count(*) from item_units where item_id not in (select id from items)").fetchone()[0] == 0
     assert db.execute("select count(*) from items where meeting_id not in (select id from meetings)").fetchone()[0] == 0
 
-    save_bulletin(db, record("已无督办事项。"))
+    store_record(db, record("已无督办事项。"))
     assert counts(db) == (0, 0, 0)
 
 
 def test_views_answer_open_items_per_unit_and_items_per_meeting(tmp_path):
     db = open_archive(tmp_path / "archive.db")
-    save_bulletin(db, record(SEED_BODY))
+    store_record(db, record(SEED_BODY))
     open_items = {row["unit"]: row["open_items"] for row in db.query("select * from open_items_per_unit")}
     assert open_items == {"市发改委": 1, "市财政局": 1, "咸宁银保监分局": 1, "市金投集团": 1}
     meetings = {(r["date"], r["number"]): r for r in db.query("select * from items_per_meeting")}
@@ -354,19 +354,19 @@ def test_views_answer_open_items_per_unit_and_items_per_meeting(tmp_path):
 
     # a later bulletin reports the粮食 decision done: it is no longer open
     later = "\n".join(["一、已落实事项", SEED["paragraphs"][2], SEED["paragraphs"][3], "已印发。"])
-    save_bulletin(db, record(later, url=URL.replace("2183980", "2183999"), published="2020-12-01"))
+    store_record(db, record(later, url=URL.replace("2183980", "2183999"), published="2020-12-01"))
     open_items = {row["unit"]: row["open_items"] for row in db.query("select * from open_items_per_unit")}
     assert open_items == {"市金投集团": 1}
 
 
-def test_an_archive_from_before_the_structure_tables_is_filled_on_open(tmp_path):
+def test_an_archive_from_before_the_structure_tables_is_filled_when_opened_for_ingest(tmp_path):
     path = tmp_path / "archive.db"
     db = open_archive(path)
-    save_bulletin(db, record(SEED_BODY))
+    store_record(db, record(SEED_BODY))
     for table in ("item_units", "items", "meetings"):
         db[table].drop()
     db.close()
-    assert counts(open_archive(path))[1] == 14
+    assert counts(open_for_ingest(path))[1] == 14
     db = open_archive(path)
     assert rebuild_structures(db) == 1 and counts(db)[1] == 14
 
@@ -378,7 +378,7 @@ def test_an_archive_from_before_the_structure_tables_is_filled_on_open(tmp_path)
 def archive(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("items") / "archive.db"
     db = open_archive(path)
-    save_bulletin(db, record(SEED_BODY))
+    store_record(db, record(SEED_BODY))
     db.close()
     return path
 

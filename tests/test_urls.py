@@ -1,7 +1,7 @@
 """Canonical URLs, TRS document shapes and hosts."""
 import pytest
 
-from crawler.urls import canonical_url, column_of, docid_of, in_column, is_detail_url, netloc_of
+from pipelines.urls import canonical_url, column_of, docid_of, in_column, is_detail_url, netloc_of
 
 PLAIN = "http://www.xianning.gov.cn/xxgk/xxgkml/qtzdgknr/zwdc/202009/t20200916_2183980.shtml"
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 
 from archive.lock import ArchiveBusy
-from archive.schema import open_archive
-from crawler.distributed import shared_queue_settings
 from crawler.browser import INSTALL_HINT, RENDER_MODES, find_chromium, missing_reason, render_mode
+from crawler.distributed import shared_queue_settings
 from crawler.errors import CommandError
 from crawler.profiles import PROFILES
 from crawler.run import CrawlResult, project_settings, run_crawl
 from crawler.sites import load_registry, politeness_slots, portal_hosts
-from crawler.urls import netloc_of
+from pipelines.urls import netloc_of
 
 HELP = "crawl supervision columns into the archive (default: Xianning's column)"
 
@@ -125,7 +124,6 @@ def run(args: argparse.Namespace) -> int:
     configured = settings.get("CHROMIUM_PATH") or None
     if mode == "always" and find_chromium(configured) is None:
         raise CommandError(f"--render always needs a browser, but {missing_reason(configured)}: {INSTALL_HINT}", 1)
-    open_archive(settings.get("ARCHIVE_PATH")).close()  # a bad path: one line, before Scrapy starts
     try:
         result = run_crawl(start_urls, settings, portals)
     except ArchiveBusy as busy:

@@ -1,0 +1,50 @@
+"""``ingest``: build archive rows from captures not ingested yet, or from the named WARC files."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from archive.layout import ArchiveLayout
+from archive.lock import ArchiveBusy, ArchiveLock
+from archive.schema import ArchiveMissing
+from archive.store import mark_killed_runs
+from crawler.errors import CommandError
+
+HELP = "ingest captures not yet in the archive (what a killed crawl left), or the WARC files named"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
+    parser.add_argument("warc", nargs="*", metavar="WARC",
+                        help="WARC files of this archive to ingest again (default: what is not ingested yet)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from crawler.ingest import Ingest, open_for_ingest  # extraction's imports only when used
+
+    layout = ArchiveLayout.of(args.archive)
+    if not layout.db.exists():
+        raise ArchiveMissing(f"no archive at {args.archive} (run 'python -m crawler crawl' first)")
+    try:
+        with ArchiveLock(layout.db):
+            db = open_for_ingest(layout.db)
+            mark_killed_runs(db)
+            names = [Path(name).name for name in args.warc]
+            known = {name for (name,) in db.execute("select distinct warc_file from captures")}
+            unknown = [name for name in names if name not in known]
+            if unknown:
+                raise CommandError(f"not a WARC file of {layout.db}: {', '.join(unknown)}", exit_code=2)
+            with tqdm(unit="capture", disable=not sys.stderr.isatty()) as bar:
+                ingest = Ingest(db, layout, progress=bar.update)
+                count = ingest.warc_files(names) if names else ingest.ready()
+            db.close()
+    except ArchiveBusy as busy:
+        raise CommandError(str(busy), exit_code=75) from None
+    counts = ingest.counts
+    outcomes = ", ".join(f"{key.split('/', 1)[1]} {number}" for key, number in sorted(counts.items())
+                         if key.startswith("ingest/"))
+    print(f"ingested {count} capture(s){': ' + outcomes if outcomes else ''}")
+    return 1 if counts["ingest/unreadable"] else 0

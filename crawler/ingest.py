@@ -1,0 +1,308 @@
+"""Ingest: from captures to the archive, the one place where a fetched page becomes archive rows.
+
+The crawl only fetches and captures (WARC records and ``captures`` rows, see
+:class:`crawler.extensions.ArchiveRun`); every row the archive derives from a capture is built
+here, by one code path, whether it runs during a crawl (a batch every
+``ARCHIVE_COMMIT_INTERVAL``), at its end (``crawl`` ingests what is left before judging the
+run), as ``python -m crawler ingest`` (what a killed run left, or named WARC files) or as
+``reprocess`` (every archived bulletin again, with the current extractor). Per capture of a
+bulletin:
+
+* 200: read back from its WARC file (and checked to be the record of its URL), with the
+  further pages of a split document captured in the same run; extracted
+  (:func:`pipelines.extraction.extract_record`); refused with a recorded reason when it is
+  no bulletin (a script-only challenge, an empty page); else stored with its versions, search
+  index entry and supervision items (:func:`store_record`), the URL it was listed under as an
+  alias, and its attachments linked to the files archived for them (:func:`archived_file`);
+* 304: the bulletin is still there (``last_seen``); 404/410: it is marked missing.
+
+Batches commit in one transaction each (bulletins, versions, index, structure, attachments,
+failures, and the captures marked ``ingested``), so a killed ingest loses at most its open
+batch, which the next one does again. Ingesting a capture twice changes nothing (same content
+hash: no version, no index write), and a capture older than the one a bulletin was last built
+from is skipped, so the order captures are ingested in never matters.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from archive.layout import ArchiveLayout
+from archive.schema import ATTACHMENT_KEY, insert_row, open_archive, upsert_row
+from archive.search import PendingIndex
+from archive.store import CONTENT_COLUMNS, Capture, Outcome, mark_missing, mark_seen, save_alias, save_bulletin
+from archive.structure import save_structure
+from archive.warc import read_capture
+from pipelines.body import stored_name
+from pipelines.challenges import SCRIPT_ONLY
+from pipelines.extraction import extract_record
+from pipelines.records import BulletinRecord, Page, PagePart
+from pipelines.structure import parse_structure
+from pipelines.urls import canonical_url, document_page
+
+#: Captures per transaction: large enough that commits and index flushes are cheap per page,
+#: small enough that a killed ingest redoes little.
+BATCH_SIZE = 200
+#: Fields counted in the run's "fields filled" summary.
+SUMMARY_FIELDS = CONTENT_COLUMNS
+
+_CAPTURE_COLUMNS = ("id, run_id, url, kind, status, fetched_at, content_type, warc_file, warc_offset,"
+                    " list_url, requested_url")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _lacks_structure_tables(path: Path) -> bool:
+    """An existing archive from before the structure tables (they are filled on its next ingest)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    try:
+        db = sqlite_utils.Database(path)
+        try:
+            tables = set(db.table_names())
+        finally:
+            db.close()
+    except Exception:  # not an archive: open_archive says so in one line
+        return False
+    return "bulletins" in tables and "items" not in tables
+
+
+def open_for_ingest(path: str | Path) -> sqlite_utils.Database:
+    """Open (or create) the archive for writing, with what an older archive lacks filled in."""
+    layout = ArchiveLayout.of(path)
+    backfill = _lacks_structure_tables(layout.db)
+    db = open_archive(layout.db)
+    if backfill:
+        rebuild_structures(db)
+        db.conn.commit()
+    return db
+
+
+def _structure_rows(body: str) -> dict[str, list[dict[str, Any]]]:
+    return asdict(parse_structure(body or ""))
+
+
+def store_record(
+    db: sqlite_utils.Database,
+    record: BulletinRecord,
+    capture: Capture = Capture(),
+    pending_index: PendingIndex | None = None,
+) -> Outcome:
+    """Store one extracted bulletin: its row, versions, index entry and supervision items, atomically."""
+    with db.atomic():
+        outcome = save_bulletin(db, record.row(), capture, pending_index)
+        if outcome != "unchanged":  # an unchanged body parses to the same items
+            structure = _structure_rows(record.body)
+            save_structure(db, record.url, structure["meetings"], structure["items"], new=outcome == "new")
+    return outcome
+
+
+def rebuild_structures(db: sqlite_utils.Database) -> int:
+    """Re-parse every bulletin's body (after the parser changed); return how many bulletins."""
+    count = 0
+    with db.atomic():
+        # A cursor, not fetchall: bodies are streamed (writes go to other tables).
+        for url, body in db.conn.execute("select url, body from bulletins order by rowid"):
+            structure = _structure_rows(body)
+            save_structure(db, url, structure["meetings"], structure["items"])
+            count += 1
+    return count
+
+
+def archived_file(db: sqlite_utils.Database, layout: ArchiveLayout, url: str) -> dict[str, Any] | None:
+    """The archived file downloaded from ``url`` (an ``attachments`` row's file columns), if any.
+
+    A file is archived once it is stored under its content hash in the archive's files: it
+    was accepted as a file (:class:`crawler.pipelines.AttachmentFiles`). Its capture says
+    where it came from; the hash is the file's own (of the bytes after any content-encoding
+    the server used, which the capture keeps as sent).
+    """
+    row = next(db.query(
+        "select mime_type, size, sha256, path, fetched_at, capture_id from attachments where url = ? limit 1",
+        [url]), None)
+    if row is not None and (layout.folder / row["path"]).is_file():
+        return row
+    capture = db.execute(
+        "select id, content_type, fetched_at, payload_sha256, warc_file, warc_offset from captures"
+        " where url = ? and kind = 'attachment' and status = 200 order by id desc limit 1", [url]).fetchone()
+    if capture is None:
+        return None
+    capture_id, content_type, fetched_at, sha256, warc_file, warc_offset = capture
+    stored = stored_name(sha256, url)
+    if not (layout.files / stored).is_file():  # sent encoded (or refused): hash what was stored
+        try:
+            body = read_capture(layout.warc(warc_file), warc_offset, url).body
+        except (OSError, ValueError):
+            return None
+        sha256 = hashlib.sha256(body).hexdigest()
+        stored = stored_name(sha256, url)
+        if not (layout.files / stored).is_file():
+            return None
+    return {
+        "mime_type": (content_type or "").split(";")[0].strip() or "application/octet-stream",
+        "size": (layout.files / stored).stat().st_size, "sha256": sha256,
+        "path": layout.file_path(stored), "fetched_at": fetched_at, "capture_id": capture_id,
+    }
+
+
+class Ingest:
+    """Builds archive rows from captures of one archive, in batches of one transaction each.
+
+    ``counts`` adds up what happened, under the crawl's stats names (``extract/pages``,
+    ``archive/new``, ``run/failures`` …), so a crawl adds them to its stats.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, layout: ArchiveLayout, batch_size: int = BATCH_SIZE,
+                 progress: Callable[[int], None] | None = None):
+        self.db = db
+        self.layout = layout
+        self.batch_size = batch_size
+        #: Called with the number of captures of each batch once it is committed.
+        self.progress = progress
+        self.counts: Counter[str] = Counter()
+        self._pending_index = PendingIndex()
+
+    # --- what to ingest -------------------------------------------------------------
+    def ready(self) -> int:
+        """Ingest every capture marked ready (oldest first); return how many."""
+        return self.captures(self._ids("ingest_state = 'ready'"))
+
+    def warc_files(self, names: Iterable[str]) -> int:
+        """Ingest again every bulletin capture in these WARC files (by file name) of the archive."""
+        names = list(names)
+        marks = ", ".join("?" * len(names))
+        return self.captures(self._ids(f"kind = 'bulletin' and warc_file in ({marks})", names))
+
+    def archived(self) -> int:
+        """Ingest again the capture behind every archived bulletin (``reprocess``)."""
+        return self.captures([capture_id for (capture_id,) in self.db.execute(
+            "select capture_id from bulletins where capture_id is not null order by capture_id")])
+
+    def _ids(self, where: str, params: Sequence[Any] = ()) -> list[int]:
+        return [capture_id for (capture_id,) in self.db.execute(
+            f"select id from captures where {where} order by id", params)]
+
+    # --- batches --------------------------------------------------------------------
+    def captures(self, ids: Sequence[int]) -> int:
+        """Ingest the captures ``ids`` in order, a transaction per batch; return how many."""
+        for start in range(0, len(ids), self.batch_size):
+            batch = ids[start:start + self.batch_size]
+            if not self.db.conn.in_transaction:
+                self.db.execute("BEGIN")  # one transaction for the batch, index flush included
+            try:
+                rows = self.db.query(
+                    f"select {_CAPTURE_COLUMNS} from captures where id in ({', '.join('?' * len(batch))})"
+                    " order by id", batch)
+                for capture in list(rows):
+                    self.counts[f"ingest/{self._ingest(capture)}"] += 1
+                self.db.execute(
+                    f"update captures set ingest_state = 'ingested' where id in ({', '.join('?' * len(batch))})"
+                    " and ingest_state is not null", batch)
+                self._pending_index.flush(self.db)
+                self.db.conn.commit()
+            except BaseException:
+                self._pending_index.entries.clear()
+                self.db.conn.rollback()
+                raise
+            if self.progress is not None:
+                self.progress(len(batch))
+        return len(ids)
+
+    # --- one capture --------------------------------------------------------------------
+    def _ingest(self, capture: dict[str, Any]) -> str:
+        """What ingesting this capture did: an outcome of the store, or why nothing was stored."""
+        url = canonical_url(capture["url"])
+        status = capture["status"]
+        if status == 304:
+            mark_seen(self.db, url, capture["fetched_at"])
+            self.counts["archive/not_modified"] += 1
+            return "seen"
+        if status in (404, 410):
+            removed = mark_missing(self.db, [url], capture["fetched_at"])
+            self.counts["archive/removed"] += removed
+            return "removed" if removed else "gone"
+        if status != 200 or capture["kind"] != "bulletin":
+            return "skipped"
+        archived = self.db.execute("select capture_id, list_url from bulletins where url = ?", [url]).fetchone()
+        if archived is not None and (archived[0] or 0) > capture["id"]:
+            return "superseded"
+        try:
+            stored = read_capture(self.layout.warc(capture["warc_file"]), capture["warc_offset"], capture["url"])
+            parts = self._parts(capture)
+        except (OSError, ValueError) as error:
+            return self._refuse(capture, url, f"capture unreadable: {error}", "unreadable")
+        page = Page(url=url, source_url=capture["url"], status=status, headers=stored.headers, body=stored.body,
+                    fetched_at=capture["fetched_at"],
+                    list_url=capture["list_url"] or (archived[1] if archived else "") or "", parts=parts)
+        try:
+            record = extract_record(page)
+        except Exception as error:  # a bug in extraction: recorded, the run goes on
+            return self._refuse(capture, url, f"extraction failed: {type(error).__name__}: {error}")
+        self.counts["extract/pages"] += 1
+        if record.extraction["script_only"] == "yes":
+            self.counts["column/challenges"] += 1  # fails the run: see crawler.health
+            return self._refuse(capture, url, SCRIPT_ONLY)
+        if not record.title and not record.body:
+            self.counts["extract/empty_pages"] += 1
+            return self._refuse(capture, url, "empty page: no title and no body")
+        if record.extraction.get("metadata_block") == "no":
+            self.counts["extract/without_metadata"] += 1
+        self.counts[f"extract/container/{record.extraction['container']}"] += 1
+        headers = {key.lower(): value for key, value in stored.headers.items()}
+        outcome = store_record(self.db, record, Capture(capture["id"], headers.get("etag"),
+                                                        headers.get("last-modified")), self._pending_index)
+        if capture["requested_url"] and capture["requested_url"] != url:
+            save_alias(self.db, capture["requested_url"], url, capture["fetched_at"])
+        self._link_attachments(record)
+        self.counts["archive/bulletins"] += 1
+        self.counts[f"archive/{outcome}"] += 1
+        for name in SUMMARY_FIELDS:
+            if getattr(record, name):
+                self.counts[f"archive/filled/{name}"] += 1
+        return outcome
+
+    def _parts(self, capture: dict[str, Any]) -> list[PagePart]:
+        """The further pages of a split document, as captured in the same run, in order."""
+        own = document_page(capture["url"])
+        if own is None or own[1] != 0:
+            return []
+        prefix = f"{capture['url'].rsplit('/', 1)[0]}/{own[0]}_"
+        latest: dict[int, tuple[str, str, int]] = {}
+        for url, warc_file, warc_offset in self.db.execute(
+                "select url, warc_file, warc_offset from captures where run_id = ? and kind = 'bulletin-part'"
+                " and status = 200 and url >= ? and url < ? order by id", [capture["run_id"], prefix, prefix + "\U0010ffff"]):
+            page = document_page(url)
+            if page is not None and page[0] == own[0] and page[1] > 0:
+                latest[page[1]] = (url, warc_file, warc_offset)
+        parts = []
+        for number in sorted(latest):
+            url, warc_file, warc_offset = latest[number]
+            stored = read_capture(self.layout.warc(warc_file), warc_offset, url)
+            parts.append(PagePart(url, stored.headers, stored.body))
+        return parts
+
+    def _link_attachments(self, record: BulletinRecord) -> None:
+        """Link each file of the bulletin that is archived (downloaded now or for another bulletin)."""
+        for attachment in record.attachments:
+            found = archived_file(self.db, self.layout, attachment.url)
+            if found is not None:
+                upsert_row(self.db, "attachments", {
+                    "bulletin_url": record.url, "url": attachment.url, "name": attachment.name, **found,
+                }, ATTACHMENT_KEY)
+
+    def _refuse(self, capture: dict[str, Any], url: str, reason: str, outcome: str = "refused") -> str:
+        """The page is not stored: record why, as a failure of the run that fetched it."""
+        insert_row(self.db, "run_failures", {
+            "run_id": capture["run_id"], "url": url, "kind": "bulletin", "reason": reason, "at": utc_now()})
+        self.counts["run/failures"] += 1
+        return outcome
+
