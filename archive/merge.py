@@ -6,10 +6,11 @@ target; ingesting the copied captures then builds the bulletins, versions, searc
 and attachments there by the one ingest path (:mod:`crawler.ingest`), so the merged archive is
 what one process crawling everything would have built.
 
-A run is copied once: its WARC file lands in the target's captures under a name carrying the
-file's content digest (``run-00001-….<digest>.warc.gz``), and a run whose named file the target
-has is skipped, so merging the same source twice, or a source that holds a merge itself,
-changes nothing.
+A run is copied once: its WARC files (the names its captures give; crawl names are unique) land
+in the target's captures under the same name, or, when the target holds another file of that
+name, under one carrying the file's content digest (``….<digest>.warc.gz``); a run whose WARC
+files the target's captures already name is skipped, so merging the same source twice, or a
+source that holds a merge itself, changes nothing. (A run with no capture is known by its row.)
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from archive.schema import ArchiveError, ArchiveMissing, upsert_row
 
 #: ``<name>.<16 hex>.warc.gz``: a WARC file named by its content digest by an earlier merge.
 _DIGESTED = re.compile(r"^(?P<stem>.+?)(?:\.[0-9a-f]{16})?\.warc\.gz$")
-#: Columns that identify a run without a WARC file (one that failed before fetching anything).
+#: Columns that identify a run without captures (one that failed before fetching anything).
 _RUN_IDENTITY = ("started_at", "finished_at", "mode", "outcome", "start_urls")
 #: What an ingested capture becomes in the target: to be ingested there.
 _REINGEST = {"ingested": "ready"}
@@ -129,49 +130,65 @@ def _copy_rows(source: Source, target: sqlite_utils.Database, table: str, where:
     return copied
 
 
-def _known_run(target: sqlite_utils.Database, run: dict[str, Any], warc_name: str | None) -> bool:
-    if warc_name is not None:
-        return target.execute("select 1 from crawl_runs where warc_file = ?", [warc_name]).fetchone() is not None
-    clause = " and ".join(f"[{name}] is ?" for name in _RUN_IDENTITY)
-    return target.execute(f"select 1 from crawl_runs where {clause}",
-                          [run.get(name) for name in _RUN_IDENTITY]).fetchone() is not None
+def _same_file(one: Path, other: Path) -> bool:
+    return one.stat().st_size == other.stat().st_size and _digest(one) == _digest(other)
 
 
 @dataclass
 class _Run:
-    """A source run to copy: its row, WARC file and name in the target, and its id there."""
+    """A source run to copy: its row, its WARC files (source path -> name in the target), its id there."""
 
     source: Source
     row: dict[str, Any]
-    warc: Path | None
-    warc_name: str | None
+    warcs: dict[str, tuple[Path, str]]
     run_id: int | None = None
 
     @classmethod
-    def of(cls, source: Source, row: dict[str, Any]) -> "_Run":
-        warc = source.layout.warc(row["warc_file"]) if row.get("warc_file") else None
-        if warc is None or not warc.is_file():
-            return cls(source, row, None, None)
-        return cls(source, row, warc, merged_name(row["warc_file"], _digest(warc)))
+    def of(cls, source: Source, row: dict[str, Any], target_layout: ArchiveLayout) -> "_Run":
+        names = [name for (name,) in source.db.execute(
+            "select distinct warc_file from captures where run_id = ? and warc_file is not null", [row["id"]])]
+        if not names and row.get("warc_file"):
+            names = [row["warc_file"]]
+        warcs = {}
+        for name in names:
+            path = source.layout.warc(name)
+            if path.is_file():
+                taken = target_layout.captures / name
+                warcs[name] = (path, name if not taken.exists() or _same_file(path, taken)
+                               else merged_name(name, _digest(path)))
+        return cls(source, row, warcs)
+
+    def known_in(self, target: sqlite_utils.Database) -> bool:
+        """Whether an earlier merge brought this run into ``target``."""
+        if self.warcs:
+            return any(target.execute("select 1 from captures where warc_file = ? limit 1", [name]).fetchone()
+                       for _, name in self.warcs.values())
+        # Known by its row; a source run still "running" was killed (its archive is locked now).
+        identity = {**{key: self.row.get(key) for key in _RUN_IDENTITY},
+                    "outcome": "killed" if self.row.get("outcome") == "running" else self.row.get("outcome")}
+        clause = " and ".join(f"[{key}] is ?" for key in identity)
+        return target.execute(f"select 1 from crawl_runs where {clause}", list(identity.values())).fetchone() is not None
+
+    def renamed(self, name: str | None) -> str | None:
+        return self.warcs[name][1] if name in self.warcs else name
 
 
 def _copy_run_row(target: sqlite_utils.Database, target_layout: ArchiveLayout, run: _Run) -> None:
-    """The run's WARC file and ``crawl_runs`` row (its id in the target is ``run.run_id``)."""
-    if run.warc is not None:
-        _place(run.warc, target_layout.captures / run.warc_name)
+    """The run's WARC files and ``crawl_runs`` row (its id in the target is ``run.run_id``)."""
+    for path, name in run.warcs.values():
+        _place(path, target_layout.captures / name)
     with target.conn:
         (_, run.run_id), = _copy_rows(run.source, target, "crawl_runs", "id = ?", [run.row["id"]],
-                                      {"warc_file": run.warc_name or run.row.get("warc_file")})
+                                      {"warc_file": run.renamed(run.row.get("warc_file"))})
 
 
 def _copy_run_captures(target: sqlite_utils.Database, run: _Run) -> int:
     """The run's captures (to be ingested again), failures and portal verdicts; how many captures."""
-    source, old_id, old_name = run.source, run.row["id"], run.row.get("warc_file")
-    renamed = run.warc_name or old_name
+    source, old_id = run.source, run.row["id"]
     with target.conn:
         captures = _copy_rows(source, target, "captures", "run_id = ?", [old_id], {
             "run_id": run.run_id,
-            "warc_file": lambda row: renamed if row["warc_file"] == old_name else row["warc_file"],
+            "warc_file": lambda row: run.renamed(row["warc_file"]),
             "ingest_state": lambda row: _REINGEST.get(row.get("ingest_state"), row.get("ingest_state")),
         })
         _copy_rows(source, target, "run_failures", "run_id = ?", [old_id], {"run_id": run.run_id})
@@ -204,15 +221,15 @@ def copy_sources(target: sqlite_utils.Database, target_layout: ArchiveLayout, so
     runs: list[_Run] = []
     for source in sources:
         for row in source.db.query("select * from crawl_runs order by id"):
-            run = _Run.of(source, row)
-            if _known_run(target, row, run.warc_name):
+            run = _Run.of(source, row, target_layout)
+            if run.known_in(target):
                 counts.skipped_runs += 1
             else:
                 runs.append(run)
     for run in sorted(runs, key=lambda run: (run.row["outcome"] != "ok", run.row["started_at"] or "")):
         _copy_run_row(target, target_layout, run)
         counts.runs += 1
-        counts.warc_files += run.warc is not None
+        counts.warc_files += len(run.warcs)
     for run in sorted(runs, key=lambda run: run.row["started_at"] or ""):
         counts.captures += _copy_run_captures(target, run)
     for source in sources:

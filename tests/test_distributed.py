@@ -88,7 +88,9 @@ def distributed(redis_server, tmp_path_factory):
     """Two workers (one killed midway), their merge, the run that redoes what was lost, and a
     single-process crawl of the same replica."""
     folder = tmp_path_factory.mktemp("distributed")
-    with ReplicaPortal(per_family=25, seed=41) as portal:
+    # Families with a metadata block only: the run-wide "metadata block lost" rule would judge the
+    # run that redoes a few lost pages by whichever family they happen to come from.
+    with ReplicaPortal(per_family=30, seed=41, families=("xianning", "table", "gbk")) as portal:
         start_urls = [column.start_url for column in portal.columns.values()]
         killed = start_worker(folder / "a.db", start_urls, redis_server.url, "a")
         survivor = start_worker(folder / "b.db", start_urls, redis_server.url, "b")
