@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-requirements
 # Fast settings for the local replica; the live crawl keeps the polite defaults.
 REPLICA_SETTINGS := -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=False -s LOG_LEVEL=WARNING
 
-.PHONY: venv chromium redis test demo crawl bench clean
+.PHONY: venv chromium redis attachment-tools test demo crawl bench clean
 
 venv: $(STAMP)
 
@@ -31,12 +31,20 @@ redis:
 	  echo "installing Debian's redis-server (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
-test: venv chromium redis
+# Debian's tools for attachments: LibreOffice (DOC/WPS/ET, and the replica's DOC/WPS/XLS files),
+# antiword, Tesseract with Simplified Chinese (scans), Noto CJK (the replica's scanned pages).
+ATTACHMENT_PACKAGES := libreoffice-writer-nogui libreoffice-calc-nogui antiword tesseract-ocr-chi-sim fonts-noto-cjk
+attachment-tools:
+	@missing=$$(for p in $(ATTACHMENT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	test -z "$$missing" || { echo "installing $$missing (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
+
+test: venv chromium redis attachment-tools
 	$(PY) -m pytest
 
 # Serve the replica portal, crawl it into data/demo.db, show what was archived and a
 # search, stop the server.
-demo: venv
+demo: venv attachment-tools
 	@mkdir -p data && rm -f data/demo.db data/demo.db-wal data/demo.db-shm data/demo-urls.txt
 	@$(PY) -m tests.replica --urls-file data/demo-urls.txt >data/replica.log 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null' EXIT; \
@@ -57,7 +65,7 @@ crawl: venv
 # Benchmarks against their references, side by side (see benchmarks/README.md); the synthetic
 # archive of the search/export benchmarks is cached in benchmarks/.cache/. ONLY=search,export
 # picks some; BENCH_ARGS passes options (e.g. BENCH_ARGS="--rounds 5").
-bench: venv
+bench: venv attachment-tools
 	$(PY) -m benchmarks.run $(ONLY) $(BENCH_ARGS)
 
 clean:

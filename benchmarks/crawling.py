@@ -128,6 +128,7 @@ def session(per_family: int = 500, concurrency: int = 8) -> Iterator[CrawlSessio
     scratch = Path(tempfile.mkdtemp(prefix="zwdc-bench-"))
     try:
         with ReplicaPortal(per_family=per_family, seed=1) as portal:
+            progress(f"crawl: making the replica's {portal.site.make_attachment_files()} attachment files (untimed)")
             yield CrawlSession(portal, scratch, concurrency)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

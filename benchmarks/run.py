@@ -1,7 +1,7 @@
 """``python -m benchmarks.run [NAME ...]``: run the benchmarks, print each figure beside its reference.
 
-Names: ``extraction``, ``crawl``, ``nightly``, ``distributed``, ``search``, ``export`` (default:
-all, in that order; ``make bench ONLY=search,export``). Progress goes to stderr; the results table
+Names: ``extraction``, ``attachments``, ``crawl``, ``nightly``, ``distributed``, ``search``, ``export``
+(default: all, in that order; ``make bench ONLY=search,export``). Progress goes to stderr; the results table
 (Markdown, with the machine) to stdout and to ``benchmarks/.cache/results-<time>.md``.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime
 
-from benchmarks import crawling, distributed, exporting, extraction, searching, synthetic
+from benchmarks import attachments, crawling, distributed, exporting, extraction, searching, synthetic
 from benchmarks.common import CACHE, Figure, machine, progress, results_table
 
-NAMES = ("extraction", "crawl", "nightly", "distributed", "search", "export")
+NAMES = ("extraction", "attachments", "crawl", "nightly", "distributed", "search", "export")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             synthetic.forget_index(args.rows)
         benchmarks: dict[str, Callable[[], list[Figure]]] = {
             "extraction": lambda: extraction.run(per_family=args.per_family),
+            "attachments": lambda: attachments.run(),
             "crawl": lambda: crawling.run_overhead(crawl_session(), args.rounds),
             "nightly": lambda: crawling.run_nightly(crawl_session()),
             "distributed": lambda: distributed.run(crawl_session()),

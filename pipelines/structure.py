@@ -109,6 +109,7 @@ class Item:
     units: list[str] = field(default_factory=list)
     progress: str = ""
     group_heading: str | None = None  # the (一)… sub-heading when it is not a meeting
+    deadline: str = ""  # 完成时限 as written (supervision-list tables have a column for it)
 
 
 @dataclass
@@ -133,6 +134,12 @@ def section_status(name: str | None) -> str:
 def documents_in(subject: str) -> list[str]:
     """Titles quoted with 《》 in a subject, in order."""
     return _DOC_TITLE.findall(subject)
+
+
+def meeting_of(heading: str) -> Meeting | None:
+    """The meeting a heading or table cell names (``2020年4月15日市政府第5次常务会议``), else None."""
+    fields = _meeting_fields(heading.strip(_TRIM))
+    return Meeting(*fields, heading=heading.strip(_TRIM)) if fields else None
 
 
 def split_units(text: str) -> list[str]:

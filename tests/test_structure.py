@@ -28,10 +28,11 @@ SEED_BODY = "\n".join(SEED["paragraphs"])
 
 
 def as_truth(structure: Structure) -> dict[str, list[dict[str, Any]]]:
-    """A parse in the replica truth's shape (the truth has no group_heading)."""
+    """A parse in the replica truth's shape (the truth has no group_heading; bodies give no deadline)."""
     items = [dataclasses.asdict(item) for item in structure.items]
     for item in items:
         del item["group_heading"]
+        assert item.pop("deadline") == ""
     return {"meetings": [dataclasses.asdict(m) for m in structure.meetings], "items": items}
 
 

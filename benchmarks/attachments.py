@@ -1,0 +1,66 @@
+"""Attachments: text extraction per file type, as the archive runs it (a limited child per file).
+
+The files are the replica's (``tests/replica/attachment_files.py``): a text PDF made with
+reportlab (CID font, several pages, a table), a PDF exported by LibreOffice, DOCX, XLSX, DOC
+(with a table: LibreOffice), WPS, XLS, and a one-page 300 dpi scan for OCR. Each type is
+read ``files`` times through :class:`pipelines.attachment_sandbox.AttachmentReader`, the
+child process and its limits included, so files/s is what an ingest gets.
+"""
+from __future__ import annotations
+
+import random
+import time
+from datetime import date
+
+from benchmarks.common import Figure, median, ms, progress
+from pipelines.attachment_sandbox import AttachmentReader
+from tests.replica import attachment_files as files
+from tests.replica.corpus import BulletinWriter, MeetingCalendar
+
+def samples() -> dict[str, tuple[str, bytes]]:
+    """One file per type: type -> (name, bytes)."""
+    writer = BulletinWriter(MeetingCalendar(1))
+    day = date(2022, 9, 20)
+    title = "关于2022年7月至8月市政府常务会议纪要确定事项落实情况的督查通报"
+    bulletin = next(c for c in (files.bulletin_content(writer, random.Random(s), day, title) for s in range(100))
+                    if any(kind == "table" for kind, _ in c.blocks))
+    listed = files.list_content(writer, random.Random(5), day, "附件1:2022年督办事项落实情况统计表")
+    pool = files.Pool()
+    return {
+        "pdf (text layer)": ("a.pdf", files.pdf_text_bytes(bulletin)),
+        "pdf (LibreOffice)": ("b.pdf", pool.file("pdf-office", 0)[0]),
+        "docx": ("c.docx", files.docx_bytes(bulletin)),
+        "xlsx": ("d.xlsx", files.xlsx_bytes(listed)),
+        "doc": ("e.doc", pool.file("doc", 0)[0]),
+        "wps": ("f.wps", pool.file("wps", 1)[0]),
+        "xls": ("g.xls", pool.file("xls", 0)[0]),
+        "scan (OCR)": ("h.pdf", files.pdf_scan_bytes(bulletin)),
+    }
+
+
+def run(count: int = 10, ocr_count: int = 2) -> list[Figure]:
+    """Read each type ``count`` times (the scan ``ocr_count`` times); files/s per type."""
+    figures: list[Figure] = []
+    with AttachmentReader(ocr=True) as reader:
+        for label, (name, data) in samples().items():
+            times: list[float] = []
+            pages, method = None, ""
+            for _ in range(ocr_count if "OCR" in label else count):
+                started = time.perf_counter()
+                result = reader.read(data, name)
+                times.append(time.perf_counter() - started)
+                if result.error:
+                    raise RuntimeError(f"{label}: {result.error}")
+                pages, method = result.pages, result.text_method
+            progress(f"attachments: {label}: median {ms(median(times))} ({method})")
+            value = f"{1 / median(times):.1f} files/s"
+            if "OCR" in label:
+                per_page = median(times) / (pages or 1)
+                figures.append(Figure("attachments", f"{label}: {pages or 1} page(s) at 300 dpi, chi_sim, 1 thread",
+                                      f"{1 / per_page:.2f} pages/s ({per_page:.1f} s a page)",
+                                      "OCR is opt-in (--ocr): seconds a page, against milliseconds for a text layer"))
+            else:
+                unit = "sheet(s)" if label.startswith("xls") else "page(s)"
+                size = f"{len(data) // 1024} KiB" + (f", {pages} {unit}" if pages else "")
+                figures.append(Figure("attachments", f"{label} ({size}, {method}): median {ms(median(times))}", value))
+    return figures

@@ -1,0 +1,719 @@
+"""Text, tables and page count of an attachment (PDF, Word, WPS, Excel, ET, scans), from its bytes.
+
+Why a pure function: the archive keeps attachments by hash, so their text can be built (and
+re-built by a newer extractor) offline from the stored files. :func:`extract_attachment`
+never raises; what went wrong is in ``error``. It trusts nothing about the file: the type
+comes from the bytes (magic numbers, the zip's members, the OLE2 streams), not from the name
+or Content-Type, so a ``.pdf`` that is an HTML page is an error and a ``.wps`` that is Word
+97 bytes is read as Word. Hostile files (bombs, endless loops) are contained one level up, by
+running this in a limited child process (:mod:`pipelines.attachment_sandbox`).
+
+The text follows the body's line contract (:mod:`pipelines.text`): one line per paragraph,
+table rows as their cells joined by a tab, so :func:`pipelines.structure.parse_structure`
+reads attachments as it reads bodies.
+
+* PDF (pdfplumber/pdfminer.six: embedded fonts, CID fonts with Adobe's CMaps): lines in
+  reading order, ruled tables as rows of cells, lines of one paragraph wrapped by the layout
+  joined again, headers/footers repeated on the pages and page numbers dropped. Pages with
+  no text layer but an image are OCR'd (``ocr=True``) with Tesseract's ``chi_sim``.
+* DOCX (python-docx): paragraphs and tables in document order.
+* DOC/WPS: ``antiword`` when the document has no table, else LibreOffice (to DOCX).
+* XLSX (openpyxl), XLS/ET (xlrd, LibreOffice when xlrd cannot): every sheet, rows of cells.
+* Images (PNG, JPEG, TIFF, BMP, GIF): OCR.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from pipelines.text import normalize_line
+
+#: Bumped whenever the text produced for the same bytes changes (so old rows can be redone).
+EXTRACTOR_VERSION = 1
+
+#: Zip members (DOCX/XLSX) may not unpack to more than this in all, nor one member beyond
+#: ``_BOMB_MEMBER`` at a ratio over ``_BOMB_RATIO``: that is a zip bomb, not an office file.
+MAX_UNZIPPED = 256 * 2 ** 20
+_BOMB_MEMBER, _BOMB_RATIO = 32 * 2 ** 20, 100
+#: Pages read of one PDF, rows of one sheet: beyond is a bomb or not a bulletin.
+MAX_PAGES = 500
+MAX_ROWS = 100_000
+#: OCR resolution (dpi) and how long one external tool may run on one file (seconds).
+OCR_DPI = 300
+TOOL_TIMEOUT = 120
+
+#: One line naming the Debian package, for each external tool that is missing.
+MISSING = {
+    "soffice": "LibreOffice is not installed, .doc/.wps/.et files with tables are not read: "
+               "apt-get install libreoffice-writer-nogui libreoffice-calc-nogui",
+    "tesseract": "Tesseract with Simplified Chinese is not installed, scanned files are not read: "
+                 "apt-get install tesseract-ocr-chi-sim",
+    "antiword": "antiword is not installed: apt-get install antiword",
+}
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_IMAGES = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"II*\x00", "tiff"),
+           (b"MM\x00*", "tiff"), (b"GIF87a", "gif"), (b"GIF89a", "gif"), (b"BM", "bmp"))
+_HTML = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|title)\b",
+                   re.IGNORECASE | re.DOTALL)
+_CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
+_SPACE_BY_CJK = re.compile(rf"(?<=[{_CJK}]) +| +(?=[{_CJK}])")
+#: Lines ending this many characters or less short of the right edge make a margin.
+_WRAP_SLACK = 3
+_NO_LINE_START = ",。、;:!?)》」』”’%"
+_PAGE_NUMBER = re.compile(r"^[-—–_\s]*(?:第\s*\d+\s*页(?:\s*[,,/]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+|\d+|[ivxlc]+)[-—–_\s]*$",
+                          re.IGNORECASE)
+
+
+@dataclass
+class AttachmentText:
+    """What could be read from one file; ``error`` says why not (then text may be partial)."""
+
+    kind: str = ""  # the type the bytes are: pdf, docx, xlsx, doc, xls, image, html, zip, unknown
+    text: str = ""
+    text_method: str = ""  # pdf, ocr, pdf+ocr, docx, xlsx, xls, antiword, libreoffice
+    pages: int | None = None
+    error: str | None = None
+    tables: list[list[list[str]]] = field(default_factory=list)
+    ocr_confidence: float | None = None  # mean Tesseract word confidence, 0–100, by characters
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ExtractionError(Exception):
+    """A file that cannot be read, with the reason recorded in ``error``."""
+
+
+@dataclass(frozen=True)
+class Tools:
+    """External programs found on this machine; ``None`` when missing (see :data:`MISSING`)."""
+
+    soffice: str | None = None
+    antiword: str | None = None
+    tesseract: str | None = None  # only when its chi_sim data is installed too
+    #: LibreOffice's user profile folder (made once and reused: a new one costs a second).
+    profile: str | None = None
+
+    @classmethod
+    def discover(cls, path: str | None = None, profile: str | None = None) -> "Tools":
+        tesseract = shutil.which("tesseract", path=path)
+        if tesseract and "chi_sim" not in _tesseract_languages(tesseract):
+            tesseract = None
+        return cls(shutil.which("soffice", path=path) or shutil.which("libreoffice", path=path),
+                   shutil.which("antiword", path=path), tesseract, profile)
+
+    def missing(self) -> list[str]:
+        """One line per missing tool that some file type needs."""
+        return [MISSING[name] for name in ("soffice", "tesseract") if getattr(self, name) is None]
+
+
+def _tesseract_languages(binary: str) -> str:
+    try:
+        return subprocess.run([binary, "--list-langs"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def extract_attachment(data: bytes, name: str = "", content_type: str = "", *, ocr: bool = False,
+                       tools: Tools | None = None) -> AttachmentText:
+    """Read ``data``; ``name``/``content_type`` only break ties the bytes leave open."""
+    result = AttachmentText(kind=detect_kind(data, name))
+    tools = tools or Tools.discover()
+    try:
+        reader = _READERS.get(result.kind)
+        if reader is None:
+            raise ExtractionError(_UNREADABLE.get(result.kind, f"not a document ({result.kind})"))
+        reader(data, result, ocr, tools)
+    except ExtractionError as error:
+        result.error = str(error)
+    except MemoryError:
+        result.error = "too large: ran out of memory"
+    except RecursionError:
+        result.error = "corrupt: nested too deeply"
+    except Exception as error:  # a parser's own failure on a broken file: recorded, never raised
+        if _out_of_memory(error):
+            result.error = "too large: ran out of memory"
+        else:
+            result.error = f"corrupt {result.kind}: {type(error).__name__}: {str(error)[:200]}".rstrip(": ")
+    result.text = "\n".join(line for line in (normalize_line(l) if "\t" not in l else l
+                                              for l in result.text.split("\n")) if line)
+    return result
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """A MemoryError, or zlib's failing allocation, anywhere in the chain a parser wrapped it in."""
+    seen: BaseException | None = error
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, MemoryError) or "Unable to allocate" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def detect_kind(data: bytes, name: str = "") -> str:
+    """The type the bytes are (``name`` only tells Word from Excel in an unreadable OLE2 file)."""
+    head = data[:2048]
+    if not data:
+        return "empty"
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_kind(data)
+    if head.startswith(_OLE2):
+        return _ole_kind(data, name)
+    for magic, kind in _IMAGES:
+        if head.startswith(magic):
+            return "image"
+    if head.startswith(b"{\\rtf"):
+        return "rtf"
+    if _HTML.match(head):
+        return "html"
+    return "unknown"
+
+
+def _zip_kind(data: bytes) -> str:
+    try:
+        names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return "corrupt-zip"
+    if "word/document.xml" in names:
+        return "docx"
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    if "content.xml" in names and "mimetype" in names:
+        return "odf"
+    return "zip"
+
+
+def _ole_kind(data: bytes, name: str) -> str:
+    """Word 97 (.doc, and the .wps most portals serve) or Excel (.xls/.et) by the stream names."""
+    def stream(label: str) -> bytes:
+        return label.encode("utf-16-le")
+    if stream("WordDocument") in data:
+        return "doc"
+    if stream("Workbook") in data or stream("Book\x00") in data:
+        return "xls"
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return {"et": "xls", "ett": "xls", "xls": "xls"}.get(extension, "ole")
+
+
+_UNREADABLE = {
+    "empty": "empty file",
+    "html": "an HTML page, not a document",
+    "corrupt-zip": "corrupt: a broken zip archive",
+    "zip": "a zip archive (its files are not opened)",
+    "ole": "an OLE2 file that is neither Word nor Excel",
+    "unknown": "not a document: unknown file type",
+}
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+@dataclass
+class _Line:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float  # character height, to judge indents and gaps
+    rows: list[list[str]] | None = None  # a table standing in the text
+
+
+def _pdf(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
+    import pdfplumber
+
+    try:
+        pdf = pdfplumber.open(io.BytesIO(data))
+    except Exception as error:
+        raise ExtractionError(_pdf_open_error(error)) from None
+    with pdf:
+        result.pages = len(pdf.pages)
+        if result.pages > MAX_PAGES:
+            raise ExtractionError(f"too many pages: {result.pages} (at most {MAX_PAGES} are read)")
+        pages: list[list[_Line]] = []
+        scanned: list[int] = []
+        heights: list[float] = []
+        for number, page in enumerate(pdf.pages):
+            lines = _pdf_page_lines(page)
+            heights.append(float(page.height))
+            if sum(len(l.text) for l in lines) < 20 and _image_area(page) > 0.3 * page.width * page.height:
+                scanned.append(number)
+            pages.append(lines)
+    methods = ["pdf"] if any(pages) else []
+    if scanned:
+        if not ocr:
+            result.error = f"{len(scanned)} of {result.pages} pages are scanned images without text: OCR is off (--ocr)"
+        elif tools.tesseract is None:
+            result.error = MISSING["tesseract"]
+        else:
+            confidences: list[tuple[float, int]] = []
+            for number, (lines, confidence) in zip(scanned, _ocr_pdf_pages(data, scanned, tools)):
+                pages[number] = [_Line(text, 0, 0, 0, 0, 0) for text in lines]
+                confidences.append((confidence, sum(len(t) for t in lines)))
+            result.ocr_confidence = _weighted(confidences)
+            methods.append("ocr")
+    _drop_running_lines(pages, heights)
+    _merge_continued_tables(pages)
+    text_lines: list[str] = []
+    for line in _join_paragraphs(pages):
+        if line.rows is not None:
+            result.tables.append(line.rows)
+            text_lines += ["\t".join(row) for row in line.rows]
+        else:
+            text_lines.append(line.text)
+    result.text = "\n".join(text_lines)
+    result.text_method = "+".join(methods) or "pdf"
+
+
+def _pdf_open_error(error: Exception) -> str:
+    causes = [error]
+    while causes[-1].__cause__ is not None or causes[-1].__context__ is not None:
+        causes.append(causes[-1].__cause__ or causes[-1].__context__)
+        if len(causes) > 5:
+            break
+    names = " ".join(type(c).__name__ + " " + str(c) for c in causes)
+    if "Password" in names or "Encrypt" in names or "encrypt" in names:
+        return "encrypted PDF: a password is needed to read it"
+    return f"corrupt PDF: {str(error)[:200] or type(error).__name__}"
+
+
+def _pdf_page_lines(page: Any) -> list[_Line]:
+    """Text lines and tables of one page, top to bottom; table cells never leak into lines."""
+    tables = [t for t in page.find_tables() if len(t.rows) >= 2]
+    boxes = [t.bbox for t in tables]
+
+    def outside(obj: dict[str, Any]) -> bool:
+        if obj.get("object_type") != "char":
+            return True
+        cx, cy = (obj["x0"] + obj["x1"]) / 2, (obj["top"] + obj["bottom"]) / 2
+        return not any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)
+
+    rest = page.filter(outside) if boxes else page
+    lines = [
+        _Line(_fix_spacing(line["text"]), line["x0"], line["x1"], line["top"], line["bottom"],
+              max((c["size"] for c in line.get("chars", [])), default=line["bottom"] - line["top"]))
+        for line in rest.extract_text_lines(return_chars=True)
+        if line["text"].strip()
+    ]
+    for table, (x0, top, x1, bottom) in zip(tables, boxes):
+        rows = [[_cell(cell) for cell in row] for row in table.extract()]
+        rows = [row for row in rows if any(row)]
+        if rows:
+            lines.append(_Line("", x0, x1, top, bottom, 0, rows))
+    lines.sort(key=lambda line: (round(line.top), line.x0))
+    return lines
+
+
+def _image_area(page: Any) -> float:
+    return sum(max(i["x1"] - i["x0"], 0) * max(i["bottom"] - i["top"], 0) for i in page.images)
+
+
+def _drop_running_lines(pages: list[list[_Line]], heights: list[float]) -> None:
+    """Drop page numbers and the headers/footers repeated (digits aside) on most pages."""
+    def in_margin(line: _Line, height: float) -> bool:
+        return line.rows is None and height > 0 and (line.bottom < height * 0.1 or line.top > height * 0.9)
+
+    counts: Counter[str] = Counter()
+    for lines, height in zip(pages, heights):
+        counts.update({re.sub(r"\d+", "#", l.text) for l in lines if in_margin(l, height)})
+    repeated = {key for key, n in counts.items() if len(pages) > 1 and n >= max(2, (len(pages) + 1) // 2)}
+    for lines, height in zip(pages, heights):
+        lines[:] = [l for l in lines if not (in_margin(l, height) and (
+            _PAGE_NUMBER.match(l.text) or re.sub(r"\d+", "#", l.text) in repeated))]
+
+
+def _merge_continued_tables(pages: list[list[_Line]]) -> None:
+    """A table ending a page and one of as many columns starting the next are one table
+    (its header row, when repeated, kept once)."""
+    open_table: _Line | None = None  # the table the last page ended with (it may span pages)
+    for lines in pages:
+        if open_table is not None and lines and lines[0].rows is not None:
+            above, below = open_table.rows or [], lines[0].rows
+            if len(above[0]) == len(below[0]):
+                above += below[1:] if below[0] in above[:3] else below
+                del lines[0]
+                if not lines:
+                    continue  # a page of table only: the table goes on
+        open_table = lines[-1] if lines and lines[-1].rows is not None else None
+
+
+def _join_paragraphs(pages: list[list[_Line]]) -> Iterable[_Line]:
+    """Lines wrapped by the layout (reaching the right edge, next one not indented) joined again."""
+    flat: list[tuple[_Line, float, float]] = []  # line, left and right edge of its page's text
+    for lines in pages:
+        text_lines = [l for l in lines if l.rows is None and l.size]
+        left = min((l.x0 for l in text_lines), default=0.0)
+        right = max((l.x1 for l in text_lines), default=0.0)
+        if sum(l.x1 >= right - _WRAP_SLACK * l.size for l in text_lines) < 2:
+            right = float("inf")  # one line alone makes no margin: nothing is taken for wrapped
+        flat += [(line, left, right) for line in lines]
+    current: _Line | None = None
+    current_right = 0.0
+    for line, left, right in flat:
+        if current is not None and line.rows is None and line.size and current.size and current.rows is None:
+            reaches_edge = current_right - current.x1 <= _first_word_width(line.text, line.size) + 1.5 * current.size
+            flush_left = line.x0 <= left + 0.5 * line.size
+            near = line.top - current.bottom < 1.5 * current.size or line.top < current.top
+            if reaches_edge and flush_left and near:
+                current = _Line(_glue(current.text, line.text), current.x0, line.x1, line.top, line.bottom,
+                                line.size)
+                current_right = right
+                continue
+        if current is not None:
+            yield current
+        current, current_right = line, right
+    if current is not None:
+        yield current
+
+
+def _first_word_width(text: str, size: float) -> float:
+    """About how wide the start of a line is that could not stay on the line above: a run of
+    Latin letters and digits (``2.79%``) or one Chinese character, with the closing punctuation
+    a line may not start with."""
+    word = re.match(r"[\x21-\x7e]+", text)
+    width = len(word.group()) * 0.6 * size if word else size
+    rest = text[word.end() if word else 1:]
+    return width + size * (len(rest) - len(rest.lstrip(_NO_LINE_START)))
+
+
+def _ocr_pdf_pages(data: bytes, numbers: list[int], tools: Tools) -> Iterable[tuple[list[str], float]]:
+    """Each listed page rendered at :data:`OCR_DPI` and read by Tesseract."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(data)
+    try:
+        for number in numbers:
+            bitmap = document[number].render(scale=OCR_DPI / 72, grayscale=True)
+            buffer = io.BytesIO()
+            bitmap.to_pil().save(buffer, format="PNG")
+            yield _tesseract(buffer.getvalue(), tools)
+    finally:
+        document.close()
+
+
+def _tesseract(image: bytes, tools: Tools) -> tuple[list[str], float]:
+    """Lines of text and mean word confidence of one image (PNG/JPEG/TIFF… bytes)."""
+    assert tools.tesseract is not None
+    answer = _run([tools.tesseract, "stdin", "stdout", "-l", "chi_sim", "--psm", "4", "tsv"], image,
+                  env={"OMP_THREAD_LIMIT": "1"})
+    lines: dict[tuple[str, ...], list[str]] = {}
+    confidences: list[tuple[float, int]] = []
+    for row in answer.decode("utf-8", "replace").splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
+            continue
+        lines.setdefault(tuple(cells[1:5]), []).append(cells[11].strip())
+        confidences.append((float(cells[10]), len(cells[11].strip())))
+    texts = [_fix_spacing(" ".join(words)) for words in lines.values()]
+    return [t for t in texts if t], _weighted(confidences) or 0.0
+
+
+def _image(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
+    if not ocr:
+        raise ExtractionError("an image: OCR is off (--ocr)")
+    if tools.tesseract is None:
+        raise ExtractionError(MISSING["tesseract"])
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:  # normalised to PNG: Tesseract reads few GIFs/BMPs
+        result.pages = getattr(image, "n_frames", 1)
+        image.load()
+        buffer = io.BytesIO()
+        image.convert("L").save(buffer, format="PNG")
+    lines, confidence = _tesseract(buffer.getvalue(), tools)
+    result.text, result.text_method, result.ocr_confidence = "\n".join(lines), "ocr", round(confidence, 1)
+
+
+def _weighted(pairs: list[tuple[float, int]]) -> float | None:
+    total = sum(n for _, n in pairs)
+    return round(sum(c * n for c, n in pairs) / total, 1) if total else None
+
+
+# --------------------------------------------------------------------------- Word
+
+
+def _check_zip(data: bytes) -> None:
+    """Refuse zip bombs before any parser unpacks a member (zipfile reads no more than declared)."""
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise ExtractionError(f"corrupt: {error}") from None
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED:
+        raise ExtractionError(f"zip bomb: members unpack to {total / 2 ** 20:,.0f} MiB")
+    for member in members:
+        if member.file_size > _BOMB_MEMBER and member.file_size > _BOMB_RATIO * max(member.compress_size, 1):
+            raise ExtractionError(f"zip bomb: {member.filename} unpacks {member.file_size // max(member.compress_size, 1)}×")
+
+
+def _docx(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
+    _check_zip(data)
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    document = docx.Document(io.BytesIO(data))
+    lines: list[str] = []
+    for block in document.element.body.iterchildren():
+        tag = block.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            lines.append(Paragraph(block, document).text.replace("\t", " "))
+        elif tag == "tbl":
+            rows = _docx_rows(Table(block, document))
+            if rows:
+                result.tables.append(rows)
+                lines += ["\t".join(row) for row in rows]
+    result.text, result.text_method = "\n".join(lines), result.text_method or "docx"
+
+
+def _docx_rows(table: Any) -> list[list[str]]:
+    """Rows of cells; a merged cell once (python-docx repeats it for each grid column it spans)."""
+    rows = []
+    for row in table.rows:
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:
+                continue
+            seen.add(id(cell._tc))
+            cells.append(_cell("\n".join(p.text for p in cell.paragraphs)))
+        if any(cells):
+            rows.append(cells)
+    return rows
+
+
+def _doc(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
+    """antiword when the document has no table (fast); LibreOffice to DOCX for tables."""
+    text = None
+    if tools.antiword:
+        try:
+            text = _run([tools.antiword, "-w", "0", "-m", "UTF-8.txt", "-"], data).decode("utf-8", "replace")
+        except ExtractionError:
+            text = None
+    has_table = text is not None and any(line.startswith("|") for line in text.splitlines())
+    if text is not None and (not has_table or tools.soffice is None):
+        lines, tables = _antiword_lines(text)
+        result.text, result.tables, result.text_method = "\n".join(lines), tables, "antiword"
+        return
+    if tools.soffice is None:
+        raise ExtractionError(MISSING["soffice"])
+    _docx(_libreoffice(data, "doc", "docx", tools), result, ocr, tools)
+    result.text_method = "libreoffice"
+
+
+def _antiword_lines(text: str) -> tuple[list[str], list[list[list[str]]]]:
+    """antiword's text; its ``|a|b|`` table lines (a row wrapped over lines when its first cell is empty)."""
+    lines: list[str | list[list[str]]] = []  # a text line, or the rows of a table standing there
+    tables: list[list[list[str]]] = []
+    rows: list[list[str]] | None = None
+    for raw in text.replace("\f", "\n").splitlines():
+        if not (raw.startswith("|") and raw.rstrip().endswith("|")):
+            rows = None
+            lines.append(raw)
+            continue
+        cells = [_cell(c) for c in raw.strip()[1:-1].split("|")]
+        if rows is None:
+            rows = []
+            tables.append(rows)
+            lines.append(rows)
+        if rows and not cells[0] and len(cells) == len(rows[-1]):
+            rows[-1] = [_glue(a, b) for a, b in zip(rows[-1], cells)]
+        else:
+            rows.append(cells)
+    out: list[str] = []
+    for line in lines:
+        out += ["\t".join(row) for row in line] if isinstance(line, list) else [line]
+    return out, tables
+
+
+# --------------------------------------------------------------------------- spreadsheets
+
+
+def _xlsx(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
+    _check_zip(data)
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheets = [[[_value(v) for v in row] for row in _limited(sheet.iter_rows(values_only=True))]
+                  for sheet in book.worksheets]
+    finally:
+        book.close()
+    _sheets(result, sheets)
+    result.text_method = result.text_method or "xlsx"
+
+
+def _xls(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
+    """xlrd for BIFF (.xls, and .et saved as such); LibreOffice for what xlrd cannot read."""
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(file_contents=data, on_demand=True)
+    except xlrd.XLRDError as error:
+        if tools.soffice is None:
+            raise ExtractionError(f"{MISSING['soffice']} (xlrd: {error})") from None
+        _xlsx(_libreoffice(data, "xls", "xlsx", tools), result, ocr, tools)
+        result.text_method = "libreoffice"
+        return
+    sheets = []
+    for index in range(book.nsheets):
+        sheet = book.sheet_by_index(index)
+        sheets.append([[_xls_value(sheet.cell(r, c), book.datemode) for c in range(sheet.ncols)]
+                       for r in range(min(sheet.nrows, MAX_ROWS))])
+        book.unload_sheet(index)
+    _sheets(result, sheets)
+    result.text_method = "xls"
+
+
+def _sheets(result: AttachmentText, sheets: list[list[list[str]]]) -> None:
+    lines: list[str] = []
+    for rows in sheets:
+        rows = [_trim(row) for row in rows]
+        rows = [row for row in rows if row]
+        if rows:
+            result.tables.append(rows)
+            lines += ["\t".join(row) for row in rows]
+    result.text, result.pages = "\n".join(lines), len(sheets)
+
+
+def _limited(rows: Iterable[Any]) -> Iterable[Any]:
+    for index, row in enumerate(rows):
+        if index >= MAX_ROWS:
+            return
+        yield row
+
+
+def _trim(row: list[str]) -> list[str]:
+    while row and not row[-1]:
+        row = row[:-1]
+    return row
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return _cell(str(value))
+
+
+def _xls_value(cell: Any, datemode: int) -> str:
+    import xlrd
+
+    if cell.ctype == xlrd.XL_CELL_DATE:
+        try:
+            return _value(xlrd.xldate_as_datetime(cell.value, datemode))
+        except (ValueError, OverflowError):
+            return str(cell.value)
+    if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+        return "TRUE" if cell.value else "FALSE"
+    if cell.ctype in (xlrd.XL_CELL_ERROR, xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return ""
+    return _value(cell.value)
+
+
+# --------------------------------------------------------------------------- other formats
+
+
+def _via_libreoffice(target: str, then: Callable[[bytes, AttachmentText, bool, Tools], None], source_ext: str):
+    def reader(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
+        if tools.soffice is None:
+            raise ExtractionError(MISSING["soffice"])
+        then(_libreoffice(data, source_ext, target, tools), result, ocr, tools)
+        result.text_method = "libreoffice"
+    return reader
+
+
+def _odf_reader(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
+    _check_zip(data)
+    mimetype = zipfile.ZipFile(io.BytesIO(data)).read("mimetype")
+    if b"spreadsheet" in mimetype:
+        _via_libreoffice("xlsx", _xlsx, "ods")(data, result, ocr, tools)
+    else:
+        _via_libreoffice("docx", _docx, "odt")(data, result, ocr, tools)
+
+
+_READERS: dict[str, Callable[[bytes, AttachmentText, bool, Tools], None]] = {
+    "pdf": _pdf, "docx": _docx, "doc": _doc, "xlsx": _xlsx, "xls": _xls, "image": _image,
+    "rtf": _via_libreoffice("docx", _docx, "rtf"), "odf": _odf_reader,
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _run(command: list[str], stdin: bytes, env: dict[str, str] | None = None) -> bytes:
+    """A tool's stdout; its failure (exit code, timeout) as an ExtractionError."""
+    try:
+        done = subprocess.run(command, input=stdin, capture_output=True, timeout=TOOL_TIMEOUT,
+                              env={**os.environ, **(env or {})})
+    except subprocess.TimeoutExpired:
+        raise ExtractionError(f"{Path(command[0]).name} took longer than {TOOL_TIMEOUT} s") from None
+    except OSError as error:
+        raise ExtractionError(f"{Path(command[0]).name} could not run: {error}") from None
+    if done.returncode != 0:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+        raise ExtractionError(f"{Path(command[0]).name}: {reason[0][:200]}")
+    return done.stdout
+
+
+def _libreoffice(data: bytes, source_ext: str, target: str, tools: Tools) -> bytes:
+    """``data`` converted by LibreOffice headless (own user profile, so never a user's session)."""
+    assert tools.soffice is not None
+    with tempfile.TemporaryDirectory(prefix="zwdc-lo-") as work:
+        profile = tools.profile or os.path.join(work, "profile")
+        source = Path(work, f"attachment.{source_ext}")
+        source.write_bytes(data)
+        out = Path(work, "out")
+        _run([tools.soffice, "--headless", "--norestore", "--nolockcheck", "--nodefault",
+              f"-env:UserInstallation={Path(profile).as_uri()}", "--convert-to", target,
+              "--outdir", str(out), str(source)], b"")
+        converted = out / f"attachment.{target}"
+        if not converted.exists():
+            raise ExtractionError(f"LibreOffice could not read this {source_ext} file")
+        return converted.read_bytes()
+
+
+def _fix_spacing(text: str) -> str:
+    """Spaces a layout or OCR puts between Chinese characters (and digits beside them) removed."""
+    return _SPACE_BY_CJK.sub("", text)
+
+
+def _glue(left: str, right: str) -> str:
+    """Two pieces of one wrapped line: a space only between two Latin words (``35.`` + ``6`` is ``35.6``)."""
+    if left and right and left[-1].isascii() and left[-1].isalpha() and right[0].isascii() and right[0].isalpha():
+        return f"{left} {right}"
+    return left + right
+
+
+def _cell(text: str | None) -> str:
+    """A table cell as one line: its wrapped lines glued, whitespace folded."""
+    if not text:
+        return ""
+    pieces = [normalize_line(_fix_spacing(piece)) for piece in str(text).splitlines()]
+    joined = ""
+    for piece in pieces:
+        joined = _glue(joined, piece) if piece else joined
+    return normalize_line(joined.replace("\t", " "))

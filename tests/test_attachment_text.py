@@ -1,0 +1,299 @@
+"""Text, tables and items of attachments, against the truth of real generated files.
+
+The files are the replica's (``tests/replica/attachment_files.py``): made once per session,
+LibreOffice's pool cached on disk. Each is read as the archive reads it, through
+:class:`~pipelines.attachment_sandbox.AttachmentReader` (a limited child per file).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import io
+import random
+import re
+import zipfile
+import zlib
+from datetime import date
+from typing import Any
+
+import pytest
+
+from pipelines.attachment_items import attachment_structure, items_from_tables
+from pipelines.attachment_sandbox import AttachmentReader, Limits
+from pipelines.attachment_text import MISSING, Tools, detect_kind
+from tests.replica import attachment_files as files
+from tests.replica.corpus import BulletinWriter, MeetingCalendar
+from tests.replica.site import Site
+
+TEXT_LAYER, OCR = 0.99, 0.95
+
+
+def similarity(got: str, want: str) -> float:
+    """Character similarity of two texts, whitespace aside (line breaks are layout)."""
+    def squeeze(text: str) -> str:
+        return re.sub(r"\s+", "", text)
+    return difflib.SequenceMatcher(None, squeeze(got), squeeze(want), autojunk=False).ratio()
+
+
+def items_as_truth(structure: Any) -> dict[str, list[dict[str, Any]]]:
+    items = [dataclasses.asdict(item) for item in structure.items]
+    for item in items:
+        del item["group_heading"]
+    return {"meetings": [dataclasses.asdict(m) for m in structure.meetings], "items": items}
+
+
+@pytest.fixture(scope="session")
+def reader():
+    with AttachmentReader(ocr=True) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def made() -> dict[str, tuple[str, bytes, dict[str, Any]]]:
+    """One file of each flavour: flavour -> (file name, bytes, truth)."""
+    writer = BulletinWriter(MeetingCalendar(7))
+    day = date(2021, 6, 18)
+    title = "关于2021年4月至5月市政府常务会议纪要确定事项落实情况的督查通报"
+    bulletin = next(content for content in (files.bulletin_content(writer, random.Random(seed), day, title)
+                                            for seed in range(100))
+                    if any(kind == "table" for kind, _ in content.blocks))  # one with a summary table
+    listed = next(content for content in (files.list_content(writer, random.Random(seed), day, "附件1:2021年督办事项落实情况统计表")
+                                          for seed in range(4, 200))
+                  if len(content.blocks[0][1]) > 12)  # a list long enough to go on over a page
+    out = {
+        "pdf-text": ("通报.pdf", files.pdf_text_bytes(bulletin), bulletin.truth("pdf-text")),
+        "pdf-text-list": ("清单.pdf", files.pdf_text_bytes(listed), listed.truth("pdf-text")),
+        "docx": ("通报.docx", files.docx_bytes(bulletin), bulletin.truth("docx")),
+        "docx-list": ("清单.docx", files.docx_bytes(listed), listed.truth("docx")),
+        "xlsx": ("清单.xlsx", files.xlsx_bytes(listed), listed.truth("xlsx")),
+        "pdf-scan": ("扫描件.pdf", files.pdf_scan_bytes(bulletin), files.scan_truth(bulletin, "pdf-scan")),
+    }
+    image = io.BytesIO()
+    files.scan_image(bulletin, most=8).save(image, format="PNG")
+    out["png"] = ("扫描件.png", image.getvalue(), files.scan_truth(bulletin, "png", most=8))
+    pool = files.Pool()
+    for flavour, name in (("doc", "附件.doc"), ("wps", "附件.wps"), ("xls", "附件.xls"), ("pdf-office", "附件.pdf")):
+        data, truth = pool.file(flavour, 0)
+        out[flavour] = (name, data, truth)
+    data, truth = pool.file("xls", 1)
+    out["et"] = ("附件.et", data, truth)  # Kingsoft ET saved as BIFF, as portals serve it
+    return out
+
+
+@pytest.fixture(scope="session")
+def read(made, reader) -> dict[str, Any]:
+    return {flavour: reader.read(data, name) for flavour, (name, data, _) in made.items()}
+
+
+FLAVOURS = ["pdf-text", "pdf-text-list", "pdf-office", "docx", "docx-list", "xlsx", "doc", "wps", "xls", "et",
+            "pdf-scan", "png"]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_text_matches_the_truth(flavour, made, read):
+    truth, result = made[flavour][2], read[flavour]
+    ocr = truth["method"] == "ocr"
+    assert result.error is None
+    ratio = similarity(result.text, truth["text"])
+    assert ratio >= (OCR if ocr else TEXT_LAYER), (flavour, ratio, result.text[:300])
+    if ocr:
+        assert result.text_method == "ocr" and result.ocr_confidence > 80
+    else:
+        assert result.text_method != "ocr" and result.ocr_confidence is None
+
+
+@pytest.mark.parametrize("flavour", [f for f in FLAVOURS if f not in ("pdf-scan", "png")])
+def test_every_truth_row_of_every_table_is_read(flavour, made, read):
+    truth, result = made[flavour][2], read[flavour]
+    got = {tuple(row) for table in result.tables for row in table}
+    want = [tuple(row) for table in truth["tables"] for row in table]
+    assert want and [row for row in want if row not in got] == []
+    for row in want:  # the text holds them too, as tab-joined lines
+        assert "\t".join(row) in result.text.split("\n")
+
+
+@pytest.mark.parametrize("flavour", [f for f in FLAVOURS if f not in ("pdf-scan", "png")])
+def test_items_from_attachments_match_the_truth(flavour, made, read):
+    truth, result = made[flavour][2], read[flavour]
+    assert truth["structure"]["items"]
+    assert items_as_truth(attachment_structure(result.text, result.tables)) == truth["structure"]
+
+
+def test_what_each_file_is_and_how_it_was_read(made, read):
+    kinds = {flavour: (read[flavour].kind, read[flavour].text_method) for flavour in made}
+    assert kinds["pdf-text"] == ("pdf", "pdf") and kinds["pdf-office"] == ("pdf", "pdf")
+    assert kinds["wps"][0] == "doc" and kinds["et"] == ("xls", "xls")  # by their bytes, not their names
+    assert kinds["docx"] == ("docx", "docx") and kinds["xlsx"] == ("xlsx", "xlsx")
+    assert kinds["doc"][1] in ("antiword", "libreoffice") and kinds["png"] == ("image", "ocr")
+    assert read["pdf-text"].pages >= 2 and read["xlsx"].pages == 2  # pages; sheets
+
+
+def test_page_headers_and_numbers_are_not_in_the_text(read):
+    text = read["pdf-text"].text
+    assert files.RUNNING_HEADER not in text and not re.search(r"^- \d+ -$", text, re.MULTILINE)
+    assert read["pdf-text"].pages >= 2
+
+
+def test_wrapped_lines_of_a_paragraph_are_one_line_again(made, read):
+    truth_lines = set(made["pdf-text"][2]["text"].split("\n"))
+    got = read["pdf-text"].text.split("\n")
+    long_lines = [line for line in truth_lines if len(line) > 120]
+    assert long_lines and sum(line in got for line in long_lines) >= 0.8 * len(long_lines)
+
+
+def test_a_table_continued_on_the_next_page_is_one_table(made, read):
+    result = read["pdf-text-list"]
+    assert result.pages >= 2
+    rows = made["pdf-text-list"][2]["tables"][0]
+    assert any(table[0] == files.LIST_HEADER and len(table) >= len(rows) for table in result.tables)
+
+
+def test_supervision_list_rows_become_items_with_meeting_units_deadline_and_status():
+    rows = [["2021年督办事项落实情况统计表"], ["序号", "督查事项", "牵头单位", "完成时限", "进展情况"],
+            ["一、尚未完全落实事项"], ["(一)2021年4月15日市政府第5次常务会议"],
+            ["1", "审议《咸宁市城市管理办法》的落实情况。", "市城管执法委、市司法局", "2021年6月底", "已完成初稿。"],
+            ["", "", "", "", "正在征求意见。"],
+            ["二、已落实事项"], ["1", "研究冷链物流有关事项。", "市发改委", "2021年12月", "已开工。"],
+            ["合计", "", "", "", ""]]
+    got = items_as_truth(items_from_tables([rows, [["说明"], ["不是清单"]]]))
+    assert got["meetings"] == [{"date": "2021-04-15", "number": 5, "kind": "常务会议",
+                                "heading": "(一)2021年4月15日市政府第5次常务会议"}]
+    first, second = got["items"]
+    assert first == {"meeting_index": 0, "position": 1, "section": "尚未完全落实事项", "status": "pending",
+                     "subject": "审议《咸宁市城市管理办法》的落实情况。", "documents": ["咸宁市城市管理办法"],
+                     "units": ["市城管执法委", "市司法局"], "progress": "已完成初稿。\n正在征求意见。",
+                     "deadline": "2021年6月底"}
+    assert (second["section"], second["status"], second["meeting_index"]) == ("已落实事项", "done", None)
+
+
+# --------------------------------------------------------------------------- the replica's own
+
+
+def test_every_attachment_of_the_replica_has_its_text_and_items(reader):
+    """A small replica: each attachment served is read back to its truth (OCR'd scans too)."""
+    site = Site("127.0.0.1:9", per_family=6, seed=7)
+    only = site.add_bulletin("xianning", kind="attachment_only")  # "……具体内容详见附件。"
+    assert "详见附件" in only["body"] and len(only["body"].split("\n")) == 1
+    attachments = [(route[1], route[2]) for route in site._routes.values() if route[0] == "attachment"]
+    done: dict[bytes, Any] = {}
+    flavours = set()
+    for doc, attachment in attachments:
+        data, truth = site.attachment_files.data(doc, attachment), site.attachment_files.truth(doc, attachment)
+        flavours.add(truth["flavour"])
+        result = done.get(data) or reader.read(data, attachment.name)
+        done[data] = result
+        if truth.get("error"):
+            assert result.error == truth["error"]
+            continue
+        ratio = similarity(result.text, truth["text"])
+        assert ratio >= (OCR if truth["method"] == "ocr" else TEXT_LAYER), (attachment.path, truth["flavour"], ratio)
+        if truth["structure"] is not None:
+            assert items_as_truth(attachment_structure(result.text, result.tables)) == truth["structure"]
+    assert {"docx", "doc", "xls"} <= flavours and len(done) >= 8
+    substance = site.attachment_truth(only["attachments"][0]["url"])
+    assert substance["structure"] is None or substance["structure"]["items"]  # the items are in the file
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+@pytest.fixture(scope="module")
+def strict():
+    """Tighter limits than the archive's, so bombs hit them fast."""
+    with AttachmentReader(ocr=True, limits=Limits(memory=512 * 2 ** 20, cpu=30, wall=60)) as opened:
+        yield opened
+
+
+def zip_bomb() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w") as member:
+            chunk = b"\0" * 2 ** 20
+            for _ in range(100):
+                member.write(chunk)
+    return buffer.getvalue()
+
+
+def pdf_bomb(inflated: int = 700 * 2 ** 20) -> bytes:
+    """One page whose content stream inflates to ``inflated`` bytes (about 0.1% of that on disk)."""
+    packer = zlib.compressobj(9)
+    chunk = b" " * 2 ** 20
+    stream = b"".join(packer.compress(chunk) for _ in range(inflated // len(chunk))) + packer.flush()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def encrypted_pdf() -> bytes:
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, encrypt=pdfencrypt.StandardEncryption("secret", "owner"))
+    page.setFont(files._reportlab_font(), 12)
+    page.drawString(72, 720, "机密督查事项")
+    page.save()
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, make, reason", [
+    ("bomb.docx", zip_bomb, "zip bomb"),
+    ("bomb.pdf", pdf_bomb, "memory"),
+    ("locked.pdf", encrypted_pdf, "encrypted PDF"),
+    ("broken.pdf", lambda: b"%PDF-1.7\n" + random.Random(1).randbytes(4000), "corrupt"),
+    ("broken.docx", lambda: b"PK\x03\x04" + random.Random(2).randbytes(4000), "corrupt"),
+    ("broken.xls", lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + random.Random(3).randbytes(4000), "corrupt"),
+    ("page.pdf", lambda: b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "an HTML page"),
+])
+def test_hostile_files_are_recorded_errors(strict, name, make, reason):
+    result = strict.read(make(), name)
+    assert result.error and reason in result.error, result.error
+    assert result.text == "" and result.tables == []
+
+
+def test_a_file_taking_too_long_is_stopped_with_what_it_started(made):
+    name, data, _ = made["pdf-scan"]
+    with AttachmentReader(ocr=True, limits=Limits(wall=0.5)) as hurried:
+        result = hurried.read(data, name)
+        assert result.error == "took longer than 0.5 s: stopped"
+        assert hurried.read(made["docx"][1], "next.docx").error is None  # the next file is read as usual
+
+
+def test_missing_tools_give_one_line_naming_the_package_and_the_rest_is_read(made, tmp_path):
+    assert Tools.discover(path=str(tmp_path)).missing() == [MISSING["soffice"], MISSING["tesseract"]]
+    bare = Tools(soffice=None, antiword=None, tesseract=None)
+    with AttachmentReader(ocr=True, tools=bare) as reader:
+        assert reader.missing == [MISSING["soffice"], MISSING["tesseract"]]
+        assert "apt-get install libreoffice-writer-nogui" in reader.missing[0]
+        assert "apt-get install tesseract-ocr-chi-sim" in reader.missing[1]
+        assert reader.read(made["doc"][1], "a.doc").error == MISSING["soffice"]
+        assert reader.read(made["pdf-scan"][1], "a.pdf").error == MISSING["tesseract"]
+        docx, xls = reader.read(made["docx"][1], "a.docx"), reader.read(made["xls"][1], "a.xls")
+        assert docx.error is None and docx.text and xls.error is None and xls.tables
+
+
+def test_ocr_is_opt_in(made):
+    with AttachmentReader(ocr=False) as reader:
+        result = reader.read(made["pdf-scan"][1], "scan.pdf")
+    assert result.text == "" and result.pages == 1 and "OCR is off" in result.error
+
+
+def test_the_type_comes_from_the_bytes(made):
+    assert detect_kind(made["docx"][1], "x.pdf") == "docx"
+    assert detect_kind(made["wps"][1], "x.wps") == "doc"
+    assert detect_kind(made["xlsx"][1], "x.xls") == "xlsx"
+    assert detect_kind(b"\n  <html><head>", "x.pdf") == "html"
+    assert detect_kind(b"", "x.pdf") == "empty"
