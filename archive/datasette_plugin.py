@@ -47,7 +47,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
 
 from archive import search as archive_search
-from archive.search import FTS_TABLE, TITLE_WEIGHT, QueryError, index_status, matching_rowids, parse_query
+from archive.search import BULLETIN_ROWID, FTS_TABLE, TITLE_WEIGHT, QueryError, index_status, matching_rowids, parse_query
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SEARCH_PATH = "/-/search"
@@ -141,7 +141,7 @@ _COLUMNS = ("b.rowid AS rowid, b.url AS url, b.title AS title, b.published AS pu
 SEARCH_SQL = f"""select rowid, url, title, published, publisher, category, site, portal, snippet, score
 from (
   select {_COLUMNS}, -bm25([{FTS_TABLE}], {float(TITLE_WEIGHT)!r}, 1.0) AS score
-  from [{FTS_TABLE}] join bulletins b on b.rowid = [{FTS_TABLE}].rowid
+  from [{FTS_TABLE}] join bulletins b on b.rowid = {BULLETIN_ROWID}
   where zwdc_match(:q) <> '' and [{FTS_TABLE}] match zwdc_match(:q)
     and (zwdc_exact(:q) or zwdc_contains(b.title, b.body, :q))
     and {_FILTERS}
@@ -192,7 +192,7 @@ def filters_from_request(request, database, table, datasette):
         return FilterArguments(["0"], human_descriptions=[f"invalid search: {error}"])
     clauses, params = [], {"_zwdc_q": parsed.text}
     if parsed.match:
-        clauses.append(f"rowid in (select rowid from [{FTS_TABLE}] where [{FTS_TABLE}] match :_zwdc_match)")
+        clauses.append(f"rowid in (select {BULLETIN_ROWID} from [{FTS_TABLE}] where [{FTS_TABLE}] match :_zwdc_match)")
         params["_zwdc_match"] = parsed.match
     if not match_is_exact(parsed):
         # instr first (C, exact for a word without letter case), Python only for what is left.

@@ -1,15 +1,17 @@
 """Export an archive table to CSV, JSON Lines or Parquet, streaming, atomically.
 
-One pipeline serves every table and format: a filtered ``SELECT`` is read in batches from
-the cursor (never ``fetchall``) and handed to a small per-format writer, so memory stays
-flat whatever the archive's size. Columns and the primary key come from the database,
-so a column added to the schema is exported without touching this module; only the
-Parquet/Frictionless *type* of a column is declared here (:data:`COLUMN_KINDS`).
+One pipeline serves every table, view and format: a filtered ``SELECT`` is read in batches
+from the cursor (never ``fetchall``) and handed to a small per-format writer, so memory stays
+flat whatever the archive's size. Columns come from the database, so a column added to the
+schema is exported without touching this module; their kinds (hence Parquet/Frictionless
+types) from their declaration in :mod:`archive.schema`. ``items`` is exported from the view
+``item_details``: each item with its meeting, bulletin and units, so nobody joins by hand.
 
-The file is written under a temporary name beside the output and renamed at the end, so
-an interrupted or failed export never leaves a half-written file under the final name
-(and an older export there survives). A ``datapackage.json`` describing the file is
-updated next to it (:mod:`archive.datapackage`).
+The file is written as an unnamed temporary file in the output's folder (Linux ``O_TMPFILE``)
+and given its name only once complete, so an interrupted, failed or killed export leaves
+nothing behind (and an older export there survives). A ``datapackage.json`` describing the
+file is updated next to it (:mod:`archive.datapackage`). The output never overwrites the
+archive, another SQLite file or, without ``force``, a file that is not an earlier export.
 """
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from archive import datapackage
+from archive.atomic import AtomicFile
+from archive.schema import KIND_BY_NAME, TABLES
+from archive.search.query import site_condition
 
 FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
 SUFFIXES: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -38,27 +43,16 @@ SUFFIXES: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"
 #: typical bulletins is a few MB of Python strings) while keeping row groups useful.
 DEFAULT_BATCH_ROWS = 1000
 
-#: Declared type of columns whose text in SQLite stands for something richer; keyed by
-#: column name, for every table. Other columns get a kind from their SQLite type.
-COLUMN_KINDS: dict[str, str] = {
-    "published": "date",
-    "issued": "date",
-    "date": "date",
-    "fetched_at": "timestamp",
-    "first_seen": "timestamp",
-    "last_seen": "timestamp",
-    "missing_since": "timestamp",
-    "seen_at": "timestamp",
-    "started_at": "timestamp",
-    "finished_at": "timestamp",
-    "attachments": "attachments",
-    "documents": "string_list",
-}
-
+#: Tables exported from a view that carries what a reader needs beside each row.
+EXPORTED_FROM: dict[str, str] = {"items": "item_details"}
 #: Column the ``since``/``until`` filters apply to, per table (default ``published``).
-DATE_FILTER_COLUMNS: dict[str, str] = {"bulletins": "published", "meetings": "date"}
-#: Tables whose rowids :func:`archive.search.matching_rowids` returns.
-SEARCHABLE_TABLES: frozenset[str] = frozenset({"bulletins"})
+DATE_FILTER_COLUMNS: dict[str, str] = {
+    "meetings": "date", "items_per_meeting": "date", "open_items_per_unit": "latest_published",
+}
+#: Lists in a CSV cell (CSV has no arrays): joined with this.
+CSV_LIST_SEPARATOR = "; "
+#: The SQLite file header: such a file is never an export's output.
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 FRICTIONLESS_TYPES: dict[str, str] = {
     "string": "string",
@@ -131,31 +125,41 @@ def format_for(fmt: str | None, output: str | Path) -> str:
 
 
 def exportable_tables(db: sqlite_utils.Database) -> list[str]:
-    """Ordinary tables of the archive (not SQLite internals, FTS virtual or shadow tables)."""
+    """Tables and views of the archive (not SQLite internals, FTS virtual or shadow tables)."""
     rows = db.execute(
-        "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
+        "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'view') "
         "AND name NOT LIKE 'sqlite_%' ORDER BY name"
     ).fetchall()
     return [name for (name,) in rows]
+
+
+def _source(table: str) -> str:
+    return EXPORTED_FROM.get(table, table)
 
 
 def table_columns(db: sqlite_utils.Database, table: str) -> list[Column]:
     """The table's columns in order, from the database itself so new columns are included."""
     if table not in exportable_tables(db):
         raise ExportError(f"no table {table!r} to export (have: {', '.join(exportable_tables(db))})")
+    source = _source(table)
+    declared_table = TABLES.get(source)
+    key = primary_key(db, table)
     columns = []
-    for _cid, name, declared, not_null, _default, pk in db.execute(
-        f"PRAGMA table_info({_quote(table)})"
+    for _cid, name, declared, not_null, _default, _pk in db.execute(
+        f"PRAGMA table_info({_quote(source)})"
     ).fetchall():
-        kind = COLUMN_KINDS.get(name) or _kind_of_sqlite_type(declared)
-        columns.append(Column(name, kind, bool(not_null), pk > 0))
+        field = declared_table.field(name) if declared_table else None
+        kind = field.kind if field else KIND_BY_NAME.get(name) or _kind_of_sqlite_type(declared)
+        columns.append(Column(name, kind, bool(not_null), name in key))
     return columns
 
 
 def primary_key(db: sqlite_utils.Database, table: str) -> list[str]:
-    """Primary-key columns in key order (empty for a rowid table)."""
-    info = db.execute(f"PRAGMA table_info({_quote(table)})").fetchall()
-    return [row[1] for row in sorted((row for row in info if row[5] > 0), key=lambda row: row[5])]
+    """Primary-key columns in key order (empty for a rowid table; as declared for a view)."""
+    source = _source(table)
+    info = db.execute(f"PRAGMA table_info({_quote(source)})").fetchall()
+    key = [row[1] for row in sorted((row for row in info if row[5] > 0), key=lambda row: row[5])]
+    return key or list(TABLES[source].primary_key if source in TABLES else ())
 
 
 def _kind_of_sqlite_type(declared: str) -> str:
@@ -168,13 +172,33 @@ def _kind_of_sqlite_type(declared: str) -> str:
     return "string"
 
 
-def _check_output(output: Path) -> None:
-    """Fail before any work if the output cannot be written where asked."""
+def _check_output(db: sqlite_utils.Database, output: Path, force: bool) -> None:
+    """Fail before any work if the output cannot or must not be written where asked.
+
+    Never the archive (nor its ``-wal``/``-shm``/``.lock`` files) or any SQLite file; an existing
+    file only when it is an earlier export (a resource of the folder's ``datapackage.json``) or
+    with ``force``.
+    """
     directory = output.parent
     if output.name == datapackage.PACKAGE_FILENAME:
         raise ExportError(f"{output}: that name is reserved for the data package description")
     if output.is_dir():
         raise ExportError(f"{output} is a directory; give a file name")
+    archive = Path(db.conn.execute("PRAGMA database_list").fetchone()[2] or "")
+    if archive.name and output.resolve().parent == archive.resolve().parent and output.name in {
+            archive.name, *(archive.name + suffix for suffix in ("-wal", "-shm", "-journal", ".lock"))}:
+        raise ExportError(f"{output} is the archive itself; export to another file")
+    if output.is_file():
+        try:
+            with open(output, "rb") as existing:
+                header = existing.read(len(SQLITE_HEADER))
+        except OSError as error:
+            raise ExportError(f"{output}: {error.strerror or error}") from None
+        if header == SQLITE_HEADER:
+            raise ExportError(f"{output} is an SQLite database; export to another file")
+        if not force and not datapackage.is_resource(directory, output.name):
+            raise ExportError(f"{output} exists and is not an earlier export; "
+                              "give another name, or --force to replace it")
     if not directory.is_dir():
         raise ExportError(f"output directory {directory} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
@@ -298,15 +322,26 @@ class Writer(Protocol):
 
 
 class CsvWriter:
-    """UTF-8 with BOM (so Excel reads Chinese), header row, quoting for newlines/tabs/quotes."""
+    """UTF-8 with BOM (so Excel reads Chinese), header row, quoting for newlines/tabs/quotes;
+    lists of text (units, documents) joined with :data:`CSV_LIST_SEPARATOR`."""
 
-    def __init__(self, path: Path, columns: list[Column]):
-        self._file = open(path, "x", encoding="utf-8-sig", newline="", buffering=_BUFFER)
+    def __init__(self, fd: int, columns: list[Column]):
+        self._file = open(fd, "w", encoding="utf-8-sig", newline="", buffering=_BUFFER)
         self._csv = csv.writer(self._file, dialect="excel")  # "," / '"' doubled / CRLF
         self._csv.writerow([column.name for column in columns])
+        self._lists = [index for index, column in enumerate(columns) if column.kind == "string_list"]
 
     def write(self, rows: list[tuple]) -> None:
+        if self._lists:
+            rows = [self._joined(row) for row in rows]
         self._csv.writerows(rows)
+
+    def _joined(self, row: tuple) -> list:
+        cells = list(row)
+        for index in self._lists:
+            values = _to_string_list(cells[index])
+            cells[index] = None if values is None else CSV_LIST_SEPARATOR.join(v or "" for v in values)
+        return cells
 
     def close(self) -> None:
         self._file.close()
@@ -315,8 +350,8 @@ class CsvWriter:
 class JsonlWriter:
     """One JSON object per line, Chinese kept readable; JSON-in-text columns decoded."""
 
-    def __init__(self, path: Path, columns: list[Column]):
-        self._file = open(path, "x", encoding="utf-8", newline="\n", buffering=_BUFFER)
+    def __init__(self, fd: int, columns: list[Column]):
+        self._file = open(fd, "w", encoding="utf-8", newline="\n", buffering=_BUFFER)
         self._names = [column.name for column in columns]
         self._decoders = [
             (index, JSON_DECODERS[column.kind])
@@ -340,7 +375,7 @@ class JsonlWriter:
 class ParquetWriter:
     """Typed columns (dates, UTC timestamps, attachment structs); one row group per batch."""
 
-    def __init__(self, path: Path, columns: list[Column]):
+    def __init__(self, fd: int, columns: list[Column]):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -352,7 +387,10 @@ class ParquetWriter:
                 for column in columns
             ]
         )
-        self._writer = pq.ParquetWriter(path, self._schema, compression="zstd")
+        self._file = open(fd, "wb")
+        self._writer = pq.ParquetWriter(self._file, self._schema, compression="zstd")
+        #: Columns with a null somewhere (see :func:`_frictionless_type`).
+        self.with_nulls: set[str] = set()
 
     def write(self, rows: list[tuple]) -> None:
         pa = self._pa
@@ -366,13 +404,18 @@ class ParquetWriter:
                     pass  # mixed types in an SQLite column: convert value by value
             convert = ARROW_CONVERTERS[column.kind]
             arrays.append(pa.array([convert(value) for value in values], type=arrow_field.type))
+        self.with_nulls.update(c.name for c, array in zip(self._columns, arrays) if array.null_count)
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._schema))
 
     def close(self) -> None:
-        self._writer.close()
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()
 
 
-WRITERS: dict[str, Callable[[Path, list[Column]], Writer]] = {
+#: Each takes the open file descriptor it owns (and closes), and the columns.
+WRITERS: dict[str, Callable[[int, list[Column]], Writer]] = {
     "csv": CsvWriter,
     "jsonl": JsonlWriter,
     "parquet": ParquetWriter,
@@ -393,14 +436,20 @@ def export_table(
     site: str | None = None,
     portal: str | None = None,
     query: str | None = None,
+    unit: str | None = None,
+    publisher: str | None = None,
+    force: bool = False,
     progress: bool = False,
     batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> ExportResult:
     """Write ``table``'s rows matching the filters to ``output`` and describe it in datapackage.json.
 
-    ``since``/``until`` are inclusive bounds on the table's date column (``published``),
-    ``site`` and ``portal`` are exact matches, ``query`` a full-text search (bulletins only). Raises
-    :class:`ExportError` for input the caller can fix, before anything is written.
+    Each filter applies where the table has what it filters on: ``since``/``until`` inclusive
+    bounds on its date column (``published``, a meeting's ``date``), ``site`` its site or its
+    bulletin's (a host matches with any port), ``portal`` its portal (exact), ``query`` a full-text search of its bulletins,
+    ``unit`` and ``publisher`` a substring of its units or publisher. Raises :class:`ExportError`
+    for input the caller can fix (a filter the table cannot take included), before anything is
+    written; ``force`` lets the output replace a file that is not an earlier export.
     """
     started = time.perf_counter()
     output = Path(output)
@@ -410,22 +459,27 @@ def export_table(
         raise ExportError(f"--since {since} is after --until {until}")
     columns = table_columns(db, table)
     key = primary_key(db, table)
-    filters = {"since": since, "until": until, "site": site, "portal": portal, "query": query}
+    filters = {"since": since, "until": until, "site": site, "portal": portal, "query": query, "unit": unit,
+               "publisher": publisher}
     match_table = f"export_match_{secrets.token_hex(4)}"
     where, params = _where(table, {column.name for column in columns}, filters, match_table)
-    _check_output(output)
+    _check_output(db, output, force)
     datapackage.load_package(output.parent)  # refuse a corrupt one before doing the work
 
-    order = ", ".join(_quote(name) for name in key) or "rowid"
-    select = f"SELECT {', '.join(_quote(column.name) for column in columns)} FROM {_quote(table)}"
+    source = _quote(_source(table))
+    order = f" ORDER BY {', '.join(_quote(name) for name in key)}" if key else ""
+    if not key and table in db.table_names():
+        order = " ORDER BY rowid"
+    select = f"SELECT {', '.join(_quote(column.name) for column in columns)} FROM {source}"
     with _matching(db, query, match_table, progress):
-        sql = f"{select}{where} ORDER BY {order}"
-        total = _count(db, table, where, params) if progress else None
-        rows = _write_atomically(db, sql, params, output, WRITERS[fmt], columns, total, batch_rows)
+        sql = f"{select}{where}{order}"
+        total = db.execute(f"SELECT count(*) FROM {source}{where}", params).fetchone()[0] if progress else None
+        rows, writer = _write_atomically(db, sql, params, output, WRITERS[fmt], columns, total, batch_rows)
 
+    with_nulls = getattr(writer, "with_nulls", set())
     fields = [
         datapackage.field_descriptor(
-            table, column.name, FRICTIONLESS_TYPES[column.kind],
+            table, column.name, _frictionless_type(column.kind, fmt, column.name in with_nulls),
             required=column.not_null or column.primary_key,
             unique=column.primary_key and len(key) == 1,
         )
@@ -438,29 +492,63 @@ def export_table(
     return ExportResult(table, fmt, output, rows, time.perf_counter() - started, package, filters)
 
 
+def _frictionless_type(kind: str, fmt: str, has_nulls: bool) -> str:
+    """The Frictionless type of a column as a validator reads it back from a file of ``fmt``.
+
+    A list of text is an array, except in CSV where its cell joins the values. Frictionless reads
+    Parquet through pandas, which turns lists into NumPy arrays (no Frictionless type accepts
+    them: ``any``) and integers with nulls into floats with NaN (``number``).
+    """
+    if kind == "string_list" and fmt == "csv":
+        return "string"
+    if fmt == "parquet" and kind in ("attachments", "string_list"):
+        return "any"
+    if fmt == "parquet" and kind == "integer" and has_nulls:
+        return "number"
+    return FRICTIONLESS_TYPES[kind]
+
+
 def _where(
     table: str, names: set[str], filters: dict[str, Any], match_table: str
 ) -> tuple[str, list[Any]]:
-    """SQL ``WHERE`` for the filters; ``match_table`` is the temp table of search results."""
+    """SQL ``WHERE`` for the filters, on the exported columns; ``match_table`` is the temp table
+    of search results (bulletin rowids)."""
     clauses: list[str] = []
     params: list[Any] = []
+
+    def need(option: str, *columns: str) -> str:
+        found = next((column for column in columns if column in names), None)
+        if found is None:
+            raise ExportError(f"--{option}: table {table} has no {' or '.join(columns)} column to filter on")
+        return found
+
     date_column = DATE_FILTER_COLUMNS.get(table, "published")
     for option, operator in (("since", ">="), ("until", "<=")):
         if filters[option] is not None:
-            if date_column not in names:
-                raise ExportError(f"--{option}: table {table} has no {date_column} column to filter on")
-            clauses.append(f"{_quote(date_column)} {operator} ?")
+            clauses.append(f"{_quote(need(option, date_column))} {operator} ?")
             params.append(filters[option])
-    for option in ("site", "portal"):
-        if filters[option] is not None:
-            if option not in names:
-                raise ExportError(f"--{option}: table {table} has no {option} column")
-            clauses.append(f"{option} = ?")
-            params.append(filters[option])
+    if filters["site"] is not None:
+        sql, values = site_condition(_quote(need("site", "site")), filters["site"])
+        clauses.append(sql)
+        params += values
+    if filters["portal"] is not None:
+        clauses.append(f"{_quote(need('portal', 'portal'))} = ?")
+        params.append(filters["portal"])
+    if filters["publisher"] is not None:
+        clauses.append(f"instr({_quote(need('publisher', 'publisher'))}, ?) > 0")
+        params.append(filters["publisher"])
+    if filters["unit"] is not None:
+        column = need("unit", "unit", "units")
+        clauses.append("instr(unit, ?) > 0" if column == "unit" else
+                       "EXISTS (SELECT 1 FROM json_each(units) WHERE instr(json_each.value, ?) > 0)")
+        params.append(filters["unit"])
     if filters["query"] is not None:
-        if table not in SEARCHABLE_TABLES:
-            raise ExportError(f"--query: only {', '.join(sorted(SEARCHABLE_TABLES))} can be searched")
-        clauses.append(f"rowid IN (SELECT rowid FROM temp.{match_table})")
+        matched = f"SELECT rowid FROM temp.{match_table}"
+        if table == "bulletins":
+            clauses.append(f"rowid IN ({matched})")
+        else:
+            column = _quote(need("query", "bulletin_url"))
+            clauses.append(f"{column} IN (SELECT url FROM bulletins WHERE rowid IN ({matched}))")
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
@@ -497,29 +585,27 @@ def _matching(db: sqlite_utils.Database, query: str | None, name: str, progress:
             conn.commit()
 
 
-def _count(db: sqlite_utils.Database, table: str, where: str, params: list[Any]) -> int:
-    return db.execute(f"SELECT count(*) FROM {_quote(table)}{where}", params).fetchone()[0]
-
-
 def _write_atomically(
     db: sqlite_utils.Database,
     sql: str,
     params: list[Any],
     output: Path,
-    make_writer: Callable[[Path, list[Column]], Writer],
+    make_writer: Callable[[int, list[Column]], Writer],
     columns: list[Column],
     total: int | None,
     batch_rows: int,
-) -> int:
-    """Stream the query into a temp file beside ``output``; rename only once it is complete."""
-    temporary = output.with_name(f".{output.name}.{secrets.token_hex(4)}.part")
+) -> tuple[int, Writer]:
+    """Stream the query into a part file beside ``output``; name it only once complete.
+
+    Returns the rows written and the (closed) writer."""
     bar = _progress_bar(total, "exporting")
     rows = 0
     try:
-        try:
-            writer = make_writer(temporary, columns)
-        except OSError as error:
-            raise ExportError(f"cannot write in {output.parent}: {error.strerror or error}") from None
+        target = AtomicFile(output)
+    except OSError as error:
+        raise ExportError(f"cannot write in {output.parent}: {error.strerror or error}") from None
+    try:
+        writer = make_writer(target.fileno(), columns)
         try:
             # closed before the search temp table is dropped, even on failure
             with closing(db.conn.execute(sql, params)) as cursor:
@@ -531,14 +617,14 @@ def _write_atomically(
                     del batch  # else it lives on while the next one is fetched: twice the memory
         finally:
             writer.close()
-        os.replace(temporary, output)
-    except BaseException:  # includes KeyboardInterrupt: never leave the .part file behind
-        temporary.unlink(missing_ok=True)
+        target.commit()
+    except BaseException:  # includes KeyboardInterrupt: never leave anything behind
+        target.discard()
         raise
     finally:
         if bar is not None:
             bar.close()
-    return rows
+    return rows, writer
 
 
 def _progress_bar(total: int | None, label: str) -> Any:

@@ -2,35 +2,27 @@
 
 The rows of a bulletin are always replaced as a whole (delete, then insert, in one
 transaction), so re-parsing a changed body never leaves stale or duplicated items behind.
-The tables and views are declared in :mod:`archive.schema`; the parsing is the caller's
-(:mod:`crawler.ingest` hands in :func:`pipelines.structure.parse_structure`'s result as plain
-mappings).
+The tables and views are declared in :mod:`archive.schema`.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
 
+from pipelines.structure import Structure, parse_structure
+
 
 def save_structure(
-    db: sqlite_utils.Database,
-    bulletin_url: str,
-    meetings: Sequence[Mapping[str, Any]],
-    items: Sequence[Mapping[str, Any]],
-    *,
-    new: bool = False,
+    db: sqlite_utils.Database, bulletin_url: str, structure: Structure, *, new: bool = False
 ) -> None:
-    """Replace the meetings, items and item units of one bulletin.
+    """Replace the meetings, items and item units of one bulletin by ``structure``.
 
-    ``meetings``: ``date``, ``number``, ``kind``, ``heading``; ``items``: ``meeting_index``
-    (into ``meetings``, or None), ``position``, ``section``, ``status``, ``subject``,
-    ``documents`` and ``units`` (lists), ``progress``, ``group_heading``.
     ``new``: the bulletin was just inserted, so it has no rows to replace yet.
     """
-    if new and not meetings and not items:
+    if new and not structure.meetings and not structure.items:
         return
     with db.atomic():
         if not new:
@@ -42,22 +34,32 @@ def save_structure(
         meeting_ids = [
             db.execute(
                 "insert into meetings (bulletin_url, date, number, kind, heading) values (?, ?, ?, ?, ?)",
-                [bulletin_url, meeting["date"], meeting["number"], meeting["kind"], meeting["heading"]],
+                [bulletin_url, meeting.date, meeting.number, meeting.kind, meeting.heading],
             ).lastrowid
-            for meeting in meetings
+            for meeting in structure.meetings
         ]
-        for item in items:
-            index = item["meeting_index"]
+        for item in structure.items:
+            meeting_id = meeting_ids[item.meeting_index] if item.meeting_index is not None else None
             item_id = db.execute(
                 "insert into items (bulletin_url, meeting_id, position, section, status, subject,"
                 " documents, progress, group_heading) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [bulletin_url, meeting_ids[index] if index is not None else None, item["position"],
-                 item["section"], item["status"], item["subject"],
-                 json.dumps(item["documents"], ensure_ascii=False), item["progress"], item["group_heading"]],
+                [bulletin_url, meeting_id, item.position, item.section, item.status, item.subject,
+                 json.dumps(item.documents, ensure_ascii=False), item.progress, item.group_heading],
             ).lastrowid
             db.conn.executemany(
                 "insert or ignore into item_units (item_id, unit) values (?, ?)",
-                [(item_id, unit) for unit in item["units"]])
+                [(item_id, unit) for unit in item.units])
+
+
+def rebuild_structures(db: sqlite_utils.Database) -> int:
+    """Re-parse every bulletin's body (after the parser changed); return how many bulletins."""
+    count = 0
+    with db.atomic():
+        # A cursor, not fetchall: bodies are streamed (writes go to other tables).
+        for url, body in db.conn.execute("select url, body from bulletins order by rowid"):
+            save_structure(db, url, parse_structure(body or ""))
+            count += 1
+    return count
 
 
 _ITEMS_SQL = """
@@ -82,14 +84,15 @@ def list_items(
     meeting_date: str | None = None,
     portal: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Items matching every given filter (exact unit name, status, ISO meeting date, portal), oldest first.
+    """Items matching every given filter (unit name containing ``unit``, status, ISO meeting
+    date, portal), oldest first.
 
     Each is a dict with ``units`` and ``documents`` as lists.
     """
     clauses: list[str] = []
     params: list[Any] = []
     if unit is not None:
-        clauses.append("exists (select 1 from item_units u where u.item_id = i.id and u.unit = ?)")
+        clauses.append("exists (select 1 from item_units u where u.item_id = i.id and instr(u.unit, ?) > 0)")
         params.append(unit)
     if status is not None:
         clauses.append("i.status = ?")

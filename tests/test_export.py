@@ -4,8 +4,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import tracemalloc
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 
 from archive import datapackage, export
 from archive.export import ExportError, export_table
-from archive.schema import BULLETIN_COLUMNS, open_archive
+from archive.schema import BULLETIN_COLUMNS, TABLES, open_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -294,9 +296,9 @@ def test_datapackage_describes_every_column_and_keeps_other_resources(db, out):
     schema = csv_resource["schema"]
     assert schema["primaryKey"] == ["url"]
     assert [f["name"] for f in schema["fields"]] == list(BULLETIN_COLUMNS)
-    documented = datapackage.TABLES["bulletins"].fields
+    documented = {declared.name for declared in TABLES["bulletins"].fields}
     for field in schema["fields"]:
-        assert field["name"] in documented, "document new bulletins columns in archive/datapackage.py"
+        assert field["name"] in documented, "declare new bulletins columns in archive/schema.py"
         assert field["title"] and field["title"].isascii()
         assert any("\u4e00" <= ch <= "\u9fff" for ch in field["description"])  # Chinese
         assert any(ch.isascii() and ch.isalpha() for ch in field["description"])  # English
@@ -411,6 +413,7 @@ CLI_CASES = {
     "bad date": (["--since", "2021-31-01"], 2, "--since"),
     "bad format": (["--format", "xlsx"], 2, "unknown format"),
     "missing directory": (["--output", "{tmp}/no/such/dir/b.csv"], 2, "does not exist"),
+    "onto the archive": (["--output", "{tmp}/a.db"], 2, "is the archive itself"),
 }
 
 
@@ -453,4 +456,141 @@ def test_cli_bad_input_is_one_line_exit_2(cli_runs, case):
     assert done.returncode == code
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
     assert message in done.stderr and done.stdout == ""
+    assert list(out.iterdir()) == []
+
+
+# --- tables researchers use at once --------------------------------------------------------
+
+
+@pytest.fixture()
+def structured(tmp_path):
+    """An archive with parsed meetings, items and units (the replica's seed bulletin) beside ROWS."""
+    from archive.store import save_bulletin
+    from tests.test_structure import SEED_BODY, record
+
+    database = open_archive(tmp_path / "s.db")
+    database["bulletins"].insert_all(ROWS)
+    save_bulletin(database, record(SEED_BODY))
+    yield database
+    database.close()
+
+
+def test_items_export_carries_meeting_bulletin_and_units(structured, out):
+    db = structured
+    truth = {row["id"]: row for row in db.query(
+        "SELECT i.id, m.date, m.number, b.title, b.published, b.url FROM items i "
+        "LEFT JOIN meetings m ON m.id = i.meeting_id JOIN bulletins b ON b.url = i.bulletin_url")}
+    units = {}
+    for item_id, unit in db.execute("SELECT item_id, unit FROM item_units ORDER BY rowid"):
+        units.setdefault(item_id, []).append(unit)
+    export_table(db, "jsonl", out / "i.jsonl", table="items")
+    records = [json.loads(line) for line in (out / "i.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == sorted(truth)
+    for r in records:
+        want = truth[r["id"]]
+        assert (r["meeting_date"], r["meeting_number"], r["bulletin_title"], r["published"], r["bulletin_url"]) == (
+            want["date"], want["number"], want["title"], want["published"], want["url"])
+        assert r["units"] == units.get(r["id"], []) and isinstance(r["documents"], list)
+    assert any(r["meeting_date"] and r["units"] for r in records)
+    export_table(db, "csv", out / "i.csv", table="items")
+    with open(out / "i.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["units"] for row in rows] == ["; ".join(units.get(r["id"], [])) for r in records]
+    export_table(db, "parquet", out / "i.parquet", table="items")
+    table = pq.read_table(out / "i.parquet")
+    assert table.schema.field("units").type == pa.list_(pa.string())
+    assert table.schema.field("meeting_date").type == pa.date32()
+    assert table.column("units").to_pylist() == [r["units"] for r in records]
+
+
+def test_filters_wherever_they_make_sense(structured, out):
+    db = structured
+    with_unit = {item_id for (item_id,) in db.execute(
+        "SELECT DISTINCT item_id FROM item_units WHERE unit LIKE '%财政局%'")}
+    result = export_table(db, "jsonl", out / "u.jsonl", table="items", unit="财政局")
+    assert {json.loads(line)["id"] for line in (out / "u.jsonl").read_text(encoding="utf-8").splitlines()} == with_unit
+    assert result.rows == len(with_unit) > 0
+    assert export_table(db, "jsonl", out / "q.jsonl", table="items", query="不存在的词").rows == 0
+    everything = db["items"].count
+    assert export_table(db, "jsonl", out / "q.jsonl", table="items", query="粮食", site="www.xianning.gov.cn",
+                        since="2020-09-16", until="2020-09-16").rows == everything
+    assert export_table(db, "jsonl", out / "q.jsonl", table="items", since="2020-09-17").rows == 0
+    view = list(db.query("SELECT * FROM open_items_per_unit"))
+    export_table(db, "csv", out / "open.csv", table="open_items_per_unit")
+    with open(out / "open.csv", encoding="utf-8-sig", newline="") as handle:
+        assert [row["unit"] for row in csv.DictReader(handle)] == [row["unit"] for row in view]
+    assert export_table(db, "csv", out / "open.csv", table="open_items_per_unit", unit="财政局").rows == sum(
+        "财政局" in row["unit"] for row in view)
+    assert export_table(db, "csv", out / "b.csv", publisher="督查室").rows == 1
+    assert export_table(db, "csv", out / "b.csv", site="www.gov.cn").rows == 2
+    with pytest.raises(ExportError, match="--unit: table bulletins has no unit or units column"):
+        export_table(db, "csv", out / "x.csv", unit="财政局")
+
+
+def test_frictionless_validates_every_format(structured, out):
+    """``frictionless validate`` accepts the data package, CSV, JSON Lines and Parquet alike."""
+    for table in ("bulletins", "items", "meetings", "item_units", "open_items_per_unit", "items_per_meeting",
+                  "versions"):
+        for fmt in export.FORMATS:
+            export_table(structured, fmt, out / f"{table}.{fmt}", table=table)
+    validator = Path(sys.prefix) / "validator"  # pandas, kept off the app's path (see requirements-validator.txt)
+    assert validator.is_dir(), "run 'make venv' to install the validator's dependencies"
+    env = {**os.environ, "PYTHONPATH": str(validator)}
+    done = subprocess.run([sys.executable, "-m", "frictionless", "validate", "--json", "datapackage.json"],
+                          cwd=out, env=env, capture_output=True, text=True, timeout=300)
+    report = json.loads(done.stdout)
+    errors = [(task["name"], error["message"]) for task in report["tasks"] for error in task["errors"]]
+    assert report["valid"] and not errors and done.returncode == 0, errors[:5]
+    assert len(report["tasks"]) == 7 * 3
+
+
+def test_output_never_clobbers_inputs(db, out, tmp_path):
+    archive = tmp_path / "a.db"
+    for path in (archive, tmp_path / "a.db-wal"):
+        with pytest.raises(ExportError, match="is the archive itself"):
+            export_table(db, "csv", path)
+    assert db["bulletins"].count == 3
+    other = sqlite_utils_database(out / "notes.csv")
+    before = (out / "notes.csv").read_bytes()
+    for force in (False, True):
+        with pytest.raises(ExportError, match="is an SQLite database"):
+            export_table(db, "csv", out / "notes.csv", force=force)
+    assert (out / "notes.csv").read_bytes() == before and other
+    (out / "mine.csv").write_text("my own notes\n", encoding="utf-8")
+    with pytest.raises(ExportError, match="not an earlier export.*--force"):
+        export_table(db, "csv", out / "mine.csv")
+    assert (out / "mine.csv").read_text(encoding="utf-8") == "my own notes\n"
+    export_table(db, "csv", out / "mine.csv", force=True)
+    export_table(db, "csv", out / "mine.csv")  # now an earlier export: replaced freely
+    assert (out / "mine.csv").read_bytes().startswith(b"\xef\xbb\xbfurl,")
+
+
+def sqlite_utils_database(path: Path) -> bool:
+    """Make ``path`` an SQLite file (whatever its suffix)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (text)")
+    return path.read_bytes().startswith(b"SQLite format 3\x00")
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_export_leaves_nothing_behind(big_db, tmp_path, how):
+    database, _ = big_db
+    path = database.execute("PRAGMA database_list").fetchone()[2]
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "export", "--archive", path, "--output", str(out / "big.jsonl")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.suffix == ".part" for p in out.iterdir()):
+        assert process.poll() is None and time.monotonic() < deadline, "no part file seen"
+        time.sleep(0.005)
+    process.send_signal(how)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == (130 if how == signal.SIGINT else -how), stderr
+    deadline = time.monotonic() + 10  # after SIGKILL/SIGTERM the guardian removes the part file
+    while list(out.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert list(out.iterdir()) == []

@@ -425,7 +425,11 @@ def test_cli_search_text_and_json(archive) -> None:
     lines = result.stdout.splitlines()
     assert lines and "亿元" in result.stdout  # ensure_ascii=False
     hits = [json.loads(line) for line in lines]
-    assert all(set(h) == {"url", "title", "published", "snippet", "score"} for h in hits)
+    wanted = {"url", "title", "published", "issued", "publisher", "site", "index_no", "doc_no", "category",
+              "validity", "attachments", "snippet", "score"}
+    assert all(wanted <= set(h) for h in hits)
+    rows = {r["url"]: r for r in open_archive(path).query("SELECT * FROM bulletins")}
+    assert all(h[name] == rows[h["url"]][name] for h in hits for name in ("publisher", "site", "published"))
     assert all("【1.6436亿元】" in h["snippet"] or "1.6436亿元" in h["title"] for h in hits)
     assert all(h["published"] >= "2019-01-01" for h in hits)
 
@@ -457,3 +461,50 @@ def test_cli_reindex(tmp_path: Path) -> None:
     result = run_cli("reindex", "--archive", str(tmp_path / "a.db"))
     assert result.returncode == 0 and "indexed 1 bulletins" in result.stdout
     assert found(open_archive(tmp_path / "a.db"), "咸宁") == {1}
+
+
+def test_cli_filters_that_forgive(tmp_path: Path) -> None:
+    """Unknown site/publisher name the known ones; a host matches with any port; quotes explained."""
+    db = open_archive(tmp_path / "a.db")
+    for number, (site, publisher) in enumerate([("127.0.0.1:8123", "咸宁市人民政府办公室"),
+                                                ("www.xianning.gov.cn", "咸宁市政府督查室")]):
+        add(db, {"url": f"https://x/{number}", "site": site, "publisher": publisher, "title": "督查通报",
+                 "body": "市政府常务会议", "published": f"2021-0{number + 1}-01"})
+    db.conn.close()
+    archive = ["--archive", str(tmp_path / "a.db")]
+    result = run_cli("search", "督查", "--site", "127.0.0.1", "--json", *archive)
+    assert result.returncode == 0 and [json.loads(line)["site"] for line in result.stdout.splitlines()] == [
+        "127.0.0.1:8123"]
+    for option, value, known in [("--site", "127.0.0.2", "127.0.0.1:8123, www.xianning.gov.cn"),
+                                 ("--publisher", "财政局", "咸宁市人民政府办公室, 咸宁市政府督查室")]:
+        result = run_cli("search", "督查", option, value, *archive)
+        assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+        assert result.stderr.startswith("error: ") and f"(known: {known})" in result.stderr
+    result = run_cli("search", '"督查"', *archive)
+    assert result.returncode == 0 and result.stdout.count("\n") == 1
+    assert "no bulletins match" in result.stdout and "try '督查'" in result.stdout
+
+
+def test_held_index_writes_land_in_key_order_and_stay_consistent(small) -> None:
+    """A batch (PendingIndex) writes in key order; two updates of one bulletin keep their order."""
+    from archive.search import PendingIndex
+
+    pending = PendingIndex()
+    rows = [("https://x/1", "2021-05-01", "咸宁督查"), ("https://x/2", "2019-01-01", "常务会议"),
+            ("https://x/3", None, "督查通报")]
+    with small.atomic():
+        rowids = [small["bulletins"].insert({"url": u, "site": "x", "published": p, "title": t, "body": ""}).last_rowid
+                  for u, p, t in rows]
+        for rowid, (_, published, title) in zip(rowids, rows):
+            index_bulletin(small, rowid, title, "", published, pending=pending)
+        small["bulletins"].update("https://x/1", {"published": "2018-01-01", "title": "改后"})
+        index_bulletin(small, rowids[0], "改后", "", "2018-01-01", previous=("咸宁督查", "", "2021-05-01"),
+                       pending=pending)
+        small["bulletins"].update("https://x/1", {"title": "再改"})
+        index_bulletin(small, rowids[0], "再改", "", "2018-01-01", previous=("改后", "", "2018-01-01"),
+                       pending=pending)
+        pending.flush(small)
+    assert found(small, "督查") == {rowids[2]} and found(small, "再改") == {rowids[0]}
+    assert found(small, "改后") == found(small, "咸宁") == set() and index_status(small).in_sync
+    assert [h.rowid for h in search(small, "会议 ", sort="newest")] == [rowids[1]]
+    small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")

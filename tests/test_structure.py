@@ -433,3 +433,15 @@ def test_structure_tables_export(archive, tmp_path):
     result = run_cli("export", "--archive", str(archive), "--table", "items", "--format", "csv", "-o", str(output))
     assert result.returncode == 0, result.stderr
     assert output.read_text("utf-8-sig").count("尚未完全落实事项") == 2
+
+
+def test_items_unit_filter_matches_part_of_a_name(tmp_path):
+    db = open_archive(tmp_path / "archive.db")
+    save_bulletin(db, record(SEED_BODY))
+    exact = [row["id"] for row in list_items(db, unit="市财政局")]
+    db.close()
+    result = run_cli("items", "--unit", "财政局", "--json", "--archive", str(tmp_path / "archive.db"))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert exact and len(rows) == len(exact)
+    assert all("市财政局" in row["units"] for row in rows)

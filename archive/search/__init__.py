@@ -15,6 +15,7 @@ The names below are the package's interface (the command line, the web search, e
 from __future__ import annotations
 
 from archive.search.index import (
+    BULLETIN_ROWID,
     FTS_TABLE,
     META_TABLE,
     SCHEME,
@@ -45,7 +46,7 @@ from archive.search.snippets import MARK_CLOSE, MARK_OPEN, SNIPPET_CHARS, Span, 
 from archive.search.tokens import fold, tokenize_for_index
 
 __all__ = [
-    "FTS_TABLE", "MARK_CLOSE", "MARK_OPEN", "MAX_QUERY_CHARS", "META_TABLE", "SCHEME", "SNIPPET_CHARS",
+    "BULLETIN_ROWID", "FTS_TABLE", "MARK_CLOSE", "MARK_OPEN", "MAX_QUERY_CHARS", "META_TABLE", "SCHEME", "SNIPPET_CHARS",
     "SORTS", "TITLE_WEIGHT", "Filters", "IndexStatus", "ParsedQuery", "PendingIndex", "QueryError",
     "QueryWord", "SearchHit", "Span", "count_matches", "cut_snippet", "ensure_search_shape", "fold",
     "index_bulletin", "index_status", "known_filter_values", "mark", "matching_rowids", "parse_query",

@@ -28,10 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", required=True, metavar="PATH", help="file to write")
     parser.add_argument("--since", metavar="DATE", help="only rows published on or after DATE (YYYY-MM-DD)")
     parser.add_argument("--until", metavar="DATE", help="only rows published on or before DATE (YYYY-MM-DD)")
-    parser.add_argument("--site", metavar="HOST", help="only rows from this site (exact host name)")
+    parser.add_argument("--site", metavar="HOST", help="only rows from this site (host name, any port)")
     parser.add_argument("--portal", metavar="NAME", help="only rows from this portal (its short name, see 'sites')")
-    parser.add_argument("--query", "-q", metavar="TEXT", help="only bulletins matching this search")
-    parser.add_argument("--table", default="bulletins", help="table to export (default: bulletins)")
+    parser.add_argument("--query", "-q", metavar="TEXT",
+                        help="only bulletins matching this search (or rows of those bulletins)")
+    parser.add_argument("--unit", metavar="TEXT", help="only items (or units) whose responsible unit contains TEXT")
+    parser.add_argument("--publisher", metavar="TEXT", help="only bulletins whose publisher contains TEXT")
+    parser.add_argument("--table", default="bulletins",
+                        help="table or view to export (default: bulletins; items carries its meeting, "
+                             "bulletin and units; e.g. open_items_per_unit)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing file that is not an earlier export")
     parser.add_argument(
         "--archive", default=DEFAULT_ARCHIVE, metavar="PATH",
         help=f"archive database (default: {DEFAULT_ARCHIVE})"
@@ -52,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         result = export_table(
             db, fmt, args.output,
             table=args.table, since=since, until=until, site=args.site, portal=args.portal, query=args.query,
-            progress=sys.stderr.isatty(),
+            unit=args.unit, publisher=args.publisher, force=args.force, progress=sys.stderr.isatty(),
         )
     except (ExportError, DataPackageError) as error:
         raise CommandError(str(error), 2) from None

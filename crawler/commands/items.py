@@ -16,7 +16,7 @@ HELP = "list supervision items (decisions and their progress) parsed from the bu
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
-    parser.add_argument("--unit", metavar="NAME", help="only items of this responsible unit (exact name, e.g. 市财政局)")
+    parser.add_argument("--unit", metavar="NAME", help="only items whose responsible unit contains NAME (e.g. 财政局)")
     # No argparse ``choices``: a bad value gets our one-line message and exit status 2.
     parser.add_argument("--status", metavar="|".join(STATUSES), help="only items with this status")
     parser.add_argument("--meeting-date", metavar="DATE", help="only items of meetings held on DATE (YYYY-MM-DD)")

@@ -14,7 +14,18 @@ import re
 import sys
 
 from archive.schema import open_archive
-from archive.search import SORTS, Filters, QueryError, SearchHit, index_status, mark, parse_query, search
+from archive.search import (
+    SORTS,
+    Filters,
+    QueryError,
+    SearchHit,
+    index_status,
+    known_filter_values,
+    mark,
+    parse_query,
+    search,
+)
+from archive.search.results import HIT_COLUMNS
 from crawler.errors import CommandError
 
 HELP = "search bulletins for words (exact substrings; several words must all appear)"
@@ -31,23 +42,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="DATE", help="published on or after DATE (YYYY-MM-DD)")
     parser.add_argument("--until", metavar="DATE", help="published on or before DATE (YYYY-MM-DD)")
     parser.add_argument("--publisher", metavar="TEXT", help="publisher contains TEXT")
-    parser.add_argument("--site", metavar="HOST", help="only this site (host name, exact)")
+    parser.add_argument("--site", metavar="HOST", help="only this site (host name, with or without port)")
     parser.add_argument("--portal", metavar="NAME", help="only this portal (its short name, see 'sites')")
     parser.add_argument("--sort", choices=SORTS, default="relevance",
                         help="relevance (bm25, default) or newest first")
     parser.add_argument("--json", action="store_true",
-                        help="one JSON object per line: url, title, published, snippet (【】 marks), score")
+                        help="one JSON object per line: the bulletin's columns (url, title, published, "
+                             "publisher, site, index_no, doc_no, …), snippet (【】 marks), score")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise CommandError(f"--limit must be at least 1, not {args.limit}", 2)
     try:  # validate before touching the archive, so bad input is always exit 2
-        parse_query(args.query)
-        Filters.make(args.since, args.until, args.publisher, args.site, args.portal)
+        parsed = parse_query(args.query)
+        filters = Filters.make(args.since, args.until, args.publisher, args.site, args.portal)
     except QueryError as error:
         raise CommandError(str(error), 2) from None
     db = open_archive(args.archive, create=False)
+    for name, known in known_filter_values(db, filters).items():
+        listed = ", ".join(known) if known else "none: the archive is empty"
+        raise CommandError(f"--{name}: no bulletin has {name} {getattr(filters, name)!r} (known: {listed})", 2)
     status = index_status(db)
     if not status.in_sync:
         print(f"warning: the search index covers {status.indexed} of {status.rows} bulletins; "
@@ -55,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
     hits = search(db, args.query, limit=args.limit, since=args.since, until=args.until,
                   publisher=args.publisher, site=args.site, portal=args.portal, sort=args.sort)
     if not hits:
-        print(f"no bulletins match {args.query.strip()!r}", file=sys.stderr if args.json else sys.stdout)
+        hint = ""
+        if parsed.quoted and parsed.unquoted():  # quotes are searched as text, unlike in web engines
+            hint = (f"; quotation marks are searched as text (every word is already an exact phrase):"
+                    f" try {parsed.unquoted()!r}")
+        print(f"no bulletins match {args.query.strip()!r}{hint}", file=sys.stderr if args.json else sys.stdout)
         return 0
     try:
         for number, hit in enumerate(hits, 1):
@@ -67,8 +86,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _json(hit: SearchHit) -> str:
-    return json.dumps({"url": hit.url, "title": hit.title, "published": hit.published,
-                       "snippet": hit.marked_snippet, "score": hit.score}, ensure_ascii=False)
+    record = {"url": hit.url, "title": hit.title}
+    record.update((name, getattr(hit, name)) for name in HIT_COLUMNS if name not in record)
+    try:
+        record["attachments"] = json.loads(hit.attachments or "[]")
+    except ValueError:  # stored text that is not JSON: shown as it is
+        pass
+    record.update(snippet=hit.marked_snippet, score=hit.score)
+    return json.dumps(record, ensure_ascii=False)
 
 
 def _text(number: int, hit: SearchHit, terminal: bool) -> str:
