@@ -2,27 +2,35 @@
 
 The rows of a bulletin are always replaced as a whole (delete, then insert, in one
 transaction), so re-parsing a changed body never leaves stale or duplicated items behind.
-The tables and views are declared in :mod:`archive.schema`.
+The tables and views are declared in :mod:`archive.schema`; the parsing is the caller's
+(:mod:`crawler.ingest` hands in :func:`pipelines.structure.parse_structure`'s result as plain
+mappings).
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlite_utils
 
-from pipelines.structure import Structure, parse_structure
-
 
 def save_structure(
-    db: sqlite_utils.Database, bulletin_url: str, structure: Structure, *, new: bool = False
+    db: sqlite_utils.Database,
+    bulletin_url: str,
+    meetings: Sequence[Mapping[str, Any]],
+    items: Sequence[Mapping[str, Any]],
+    *,
+    new: bool = False,
 ) -> None:
-    """Replace the meetings, items and item units of one bulletin by ``structure``.
+    """Replace the meetings, items and item units of one bulletin.
 
+    ``meetings``: ``date``, ``number``, ``kind``, ``heading``; ``items``: ``meeting_index``
+    (into ``meetings``, or None), ``position``, ``section``, ``status``, ``subject``,
+    ``documents`` and ``units`` (lists), ``progress``, ``group_heading``.
     ``new``: the bulletin was just inserted, so it has no rows to replace yet.
     """
-    if new and not structure.meetings and not structure.items:
+    if new and not meetings and not items:
         return
     with db.atomic():
         if not new:
@@ -34,32 +42,22 @@ def save_structure(
         meeting_ids = [
             db.execute(
                 "insert into meetings (bulletin_url, date, number, kind, heading) values (?, ?, ?, ?, ?)",
-                [bulletin_url, meeting.date, meeting.number, meeting.kind, meeting.heading],
+                [bulletin_url, meeting["date"], meeting["number"], meeting["kind"], meeting["heading"]],
             ).lastrowid
-            for meeting in structure.meetings
+            for meeting in meetings
         ]
-        for item in structure.items:
-            meeting_id = meeting_ids[item.meeting_index] if item.meeting_index is not None else None
+        for item in items:
+            index = item["meeting_index"]
             item_id = db.execute(
                 "insert into items (bulletin_url, meeting_id, position, section, status, subject,"
                 " documents, progress, group_heading) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [bulletin_url, meeting_id, item.position, item.section, item.status, item.subject,
-                 json.dumps(item.documents, ensure_ascii=False), item.progress, item.group_heading],
+                [bulletin_url, meeting_ids[index] if index is not None else None, item["position"],
+                 item["section"], item["status"], item["subject"],
+                 json.dumps(item["documents"], ensure_ascii=False), item["progress"], item["group_heading"]],
             ).lastrowid
             db.conn.executemany(
                 "insert or ignore into item_units (item_id, unit) values (?, ?)",
-                [(item_id, unit) for unit in item.units])
-
-
-def rebuild_structures(db: sqlite_utils.Database) -> int:
-    """Re-parse every bulletin's body (after the parser changed); return how many bulletins."""
-    count = 0
-    with db.atomic():
-        # A cursor, not fetchall: bodies are streamed (writes go to other tables).
-        for url, body in db.conn.execute("select url, body from bulletins order by rowid"):
-            save_structure(db, url, parse_structure(body or ""))
-            count += 1
-    return count
+                [(item_id, unit) for unit in item["units"]])
 
 
 _ITEMS_SQL = """
