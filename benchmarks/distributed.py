@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import PYTHON, REPO, Figure, progress, run_child
 from benchmarks.crawling import CrawlSession
 from tests.redis_server import RedisServer
+from tests.replica.server import ReplicaPortal
 
 #: Seconds a worker waits on an idle queue before it stops (the default is 30).
 IDLE_TIMEOUT = 2.0
@@ -78,7 +83,27 @@ def spread(crawl: CrawlSession, redis_url: str, workers: int) -> Spread:
     return Spread(workers, wall, cpu, span, archives, [_archived(path) for path in archives], duplicates)
 
 
-def run(crawl: CrawlSession) -> list[Figure]:
+@contextmanager
+def session(per_family: int = 500, concurrency: int = 8) -> Iterator[CrawlSession]:
+    """The big replica, its attachment files made by a first, untimed crawl (the replica makes
+    each file on its first request), and a scratch directory."""
+    scratch = Path(tempfile.mkdtemp(prefix="zwdc-bench-distributed-"))
+    try:
+        with ReplicaPortal(per_family=per_family, seed=1) as portal:
+            crawl = CrawlSession(portal, scratch, concurrency)
+            progress(f"distributed: a first crawl of {crawl.bulletins} bulletins makes the replica's files (untimed)")
+            crawl.fresh_project()
+            yield crawl
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(per_family: int = 500, concurrency: int = 8) -> list[Figure]:
+    with session(per_family, concurrency) as crawl:
+        return _run(crawl)
+
+
+def _run(crawl: CrawlSession) -> list[Figure]:
     figures: list[Figure] = []
     progress(f"distributed: one process, no Redis ({crawl.bulletins} bulletins)")
     single = crawl.fresh_project()

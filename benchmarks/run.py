@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             "attachments": lambda: attachments.run(),
             "crawl": lambda: crawling.run_overhead(crawl_session(), args.rounds),
             "nightly": lambda: crawling.run_nightly(crawl_session()),
-            "distributed": lambda: distributed.run(crawl_session()),
+            "distributed": lambda: distributed.run(args.per_family, args.concurrency),
             "search": lambda: searching.run(args.rows, args.repeats),
             "export": lambda: exporting.run(args.rows, trace=not args.no_trace),
         }
