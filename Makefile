@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-requirements
 # Fast settings for the local replica; the live crawl keeps the polite defaults.
 REPLICA_SETTINGS := -s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=False -s LOG_LEVEL=WARNING
 
-.PHONY: venv chromium attachment-tools test demo crawl bench clean
+.PHONY: venv chromium redis attachment-tools test demo crawl bench clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,12 @@ chromium:
 	  echo "installing Debian's chromium (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's redis-server for the distributed-crawl tests (started by the tests on a free port).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing Debian's redis-server (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
 # Debian's tools for attachments: LibreOffice (DOC/WPS/ET, and the replica's DOC/WPS/XLS files),
 # antiword, Tesseract with Simplified Chinese (scans), Noto CJK (the replica's scanned pages).
 ATTACHMENT_PACKAGES := libreoffice-writer-nogui libreoffice-calc-nogui antiword tesseract-ocr-chi-sim fonts-noto-cjk
@@ -34,7 +40,7 @@ attachment-tools:
 	test -z "$$missing" || { echo "installing $$missing (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
-test: venv chromium attachment-tools
+test: venv chromium redis attachment-tools
 	$(PY) -m pytest
 
 # Serve the replica portal, crawl it into data/demo.db, show what was archived and a

@@ -36,7 +36,7 @@ def metadata(database: str, *, search_path: str = "/-/search") -> dict:
             database: {
                 "tables": {
                     "bulletins": {
-                        "facets": ["publisher", "category", {"year": "published"}, "site"],
+                        "facets": ["publisher", "category", {"year": "published"}, "site", "portal"],
                         # No default sort_desc on published: Datasette 0.65 orders the first
                         # page of a non-unique sort without the primary-key tie-breaker that
                         # later pages use, so CSV streams and _next walks skip and repeat rows.

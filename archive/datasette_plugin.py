@@ -126,16 +126,17 @@ _FILTERS = " AND ".join([
     "(:publisher = '' OR instr(b.publisher, :publisher) > 0)",
     _filter_sql("b.category", "category"),
     _filter_sql("b.site", "site"),
+    _filter_sql("b.portal", "portal"),
     _filter_sql("substr(b.published, 1, 4)", "year"),
 ])
 _COLUMNS = ("b.rowid AS rowid, b.url AS url, b.title AS title, b.published AS published, "
-            "b.publisher AS publisher, b.category AS category, b.site AS site, "
+            "b.publisher AS publisher, b.category AS category, b.site AS site, b.portal AS portal, "
             "zwdc_snippet(b.body, :q) AS snippet")
 
 #: Ranked like the CLI (negated bm25 with the title weighted, then newest archived); a query
 #: without letters or digits (``zwdc_match`` = '') scans, newest published first. The guards on
 #: ``zwdc_match(:q)`` are constant, so SQLite skips the branch that does not apply.
-SEARCH_SQL = f"""select rowid, url, title, published, publisher, category, site, snippet, score
+SEARCH_SQL = f"""select rowid, url, title, published, publisher, category, site, portal, snippet, score
 from (
   select {_COLUMNS}, -bm25([{FTS_TABLE}], {float(TITLE_WEIGHT)!r}, 1.0) AS score
   from [{FTS_TABLE}] join bulletins b on b.rowid = {BULLETIN_ROWID}

@@ -434,6 +434,7 @@ def export_table(
     since: str | date | None = None,
     until: str | date | None = None,
     site: str | None = None,
+    portal: str | None = None,
     query: str | None = None,
     unit: str | None = None,
     publisher: str | None = None,
@@ -445,7 +446,7 @@ def export_table(
 
     Each filter applies where the table has what it filters on: ``since``/``until`` inclusive
     bounds on its date column (``published``, a meeting's ``date``), ``site`` its site or its
-    bulletin's (a host matches with any port), ``query`` a full-text search of its bulletins,
+    bulletin's (a host matches with any port), ``portal`` its portal (exact), ``query`` a full-text search of its bulletins,
     ``unit`` and ``publisher`` a substring of its units or publisher. Raises :class:`ExportError`
     for input the caller can fix (a filter the table cannot take included), before anything is
     written; ``force`` lets the output replace a file that is not an earlier export.
@@ -458,7 +459,7 @@ def export_table(
         raise ExportError(f"--since {since} is after --until {until}")
     columns = table_columns(db, table)
     key = primary_key(db, table)
-    filters = {"since": since, "until": until, "site": site, "query": query, "unit": unit,
+    filters = {"since": since, "until": until, "site": site, "portal": portal, "query": query, "unit": unit,
                "publisher": publisher}
     match_table = f"export_match_{secrets.token_hex(4)}"
     where, params = _where(table, {column.name for column in columns}, filters, match_table)
@@ -530,6 +531,9 @@ def _where(
         sql, values = site_condition(_quote(need("site", "site")), filters["site"])
         clauses.append(sql)
         params += values
+    if filters["portal"] is not None:
+        clauses.append(f"{_quote(need('portal', 'portal'))} = ?")
+        params.append(filters["portal"])
     if filters["publisher"] is not None:
         clauses.append(f"instr({_quote(need('publisher', 'publisher'))}, ?) > 0")
         params.append(filters["publisher"])

@@ -93,6 +93,8 @@ BULLETINS = Table(
     _fields(
         ("url", "string", "URL", "网址 (URL): canonical address of the document; primary key."),
         ("site", "string", "Site", "站点 (site): host name (and port) of the portal that published it."),
+        ("portal", "string", "Portal",
+         "门户 (portal): the portal's short name in the registry (sites.toml), else its host."),
     ) + _CONTENT_FIELDS + _fields(
         ("fetched_at", "timestamp", "Fetched at",
          "抓取时间 (fetch time): UTC timestamp of the capture this row came from."),
@@ -154,13 +156,12 @@ CAPTURES = Table(
         ("requested_url", "string", "Requested URL",
          "请求网址 (requested URL): the URL asked for, when a redirect led to this one."),
         ("ingest_state", "string", "Ingest state",
-         "入库状态 (ingest state): fetched (parts or files still coming), ready, ingested; empty: nothing to ingest."),
+         "入库状态 (ingest state) of a bulletin's response: fetched (its further pages and files are still "
+         "being fetched), ready (to be ingested), ingested; empty: nothing to ingest (lists, robots.txt, files…)."),
     ),
     primary_key=("id",),
 )
-#: ``captures.ingest_state`` of a bulletin's response: ``fetched`` (its further pages and files
-#: are still being fetched), ``ready`` (to be ingested), ``ingested``. NULL: nothing to ingest
-#: (lists, robots.txt, files, redirects…).
+#: ``captures.ingest_state`` values (see the field's description).
 INGEST_STATES = ("fetched", "ready", "ingested")
 
 #: Primary key of ``attachments``: a file is linked once per bulletin.
@@ -201,6 +202,32 @@ CRAWL_RUNS = Table(
         ("stats", "string", "Stats", "统计 (Scrapy stats), JSON."),
     ),
     primary_key=("id",),
+)
+
+#: Which portal each host belongs to, as of the last crawl of that host: bulletins.portal follows it.
+PORTAL_HOSTS = Table(
+    "portal_hosts", "Hosts of portals", "门户主机 (portal hosts): which portal each host belongs to.",
+    _fields(
+        ("host", "string", "Host", "主机 (host) name and port; primary key."),
+        ("portal", "string", "Portal", "门户 (portal): its short name in the registry, else the host."),
+    ),
+    primary_key=("host",),
+)
+
+PORTAL_RUNS = Table(
+    "portal_runs", "Portals in crawl runs",
+    "门户运行结果 (portal verdicts): each portal's verdict in each run that crawled it.",
+    _fields(
+        ("run_id", "integer", "Run id", "运行编号 (run id): see crawl_runs."),
+        ("portal", "string", "Portal", "门户 (portal) short name."),
+        ("outcome", "string", "Outcome", "结果 (outcome): ok or failed."),
+        ("problems", "string", "Problems", "问题 (problems) that made the portal unhealthy, JSON list."),
+        ("bulletins", "integer", "Bulletins", "通报数 (bulletins) of the portal in the archive after the run."),
+        ("new", "integer", "New", "新增 (new bulletins) in the run."),
+        ("changed", "integer", "Changed", "变更 (changed bulletins) in the run."),
+        ("errors", "integer", "Errors", "错误数 (errors) on the portal's hosts in the run."),
+    ),
+    primary_key=("run_id", "portal"),
 )
 
 RUN_FAILURES = Table(
@@ -344,6 +371,7 @@ ITEM_DETAILS = Table(
         ("bulletin_title", "string", "Bulletin title", "通报标题 (bulletin title)."),
         ("published", "date", "Publication date", "发布日期 (publication date) of the bulletin, ISO YYYY-MM-DD."),
         ("site", "string", "Site", "站点 (site): host of the portal that published the bulletin."),
+        ("portal", "string", "Portal", "门户 (portal): short name of the portal that published the bulletin."),
         ("units", "string_list", "Units", "责任单位 (responsible units) named for the item, in order."),
     ),
     primary_key=("id",),
@@ -352,7 +380,7 @@ select i.id as id, i.bulletin_url as bulletin_url, i.meeting_id as meeting_id, i
        i.section as section, i.status as status, i.subject as subject, i.documents as documents,
        i.progress as progress, i.group_heading as group_heading,
        m.date as meeting_date, m.number as meeting_number, m.kind as meeting_kind,
-       b.title as bulletin_title, b.published as published, b.site as site,
+       b.title as bulletin_title, b.published as published, b.site as site, b.portal as portal,
        (select json_group_array(unit) from
           (select unit from item_units where item_id = i.id order by rowid)) as units
 from items i
@@ -362,7 +390,7 @@ left join bulletins b on b.url = i.bulletin_url""",
 
 #: Every table and view of the archive, by name, in creation order.
 TABLES: dict[str, Table] = {t.name: t for t in (
-    BULLETINS, URL_ALIASES, VERSIONS, CAPTURES, ATTACHMENTS, CRAWL_RUNS, RUN_FAILURES,
+    BULLETINS, URL_ALIASES, VERSIONS, CAPTURES, ATTACHMENTS, CRAWL_RUNS, PORTAL_HOSTS, PORTAL_RUNS, RUN_FAILURES,
     MEETINGS, ITEMS, ITEM_UNITS, OPEN_ITEMS, OPEN_ITEMS_PER_UNIT, ITEMS_PER_MEETING, ITEM_DETAILS,
 )}
 #: Column name -> Python type of each table (the contract scripts outside the repo rely on).
@@ -457,9 +485,13 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     """Create or upgrade tables so the database matches this version of the code."""
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    portal_backfill = "bulletins" in db.table_names() and "portal" not in db["bulletins"].columns_dict
     _ensure_table(db, BULLETINS, not_null={"url", "site"})
+    if portal_backfill:  # an archive from before portals: each host was its own portal
+        db.execute("update bulletins set portal = site")
     db["bulletins"].create_index(["published"], if_not_exists=True)
     db["bulletins"].create_index(["site", "published"], if_not_exists=True)
+    db["bulletins"].create_index(["portal", "published"], if_not_exists=True)
     _ensure_table(db, URL_ALIASES)
     _ensure_table(db, VERSIONS)
     db["versions"].create_index(["url", "seen_at"], if_not_exists=True)
@@ -467,6 +499,8 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     _ensure_table(db, ATTACHMENTS)
     db["attachments"].create_index(["sha256"], if_not_exists=True)
     _ensure_table(db, CRAWL_RUNS)
+    _ensure_table(db, PORTAL_HOSTS)
+    _ensure_table(db, PORTAL_RUNS)
     _ensure_table(db, RUN_FAILURES)
     db["run_failures"].create_index(["run_id"], if_not_exists=True)
     _ensure_structure_tables(db)

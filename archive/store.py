@@ -15,6 +15,7 @@ from typing import Literal
 
 import sqlite_utils
 
+from archive.portals import portal_of_site
 from archive.schema import CONTENT_COLUMNS, insert_row, upsert_row
 from archive.search import PendingIndex, index_bulletin
 
@@ -47,6 +48,7 @@ def save_bulletin(
     written when the batch flushes it, still before the commit.
     """
     row = dict(content)
+    row["portal"] = portal_of_site(db, row["site"])
     fetched_at = row["fetched_at"]
     row["content_hash"] = content_hash(row)
     row["last_seen"] = fetched_at

@@ -61,7 +61,7 @@ def save_structure(
 
 
 _ITEMS_SQL = """
-select i.id, i.bulletin_url, b.published, m.date as meeting_date, m.number as meeting_number,
+select i.id, i.bulletin_url, b.published, b.portal, m.date as meeting_date, m.number as meeting_number,
        m.kind as meeting_kind, i.section, i.status, i.position, i.group_heading, i.subject,
        (select json_group_array(unit) from
           (select unit from item_units where item_id = i.id order by rowid)) as units,
@@ -80,9 +80,10 @@ def list_items(
     unit: str | None = None,
     status: str | None = None,
     meeting_date: str | None = None,
+    portal: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Items matching every given filter (unit name containing ``unit``, status, ISO meeting
-    date), oldest first.
+    date, portal), oldest first.
 
     Each is a dict with ``units`` and ``documents`` as lists.
     """
@@ -97,6 +98,9 @@ def list_items(
     if meeting_date is not None:
         clauses.append("m.date = ?")
         params.append(meeting_date)
+    if portal is not None:
+        clauses.append("b.portal = ?")
+        params.append(portal)
     where = "where " + " and ".join(clauses) if clauses else ""
     for row in db.query(_ITEMS_SQL.format(where=where), params):
         row["units"] = json.loads(row["units"] or "[]")

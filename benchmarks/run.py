@@ -1,7 +1,7 @@
 """``python -m benchmarks.run [NAME ...]``: run the benchmarks, print each figure beside its reference.
 
-Names: ``extraction``, ``listing``, ``attachments``, ``crawl``, ``reprocess``, ``nightly``, ``search``, ``export`` (default: all, in that
-order; ``make bench ONLY=search,export``). Progress goes to stderr; the results table
+Names: ``extraction``, ``listing``, ``attachments``, ``crawl``, ``reprocess``, ``nightly``, ``distributed``, ``search``,
+``export`` (default: all, in that order; ``make bench ONLY=search,export``). Progress goes to stderr; the results table
 (Markdown, with the machine) to stdout and to ``benchmarks/.cache/results-<time>.md``.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime
 
-from benchmarks import attachments, crawling, exporting, extraction, listing, searching, synthetic
+from benchmarks import attachments, crawling, distributed, exporting, extraction, listing, searching, synthetic
 from benchmarks.common import CACHE, Figure, machine, progress, results_table
 
-NAMES = ("extraction", "listing", "attachments", "crawl", "reprocess", "nightly", "search", "export")
+NAMES = ("extraction", "listing", "attachments", "crawl", "reprocess", "nightly", "distributed", "search", "export")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             "crawl": lambda: crawling.run_overhead(crawl_session(), args.rounds),
             "reprocess": lambda: crawling.run_reprocess(crawl_session()),
             "nightly": lambda: crawling.run_nightly(crawl_session()),
+            "distributed": lambda: distributed.run(args.per_family, args.concurrency),
             "search": lambda: searching.run(args.rows, args.repeats),
             "export": lambda: exporting.run(args.rows, trace=not args.no_trace),
         }

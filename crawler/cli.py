@@ -66,9 +66,9 @@ def _fail(message: object, exit_code: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(_command_in(argv)).parse_args(argv)
-    inert_log_records()
     try:
+        args = build_parser(_command_in(argv)).parse_args(argv)
+        inert_log_records()
         code = int(args.run(args) or 0)
         sys.stdout.flush()  # here, so a reader gone away is seen now, not at exit
         return code

@@ -15,11 +15,14 @@ from twisted.internet.task import LoopingCall
 
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
+from archive.portals import record_portal_hosts, record_portal_runs
 from archive.schema import ArchiveError, open_archive
 from crawler.extensions import ArchiveRun
 from crawler.health import stat_count
 from crawler.ingest import SUMMARY_FIELDS
 from crawler.logs import quiet_network_tracebacks
+from crawler.sites import site_verdicts
+from pipelines.urls import netloc_of
 from spiders.column import ColumnSpider
 
 
@@ -41,6 +44,12 @@ class CrawlResult:
     problems: list[str] = field(default_factory=list)
     run_id: int | None = None
     removed: int = 0
+    #: Each portal of the run and its problems (none: healthy).
+    portals: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def unhealthy_portals(self) -> dict[str, list[str]]:
+        return {portal: problems for portal, problems in self.portals.items() if problems}
 
     def count(self, key: str) -> int:
         return stat_count(self.stats, key)
@@ -154,20 +163,28 @@ def _captured_nothing(layout: ArchiveLayout) -> bool:
         return False
 
 
-def run_crawl(start_urls: Iterable[str], settings: Settings) -> CrawlResult:
+def run_crawl(start_urls: Iterable[str], settings: Settings,
+              portals: Mapping[str, str] | None = None) -> CrawlResult:
     """Crawl the columns at ``start_urls`` into ``settings['ARCHIVE_PATH']`` (blocks).
+
+    ``portals`` maps each host of the crawl to its portal's name (default: each host its own
+    portal); every portal gets its verdict in ``portal_runs``.
 
     Raises :class:`archive.lock.ArchiveBusy` at once when another crawl holds the archive, and
     :class:`archive.schema.ArchiveError` when the path cannot be an archive. An archive this
     crawl created is removed again when the run captured nothing (a start page that cannot
     be reached leaves no trace).
     """
+    start_urls = list(start_urls)
+    portals = dict(portals or {netloc_of(url): netloc_of(url) for url in start_urls})
     layout = ArchiveLayout.of(settings.get("ARCHIVE_PATH"))
     with ArchiveLock(layout.db):
         created = not layout.db.exists()
         run: ArchiveRun | None = None
         try:
-            open_archive(layout.db).close()  # a bad path: one line, before Scrapy starts
+            db = open_archive(layout.db)  # a bad path: one line, before Scrapy starts
+            record_portal_hosts(db, portals)  # before any row is stored: each row gets its portal
+            db.close()
             settings.set("ARCHIVE_PATH", str(layout.db), priority="cmdline")
             process = CrawlerProcess(settings)
             quiet_network_tracebacks()
@@ -187,12 +204,19 @@ def run_crawl(start_urls: Iterable[str], settings: Settings) -> CrawlResult:
             if created:
                 layout.remove_if_unused()
             raise
-        if created and _captured_nothing(layout):
-            layout.remove_if_unused()
-        return CrawlResult(
+        result = CrawlResult(
             stats=dict(crawler.stats.get_stats()),
             outcome=run.outcome if run else "failed",
             problems=list(run.problems) if run else ["the crawl did not start"],
             run_id=run.run_id if run else None,
             removed=run.removed if run else 0,
         )
+        reasons = result.problems or ([] if result.healthy else [f"run {result.outcome}"])
+        result.portals = site_verdicts(reasons, portals)
+        if created and _captured_nothing(layout):
+            layout.remove_if_unused()
+        elif result.run_id is not None:
+            db = open_archive(layout.db)
+            record_portal_runs(db, result.run_id, result.portals)
+            db.close()
+        return result

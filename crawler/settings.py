@@ -49,6 +49,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Exact host:port instead of Scrapy's domain-and-subdomains rule.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "crawler.middlewares.PortalHostsMiddleware": 50,
+    # One download slot per host:port (Scrapy's slots ignore the port).
+    "crawler.politeness.HostSlotsMiddleware": 60,
     # Next to the downloader: sees the server's bytes before decompression and redirects.
     "crawler.middlewares.CaptureMiddleware": 950,
 }
@@ -56,6 +58,11 @@ EXTENSIONS = {
     # Opens the archive, captures every response (WARC + captures), ingests the captures in
     # batches, judges the run's health.
     "crawler.extensions.ArchiveRun": 0,
+    # A portal's own delay (sites.toml) stays the floor of AutoThrottle's delay for its hosts.
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.politeness.SiteAutoThrottle": 0,
+    # Only with a shared queue (crawl --scheduler redis://…): idle-out, heartbeat.
+    "crawler.distributed.SharedQueueWorker": 10,
 }
 ITEM_PIPELINES = {
     # A bulletin's attachment files (Scrapy's FilesPipeline), then its capture to ingest.
@@ -105,6 +112,10 @@ RENDER_WAIT = 10
 RENDER_MAX_PAGES = 2
 #: Resource types the browser never loads (it never talks to hosts beyond the portal's).
 RENDER_BLOCKED_RESOURCES = ["image", "media", "font", "stylesheet"]
+
+# --- Distributed crawl (crawl --scheduler redis://HOST:PORT/DB, crawler/distributed.py) -----
+#: A worker stops once the shared queue has been idle (empty, no worker busy) this many seconds.
+SHARED_QUEUE_IDLE_TIMEOUT = 30.0
 
 # --- Housekeeping -------------------------------------------------------------------
 TELNETCONSOLE_ENABLED = False

@@ -111,7 +111,22 @@ class ColumnSpider(scrapy.Spider):
         spider.list_hint = ListHint(spider.profile.list_container, spider.profile.entry_link)
         crawler.signals.connect(spider.item_refused, signal=signals.item_dropped)
         crawler.signals.connect(spider.idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.start_taken, signal=signals.request_dropped)
         return spider
+
+    def start_taken(self, request: scrapy.Request) -> None:
+        """A start page dropped as already queued: another process of a shared queue
+        (``crawl --scheduler``) fetches it, and judges it."""
+        start_url = request.meta.get("start_url")
+        if start_url and self.start_outcomes.get(start_url) == "pending":
+            del self.start_outcomes[start_url]
+            if not self.column_links.get(column_of(start_url)):
+                self.column_links.pop(column_of(start_url), None)
+            walk = self.walks.pop(start_url, None)
+            if walk is not None and not walk.report["pages_read"]:  # nothing of it read here
+                self.crawler.stats.get_value("columns", {}).pop(start_url, None)
+            elif walk is not None:
+                self.walks[start_url] = walk
 
     def _load_archive_state(self) -> None:
         """What the archive already holds (extensions exist only once the crawl starts)."""

@@ -172,12 +172,13 @@ def matching_rowids(
     until: str | date | None = None,
     publisher: str | None = None,
     site: str | None = None,
+    portal: str | None = None,
 ) -> Iterator[int]:
     """Rowids of all bulletins matching ``query`` (and filters), ascending.
 
     Validates eagerly (raises :class:`QueryError` here, not while iterating).
     """
-    return _matching(db, parse_query(query), Filters.make(since, until, publisher, site))
+    return _matching(db, parse_query(query), Filters.make(since, until, publisher, site, portal))
 
 
 def count_matches(
@@ -188,10 +189,11 @@ def count_matches(
     until: str | date | None = None,
     publisher: str | None = None,
     site: str | None = None,
+    portal: str | None = None,
 ) -> int:
     """Number of bulletins matching ``query`` (and filters); raises :class:`QueryError`."""
     parsed = parse_query(query)
-    filters = Filters.make(since, until, publisher, site)
+    filters = Filters.make(since, until, publisher, site, portal)
     if parsed.exact:
         _, source, params = _source(parsed, filters)
         return db.execute(f"SELECT count(*) {source}", params).fetchone()[0]
@@ -201,13 +203,13 @@ def count_matches(
 def known_filter_values(
     db: sqlite_utils.Database, filters: Filters, limit: int = 12
 ) -> dict[str, list[str]]:
-    """For each of ``filters``' site and publisher that matches no bulletin, the values that exist.
+    """For each of ``filters``' site, portal and publisher that matches no bulletin, the values that exist.
 
     Lets a caller say "unknown site x (known: a, b)" instead of "nothing matches". At most
     ``limit`` values each, the most frequent first.
     """
     unknown: dict[str, list[str]] = {}
-    for name, value in (("site", filters.site), ("publisher", filters.publisher)):
+    for name, value in (("site", filters.site), ("portal", filters.portal), ("publisher", filters.publisher)):
         if value is None:
             continue
         where, params = Filters(**{name: value}).sql()

@@ -143,12 +143,14 @@ def site_condition(column: str, site: str) -> tuple[str, list[object]]:
 
 @dataclass(frozen=True)
 class Filters:
-    """Row filters: published date range (inclusive), publisher substring, site (host, any port)."""
+    """Row filters: published date range (inclusive), publisher substring, site (host, any port),
+    portal (its short name, exact)."""
 
     since: str | None = None
     until: str | None = None
     publisher: str | None = None
     site: str | None = None
+    portal: str | None = None
 
     @classmethod
     def make(
@@ -157,10 +159,11 @@ class Filters:
         until: str | date | None = None,
         publisher: str | None = None,
         site: str | None = None,
+        portal: str | None = None,
     ) -> Filters:
         """Validate and normalise; raises :class:`QueryError` for bad or inverted dates."""
         made = cls(_iso_day(since, "since"), _iso_day(until, "until"),
-                   _text(publisher, "publisher"), _text(site, "site"))
+                   _text(publisher, "publisher"), _text(site, "site"), _text(portal, "portal"))
         if made.since and made.until and made.since > made.until:
             raise QueryError(f"since ({made.since}) is after until ({made.until})")
         return made
@@ -170,7 +173,8 @@ class Filters:
         where, params = "", []
         for sql, value in (("bulletins.published >= ?", self.since),
                            ("bulletins.published <= ?", self.until),
-                           ("instr(bulletins.publisher, ?) > 0", self.publisher)):
+                           ("instr(bulletins.publisher, ?) > 0", self.publisher),
+                           ("bulletins.portal = ?", self.portal)):
             if value is not None:
                 where += f" AND {sql}"
                 params.append(value)

@@ -58,6 +58,7 @@ def search(
     until: str | date | None = None,
     publisher: str | None = None,
     site: str | None = None,
+    portal: str | None = None,
     sort: str = "relevance",
 ) -> list[SearchHit]:
     """Bulletins containing every word of ``query``, best first (or newest first).
@@ -70,7 +71,7 @@ def search(
     if limit is not None and limit < 1:
         raise QueryError(f"limit must be at least 1, not {limit}")
     parsed = parse_query(query)
-    filters = Filters.make(since, until, publisher, site)
+    filters = Filters.make(since, until, publisher, site, portal)
     candidates = planner.candidates(db, parsed, filters, sort)
     columns = ", ".join(HIT_COLUMNS) + ", title, body"
     hits: list[SearchHit] = []

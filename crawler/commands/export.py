@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="DATE", help="only rows published on or after DATE (YYYY-MM-DD)")
     parser.add_argument("--until", metavar="DATE", help="only rows published on or before DATE (YYYY-MM-DD)")
     parser.add_argument("--site", metavar="HOST", help="only rows from this site (host name, any port)")
+    parser.add_argument("--portal", metavar="NAME", help="only rows from this portal (its short name, see 'sites')")
     parser.add_argument("--query", "-q", metavar="TEXT",
                         help="only bulletins matching this search (or rows of those bulletins)")
     parser.add_argument("--unit", metavar="TEXT", help="only items (or units) whose responsible unit contains TEXT")
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = export_table(
             db, fmt, args.output,
-            table=args.table, since=since, until=until, site=args.site, query=args.query,
+            table=args.table, since=since, until=until, site=args.site, portal=args.portal, query=args.query,
             unit=args.unit, publisher=args.publisher, force=args.force, progress=sys.stderr.isatty(),
         )
     except (ExportError, DataPackageError) as error:

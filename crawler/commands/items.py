@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # No argparse ``choices``: a bad value gets our one-line message and exit status 2.
     parser.add_argument("--status", metavar="|".join(STATUSES), help="only items with this status")
     parser.add_argument("--meeting-date", metavar="DATE", help="only items of meetings held on DATE (YYYY-MM-DD)")
+    parser.add_argument("--portal", metavar="NAME", help="only items of this portal's bulletins (see 'sites')")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
@@ -38,11 +39,12 @@ def run(args: argparse.Namespace) -> int:
     meeting_date = _meeting_date(args.meeting_date)
     db = open_archive(args.archive, read_only=True)
     count = 0
-    for row in list_items(db, unit=args.unit, status=args.status, meeting_date=meeting_date):
+    for row in list_items(db, unit=args.unit, status=args.status, meeting_date=meeting_date,
+                          portal=args.portal):
         count += 1
         if args.json:
             record = {key: row[key] for key in (
-                "bulletin_url", "published", "meeting_date", "meeting_number", "meeting_kind", "section",
+                "bulletin_url", "portal", "published", "meeting_date", "meeting_number", "meeting_kind", "section",
                 "status", "position", "group_heading", "subject", "units", "documents", "progress")}
             print(json_line(record))
         else:

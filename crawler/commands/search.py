@@ -39,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", metavar="DATE", help="published on or before DATE (YYYY-MM-DD)")
     parser.add_argument("--publisher", metavar="TEXT", help="publisher contains TEXT")
     parser.add_argument("--site", metavar="HOST", help="only this site (host name, with or without port)")
+    parser.add_argument("--portal", metavar="NAME", help="only this portal (its short name, see 'sites')")
     parser.add_argument("--sort", choices=SORTS, default="relevance",
                         help="relevance (bm25, default) or newest first")
     parser.add_argument("--json", action="store_true",
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--limit must be at least 1, not {args.limit}", 2)
     try:  # validate before touching the archive, so bad input is always exit 2
         parsed = parse_query(args.query)
-        filters = Filters.make(args.since, args.until, args.publisher, args.site)
+        filters = Filters.make(args.since, args.until, args.publisher, args.site, args.portal)
     except QueryError as error:
         raise CommandError(str(error), 2) from None
     db = open_archive(args.archive, read_only=True)
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: the search index covers {status.indexed} of {status.rows} bulletins; "
               "run 'python -m crawler reindex'", file=sys.stderr)
     hits = search(db, args.query, limit=args.limit, since=args.since, until=args.until,
-                  publisher=args.publisher, site=args.site, sort=args.sort)
+                  publisher=args.publisher, site=args.site, portal=args.portal, sort=args.sort)
     if not hits:
         hint = ""
         if parsed.quoted and parsed.unquoted():  # quotes are searched as text, unlike in web engines

@@ -39,21 +39,24 @@ def column_line(start_url: str, report: dict[str, Any]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
+    parser.add_argument("--portal", metavar="NAME", help="only this portal's sites (its short name, see 'sites')")
 
 
 def run(args: argparse.Namespace) -> int:
     db = open_archive(args.archive, read_only=True)
-    sites = archive_stats(db)
+    sites = archive_stats(db, args.portal)
     last = last_run_columns(db)
     if not sites:
-        print(f"{inert(args.archive)}: empty archive (0 bulletins)")
+        print(inert(f"{args.archive}: no bulletins of portal {args.portal}" if args.portal
+                    else f"{args.archive}: empty archive (0 bulletins)"))
         _print_columns(last)
         return 0
     total = sum(site.bulletins for site in sites)
     print(f"{inert(args.archive)}: {total} bulletins from {len(sites)} site(s)")
     for site in sites:
-        print(f"\n{inert(site.site)}: {site.bulletins} bulletins, "
-              f"published {site.first_published} .. {site.last_published}")
+        portal = f" (portal {site.portal})" if site.portal and site.portal != site.site else ""
+        print(inert(f"\n{site.site}{portal}: {site.bulletins} bulletins, "
+                    f"published {site.first_published} .. {site.last_published}", lines=True))
         for name, count in site.filled.items():
             share = 100 * count / site.bulletins
             print(f"  {name:<12} {count:>6}/{site.bulletins} ({share:5.1f}%)")

@@ -1,0 +1,58 @@
+"""``merge``: bring other archives (the workers of a distributed crawl) into one.
+
+Copies each source's runs, captures with their WARC files, attachment files and failures into
+the target (:mod:`archive.merge`), then ingests the copied captures there: bulletins, versions,
+search index, items and attachments are built by the same path as a crawl's. Idempotent: a
+run already merged is skipped.
+"""
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+
+from archive.layout import ArchiveLayout
+from archive.lock import ArchiveBusy, ArchiveLock
+from archive.merge import Source, carry_removals, copy_sources
+from archive.schema import ArchiveMissing
+from archive.store import mark_killed_runs
+from crawler.errors import CommandError
+
+HELP = "merge archives (e.g. the workers of a distributed crawl) into one, without duplicates"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--archive", required=True, metavar="TARGET", help="the archive merged into (created if missing)")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE.db", help="archives to merge into it")
+
+
+def run(args: argparse.Namespace) -> int:
+    from crawler.ingest import Ingest, open_for_ingest  # extraction's imports only when used
+
+    target = ArchiveLayout.of(args.archive)
+    paths = list(dict.fromkeys(ArchiveLayout.of(path).db for path in args.sources))
+    if target.db in paths:
+        raise CommandError(f"cannot merge {args.archive} into itself", exit_code=2)
+    for path in paths:
+        if not path.is_file():
+            raise ArchiveMissing(f"no archive at {path}")
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(ArchiveLock(target.db))
+            for path in paths:  # no crawl may be writing a source while it is read
+                stack.enter_context(ArchiveLock(path))
+        except ArchiveBusy as busy:
+            raise CommandError(str(busy), exit_code=75) from None
+        sources = [stack.enter_context(Source.open(path)) for path in paths]
+        db = open_for_ingest(target.db)
+        try:
+            counts = copy_sources(db, target, sources)
+            mark_killed_runs(db)
+            ingested = Ingest(db, target).ready()
+            carried = carry_removals(db, sources)
+        finally:
+            db.close()
+    print(f"merged {len(sources)} archive(s) into {args.archive}: {counts.runs} run(s), "
+          f"{counts.captures} capture(s), {counts.warc_files} WARC file(s), {counts.files} file(s) copied "
+          f"({counts.skipped_runs} run(s) merged before); {ingested} capture(s) ingested"
+          + (f"; {carried} removal mark(s) carried" if carried else ""))
+    return 0

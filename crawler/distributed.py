@@ -1,0 +1,164 @@
+"""One crawl spread over several ``crawl`` processes (machines) through one Redis.
+
+``crawl --scheduler redis://HOST:PORT/DB`` puts scrapy-redis's ``Scheduler`` (the request
+queue) and ``RFPDupeFilter`` (the fingerprints of every request ever queued) in Redis, shared
+by every process crawling the same start URLs; each keeps its own archive (``merge`` joins
+them). The spider stays ours: scrapy-redis's ``RedisSpider`` has no async ``start()``.
+
+:class:`SharedQueueWorker` is what a process adds on top of scrapy-redis:
+
+* it announces itself in Redis (a key with a short lifetime, refreshed each second, saying
+  whether it is busy); the first worker of a crawl, finding no other alive, clears what a
+  previous crawl left (its queue and fingerprints), so every crawl starts whole;
+* it keeps the process open while the shared queue has work or another worker is busy (new
+  requests may still come from it), and stops it once the queue has been idle (empty, no
+  worker busy) for ``SHARED_QUEUE_IDLE_TIMEOUT`` seconds;
+* an idle worker looks at the queue every second (Scrapy itself looks at its scheduler every
+  5 s when it has nothing to do), so it picks up what others queue at once.
+
+A worker killed mid-crawl loses what it had in flight for this crawl only: those requests
+left the queue and their fingerprints stay, so the others do not redo them; the next crawl
+of an archive that misses them (after ``merge``, the last run did not finish, so every list
+is walked) fetches exactly those.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider, NotConfigured
+from twisted.internet.task import LoopingCall
+
+from crawler.errors import CommandError
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER = "scrapy_redis.scheduler.Scheduler"
+DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
+#: Seconds between a worker's heartbeats; its key lives a few of them after the last.
+HEARTBEAT = 1.0
+WORKER_KEY_LIFETIME = 10
+
+#: Atomically: clear a previous crawl's queue and fingerprints when no worker is alive, and
+#: announce this worker. KEYS: queue, dupefilter, this worker's key; ARGV: workers' key pattern, lifetime.
+_JOIN = """
+if #redis.call('KEYS', ARGV[1]) == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+redis.call('SET', KEYS[3], 'busy', 'EX', ARGV[2])
+return 1
+"""
+#: Atomically: leave; the last worker out of a finished crawl clears its fingerprints.
+_LEAVE = """
+redis.call('DEL', KEYS[3])
+if #redis.call('KEYS', ARGV[1]) == 0 and redis.call('ZCARD', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+end
+return 1
+"""
+
+
+def crawl_key(start_urls: Iterable[str]) -> str:
+    """The Redis name of one crawl: processes given the same start URLs share a queue."""
+    return "zwdc:" + hashlib.sha1("\n".join(sorted(set(start_urls))).encode()).hexdigest()[:12]
+
+
+def shared_queue_settings(url: str, start_urls: Iterable[str]) -> dict[str, Any]:
+    """Scrapy settings sharing the queue and duplicate filter at Redis ``url`` (checked here)."""
+    import redis
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise CommandError(f"not a Redis URL: {url!r} (expected redis://HOST:PORT/DB)", exit_code=2)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        client.ping()
+    except ValueError as error:
+        raise CommandError(f"not a Redis URL: {url!r} ({error})", exit_code=2) from None
+    except redis.RedisError as error:
+        raise CommandError(f"cannot reach Redis at {url}: {error}", exit_code=1) from None
+    key = crawl_key(start_urls)
+    return {
+        "SCHEDULER": SCHEDULER,
+        "DUPEFILTER_CLASS": DUPEFILTER,
+        "REDIS_URL": url,
+        # Never cleared when one worker closes: the others go on with the queue.
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": f"{key}:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{key}:dupefilter",
+        "SHARED_QUEUE_WORKERS_KEY": f"{key}:workers",
+    }
+
+
+class SharedQueueWorker:
+    """Joins, keeps alive, idles out and leaves a crawl shared through Redis (see the module doc)."""
+
+    def __init__(self, crawler: Crawler):
+        from scrapy_redis.connection import get_redis_from_settings
+
+        settings = crawler.settings
+        self.crawler = crawler
+        self.server = get_redis_from_settings(settings)
+        self.queue_key = settings.get("SCHEDULER_QUEUE_KEY")
+        self.dupefilter_key = settings.get("SCHEDULER_DUPEFILTER_KEY")
+        workers = settings.get("SHARED_QUEUE_WORKERS_KEY")
+        self.workers_pattern = f"{workers}:*"
+        self.worker_key = f"{workers}:{socket.gethostname()}:{os.getpid()}"
+        self.idle_timeout = settings.getfloat("SHARED_QUEUE_IDLE_TIMEOUT")
+        self.idle_since: float | None = None
+        self.heartbeat = LoopingCall(self.beat)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "SharedQueueWorker":
+        if crawler.settings.get("SCHEDULER") != SCHEDULER:
+            raise NotConfigured  # the request queue is not shared
+        worker = cls(crawler)
+        crawler.signals.connect(worker.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(worker.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(worker.spider_closed, signal=signals.spider_closed)
+        return worker
+
+    def _keys(self) -> list[str]:
+        return [self.queue_key, self.dupefilter_key, self.worker_key]
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.server.eval(_JOIN, 3, *self._keys(), self.workers_pattern, WORKER_KEY_LIFETIME)
+        self.heartbeat.start(HEARTBEAT, now=False)
+
+    def _busy(self) -> bool:
+        engine = self.crawler.engine
+        return engine is not None and not engine.spider_is_idle()
+
+    def beat(self) -> None:
+        """Say whether this worker is busy; wake the engine when others queued work."""
+        busy = self._busy()
+        self.server.set(self.worker_key, "busy" if busy else "idle", ex=WORKER_KEY_LIFETIME)
+        slot = getattr(self.crawler.engine, "_slot", None)
+        if not busy and slot is not None:  # look at the queue (and at idleness) now
+            slot.nextcall.schedule()
+
+    def _others_busy(self) -> bool:
+        keys = [key for key in self.server.scan_iter(match=self.workers_pattern) if key != self.worker_key.encode()]
+        return any(state == b"busy" for state in self.server.mget(keys)) if keys else False
+
+    def spider_idle(self, spider: Spider) -> None:
+        """Stay open until the shared queue has been idle for the set time."""
+        if self.server.zcard(self.queue_key) or self._others_busy():
+            self.idle_since = None
+            raise DontCloseSpider
+        now = time.monotonic()
+        self.idle_since = self.idle_since or now
+        if now - self.idle_since < self.idle_timeout:
+            raise DontCloseSpider
+        logger.info("the shared queue has been idle for %.0f s: this worker stops", now - self.idle_since)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.heartbeat.running:
+            self.heartbeat.stop()
+        self.server.eval(_LEAVE, 3, *self._keys(), self.workers_pattern)

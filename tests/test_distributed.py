@@ -1,0 +1,188 @@
+"""A crawl spread over two processes through a real Redis, one of them killed midway, merged.
+
+Real parts: Debian's ``redis-server`` on a free port (``tests/redis_server.py``), the replica
+portal, ``python -m crawler crawl --scheduler`` in child processes told apart by their
+User-Agent in the replica's request log, ``python -m crawler merge``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import sqlite_utils
+
+from tests.conftest import FAST, REPO, crawl, run_cli
+from tests.redis_server import RedisServer
+from tests.replica.server import ReplicaPortal
+
+#: A bulletin's own page (not a list page, robots.txt, a further page or a file).
+DETAIL = re.compile(r"/t\d{8}_\d+\.\w+$")
+#: The idle time after which a worker stops, short for the tests.
+IDLE = ["-s", "SHARED_QUEUE_IDLE_TIMEOUT=2"]
+
+
+def start_worker(archive: Path, start_urls: list[str], redis_url: str, name: str) -> subprocess.Popen:
+    urls = [arg for url in start_urls for arg in ("--start-url", url)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler", "crawl", *urls, "--archive", str(archive), "--scheduler", redis_url,
+         *FAST, *IDLE, "-s", f"USER_AGENT=zwdc-test-{name}"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def detail_fetches(requests: list[dict], agent: str | None = None) -> Counter:
+    return Counter(r["path"] for r in requests if DETAIL.search(r["path"].split("?")[0])
+                   and (agent is None or r["headers"].get("User-Agent") == agent))
+
+
+def truth_urls(portal: ReplicaPortal) -> set[str]:
+    return {bulletin["url"] for column in portal.columns.values() for bulletin in column.bulletins}
+
+
+def truth_paths(portal: ReplicaPortal) -> set[str]:
+    return {urlsplit(url).path for url in truth_urls(portal)}
+
+
+#: Columns compared between the merged archive and a single-process crawl.
+COMPARED = ("url", "site", "portal", "index_no", "doc_no", "publisher", "category", "validity", "published",
+            "issued", "title", "body", "attachments", "source_url", "missing_since")
+
+
+def archive_content(path: Path) -> dict[str, object]:
+    """What an archive holds, without what differs between two crawls (times, ids, file names)."""
+    db = sqlite_utils.Database(path)
+    return {
+        "bulletins": {row["url"]: {key: row[key] for key in COMPARED} for row in db["bulletins"].rows},
+        "versions": sorted(db.execute("select url, content_hash, title, body from versions").fetchall()),
+        "attachments": sorted(db.execute(
+            "select bulletin_url, url, name, mime_type, size, sha256 from attachments").fetchall()),
+        "items": sorted(db.execute(
+            "select bulletin_url, position, section, status, subject, progress from items").fetchall()),
+        "units": sorted(db.execute(
+            "select i.bulletin_url, i.position, u.unit from item_units u join items i on i.id = u.item_id").fetchall()),
+    }
+
+
+def table_counts(path: Path) -> dict[str, int]:
+    db = sqlite_utils.Database(path)
+    return {name: db[name].count for name in db.table_names() if not name.startswith("bulletins_fts")}
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def distributed(redis_server, tmp_path_factory):
+    """Two workers (one killed midway), their merge, the run that redoes what was lost, and a
+    single-process crawl of the same replica."""
+    folder = tmp_path_factory.mktemp("distributed")
+    # Families with a metadata block only: the run-wide "metadata block lost" rule would judge the
+    # run that redoes a few lost pages by whichever family they happen to come from.
+    with ReplicaPortal(per_family=30, seed=41, families=("xianning", "table", "gbk")) as portal:
+        start_urls = [column.start_url for column in portal.columns.values()]
+        killed = start_worker(folder / "a.db", start_urls, redis_server.url, "a")
+        survivor = start_worker(folder / "b.db", start_urls, redis_server.url, "b")
+        deadline = time.monotonic() + 120
+        while len(detail_fetches(portal.requests, "zwdc-test-a")) < 15 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=30)
+        out, err = survivor.communicate(timeout=240)
+        workers_log = portal.requests
+        portal.clear_requests()
+        merged = folder / "merged.db"
+        merge = run_cli("merge", "--archive", str(merged), str(folder / "a.db"), str(folder / "b.db"))
+        before_recovery = table_counts(merged) if merge.returncode == 0 else {}
+        recovery = crawl(merged, *start_urls)
+        recovery_log = portal.requests
+        single = crawl(folder / "single.db", *start_urls)
+        yield {
+            "portal": portal, "folder": folder, "killed": killed, "survivor": (survivor.returncode, out, err),
+            "workers_log": workers_log, "merge": merge, "merged": merged, "before_recovery": before_recovery,
+            "recovery": recovery, "recovery_log": recovery_log, "single": single,
+            "keys_left": sorted(key.decode() for key in redis_server.client().keys("zwdc:*")),
+        }
+
+
+def test_the_killed_worker_died_and_the_other_finished_on_its_own(distributed):
+    assert distributed["killed"].returncode == -signal.SIGKILL
+    returncode, out, err = distributed["survivor"]
+    assert returncode == 0, err[-2000:]
+    assert out.startswith("run 1: ok")
+
+
+def test_both_workers_shared_one_queue_and_no_bulletin_was_fetched_twice(distributed):
+    log = distributed["workers_log"]
+    by_worker = {name: detail_fetches(log, f"zwdc-test-{name}") for name in "ab"}
+    assert by_worker["a"] and by_worker["b"], "both workers fetched bulletins"
+    everything = detail_fetches(log)
+    assert max(everything.values()) == 1, [path for path, n in everything.items() if n > 1]
+    assert not set(by_worker["a"]) & set(by_worker["b"])
+
+
+def test_the_worker_s_redis_keys_are_gone_once_the_crawl_is_over(distributed):
+    assert distributed["keys_left"] == []
+
+
+def test_the_next_run_redoes_only_what_the_killed_worker_lost(distributed):
+    assert distributed["merge"].returncode == 0, distributed["merge"].stderr[-2000:]
+    assert distributed["recovery"].returncode == 0, distributed["recovery"].stderr[-2000:]
+    log = distributed["workers_log"]
+    redone = set(detail_fetches(distributed["recovery_log"]))
+    # what the killed worker had in flight, or what lay behind a list page it had in flight
+    assert redone <= set(detail_fetches(log, "zwdc-test-a")) | (truth_paths(distributed["portal"]) - set(detail_fetches(log)))
+    assert not redone & set(detail_fetches(log, "zwdc-test-b"))
+    merged = sqlite_utils.Database(distributed["merged"])
+    assert {row["url"] for row in merged["bulletins"].rows} == truth_urls(distributed["portal"])
+
+
+def test_the_merged_archive_equals_a_single_process_crawl(distributed):
+    assert distributed["single"].returncode == 0, distributed["single"].stderr[-2000:]
+    merged, single = archive_content(distributed["merged"]), archive_content(distributed["folder"] / "single.db")
+    assert merged["bulletins"] == single["bulletins"]
+    for part in ("versions", "attachments", "items", "units"):
+        assert merged[part] == single[part], part
+    found = [sorted(json.loads(line)["url"] for line in run_cli(
+        "search", "督查", "--limit", "500", "--json", "--archive", str(path)).stdout.splitlines())
+        for path in (distributed["merged"], distributed["folder"] / "single.db")]
+    assert found[0] and found[0] == found[1]
+
+
+def test_merged_runs_keep_each_worker_s_outcome(distributed):
+    runs = sqlite_utils.Database(distributed["merged"]).execute(
+        "select outcome from crawl_runs order by id").fetchall()
+    assert sorted(outcome for (outcome,) in runs) == ["killed", "ok", "ok"]
+
+
+def test_merging_again_changes_nothing(distributed):
+    folder, merged = distributed["folder"], distributed["merged"]
+    before = table_counts(merged)
+    again = run_cli("merge", "--archive", str(merged), str(folder / "a.db"), str(folder / "b.db"))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert table_counts(merged) == before
+
+
+@pytest.mark.parametrize("url, code, message", [
+    ("http://127.0.0.1:1/0", 2, "not a Redis URL"),
+    ("redis://127.0.0.1:{closed}/0", 1, "cannot reach Redis at"),
+])
+def test_a_bad_or_unreachable_scheduler_is_one_line(tmp_path, url, code, message):
+    from tests.redis_server import free_port
+
+    result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/zwdc/index.html", "--archive",
+                     str(tmp_path / "a.db"), "--scheduler", url.format(closed=free_port()))
+    assert result.returncode == code
+    assert not (tmp_path / "a.db").exists()
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
