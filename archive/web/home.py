@@ -9,7 +9,7 @@ import sqlite_utils
 
 from archive import search as archive_search
 from archive.web.common import SEARCH_PATH, error_page, read, render, safe_href, served_archive, url_with
-from archive.web.search_page import SearchRequest, site_counts
+from archive.web.search_page import SearchRequest, filter_choices
 
 
 def column_of(list_url: str | None) -> str | None:
@@ -17,18 +17,29 @@ def column_of(list_url: str | None) -> str | None:
     return list_url.rsplit("/", 1)[0] + "/" if list_url and "/" in list_url.split("://", 1)[-1] else None
 
 
+def _outermost(folders: set[str | None]) -> dict[str | None, str | None]:
+    """Each list folder -> its column: the outermost of the folders holding it (a pager's pages
+    in a subfolder, ``…/dcdb/list/index_1.shtml``, belong to the column ``…/dcdb/``)."""
+    known = sorted(folder for folder in folders if folder)
+    return {folder: next((outer for outer in known if folder and folder.startswith(outer)), folder)
+            for folder in folders}
+
+
 def portals(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Sites with their columns: bulletin counts and date ranges."""
     sites: dict[str, dict[str, Any]] = {}
-    for site, list_url, count, first, last in db.execute(
+    rows = db.execute(
         "select site, list_url, count(*), min(published), max(published) from bulletins "
         "group by site, list_url order by site"
-    ):
+    ).fetchall()
+    columns_of = _outermost({column_of(list_url) for _site, list_url, *_ in rows})
+    for site, list_url, count, first, last in rows:
         entry = sites.setdefault(site, {"site": site, "count": 0, "first": None, "last": None, "columns": {}})
         entry["count"] += count
         entry["first"] = min(filter(None, (entry["first"], first)), default=None)
         entry["last"] = max(filter(None, (entry["last"], last)), default=None)
-        column = entry["columns"].setdefault(column_of(list_url), {"count": 0, "first": None, "last": None})
+        column = entry["columns"].setdefault(columns_of[column_of(list_url)],
+                                             {"count": 0, "first": None, "last": None})
         column["count"] += count
         column["first"] = min(filter(None, (column["first"], first)), default=None)
         column["last"] = max(filter(None, (column["last"], last)), default=None)
@@ -49,7 +60,7 @@ def summary(db: sqlite_utils.Database) -> dict[str, Any]:
         None) if "crawl_runs" in db.table_names() else None
     return {"bulletins": bulletins, "items": items, "open": open_items, "last_run": last_run,
             "portals": portals(db),
-            "site_counts": site_counts(db)}
+            "choices": filter_choices(db)}
 
 
 async def home_view(datasette, request):
