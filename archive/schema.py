@@ -188,7 +188,7 @@ CRAWL_RUNS = Table(
         ("id", "integer", "Run id", "运行编号 (run id); primary key."),
         ("started_at", "timestamp", "Started at", "开始时间 (start), UTC."),
         ("finished_at", "timestamp", "Finished at", "结束时间 (end), UTC."),
-        ("mode", "string", "Mode", "模式 (mode): incremental or full."),
+        ("mode", "string", "Mode", "模式 (mode): incremental, full, or sample (part of each column, on purpose)."),
         ("outcome", "string", "Outcome", "结果 (outcome): ok, failed, interrupted, killed, running."),
         ("start_urls", "string", "Start URLs", "起始网址 (start URLs), JSON list."),
         ("requests", "integer", "Requests", "请求数 (requests) made."),

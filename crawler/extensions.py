@@ -47,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 #: The reason the spider closes with when the archive refused a write.
 ARCHIVE_FAILED = "archive_failed"
+#: Scrapy's CloseSpider limits (``-s CLOSESPIDER_ITEMCOUNT=5`` for a trial run): stopping there
+#: is what was asked, not a failure; the run read part of the portal, so it is recorded as a
+#: sample and the next run walks every list again.
+STOPPED_AT_LIMIT = frozenset({"closespider_itemcount", "closespider_pagecount", "closespider_timeout"})
 #: Responses of bulletins that ingest turns into archive rows (others are kept as captures only).
 _INGESTED_STATUSES = {200: "fetched", 304: "ready", 404: "ready", 410: "ready"}
 
@@ -75,14 +79,15 @@ class ArchiveRun:
         self.full = settings.getbool("CRAWL_FULL")
         self.interval = settings.getfloat("ARCHIVE_COMMIT_INTERVAL")
         self.db = open_for_ingest(self.layout.db)
-        self.ingest = Ingest(self.db, self.layout)
+        self.ingest = Ingest(self.db, self.layout, profiles=settings.getdict("PORTAL_PROFILES"))
         self.previous = self._previous_healthy_stats()
         self.last_run_complete = self._last_run_complete()
         mark_killed_runs(self.db)
         started = utc_now()
         table = self.db["crawl_runs"]
-        table.insert({"started_at": started, "mode": "full" if self.full else "incremental",
-                      "outcome": "running"})
+        sample = getattr(crawler.spider, "sample", 0)  # the spider exists before its extensions
+        self.mode = "sample" if sample else "full" if self.full else "incremental"
+        table.insert({"started_at": started, "mode": self.mode, "outcome": "running"})
         self.run_id: int = table.last_pk
         self.db.conn.commit()
         self.removed = 0
@@ -111,8 +116,8 @@ class ArchiveRun:
         return json.loads(row["stats"]) if row and row["stats"] else None
 
     def _last_run_complete(self) -> bool:
-        row = next(self.db.query("select outcome from crawl_runs order by id desc limit 1"), None)
-        return row is None or row["outcome"] == "ok"
+        row = next(self.db.query("select outcome, mode from crawl_runs order by id desc limit 1"), None)
+        return row is None or (row["outcome"] == "ok" and row["mode"] != "sample")
 
     # --- recording (on the reactor's thread; committed with the next batch) ---------------
     def record_capture(self, request: Request, response: Response, kind: str) -> int:
@@ -242,7 +247,11 @@ class ArchiveRun:
             spider.ingested(self.ingest.by_list)
         stats = dict(self.crawler.stats.get_stats())
         column_links = dict(getattr(spider, "column_links", {}))
-        problems = run_problems(stats, getattr(spider, "start_outcomes", {}), column_links, self.previous)
+        start_outcomes = dict(getattr(spider, "start_outcomes", {}))
+        if reason in STOPPED_AT_LIMIT:  # start pages still in flight were not for this run
+            self.mode = "sample"
+            start_outcomes = {url: outcome for url, outcome in start_outcomes.items() if outcome != "pending"}
+        problems = run_problems(stats, start_outcomes, column_links, self.previous)
         pages = stat_count(stats, "extract/pages")
         summary = {
             "column_links": column_links,
@@ -256,14 +265,15 @@ class ArchiveRun:
             outcome = "failed"
         elif reason == "shutdown":
             outcome = "interrupted"
-        elif reason != "finished":
+        elif reason != "finished" and reason not in STOPPED_AT_LIMIT:
             outcome = f"failed ({reason})"
         else:
             outcome = "failed" if problems else "ok"
         self.removed += stat_count(stats, "archive/removed")
         count = lambda key: stat_count(stats, key)  # noqa: E731
         values = {
-            "finished_at": utc_now(), "outcome": outcome, "requests": count("downloader/request_count"),
+            "finished_at": utc_now(), "outcome": outcome, "mode": self.mode,
+            "requests": count("downloader/request_count"),
             "new": count("archive/new"), "changed": count("archive/changed"),
             "unchanged": count("archive/unchanged") + count("archive/not_modified"),
             "removed": self.removed, "errors": count("run/failures") + count("archive/refused"),

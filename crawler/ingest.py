@@ -28,7 +28,7 @@ import datetime as dt
 import hashlib
 from collections import Counter, defaultdict
 from dataclasses import asdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +46,10 @@ from pipelines.body import stored_name
 from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
 from pipelines.guard import replacement_refusal
-from pipelines.extraction import extract_record
+from pipelines.extraction import NO_HINTS, Hints, extract_record
 from pipelines.records import BulletinRecord, Page, PagePart
 from pipelines.structure import parse_structure
-from pipelines.urls import canonical_url, document_page
+from pipelines.urls import canonical_url, document_page, netloc_of
 
 #: Captures per transaction: large enough that commits and index flushes are cheap per page,
 #: small enough that a killed ingest redoes little.
@@ -176,7 +176,8 @@ class Ingest:
 
     def __init__(self, db: sqlite_utils.Database, layout: ArchiveLayout, batch_size: int = BATCH_SIZE,
                  progress: Callable[[int], None] | None = None,
-                 on_refusal: Callable[[str, str], None] | None = None):
+                 on_refusal: Callable[[str, str], None] | None = None,
+                 profiles: Mapping[str, Mapping[str, Any]] | None = None):
         self.db = db
         self.layout = layout
         self.batch_size = batch_size
@@ -184,6 +185,9 @@ class Ingest:
         self.progress = progress
         #: Told ``(url, reason)`` of each page refused as a replacement of its archived row.
         self.on_refusal = on_refusal
+        #: host -> the extraction overrides of its portal's profile (``PORTAL_PROFILES``).
+        self.hints = {host: Hints.make(profile.get("body_container"), profile.get("labels"))
+                      for host, profile in (profiles or {}).items()}
         self.counts: Counter[str] = Counter()
         #: list page URL -> what became of the bulletins it linked (stored, not_bulletin,
         #: refused): the column's verdict needs it (see ``ColumnSpider.ingested``).
@@ -266,7 +270,7 @@ class Ingest:
                     fetched_at=capture["fetched_at"],
                     list_url=capture["list_url"] or (archived[1] if archived else "") or "", parts=parts)
         try:
-            record = extract_record(page)
+            record = extract_record(page, self.hints.get(netloc_of(url), NO_HINTS))
         except Exception as error:  # a bug in extraction: recorded, the run goes on
             return self._refuse(capture, url, f"extraction failed: {type(error).__name__}: {error}")
         self.counts["extract/pages"] += 1

@@ -1,5 +1,8 @@
 """The article body as plain lines: known containers first, trafilatura for the rest.
 
+A portal that detection reads wrong can name its body container (a site profile's
+``body_container``, passed in by the caller): it is tried before everything else.
+
 Whatever finds the container, the text itself always comes from
 :func:`pipelines.text.element_lines`, so every extractor keeps every character the same way.
 """
@@ -9,6 +12,7 @@ import copy
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import trafilatura
@@ -80,8 +84,16 @@ def _text_length(element: _Element) -> int:
 _CONTAINER_SELECTORS = tuple((css, CSSSelector(css, translator="html")) for css in KNOWN_CONTAINERS)
 
 
-def _known_container(tree: _Element) -> tuple[str, _Element] | None:
-    for selector, select in _CONTAINER_SELECTORS:
+@lru_cache(maxsize=64)
+def _selector(css: str) -> CSSSelector:
+    """A profile's container selector, compiled once per run (checked when the profile is read)."""
+    return CSSSelector(css, translator="html")
+
+
+def _known_container(tree: _Element, override: str | None = None) -> tuple[str, _Element] | None:
+    """The largest non-empty match of the override, else of the first known container that has one."""
+    selectors = ((override, _selector(override)),) + _CONTAINER_SELECTORS if override else _CONTAINER_SELECTORS
+    for selector, select in selectors:
         matches = [el for el in select(tree) if _text_length(el) > 0]
         if matches:
             return selector, max(matches, key=_text_length)
@@ -155,9 +167,12 @@ def _locate(tree: _Element, paragraphs: list[str]) -> _Element | None:
     return best[1] if best else None
 
 
-def extract_body(tree: _Element) -> Body:
-    """The body of a bulletin page, or an empty one when the page has none."""
-    known = _known_container(tree)
+def extract_body(tree: _Element, container: str | None = None) -> Body:
+    """The body of a bulletin page, or an empty one when the page has none.
+
+    ``container``: a CSS selector of the body (a site profile's), tried first.
+    """
+    known = _known_container(tree, container)
     if known:
         selector, element = known
         lines = element_lines(element, frozenset(_attachment_blocks(element)))
