@@ -310,7 +310,7 @@ class ColumnSpider(scrapy.Spider):
         walk.saw_pager(pager)
         new = [url for url in fresh if url not in self.known and url not in self.forbidden_before]
         bulletins = list(self._bulletin_requests(fresh, response.url, walk))  # a sample may end the walk
-        if self._walks_all(walk) or new:
+        if (self._walks_all(walk) or new) and not walk.stopped:
             if embedded is not None:
                 yield from self._embedded_further_pages(response, tree, walk, embedded)
             elif pager.kind == "none" and response.meta.get("start_url"):
