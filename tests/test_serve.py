@@ -257,7 +257,7 @@ def test_home_leads_with_search_and_portals_in_chinese_then_english(served, page
         [...p.querySelectorAll(".zwdc-columns tbody tr")].map(r => +r.cells[1].textContent)])""")
     assert {site: sum(counts) for site, counts in shown} == sites
     crawled = next(counts for site, counts in shown if site != "127.0.0.1:9")
-    assert len(crawled) == len(portal.columns)  # the replica's columns
+    assert len(crawled) == len(portal.columns)  # one row per column crawled, whatever its pager's folders
     assert "网站与栏目" in page.locator(".zwdc-portals h2").inner_text()
     # English on request, kept for the next page; Chinese again on request.
     with page.expect_navigation():
@@ -721,7 +721,7 @@ def _in_process(ds, path: str):
 
 
 @pytest.mark.parametrize("immutable", [False, True])
-def test_datasette_connections_cannot_write(archive, db, tmp_path, immutable):
+def test_datasette_connections_cannot_write(archive, tmp_path, immutable):
     """Below Datasette's SELECT check, SQLite itself refuses writes on the served file."""
     from crawler.commands.serve import make_datasette, prepare_archive
 
@@ -733,8 +733,9 @@ def test_datasette_connections_cannot_write(archive, db, tmp_path, immutable):
     connection = ds.get_database("copy").connect()
     with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|read only"):
         connection.execute("delete from bulletins")
+    matches = count_matches(open_archive(archive, read_only=True), QUERY)
     response = _in_process(ds, "/copy/search.json?_shape=array&q=" + urllib.parse.quote(QUERY))
-    assert response.status_code == 200 and len(response.json()) == count_matches(db, QUERY)
+    assert response.status_code == 200 and len(response.json()) == matches > 0
     connection.close()
 
 
