@@ -10,7 +10,6 @@ no endpoint. It reads the same code the crawl runs (``spiders.listing``, ``spide
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ from urllib.robotparser import RobotFileParser
 
 from crawler.browser import find_chromium, launch_options
 from crawler.errors import CommandError
+from crawler.output import inert, json_line
 from crawler.items import BulletinPage
 from crawler.run import project_settings
 from crawler.sites import Profile, load_registry
@@ -250,21 +250,22 @@ def _advice(result: Probe, url: str, profile: Profile) -> str:
 
 
 def _print(result: Probe) -> None:
-    print(f"column page: {result.url}" + (" (rendered with Chromium)" if result.rendered else ""))
+    """The probe for a reader; the portal's text made inert (it never drives the terminal)."""
+    print(f"column page: {inert(result.url)}" + (" (rendered with Chromium)" if result.rendered else ""))
     print(f"entries: {len(result.entries)} on this page")
     for entry in result.entries[:SHOWN_ENTRIES]:
-        print(f"  {entry.date or '----------'}  {entry.title}\n              {entry.url}")
+        print(f"  {entry.date or '----------'}  {inert(entry.title)}\n              {inert(entry.url)}")
     pages = f", {result.pages} pages" if result.pages else ""
     print(f"pagination: {result.pagination}{pages}")
     print(f"endpoint: {result.endpoint or 'none'}")
     if result.sample:
         sample = result.sample
         verdict = "a bulletin" if sample.get("bulletin") else sample.get("reason")
-        print(f"sample: {sample['url']} ({verdict}; body {sample['body_chars']} characters, "
+        print(f"sample: {inert(sample['url'])} ({inert(verdict)}; body {sample['body_chars']} characters, "
               f"container {sample.get('body_container')})")
         for name, value in sample["fields"].items():
-            print(f"  {name:<10} {value}")
-    print(f"advice: {result.advice}")
+            print(f"  {name:<10} {inert(value)}")
+    print(f"advice: {inert(result.advice)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -277,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
     fetcher = Fetcher(settings.get("USER_AGENT"), settings.getbool("ROBOTSTXT_OBEY"))
     result = probe(args.url, fetcher, profile)
     if args.json:
-        print(json.dumps(result.as_json(), ensure_ascii=False))
+        print(json_line(result.as_json()))
     else:
         _print(result)
     return 0
