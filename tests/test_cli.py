@@ -125,13 +125,14 @@ def test_in_cron_a_crawl_prints_its_summary_and_nothing_else(small_portal, tmp_p
 
 def test_verbose_or_a_log_level_brings_scrapys_log_back(small_portal, tmp_path):
     verbose = quick_crawl(small_portal, tmp_path / "a.db", "-v")
-    debug = quick_crawl(small_portal, tmp_path / "a.db", "--log-level", "debug")
+    debug = quick_crawl(small_portal, tmp_path / "debug.db", "--log-level", "debug")
     quiet = quick_crawl(small_portal, tmp_path / "a.db", "-s", "LOG_LEVEL=WARNING")  # as the Makefile says
     assert verbose.returncode == debug.returncode == quiet.returncode == 0
     assert "[scrapy.core.engine] INFO: Spider opened" in verbose.stderr and "Dumping Scrapy stats" in verbose.stderr
     assert "DEBUG: Crawled (200)" in debug.stderr and "DEBUG" not in verbose.stderr
+    assert "DEBUG: Scraped from <200 " in debug.stderr and "b'<" not in debug.stderr  # a page: its URL, not its bytes
     assert quiet.stderr == ""
-    assert_one_line_error(run_cli("crawl", "-s", "LOG_LEVEL=LOUD", "--archive", str(tmp_path / "b.db")),
+    assert_one_line_error(run_cli("crawl", "-s", "LOG_LEVEL=LOUD", "--archive", str(tmp_path / "loud.db")),
                           2, "bad LOG_LEVEL")
 
 
@@ -152,7 +153,7 @@ def test_other_commands_show_progress_on_a_terminal(small_portal, tmp_path):
     assert quick_crawl(small_portal, archive).returncode == 0
     for args, unit in ((["reprocess"], "bulletin"), (["reindex"], "bulletins"),
                        (["export", "--output", str(tmp_path / "x.csv")], "row"),
-                       (["merge", str(archive)], "capture")):
+                       (["merge", str(archive)], "capture"), (["ingest"], "capture")):
         target = archive if args[0] != "merge" else tmp_path / "merged.db"
         status, _stdout, shown = on_a_terminal(*args, "--archive", str(target))
         assert status == 0, (args, shown[-1000:])
