@@ -157,12 +157,13 @@ CAPTURES = Table(
          "请求网址 (requested URL): the URL asked for, when a redirect led to this one."),
         ("ingest_state", "string", "Ingest state",
          "入库状态 (ingest state) of a bulletin's response: fetched (its further pages and files are still "
-         "being fetched), ready (to be ingested), ingested; empty: nothing to ingest (lists, robots.txt, files…)."),
+         "being fetched), ready (to be ingested), ingested, abandoned (its run died before its pages and files were "
+         "all fetched: fetched again by the next crawl); empty: nothing to ingest (lists, robots.txt, files…)."),
     ),
     primary_key=("id",),
 )
 #: ``captures.ingest_state`` values (see the field's description).
-INGEST_STATES = ("fetched", "ready", "ingested")
+INGEST_STATES = ("fetched", "ready", "ingested", "abandoned")
 
 #: Primary key of ``attachments``: a file is linked once per bulletin.
 ATTACHMENT_KEY = ("bulletin_url", "url")

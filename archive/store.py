@@ -109,6 +109,11 @@ def mark_missing(db: sqlite_utils.Database, urls: list[str], when: str) -> int:
 
 
 def mark_killed_runs(db: sqlite_utils.Database) -> None:
-    """Runs still marked ``running`` were killed (only one process holds the archive's lock)."""
+    """Runs still marked ``running`` were killed (only one process holds the archive's lock).
+
+    Their bulletin captures still ``fetched`` (further pages or files not all fetched when the
+    run died) are ``abandoned``: never ingested half; the next crawl fetches those bulletins again.
+    """
     with db.atomic():
         db.execute("update crawl_runs set outcome = 'killed' where outcome = 'running'")
+        db.execute("update captures set ingest_state = 'abandoned' where ingest_state = 'fetched'")
