@@ -12,8 +12,11 @@ the capture middleware, the spider and the item pipelines reach it with
   further pages and files are fetched) are ingested (:class:`crawler.ingest.Ingest`) and
   everything is committed: a capture is in the archive, durable, before the rows built from
   it count, and a crash loses at most that interval, which the next run fetches again;
-* at the end it ingests what is left, judges the run's health (:mod:`crawler.health`) on
-  the complete archive and records the outcome.
+* the text of attachment files is read beside the fetching, in a thread of its own
+  (:class:`crawler.attachments_ingest.CrawlTexts`), and stored with the batches;
+* at the end it ingests what is left, waits for the attachment texts left (without blocking
+  the reactor: a stop signal ends the wait, the rest is read by the next run), judges the run's
+  health (:mod:`crawler.health`) on the complete archive and records the outcome.
 
 A write the archive refuses (disk full, a damaged file, a folder that cannot be created)
 rolls the open batch back and stops the crawl with that reason, in one line.
@@ -33,12 +36,13 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.task import LoopingCall
 
 from archive.layout import ArchiveLayout
 from archive.store import mark_killed_runs, mark_missing
 from archive.warc import WarcCaptureWriter
+from crawler.attachments_ingest import AttachmentTexts, CrawlTexts
 from crawler.health import run_problems, stat_count
 from crawler.ingest import Ingest, open_for_ingest, utc_now
 from pipelines.urls import canonical_url, netloc_of
@@ -76,6 +80,8 @@ class ArchiveRun:
         self.interval = settings.getfloat("ARCHIVE_COMMIT_INTERVAL")
         self.db = open_for_ingest(self.layout.db)
         self.ingest = Ingest(self.db, self.layout)
+        self.texts = CrawlTexts(AttachmentTexts(self.db, self.layout, ocr=settings.getbool("ATTACHMENT_OCR")),
+                                enabled=settings.getbool("ATTACHMENT_TEXT"))
         self.previous = self._previous_healthy_stats()
         self.last_run_complete = self._last_run_complete()
         mark_killed_runs(self.db)
@@ -186,6 +192,8 @@ class ArchiveRun:
         try:
             self.db.conn.commit()
             self.ingest.ready()
+            self.texts.tick()
+            self.db.conn.commit()
         except (OSError, sqlite3.Error) as error:
             self.archive_failed(error)
         stats = self.crawler.stats
@@ -194,9 +202,10 @@ class ArchiveRun:
         self._add_counts()
 
     def _add_counts(self) -> None:
-        for key, number in self.ingest.counts.items():
-            self.crawler.stats.inc_value(key, number)
-        self.ingest.counts.clear()
+        for counts in (self.ingest.counts, self.texts.texts.counts):
+            for key, number in counts.items():
+                self.crawler.stats.inc_value(key, number)
+            counts.clear()
 
     def archive_failed(self, error: Exception) -> None:
         """The archive refused a write (disk full, damaged, a folder in the way): roll the open
@@ -205,6 +214,7 @@ class ArchiveRun:
             return
         self.failure = f"archive write failed: {type(error).__name__}: {error}"
         logger.error("stopping the crawl: %s", self.failure)
+        self.texts.stop()
         try:
             self.db.conn.rollback()
         except sqlite3.Error:
@@ -221,8 +231,9 @@ class ArchiveRun:
         if self.failure is not None:  # a write failed before the spider opened
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_FAILED))
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Ingest what is left, judge the run on the complete archive, record its outcome."""
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Ingest what is left, read the attachment texts left, judge the run on the complete
+        archive, record its outcome."""
         if self._batches.running:
             self._batches.stop()
         unlisted = getattr(spider, "unlisted_bulletins", lambda _reason: [])(reason)
@@ -233,7 +244,13 @@ class ArchiveRun:
             except sqlite3.Error as error:
                 self.archive_failed(error)
         self.ingest_ready()
+        if reason != "shutdown" and self.failure is None and self.texts.left:
+            await maybe_deferred_to_future(self.texts.drain(self.ingest_ready))
         self.finish(reason)
+
+    def stop_reading(self) -> None:
+        """Told to stop: attachment files not read yet are left for the next run."""
+        self.texts.stop()
 
     def finish(self, reason: str) -> None:
         """Record the run's outcome (``reason``: Scrapy's, ``shutdown`` when interrupted)."""
@@ -273,6 +290,7 @@ class ArchiveRun:
         }
         self.problems, self.outcome = problems, outcome
         self.warc.close()
+        self.texts.close()
         try:
             if self.db.conn.in_transaction and self.failure is not None:
                 self.db.conn.rollback()

@@ -51,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "always, never, api (read the JSON endpoint the page calls, no browser)",
     )
     parser.add_argument(
+        "--ocr", action="store_true",
+        help="read scanned PDFs and images among the attachments with Tesseract "
+             "(seconds a page; off by default)",
+    )
+    parser.add_argument(
         "-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
         help="override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=0",
     )
@@ -105,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["CRAWL_FULL"] = True
     if args.render:
         overrides["RENDER_MODE"] = args.render
+    if args.ocr:
+        overrides["ATTACHMENT_OCR"] = True
     portals = portal_hosts(registry, sites, start_urls)
     if args.scheduler:
         if args.render in ("auto", "always"):

@@ -20,10 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
     parser.add_argument("warc", nargs="*", metavar="WARC",
                         help="WARC files of this archive to ingest again (default: what is not ingested yet)")
+    parser.add_argument("--ocr", action="store_true",
+                        help="read scanned PDFs and images with Tesseract (seconds a page; off by default)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawler.ingest import Ingest, open_for_ingest  # extraction's imports only when used
+    from crawler.attachments_ingest import read_texts, texts_summary  # extraction's imports only when used
+    from crawler.ingest import Ingest, open_for_ingest
 
     layout = ArchiveLayout.of(args.archive)
     if not layout.db.exists():
@@ -40,11 +43,12 @@ def run(args: argparse.Namespace) -> int:
             with tqdm(unit="capture", disable=not sys.stderr.isatty()) as bar:
                 ingest = Ingest(db, layout, progress=bar.update)
                 count = ingest.warc_files(names) if names else ingest.ready()
+            texts = read_texts(db, layout, ocr=args.ocr)
             db.close()
     except ArchiveBusy as busy:
         raise CommandError(str(busy), exit_code=75) from None
     counts = ingest.counts
     outcomes = ", ".join(f"{key.split('/', 1)[1]} {number}" for key, number in sorted(counts.items())
                          if key.startswith("ingest/"))
-    print(f"ingested {count} capture(s){': ' + outcomes if outcomes else ''}")
+    print(f"ingested {count} capture(s){': ' + outcomes if outcomes else ''}; {texts_summary(texts)}")
     return 1 if counts["ingest/unreadable"] else 0

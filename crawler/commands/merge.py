@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawler.ingest import Ingest, open_for_ingest  # extraction's imports only when used
+    from crawler.attachments_ingest import read_texts, texts_summary  # extraction's imports only when used
+    from crawler.ingest import Ingest, open_for_ingest
 
     target = ArchiveLayout.of(args.archive)
     paths = list(dict.fromkeys(ArchiveLayout.of(path).db for path in args.sources))
@@ -48,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
             counts = copy_sources(db, target, sources)
             mark_killed_runs(db)
             ingested = Ingest(db, target).ready()
+            texts = read_texts(db, target)
             carried = carry_removals(db, sources)
         finally:
             db.close()
     print(f"merged {len(sources)} archive(s) into {args.archive}: {counts.runs} run(s), "
           f"{counts.captures} capture(s), {counts.warc_files} WARC file(s), {counts.files} file(s) copied "
           f"({counts.skipped_runs} run(s) merged before); {ingested} capture(s) ingested"
-          + (f"; {carried} removal mark(s) carried" if carried else ""))
+          + (f"; {carried} removal mark(s) carried" if carried else "") + f"; {texts_summary(texts)}")
     return 0

@@ -1,4 +1,4 @@
-"""``reprocess``: re-extract every bulletin from its stored capture (no network).
+"""``reprocess``: re-extract every bulletin from its stored capture, every attachment from its stored file (no network).
 
 Takes the crawl lock (a crawl running meanwhile: exit 75), since it rewrites rows. A capture
 that no longer extracts as its bulletin is not stored over the row (see
@@ -21,6 +21,8 @@ HELP = "re-run extraction over the archive from its WARC captures, offline"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
+    parser.add_argument("--ocr", action="store_true",
+                        help="read scanned PDFs and images with Tesseract (seconds a page; off by default)")
 
 
 def _refused(url: str, reason: str) -> None:
@@ -28,7 +30,8 @@ def _refused(url: str, reason: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawler.ingest import Ingest, open_for_ingest, rebuild_structures  # extraction's imports only when used
+    from crawler.attachments_ingest import read_texts, texts_summary  # extraction's imports only when used
+    from crawler.ingest import Ingest, open_for_ingest, rebuild_structures
 
     layout = ArchiveLayout.of(existing_archive(args.archive))
     with ArchiveLock(layout.db):  # held by a crawl: ArchiveBusy, exit 75
@@ -38,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         with tqdm(total=total - without, unit="bulletin", disable=not sys.stderr.isatty()) as bar:
             ingest = Ingest(db, layout, progress=bar.update, on_refusal=_refused)
             ingest.archived()
+        texts = read_texts(db, layout, ocr=args.ocr, everything=True)
         # Unchanged bodies keep their items when re-ingested; a better parser must still reach them.
         rebuild_structures(db)
         db.conn.commit()
@@ -47,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         f"reprocessed {counts['ingest/new'] + counts['ingest/changed'] + counts['ingest/unchanged']} of {total} "
         f"bulletins: changed {counts['ingest/changed']}, unchanged {counts['ingest/unchanged']}; "
         f"kept (not a bulletin any more) {counts['ingest/refused_replacement']}; "
-        f"without capture {without}, unreadable {counts['ingest/unreadable']}, refused {counts['ingest/refused']}"
+        f"without capture {without}, unreadable {counts['ingest/unreadable']}, refused {counts['ingest/refused']}; "
+        f"{texts_summary(texts)}"
     )
     return 1 if counts["ingest/unreadable"] or counts["ingest/refused_replacement"] else 0
