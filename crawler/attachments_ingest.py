@@ -172,9 +172,12 @@ def read_texts(db: sqlite_utils.Database, layout: ArchiveLayout, *, ocr: bool = 
 
 
 def texts_summary(counts: Counter[str]) -> str:
-    """``attachment texts: 12 read (2 failed), 3 copied``: what :func:`read_texts` did, for a command's last line."""
+    """``; attachment texts: 12 read (2 failed), 3 copied …``: what :func:`read_texts` did, for the
+    end of a command's last line; empty when it did nothing."""
     read, failed, copied = (counts[f"attachments/text_{name}"] for name in ("read", "failed", "copied"))
-    return f"attachment texts: {read} read ({failed} failed), {copied} copied from the same file"
+    if not (read or copied):
+        return ""
+    return f"; attachment texts: {read} read ({failed} failed), {copied} copied from the same file"
 
 
 def _key(subject: str, progress: str) -> tuple[str, str]:

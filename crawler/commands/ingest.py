@@ -50,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     counts = ingest.counts
     outcomes = ", ".join(f"{key.split('/', 1)[1]} {number}" for key, number in sorted(counts.items())
                          if key.startswith("ingest/"))
-    print(f"ingested {count} capture(s){': ' + outcomes if outcomes else ''}; {texts_summary(texts)}")
+    print(f"ingested {count} capture(s){': ' + outcomes if outcomes else ''}{texts_summary(texts)}")
     return 1 if counts["ingest/unreadable"] else 0

@@ -56,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"merged {len(sources)} archive(s) into {args.archive}: {counts.runs} run(s), "
           f"{counts.captures} capture(s), {counts.warc_files} WARC file(s), {counts.files} file(s) copied "
           f"({counts.skipped_runs} run(s) merged before); {ingested} capture(s) ingested"
-          + (f"; {carried} removal mark(s) carried" if carried else "") + f"; {texts_summary(texts)}")
+          + (f"; {carried} removal mark(s) carried" if carried else "") + texts_summary(texts))
     return 0

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         f"reprocessed {counts['ingest/new'] + counts['ingest/changed'] + counts['ingest/unchanged']} of {total} "
         f"bulletins: changed {counts['ingest/changed']}, unchanged {counts['ingest/unchanged']}; "
         f"kept (not a bulletin any more) {counts['ingest/refused_replacement']}; "
-        f"without capture {without}, unreadable {counts['ingest/unreadable']}, refused {counts['ingest/refused']}; "
+        f"without capture {without}, unreadable {counts['ingest/unreadable']}, refused {counts['ingest/refused']}"
         f"{texts_summary(texts)}"
     )
     return 1 if counts["ingest/unreadable"] or counts["ingest/refused_replacement"] else 0
