@@ -236,7 +236,7 @@ def cli_urls(archive: Path, *args: str) -> list[str]:
 # --- home and language ---------------------------------------------------------------------
 
 
-def test_home_leads_with_search_and_portals_in_chinese_then_english(served, page, db):
+def test_home_leads_with_search_and_portals_in_chinese_then_english(served, page, db, portal):
     base, name = served
     page.goto(base)
     assert page.locator("html").get_attribute("lang") == "zh-CN"
@@ -251,7 +251,7 @@ def test_home_leads_with_search_and_portals_in_chinese_then_english(served, page
         [...p.querySelectorAll(".zwdc-columns tbody tr")].map(r => +r.cells[1].textContent)])""")
     assert {site: sum(counts) for site, counts in shown} == sites
     crawled = next(counts for site, counts in shown if site != "127.0.0.1:9")
-    assert len(crawled) == 4  # the replica's four columns
+    assert len(crawled) == len(portal.columns)  # one row per column crawled, whatever its pager's folders
     assert "网站与栏目" in page.locator(".zwdc-portals h2").inner_text()
     # English on request, kept for the next page; Chinese again on request.
     with page.expect_navigation():
@@ -769,8 +769,9 @@ def test_datasette_connections_cannot_write(archive, tmp_path, immutable):
     connection = ds.get_database("copy").connect()
     with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|read only"):
         connection.execute("delete from bulletins")
+    matches = count_matches(open_archive(archive, read_only=True), QUERY)
     response = _in_process(ds, "/copy/search.json?_shape=array&q=" + urllib.parse.quote(QUERY))
-    assert response.status_code == 200 and len(response.json()) == 80
+    assert response.status_code == 200 and len(response.json()) == matches > 0
     connection.close()
 
 

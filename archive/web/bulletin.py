@@ -202,7 +202,7 @@ def _structure(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
         units.setdefault(item_id, []).append(unit)
     for item in db.query(
         "select id, meeting_id, position, section, status, subject, documents, progress, group_heading, deadline,"
-        " nullif(source, bulletin_url) as attachment_url from items where bulletin_url = ? order by position, id", [url],
+        " nullif(source, bulletin_url) as attachment_url from items where bulletin_url = ? order by id", [url],
     ):
         item["units"] = [{"name": unit, "url": url_with(ITEMS_PATH, {"unit": unit})} for unit in units.get(item["id"], [])]
         item["documents"] = [d for d in _json_list(item["documents"]) if isinstance(d, str)]
