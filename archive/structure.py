@@ -75,7 +75,7 @@ from items i
 left join meetings m on m.id = i.meeting_id
 left join bulletins b on b.url = i.bulletin_url
 {where}
-order by b.published, i.bulletin_url, i.id
+order by b.published, i.bulletin_url, i.source != i.bulletin_url, i.id
 """
 
 

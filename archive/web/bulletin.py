@@ -190,24 +190,34 @@ def _attachments(db: sqlite_utils.Database, bulletin: dict[str, Any]) -> list[di
 
 
 def _structure(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
-    """Meetings of the bulletin (in order) with their items; items without meeting last."""
-    meetings = {row["id"]: {**row, "items": []} for row in db.query(
-        "select id, date, number, kind, heading from meetings where bulletin_url = ? order by id", [url])}
-    loose = {"id": None, "date": None, "number": None, "kind": None, "heading": None, "items": []}
+    """The bulletin's items in the order ``items`` lists them (the page's, then each attachment's),
+    in groups of consecutive items of one meeting (or of none), each with its meeting's heading
+    and the attachment it was read from."""
+    names = {row["url"]: row["name"] for row in db.query(
+        "select url, name from attachments where bulletin_url = ?", [url])}
+    meetings = {row["id"]: row for row in db.query(
+        "select id, date, number, kind, heading from meetings where bulletin_url = ?", [url])}
     units: dict[int, list[str]] = {}
     for item_id, unit in db.execute(
         "select u.item_id, u.unit from item_units u join items i on i.id = u.item_id "
         "where i.bulletin_url = ? order by u.rowid", [url],
     ):
         units.setdefault(item_id, []).append(unit)
+    groups: list[dict[str, Any]] = []
     for item in db.query(
         "select id, meeting_id, position, section, status, subject, documents, progress, group_heading, deadline,"
-        " nullif(source, bulletin_url) as attachment_url from items where bulletin_url = ? order by id", [url],
+        " nullif(source, bulletin_url) as attachment_url from items where bulletin_url = ?"
+        " order by source != bulletin_url, id", [url],
     ):
         item["units"] = [{"name": unit, "url": url_with(ITEMS_PATH, {"unit": unit})} for unit in units.get(item["id"], [])]
         item["documents"] = [d for d in _json_list(item["documents"]) if isinstance(d, str)]
-        meetings.get(item["meeting_id"], loose)["items"].append(item)
-    return [*meetings.values(), *([loose] if loose["items"] else [])]
+        source = item["attachment_url"]
+        if not groups or (groups[-1]["meeting_id"], groups[-1]["attachment_url"]) != (item["meeting_id"], source):
+            meeting = meetings.get(item["meeting_id"]) or {}
+            groups.append({"meeting_id": item["meeting_id"], "heading": meeting.get("heading"),
+                           "attachment_url": source, "attachment_name": names.get(source) or source, "items": []})
+        groups[-1]["items"].append(item)
+    return groups
 
 
 def _versions(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
