@@ -1,4 +1,5 @@
-"""Attachments: text extraction per file type, as the archive runs it (a limited child per file).
+"""Attachments: text extraction per file type, as the archive runs it (a limited child per file),
+and what reading them costs a crawl.
 
 The files are the replica's (``tests/replica/attachment_files.py``): a text PDF made with
 reportlab (CID font, several pages, a table), a PDF exported by LibreOffice, DOCX, XLSX, DOC
@@ -12,7 +13,11 @@ import random
 import time
 from datetime import date
 
-from benchmarks.common import Figure, median, ms, progress
+import json
+import sqlite3
+
+from benchmarks.common import Figure, median, ms, progress, run_child
+from benchmarks.crawling import CrawlSession
 from pipelines.attachment_sandbox import AttachmentReader
 from tests.replica import attachment_files as files
 from tests.replica.corpus import BulletinWriter, MeetingCalendar
@@ -64,3 +69,49 @@ def run(count: int = 10, ocr_count: int = 2) -> list[Figure]:
                 size = f"{len(data) // 1024} KiB" + (f", {pages} {unit}" if pages else "")
                 figures.append(Figure("attachments", f"{label} ({size}, {method}): median {ms(median(times))}", value))
     return figures
+
+
+def _stats(archive) -> dict:
+    with sqlite3.connect(archive) as db:
+        return json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC").fetchone()[0])["scrapy"]
+
+
+def run_crawl(crawl: CrawlSession) -> list[Figure]:
+    """The replica crawled with the attachment texts read during the crawl (the default: a thread
+    beside the fetching, the crawl waiting at its end for what is left), then without them
+    (``ATTACHMENT_TEXT=False``) and the texts read afterwards by ``python -m crawler ingest``."""
+    progress(f"crawl-attachments: project crawl of {crawl.bulletins} bulletins, attachment texts read during it")
+    with_texts = crawl.project(crawl.scratch / "texts-during" / "archive.db")
+    during = _stats(crawl.archive)
+    progress(f"crawl-attachments: {with_texts.child.wall:.1f} s; the same crawl leaving the texts")
+    crawl.args += ["-s", "ATTACHMENT_TEXT=False"]
+    try:
+        without = crawl.project(crawl.scratch / "texts-after" / "archive.db")
+    finally:
+        del crawl.args[-2:]
+    later = crawl.archive
+    progress(f"crawl-attachments: {without.child.wall:.1f} s; ingest reading the texts")
+    ingest = run_child(["-m", "crawler", "ingest", "--archive", str(later)])
+    if ingest.returncode != 0:
+        raise RuntimeError(f"ingest failed ({ingest.returncode}): {ingest.stderr.strip()[-2000:]}")
+    crawl.archive = crawl.scratch / "texts-during" / "archive.db"  # the complete one, for what follows
+    with sqlite3.connect(later) as db:
+        files, failed = db.execute("SELECT count(DISTINCT sha256), count(DISTINCT CASE WHEN error IS NOT NULL"
+                                   " THEN sha256 END) FROM attachments").fetchone()
+        methods = ", ".join(f"{n} {method or 'none'}" for method, n in db.execute(
+            "SELECT text_method, count(DISTINCT sha256) FROM attachments GROUP BY 1 ORDER BY 2 DESC"))
+    read = float(during.get("attachments/text_seconds", 0))
+    waited = float(during.get("attachments/wait_seconds", 0))
+    return [
+        Figure("crawl-attachments", f"crawl with attachment texts (default; {files} distinct files: {methods}; "
+                                    f"{failed} recorded failures, scans without --ocr among them)",
+               f"{with_texts.child.wall:.1f} s",
+               f"the same crawl leaving them (ATTACHMENT_TEXT=False) {without.child.wall:.1f} s "
+               f"(+{with_texts.child.wall - without.child.wall:.1f} s)"),
+        Figure("crawl-attachments", "reading during the crawl: files read in the reader thread, their wall time; "
+                                    "the crawl's wait for the last ones after fetching ended",
+               f"{int(during.get('attachments/text_read', 0))} read in {read:.1f} s; waited {waited:.1f} s",
+               f"{int(during.get('attachments/text_copied', 0))} linked again (same file, no read)"),
+        Figure("crawl-attachments", "the texts read afterwards by python -m crawler ingest (process wall time)",
+               f"{ingest.wall:.1f} s", f"{files / ingest.wall:.1f} files/s; CPU {ingest.cpu:.1f} s"),
+    ]

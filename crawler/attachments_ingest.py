@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -215,19 +215,16 @@ class CrawlTexts:
     """During a crawl: files read in a thread of their own, results stored on the reactor's thread.
 
     :meth:`tick` (after each ingest batch) stores the files read since, copies the text of files
-    already read for another bulletin, and hands the thread the next unread files. Reading never
-    blocks the reactor; :meth:`drain` (the crawl's end) waits for what is left without blocking
+    already read for another bulletin, and queues the newly linked ones for the thread, which
+    reads its queue in order without waiting for the ticks. Reading never blocks the reactor; :meth:`drain` (the crawl's end) waits for what is left without blocking
     it either, so a stop signal still gets through, and :meth:`stop` leaves the rest for the next
     run (nothing is lost: a file without text stays pending).
     """
 
-    #: Files handed to the thread at once (one reads while the next waits).
-    WINDOW = 2
-
     def __init__(self, texts: AttachmentTexts, *, enabled: bool = True):
         self.texts = texts
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="zwdc-attachments")
-        self._queue: deque[PendingFile] = deque()
+        #: Files handed to the thread (queued or being read), until their result is stored.
         self._running: dict[Future[dict[str, Any]], PendingFile] = {}
         self._busy: set[str] = set()  # files queued or in flight
         self._first_look = True
@@ -247,10 +244,7 @@ class CrawlTexts:
         for file in files:
             if file.sha256 not in self._busy and not self.texts.copy_known(file):
                 self._busy.add(file.sha256)
-                self._queue.append(file)
-        while self._queue and len(self._running) < self.WINDOW:
-            file = self._queue.popleft()
-            self._running[self._thread.submit(self._read, file)] = file
+                self._running[self._thread.submit(self._read, file)] = file
 
     def _read(self, file: PendingFile) -> dict[str, Any]:
         try:
@@ -260,7 +254,7 @@ class CrawlTexts:
 
     @property
     def left(self) -> int:
-        return len(self._queue) + len(self._running)
+        return len(self._running)
 
     def drain(self, tick: Callable[[], None], interval: float = 0.1) -> defer.Deferred:
         """A Deferred firing once every file is read and stored (or :meth:`stop` was called);
@@ -284,7 +278,6 @@ class CrawlTexts:
     def stop(self) -> None:
         """Read no more: the files not stored stay pending for the next run."""
         self.stopped = True
-        self._queue.clear()
         for future in self._running:
             future.cancel()
 

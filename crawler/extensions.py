@@ -245,7 +245,9 @@ class ArchiveRun:
                 self.archive_failed(error)
         self.ingest_ready()
         if reason != "shutdown" and self.failure is None and self.texts.left:
+            waited = time.perf_counter()
             await maybe_deferred_to_future(self.texts.drain(self.ingest_ready))
+            self.crawler.stats.set_value("attachments/wait_seconds", time.perf_counter() - waited)
         self.finish(reason)
 
     def stop_reading(self) -> None:
