@@ -258,7 +258,7 @@ class CrawlTexts:
 
     def drain(self, tick: Callable[[], None], interval: float = 0.1) -> defer.Deferred:
         """A Deferred firing once every file is read and stored (or :meth:`stop` was called);
-        ``tick`` (the run's batch: commit, ingest, :meth:`tick`) is called meanwhile."""
+        ``tick`` (the run's: :meth:`tick`, then commit) is called meanwhile."""
         from twisted.internet import reactor
 
         if self.left:

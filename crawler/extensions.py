@@ -181,7 +181,8 @@ class ArchiveRun:
 
     # --- ingest and commits -------------------------------------------------------------
     def ingest_ready(self) -> None:
-        """Commit the captures and failures since the last call, then ingest those ready.
+        """Commit the captures and failures since the last call, ingest those ready, store the
+        attachment texts read since.
 
         Captures are durable before anything is built from them: a run killed while ingesting
         leaves them ready, for the next crawl or ``ingest`` to finish.
@@ -192,13 +193,24 @@ class ArchiveRun:
         try:
             self.db.conn.commit()
             self.ingest.ready()
-            self.texts.tick()
-            self.db.conn.commit()
         except (OSError, sqlite3.Error) as error:
             self.archive_failed(error)
         stats = self.crawler.stats
         stats.inc_value("ingest/seconds", time.perf_counter() - started)  # on the reactor's thread
         stats.inc_value("ingest/cpu_seconds", time.process_time() - cpu)
+        self.store_texts()
+
+    def store_texts(self) -> None:
+        """Store the attachment texts read since (and queue the files linked since), committed;
+        add what ingest and the texts did to the run's stats."""
+        if self.failure is None:
+            started = time.perf_counter()
+            try:
+                self.texts.tick()
+                self.db.conn.commit()
+            except (OSError, sqlite3.Error) as error:
+                self.archive_failed(error)
+            self.crawler.stats.inc_value("attachments/store_seconds", time.perf_counter() - started)
         self._add_counts()
 
     def _add_counts(self) -> None:
@@ -246,7 +258,7 @@ class ArchiveRun:
         self.ingest_ready()
         if reason != "shutdown" and self.failure is None and self.texts.left:
             waited = time.perf_counter()
-            await maybe_deferred_to_future(self.texts.drain(self.ingest_ready))
+            await maybe_deferred_to_future(self.texts.drain(self.store_texts))
             self.crawler.stats.set_value("attachments/wait_seconds", time.perf_counter() - waited)
         self.finish(reason)
 
