@@ -88,15 +88,22 @@ def text_values(result: Mapping[str, Any], version: int) -> dict[str, Any]:
 
 def save_text(db: sqlite_utils.Database, sha256: str, values: Mapping[str, Any],
               pending: PendingIndex | None = None) -> list[str]:
-    """Store the text columns ``values`` on every row of file ``sha256`` and re-index the bulletins
-    linking it, atomically; return those bulletins' URLs (their items are the caller's)."""
-    bulletins = [url for (url,) in db.execute(
-        "select distinct bulletin_url from attachments where sha256 = ? order by bulletin_url", [sha256])]
+    """Store the text columns ``values`` on the rows of file ``sha256`` that do not hold them yet
+    and re-index the bulletins of those rows, atomically; return those bulletins' URLs (their
+    items are the caller's). Rows holding them already are left alone: a file linked by hundreds
+    of bulletins costs its new link one row, not hundreds."""
     columns = [name for name in TEXT_COLUMNS if name in values]
+    given = [values[name] for name in columns]
+    differs = " or ".join(f"[{name}] is not ?" for name in columns)
+    bulletins = [url for (url,) in db.execute(
+        f"select distinct bulletin_url from attachments where sha256 = ? and ({differs}) order by bulletin_url",
+        [sha256, *given])]
+    if not bulletins:
+        return []
     with db.atomic():
         before = {url: attachment_text(db, url) for url in bulletins}
-        db.execute(f"update attachments set {', '.join(f'[{name}] = ?' for name in columns)} where sha256 = ?",
-                   [*(values[name] for name in columns), sha256])
+        db.execute(f"update attachments set {', '.join(f'[{name}] = ?' for name in columns)}"
+                   f" where sha256 = ? and ({differs})", [*given, sha256, *given])
         for url in bulletins:
             index_attachments(db, url, before[url], pending)
     return bulletins

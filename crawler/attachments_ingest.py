@@ -45,7 +45,7 @@ _SPACE = re.compile(r"\s+")
 class AttachmentTexts:
     """Reads and stores the text of an archive's attachment files (``ocr``: scans too).
 
-    ``counts`` adds up what happened under the crawl's stats names (``attachments/read`` …).
+    ``counts`` adds up what happened under the crawl's stats names (``attachments/text_read`` …).
     A context manager: it owns the reader's process. ``warn`` is told, once per run and tool,
     the line naming the Debian package of a tool a file needed and this machine lacks.
     """

@@ -239,8 +239,10 @@ def test_a_new_extractor_version_and_reprocess_read_the_stored_files_again(archi
 
 def test_ocr_when_asked_reads_the_scans(replica, archived, tmp_path):
     path = copy_archive(archived, tmp_path)
+    assert run_cli("ingest", "--archive", str(path)).stdout.strip() == "ingested 0 capture(s)"  # OCR still off
     result = run_cli("ingest", "--archive", str(path), "--ocr")
     assert result.returncode == 0, result.stderr
+    assert "attachment texts: 1 read (0 failed)" in result.stdout  # the scan, and only it
     (scan,) = [row for row in attachments(path) if row["text_method"] == "ocr"]
     truth = replica[0].site.attachment_truth(scan["url"])
     assert truth["method"] == "ocr" and similarity(scan["text"], truth["text"]) >= OCR
