@@ -17,7 +17,7 @@ import sqlite_utils
 
 from archive.portals import portal_of_site
 from archive.schema import CONTENT_COLUMNS, insert_row, upsert_row
-from archive.search import PendingIndex, index_bulletin
+from archive.search import PendingIndex, attachment_text, index_bulletin
 
 Outcome = Literal["new", "changed", "unchanged"]
 
@@ -70,10 +70,11 @@ def save_bulletin(
         })
         rowid = previous["rowid"] if previous else next(
             db.query("select rowid from bulletins where url = ?", [row["url"]]))["rowid"]
+        files = attachment_text(db, row["url"])  # its files' text: indexed with it, unchanged here
         index_bulletin(
             db, rowid, row["title"], row["body"], row["published"],
-            previous=(previous["title"], previous["body"], previous["published"]) if previous else None,
-            pending=pending_index,
+            previous=(previous["title"], previous["body"], previous["published"], files) if previous else None,
+            pending=pending_index, attachments=files,
         )
     return "new" if previous is None else "changed"
 

@@ -17,7 +17,8 @@ from benchmarks import (
 )
 from benchmarks.common import CACHE, Figure, machine, progress, results_table
 
-NAMES = ("replica", "extraction", "listing", "attachments", "crawl", "reprocess", "nightly", "distributed", "search", "export")
+NAMES = ("replica", "extraction", "listing", "attachments", "crawl", "crawl-attachments", "reprocess", "nightly",
+         "distributed", "search", "export")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             "listing": listing.run,
             "attachments": lambda: attachments.run(),
             "crawl": lambda: crawling.run_overhead(crawl_session(), args.rounds),
+            "crawl-attachments": lambda: attachments.run_crawl(crawl_session()),
             "reprocess": lambda: crawling.run_reprocess(crawl_session()),
             "nightly": lambda: crawling.run_nightly(crawl_session()),
             "distributed": lambda: distributed.run(args.per_family, args.concurrency),

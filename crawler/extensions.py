@@ -12,8 +12,11 @@ the capture middleware, the spider and the item pipelines reach it with
   further pages and files are fetched) are ingested (:class:`crawler.ingest.Ingest`) and
   everything is committed: a capture is in the archive, durable, before the rows built from
   it count, and a crash loses at most that interval, which the next run fetches again;
-* at the end it ingests what is left, judges the run's health (:mod:`crawler.health`) on
-  the complete archive and records the outcome.
+* the text of attachment files is read beside the fetching, in a thread of its own
+  (:class:`crawler.attachments_ingest.CrawlTexts`), and stored with the batches;
+* at the end it ingests what is left, waits for the attachment texts left (without blocking
+  the reactor: a stop signal ends the wait, the rest is read by the next run), judges the run's
+  health (:mod:`crawler.health`) on the complete archive and records the outcome.
 
 A write the archive refuses (disk full, a damaged file, a folder that cannot be created)
 rolls the open batch back and stops the crawl with that reason, in one line.
@@ -33,12 +36,13 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.task import LoopingCall
 
 from archive.layout import ArchiveLayout
 from archive.store import mark_killed_runs, mark_missing
 from archive.warc import WarcCaptureWriter
+from crawler.attachments_ingest import AttachmentTexts, CrawlTexts
 from crawler.health import run_problems, stat_count
 from crawler.ingest import Ingest, open_for_ingest, utc_now
 from pipelines.urls import canonical_url, netloc_of
@@ -80,6 +84,8 @@ class ArchiveRun:
         self.interval = settings.getfloat("ARCHIVE_COMMIT_INTERVAL")
         self.db = open_for_ingest(self.layout.db)
         self.ingest = Ingest(self.db, self.layout, profiles=settings.getdict("PORTAL_PROFILES"))
+        self.texts = CrawlTexts(AttachmentTexts(self.db, self.layout, ocr=settings.getbool("ATTACHMENT_OCR")),
+                                enabled=settings.getbool("ATTACHMENT_TEXT"))
         self.previous = self._previous_healthy_stats()
         self.last_run_complete = self._last_run_complete()
         mark_killed_runs(self.db)
@@ -180,7 +186,8 @@ class ArchiveRun:
 
     # --- ingest and commits -------------------------------------------------------------
     def ingest_ready(self) -> None:
-        """Commit the captures and failures since the last call, then ingest those ready.
+        """Commit the captures and failures since the last call, ingest those ready, store the
+        attachment texts read since.
 
         Captures are durable before anything is built from them: a run killed while ingesting
         leaves them ready, for the next crawl or ``ingest`` to finish.
@@ -196,12 +203,26 @@ class ArchiveRun:
         stats = self.crawler.stats
         stats.inc_value("ingest/seconds", time.perf_counter() - started)  # on the reactor's thread
         stats.inc_value("ingest/cpu_seconds", time.process_time() - cpu)
+        self.store_texts()
+
+    def store_texts(self) -> None:
+        """Store the attachment texts read since (and queue the files linked since), committed;
+        add what ingest and the texts did to the run's stats."""
+        if self.failure is None:
+            started = time.perf_counter()
+            try:
+                self.texts.tick()
+                self.db.conn.commit()
+            except (OSError, sqlite3.Error) as error:
+                self.archive_failed(error)
+            self.crawler.stats.inc_value("attachments/store_seconds", time.perf_counter() - started)
         self._add_counts()
 
     def _add_counts(self) -> None:
-        for key, number in self.ingest.counts.items():
-            self.crawler.stats.inc_value(key, number)
-        self.ingest.counts.clear()
+        for counts in (self.ingest.counts, self.texts.texts.counts):
+            for key, number in counts.items():
+                self.crawler.stats.inc_value(key, number)
+            counts.clear()
 
     def archive_failed(self, error: Exception) -> None:
         """The archive refused a write (disk full, damaged, a folder in the way): roll the open
@@ -210,6 +231,7 @@ class ArchiveRun:
             return
         self.failure = f"archive write failed: {type(error).__name__}: {error}"
         logger.error("stopping the crawl: %s", self.failure)
+        self.texts.stop()
         try:
             self.db.conn.rollback()
         except sqlite3.Error:
@@ -226,8 +248,9 @@ class ArchiveRun:
         if self.failure is not None:  # a write failed before the spider opened
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_FAILED))
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Ingest what is left, judge the run on the complete archive, record its outcome."""
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Ingest what is left, read the attachment texts left, judge the run on the complete
+        archive, record its outcome."""
         if self._batches.running:
             self._batches.stop()
         unlisted = getattr(spider, "unlisted_bulletins", lambda _reason: [])(reason)
@@ -238,7 +261,15 @@ class ArchiveRun:
             except sqlite3.Error as error:
                 self.archive_failed(error)
         self.ingest_ready()
+        if reason != "shutdown" and self.failure is None and self.texts.left:
+            waited = time.perf_counter()
+            await maybe_deferred_to_future(self.texts.drain(self.store_texts))
+            self.crawler.stats.set_value("attachments/wait_seconds", time.perf_counter() - waited)
         self.finish(reason)
+
+    def stop_reading(self) -> None:
+        """Told to stop: attachment files not read yet are left for the next run."""
+        self.texts.stop()
 
     def finish(self, reason: str) -> None:
         """Record the run's outcome (``reason``: Scrapy's, ``shutdown`` when interrupted)."""
@@ -283,6 +314,7 @@ class ArchiveRun:
         }
         self.problems, self.outcome = problems, outcome
         self.warc.close()
+        self.texts.close()
         try:
             if self.db.conn.in_transaction and self.failure is not None:
                 self.db.conn.rollback()

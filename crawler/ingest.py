@@ -13,7 +13,8 @@ bulletin:
   (:func:`pipelines.extraction.extract_record`); refused with a recorded reason when it is
   no bulletin (a script-only challenge, an empty page); else stored with its versions, search
   index entry and supervision items (:func:`store_record`), the URL it was listed under as an
-  alias, and its attachments linked to the files archived for them (:func:`archived_file`);
+  alias, and its attachments linked to the files archived for them (:func:`archived_file`),
+  whose text is then read by :mod:`crawler.attachments_ingest`;
 * 304: the bulletin is still there (``last_seen``); 404/410: it is marked missing.
 
 Batches commit in one transaction each (bulletins, versions, index, structure, attachments,
@@ -34,6 +35,7 @@ from typing import Any
 
 import sqlite_utils
 
+from archive.attachments import mark_stale
 from archive.layout import ArchiveLayout
 from archive.schema import ATTACHMENT_KEY, insert_row, open_archive, upsert_row
 from archive.search import PendingIndex
@@ -42,6 +44,7 @@ from archive.store import (
 )
 from archive.structure import save_structure
 from archive.warc import read_capture
+from crawler.attachments_ingest import save_attachment_items
 from pipelines.body import stored_name
 from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
@@ -110,17 +113,21 @@ def store_record(
         if outcome != "unchanged":  # an unchanged body parses to the same items
             structure = _structure_rows(record.body)
             save_structure(db, record.url, structure["meetings"], structure["items"], new=outcome == "new")
+        if outcome == "changed":  # its files' items leave out what the page now says itself
+            save_attachment_items(db, record.url)
     return outcome
 
 
 def rebuild_structures(db: sqlite_utils.Database) -> int:
-    """Re-parse every bulletin's body (after the parser changed); return how many bulletins."""
+    """Re-parse every bulletin's body and its attachments' text (after the parser changed); return
+    how many bulletins."""
     count = 0
     with db.atomic():
         # A cursor, not fetchall: bodies are streamed (writes go to other tables).
         for url, body in db.conn.execute("select url, body from bulletins order by rowid"):
             structure = _structure_rows(body)
             save_structure(db, url, structure["meetings"], structure["items"])
+            save_attachment_items(db, url)
             count += 1
     return count
 
@@ -331,6 +338,7 @@ class Ingest:
         for attachment in record.attachments:
             found = archived_file(self.db, self.layout, attachment.url)
             if found is not None:
+                mark_stale(self.db, record.url, attachment.url, found["sha256"])
                 upsert_row(self.db, "attachments", {
                     "bulletin_url": record.url, "url": attachment.url, "name": attachment.name, **found,
                 }, ATTACHMENT_KEY)

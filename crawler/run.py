@@ -133,6 +133,7 @@ class StopWhenTold:
 
         if self._progress is not None:
             return
+        self._stop_reading()
         engine = self.crawler.engine
         if engine is None or engine.spider is None or not engine.running:  # still starting
             reactor.callLater(0.1, self._stop_gracefully, name)
@@ -143,6 +144,15 @@ class StopWhenTold:
         self._progress.start(2.0, now=False)
         reactor.callLater(self.grace, self._stop_now, f"still running after {self.grace:.0f} s")
         self.process.stop()
+
+    def _stop_reading(self) -> None:
+        """Attachment files not read yet wait for the next run (a crawl may be reading them at its end)."""
+        try:
+            run = self.crawler.get_extension(ArchiveRun)
+        except RuntimeError:  # still starting: nothing is read yet
+            return
+        if run is not None:
+            run.stop_reading()
 
     def _report(self) -> None:
         self._waited += 2.0

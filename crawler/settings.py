@@ -45,6 +45,13 @@ DOWNLOAD_MAXSIZE = 50 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
 #: Attachments larger than this are not downloaded (recorded as a failure instead).
 ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
+#: Read the text of attachment files during the crawl (in a thread beside the fetching; the
+#: crawl ends once they are read). False leaves them for ``python -m crawler ingest``, which
+#: reads every file still without text.
+ATTACHMENT_TEXT = True
+#: Read scanned PDFs and images with Tesseract (``crawl --ocr``): seconds a page, so off by
+#: default; text layers, Word, WPS and spreadsheets are always read.
+ATTACHMENT_OCR = False
 
 # --- Components ---------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {

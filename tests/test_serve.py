@@ -337,6 +337,57 @@ def test_search_with_dates_is_the_cli_search_and_so_are_its_downloads(served, pa
     assert sorted(row["url"] for row in data["rows"]) == sorted(hit.url for hit in expected)
 
 
+def attachment_only_phrase(db) -> tuple[str, set[str]]:
+    """A phrase that only attachments say, and the bulletins whose files say it."""
+    pages = "\n".join(f"{t}\n{b}" for t, b in db.execute("select title, body from bulletins"))
+    for url, text in db.execute("select bulletin_url, text from attachments where text != '' order by url"):
+        for start in range(0, max(0, len(text) - 8), 37):
+            phrase = text[start:start + 7]
+            if len(phrase) == 7 and not any(c.isspace() for c in phrase) and phrase not in pages:
+                holders = {u for (u,) in db.execute(
+                    "select distinct bulletin_url from attachments where instr(text, ?) > 0", [phrase])}
+                return phrase, holders
+    raise AssertionError("no attachment says anything of its own")
+
+
+def test_search_page_finds_what_only_attachments_say(served, page, db, archive):
+    base, _ = served
+    phrase, holders = attachment_only_phrase(db)
+    search_for(page, base, phrase)
+    expected = search(db, phrase, limit=None)
+    assert total(page) == count_matches(db, phrase) == len(expected) == len(holders) > 0
+    found = results(page)
+    assert [hit["page"] for hit in found] == [page_url_of(url) for url in cli_urls(archive, phrase)]
+    assert {hit["page"] for hit in found} == {page_url_of(url) for url in holders}
+    assert all(f"<mark>{phrase}</mark>" in hit["snippet"] for hit in found)
+    names = page.locator(".zwdc-hit-attachment-link").all_inner_texts()
+    assert names == [hit.attachment["name"] for hit in expected] and all(names)
+    with page.expect_navigation():  # to the bulletin page, where the file and its text are
+        page.locator(".zwdc-hit-attachment-link").first.click()
+    assert page.locator(".zwdc-attachment-text", has_text=phrase).count() >= 1
+    rows = get_json(base, "-/search.json?q=" + urllib.parse.quote(phrase))  # the page's download
+    assert [(row["url"], row["attachment_url"]) for row in rows["rows"]] == [
+        (hit.url, hit.attachment["url"]) for hit in expected]
+
+
+def test_bulletin_page_shows_the_attachment_text_of_a_see_attachment_bulletin(served, page, db):
+    base, _ = served
+    url, attachment = db.execute(
+        "select b.url, a.url from bulletins b join attachments a on a.bulletin_url = b.url"
+        " where instr(b.body, '详见附件') and instr(b.body, char(10)) = 0 and a.text != '' order by b.url").fetchone()
+    text = db.execute("select text from attachments where url = ? and bulletin_url = ?", [attachment, url]).fetchone()[0]
+    page.goto(base + page_url_of(url).lstrip("/"))
+    shown = page.locator(".zwdc-attachment-text").first
+    assert shown.get_attribute("open") is not None  # the page says nothing else: open
+    first_line = next(line for line in text.split("\n") if "\t" not in line)
+    assert first_line in shown.inner_text()
+    other = db.execute(
+        "select b.url from bulletins b join attachments a on a.bulletin_url = b.url"
+        " where instr(b.body, char(10)) and a.text != '' order by b.url").fetchone()[0]
+    page.goto(base + page_url_of(other).lstrip("/"))
+    assert page.locator(".zwdc-attachment-text").first.get_attribute("open") is None  # folded
+
+
 @pytest.mark.parametrize("options", [
     {"publisher": "督查室"},
     {"publisher": "政府办公室", "sort": "newest"},

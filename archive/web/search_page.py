@@ -38,7 +38,7 @@ CLI_FILTERS = ("since", "until", "publisher", "site", "portal")
 FACETS = ("publisher", "category", "year", "portal", "site")
 #: Columns of the downloads (CSV header, JSON keys), in order.
 DOWNLOAD_COLUMNS = ("rank", "url", "title", "published", "publisher", "category", "site", "portal",
-                    "index_no", "doc_no", "snippet", "score", "page")
+                    "index_no", "doc_no", "snippet", "score", "page", "attachment_name", "attachment_url")
 _YEAR = re.compile(r"\d{4}")
 _BATCH = 500
 
@@ -281,6 +281,7 @@ def _results(datasette, archive: Archive, t, search: SearchRequest, found: dict)
             "category": row["category"],
             "site": hit.site,
             "snippet": highlight(hit.snippet, hit.snippet_marks),
+            "attachment": _found_in(hit),
         })
     facets = [{"name": name, "label": t(f"facet_{name}"),
                "options": _facet_links(t, search, name, found["facets"][name])} for name in FACETS]
@@ -297,6 +298,14 @@ def _results(datasette, archive: Archive, t, search: SearchRequest, found: dict)
         "table_url": table_url(datasette, archive, search),
         "index_status": found["index_status"],
     }
+
+
+def _found_in(hit: SearchHit) -> dict | None:
+    """The attachment a hit was found in: its name, and where the bulletin page lists it."""
+    if hit.attachment is None:
+        return None
+    return {"name": hit.attachment["name"] or hit.attachment["url"], "url": hit.attachment["url"],
+            "page_url": bulletin_page(hit.url) + "#attachments"}
 
 
 # --- downloads -----------------------------------------------------------------------------
@@ -325,6 +334,8 @@ def download_rows(db: sqlite_utils.Database, request: SearchRequest, base_url: s
             "index_no": index_no, "doc_no": doc_no,
             "snippet": archive_search.mark(hit.snippet, hit.snippet_marks), "score": hit.score,
             "page": base_url + bulletin_page(hit.url),
+            "attachment_name": hit.attachment["name"] if hit.attachment else None,
+            "attachment_url": hit.attachment["url"] if hit.attachment else None,
         })
     return rows
 

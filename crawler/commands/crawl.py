@@ -68,6 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Scrapy's log level: {', '.join(LOG_LEVELS)} (default: {QUIET_LOG_LEVEL}, "
                              "problems only)")
     parser.add_argument(
+        "--ocr", action="store_true",
+        help="read scanned PDFs and images among the attachments with Tesseract "
+             "(seconds a page; off by default)",
+    )
+    parser.add_argument(
         "-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
         help="override a Scrapy setting, e.g. -s DOWNLOAD_DELAY=0",
     )
@@ -103,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["CRAWL_FULL"] = True
     if args.render:
         overrides["RENDER_MODE"] = args.render
+    if args.ocr:
+        overrides["ATTACHMENT_OCR"] = True
     if args.scheduler:
         if args.render in ("auto", "always"):
             raise CommandError(f"--render {args.render} cannot go with --scheduler: a shared queue carries "

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawler.ingest import Ingest, open_for_ingest  # extraction's imports only when used
+    from crawler.attachments_ingest import read_texts, texts_summary  # extraction's imports only when used
+    from crawler.ingest import Ingest, open_for_ingest
 
     profiles = load_registry(args.sites).profiles()  # the portals' body containers and labels
     target = ArchiveLayout.of(args.archive)
@@ -57,11 +58,12 @@ def run(args: argparse.Namespace) -> int:
             ready = db.execute("select count(*) from captures where ingest_state = 'ready'").fetchone()[0]
             with tqdm(total=ready, unit="capture", desc="ingesting", disable=not sys.stderr.isatty()) as bar:
                 ingested = Ingest(db, target, progress=bar.update, profiles=profiles).ready()
+            texts = read_texts(db, target)
             carried = carry_removals(db, sources)
         finally:
             db.close()
     print(f"merged {len(sources)} archive(s) into {args.archive}: {counts.runs} run(s), "
           f"{counts.captures} capture(s), {counts.warc_files} WARC file(s), {counts.files} file(s) copied "
           f"({counts.skipped_runs} run(s) merged before); {ingested} capture(s) ingested"
-          + (f"; {carried} removal mark(s) carried" if carried else ""))
+          + (f"; {carried} removal mark(s) carried" if carried else "") + texts_summary(texts))
     return 0

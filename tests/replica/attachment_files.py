@@ -188,9 +188,20 @@ def _reportlab_font() -> str:
 
 def pdf_text_bytes(content: Content) -> bytes:
     """A PDF with a text layer in Adobe's STSong CID font (read through the UniGB CMaps), a
-    running header and ``- N -`` page numbers; tables ruled, their header row repeated."""
+    running header and ``- N -`` page numbers; tables ruled, their header row repeated. A table
+    with a row taller than a portrait page (a long 进展情况 in a narrow column) gets landscape
+    pages, as an office would print it."""
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.platypus.doctemplate import LayoutError
+
+    try:
+        return _pdf_text_bytes(content, A4)
+    except LayoutError:
+        return _pdf_text_bytes(content, landscape(A4))
+
+
+def _pdf_text_bytes(content: Content, pagesize: tuple[float, float]) -> bytes:
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -198,7 +209,7 @@ def pdf_text_bytes(content: Content) -> bytes:
     body = ParagraphStyle("body", fontName=font, fontSize=12, leading=20, firstLineIndent=24, wordWrap="CJK")
     title = ParagraphStyle("title", parent=body, fontSize=16, leading=26, alignment=1, firstLineIndent=0)
     cell = ParagraphStyle("cell", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
-    width, height = A4
+    width, height = pagesize
 
     def running(canvas: Any, doc: Any) -> None:
         canvas.saveState()
@@ -225,7 +236,7 @@ def pdf_text_bytes(content: Content) -> bytes:
                                        ("VALIGN", (0, 0), (-1, -1), "TOP")]))
             story += [table, Spacer(1, 8)]
     buffer = io.BytesIO()
-    SimpleDocTemplate(buffer, pagesize=A4, leftMargin=72, rightMargin=72, topMargin=100, bottomMargin=100,
+    SimpleDocTemplate(buffer, pagesize=pagesize, leftMargin=72, rightMargin=72, topMargin=100, bottomMargin=100,
                       title=content.title).build(story, onFirstPage=running, onLaterPages=running)
     return buffer.getvalue()
 
