@@ -313,7 +313,8 @@ def test_a_storm_of_sigkills_leaves_the_archive_a_clean_run_makes(tmp_path):
     assert index_status(db).in_sync
     for word in ("督查", "常务会议", "市财政局"):  # the index finds what a plain scan finds
         scanned = {rowid for (rowid,) in db.execute(
-            "select rowid from bulletins where instr(title, ?) or instr(body, ?)", [word, word])}
+            "select rowid from bulletins b where instr(title, ?) or instr(body, ?) or exists"
+            " (select 1 from attachments a where a.bulletin_url = b.url and instr(a.text, ?))", [word] * 3)}
         assert set(matching_rowids(db, word)) == scanned, word
     orphans = db.execute(
         "select (select count(*) from versions where url not in (select url from bulletins)),"
