@@ -14,7 +14,10 @@ them). The spider stays ours: scrapy-redis's ``RedisSpider`` has no async ``star
   requests may still come from it), and stops it once the queue has been idle (empty, no
   worker busy) for ``SHARED_QUEUE_IDLE_TIMEOUT`` seconds;
 * an idle worker looks at the queue every second (Scrapy itself looks at its scheduler every
-  5 s when it has nothing to do), so it picks up what others queue at once.
+  5 s when it has nothing to do), so it picks up what others queue at once;
+* it counts each column's list pages and entries crawl-wide (:class:`SharedColumnCounts`):
+  a column's pages are read by whichever worker takes them from the queue, so one worker's
+  walk alone would report pages "not read" that another read.
 
 A worker killed mid-crawl loses what it had in flight for this crawl only: those requests
 left the queue and their fingerprints stay, so the others do not redo them; the next crawl
@@ -38,6 +41,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from twisted.internet.task import LoopingCall
 
 from crawler.errors import CommandError
+from spiders.walk import list_page_read
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +51,23 @@ DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
 HEARTBEAT = 1.0
 WORKER_KEY_LIFETIME = 10
 
-#: Atomically: clear a previous crawl's queue and fingerprints when no worker is alive, and
-#: announce this worker. KEYS: queue, dupefilter, this worker's key; ARGV: workers' key pattern, lifetime.
+#: Atomically: clear a previous crawl's queue, fingerprints and column counts when no worker
+#: is alive, and announce this worker. KEYS: queue, dupefilter, this worker's key; ARGV:
+#: workers' key pattern, lifetime, column counts' key pattern.
 _JOIN = """
-if #redis.call('KEYS', ARGV[1]) == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+if #redis.call('KEYS', ARGV[1]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  for _, key in ipairs(redis.call('KEYS', ARGV[3])) do redis.call('DEL', key) end
+end
 redis.call('SET', KEYS[3], 'busy', 'EX', ARGV[2])
 return 1
 """
-#: Atomically: leave; the last worker out of a finished crawl clears its fingerprints.
+#: Atomically: leave; the last worker out of a finished crawl clears its fingerprints and counts.
 _LEAVE = """
 redis.call('DEL', KEYS[3])
 if #redis.call('KEYS', ARGV[1]) == 0 and redis.call('ZCARD', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])
+  for _, key in ipairs(redis.call('KEYS', ARGV[2])) do redis.call('DEL', key) end
 end
 return 1
 """
@@ -93,7 +102,50 @@ def shared_queue_settings(url: str, start_urls: Iterable[str]) -> dict[str, Any]
         "SCHEDULER_QUEUE_KEY": f"{key}:requests",
         "SCHEDULER_DUPEFILTER_KEY": f"{key}:dupefilter",
         "SHARED_QUEUE_WORKERS_KEY": f"{key}:workers",
+        "SHARED_QUEUE_COLUMNS_KEY": f"{key}:column",
     }
+
+
+class SharedColumnCounts:
+    """Each column's list pages and entries, counted in Redis by every worker of a crawl.
+
+    Per column (start URL): a hash of list page URL -> pages it covers, and a set of entry
+    URLs. Recording is idempotent, so a page read twice (a killed worker's page redone)
+    counts once.
+    """
+
+    def __init__(self, server: Any, prefix: str) -> None:
+        self.server = server
+        self.prefix = prefix
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}:*"
+
+    def _key(self, start_url: str, what: str) -> str:
+        return f"{self.prefix}:{hashlib.sha1(start_url.encode()).hexdigest()[:12]}:{what}"
+
+    def record(self, start_url: str, url: str, pages: int, links: Iterable[str]) -> None:
+        pipe = self.server.pipeline()
+        pipe.hset(self._key(start_url, "pages"), url, pages)
+        links = list(links)
+        if links:
+            pipe.sadd(self._key(start_url, "entries"), *links)
+        pipe.execute()
+
+    def totals(self, start_url: str) -> tuple[int, int]:
+        """Pages read and entries listed in the column by every worker so far."""
+        pages = sum(int(value) for value in self.server.hvals(self._key(start_url, "pages")))
+        return pages, int(self.server.scard(self._key(start_url, "entries")))
+
+    def make_crawl_wide(self, reports: dict[str, dict[str, Any]]) -> None:
+        """Turn a worker's column reports (``spiders.walk``) into the crawl's: pages read and
+        entries listed by any worker (what this one read itself stays as ``pages_read_here``)."""
+        for start_url, report in reports.items():
+            pages, entries = self.totals(start_url)
+            report.setdefault("pages_read_here", report["pages_read"])
+            report["pages_read"] = max(report["pages_read_here"], pages)
+            report["entries"] = max(int(report.get("entries") or 0), entries)
 
 
 class SharedQueueWorker:
@@ -113,6 +165,7 @@ class SharedQueueWorker:
         self.idle_timeout = settings.getfloat("SHARED_QUEUE_IDLE_TIMEOUT")
         self.idle_since: float | None = None
         self.heartbeat = LoopingCall(self.beat)
+        self.columns = SharedColumnCounts(self.server, settings.get("SHARED_QUEUE_COLUMNS_KEY"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "SharedQueueWorker":
@@ -122,13 +175,14 @@ class SharedQueueWorker:
         crawler.signals.connect(worker.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(worker.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(worker.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(worker.columns.record, signal=list_page_read)
         return worker
 
     def _keys(self) -> list[str]:
         return [self.queue_key, self.dupefilter_key, self.worker_key]
 
     def spider_opened(self, spider: Spider) -> None:
-        self.server.eval(_JOIN, 3, *self._keys(), self.workers_pattern, WORKER_KEY_LIFETIME)
+        self.server.eval(_JOIN, 3, *self._keys(), self.workers_pattern, WORKER_KEY_LIFETIME, self.columns.pattern)
         self.heartbeat.start(HEARTBEAT, now=False)
 
     def _busy(self) -> bool:
@@ -157,8 +211,11 @@ class SharedQueueWorker:
         if now - self.idle_since < self.idle_timeout:
             raise DontCloseSpider
         logger.info("the shared queue has been idle for %.0f s: this worker stops", now - self.idle_since)
+        reports = self.crawler.stats.get_value("columns")
+        if isinstance(reports, dict):
+            self.columns.make_crawl_wide(reports)  # judged on what the whole crawl read
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.heartbeat.running:
             self.heartbeat.stop()
-        self.server.eval(_LEAVE, 3, *self._keys(), self.workers_pattern)
+        self.server.eval(_LEAVE, 3, *self._keys(), self.workers_pattern, self.columns.pattern)

@@ -48,7 +48,7 @@ from spiders.rendering import (
 from spiders.scripted import (
     MAX_API_PAGES, ApiEndpoint, Embedded, embedded_list, entries_in_answer, find_endpoint, looks_script_built,
 )
-from spiders.walk import LIST_PAGES_MAX, ColumnWalk
+from spiders.walk import LIST_PAGES_MAX, ColumnWalk, list_page_read
 
 #: Answers to a conditional re-validation that the callback handles itself.
 REVALIDATION_STATUSES = [304, 404, 410]
@@ -139,17 +139,13 @@ class ColumnSpider(scrapy.Spider):
 
     def start_taken(self, request: scrapy.Request) -> None:
         """A start page dropped as already queued: another process of a shared queue
-        (``crawl --scheduler``) fetches it, and judges it."""
+        (``crawl --scheduler``) fetches it, and judges it. The column's walk stays: its
+        further list pages may still come this way, and its report is made crawl-wide."""
         start_url = request.meta.get("start_url")
         if start_url and self.start_outcomes.get(start_url) == "pending":
             del self.start_outcomes[start_url]
             if not self.column_links.get(column_of(start_url)):
                 self.column_links.pop(column_of(start_url), None)
-            walk = self.walks.pop(start_url, None)
-            if walk is not None and not walk.report["pages_read"]:  # nothing of it read here
-                self.crawler.stats.get_value("columns", {}).pop(start_url, None)
-            elif walk is not None:
-                self.walks[start_url] = walk
 
     def _load_archive_state(self) -> None:
         """What the archive already holds (extensions exist only once the crawl starts)."""
@@ -298,7 +294,7 @@ class ColumnSpider(scrapy.Spider):
         elif links and not fresh and not response.meta.get("start_url"):
             stats.inc_value("column/list_loops" if walk.repeated(response.url, links) else "column/list_aliases")
             return
-        walk.page_read(embedded.pages_covered if embedded is not None else 1)
+        self._page_read(walk, response.url, embedded.pages_covered if embedded is not None else 1, links)
         stats.inc_value("column/list_pages")
         self.column_links[walk.column] = self.column_links.get(walk.column, 0) + len(fresh)
         stats.inc_value("column/bulletin_links", len(fresh))
@@ -457,7 +453,7 @@ class ColumnSpider(scrapy.Spider):
                     self.rendering.not_read(walk.column, NEEDS_RENDERING_EMPTY_ENDPOINT)
             return
         first = self._api_first.setdefault(start_url, page)
-        walk.page_read()
+        self._page_read(walk, f"{endpoint.describe()}#{page}", 1, links)
         stats.inc_value("column/list_pages")
         stats.inc_value("render/api_pages")
         if count:
@@ -471,6 +467,11 @@ class ColumnSpider(scrapy.Spider):
             if walk.may_request(f"{endpoint.describe()}#{page + 1}"):
                 yield self._api_request(walk, list_url, page + 1)
         yield from bulletins
+
+    def _page_read(self, walk: ColumnWalk, url: str, pages: int, links: list[str]) -> None:
+        walk.page_read(pages)
+        self.crawler.signals.send_catch_log(
+            list_page_read, start_url=walk.start_url, url=url, pages=pages, links=links)
 
     def _on_portal(self, url: str) -> bool:
         if self.is_portal_url(url):

@@ -20,6 +20,11 @@ LIST_PAGES_MAX = 1000
 #: Unread announced pages named in a report (the count is always given).
 NAMED_UNREAD = 5
 
+#: Signal sent by the spider for each list page it read (``start_url``, ``url``, ``pages``:
+#: pages it covers, ``links``: its entries). A crawl shared by several processes counts them
+#: crawl-wide (``crawler.distributed``): one process's walk sees only the pages it fetched.
+list_page_read = object()
+
 
 class ColumnWalk:
     """The state of one column's list pages during a run."""

@@ -125,6 +125,15 @@ def test_the_killed_worker_died_and_the_other_finished_on_its_own(distributed):
     assert out.startswith("run 1: ok")
 
 
+def test_the_survivor_judged_each_column_on_what_both_workers_read(distributed):
+    (stats,) = [json.loads(row[0]) for row in sqlite_utils.Database(distributed["folder"] / "b.db").execute(
+        "select stats from crawl_runs").fetchall()]
+    reports = stats["scrapy"]["columns"]
+    assert len(reports) == 3
+    for report in reports.values():
+        assert report["pages_read"] >= max(report["pages_read_here"], report["announced"] or 1), report
+
+
 def test_both_workers_shared_one_queue_and_no_bulletin_was_fetched_twice(distributed):
     log = distributed["workers_log"]
     by_worker = {name: detail_fetches(log, f"zwdc-test-{name}") for name in "ab"}
@@ -188,3 +197,35 @@ def test_a_bad_or_unreachable_scheduler_is_one_line(tmp_path, url, code, message
     assert result.returncode == code
     assert not (tmp_path / "a.db").exists()
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+
+
+def test_a_column_read_by_two_workers_is_judged_on_what_both_read(redis_server):
+    """Worker a reads page 2 of a 3-page column, worker b the other two: b's own walk saw 2
+    of the 3 announced pages, the crawl read all 3, and the column is healthy."""
+    from crawler.distributed import SharedColumnCounts
+    from crawler.health import column_problems
+    from spiders.walk import ColumnWalk
+
+    server = redis_server.client()
+    start = "http://127.0.0.1:1/zwdc/index.html"
+    counts_a = SharedColumnCounts(server, "zwdc:test-counts:column")
+    counts_b = SharedColumnCounts(server, "zwdc:test-counts:column")
+    walk = ColumnWalk(start, "http://127.0.0.1:1/zwdc/")
+    walk.report.update(announced=3, bulletins=4)
+    for url, links in ((start, ["t1", "t2"]), (start.replace("index", "index_2"), ["t3", "t4"])):
+        walk.page_read()
+        walk.fresh(links)
+        counts_b.record(start, url, 1, links)
+    counts_a.record(start, start.replace("index", "index_1"), 1, ["t5", "t6"])
+    walk.finish(True)
+    partial = {start: dict(walk.report, problems=[])}
+    assert column_problems(partial, {start: "ok"}, {}, {}) == [
+        f"column {start}: read 2 of the 3 list pages its pager announces"]
+
+    counts_b.make_crawl_wide(partial)
+    report = partial[start]
+    assert (report["pages_read"], report["pages_read_here"], report["entries"]) == (3, 2, 6)
+    assert column_problems(partial, {start: "ok"}, {}, {}) == []
+    counts_b.record(start, start, 1, ["t1", "t2"])  # a page read again counts once
+    assert counts_a.totals(start) == (3, 6)
+    server.delete(*server.keys("zwdc:test-counts:*"))
