@@ -193,6 +193,7 @@ def pdf_text_bytes(content: Content) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus.doctemplate import LayoutError
 
     font = _reportlab_font()
     body = ParagraphStyle("body", fontName=font, fontSize=12, leading=20, firstLineIndent=24, wordWrap="CJK")
@@ -207,11 +208,12 @@ def pdf_text_bytes(content: Content) -> bytes:
         canvas.drawCentredString(width / 2, 40, f"- {doc.page} -")
         canvas.restoreState()
 
-    story: list[Any] = [Paragraph(escape(content.title), title), Spacer(1, 8)]
-    for kind, value in content.blocks:
-        if kind == "p":
-            story.append(Paragraph(escape(value), body))
-        else:
+    def story(split_in_row: bool) -> list[Any]:
+        flowables: list[Any] = [Paragraph(escape(content.title), title), Spacer(1, 8)]
+        for kind, value in content.blocks:
+            if kind == "p":
+                flowables.append(Paragraph(escape(value), body))
+                continue
             columns = max(len(r) for r in value)
             # columns as wide as their longest cell needs (within bounds), so no row outgrows a page
             needs = [min(max((len(row[i]) for row in value if i < len(row)), default=1), 80) + 3
@@ -220,14 +222,23 @@ def pdf_text_bytes(content: Content) -> bytes:
             base = [9 * len(value[0][i] if i < len(value[0]) else "") + 14 for i in range(columns)]  # header on a line
             spare = max(usable - sum(base), 0)
             table = Table([[Paragraph(escape(c), cell) for c in row] for row in value],
-                          colWidths=[b + spare * need / sum(needs) for b, need in zip(base, needs)], repeatRows=1)
+                          colWidths=[b + spare * need / sum(needs) for b, need in zip(base, needs)], repeatRows=1,
+                          splitInRow=int(split_in_row))
             table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black),
                                        ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-            story += [table, Spacer(1, 8)]
-    buffer = io.BytesIO()
-    SimpleDocTemplate(buffer, pagesize=A4, leftMargin=72, rightMargin=72, topMargin=100, bottomMargin=100,
-                      title=content.title).build(story, onFirstPage=running, onLaterPages=running)
-    return buffer.getvalue()
+            flowables += [table, Spacer(1, 8)]
+        return flowables
+
+    def build(split_in_row: bool) -> bytes:
+        buffer = io.BytesIO()
+        SimpleDocTemplate(buffer, pagesize=A4, leftMargin=72, rightMargin=72, topMargin=100, bottomMargin=100,
+                          title=content.title).build(story(split_in_row), onFirstPage=running, onLaterPages=running)
+        return buffer.getvalue()
+
+    try:
+        return build(split_in_row=False)
+    except LayoutError:  # a row taller than a page (a very long cell): split it over pages
+        return build(split_in_row=True)
 
 
 def scan_lines(content: Content, per_line: int = 46, most: int = 34) -> list[str]:
