@@ -217,18 +217,75 @@ def parse_html(text: str) -> _Element:
     return parse_html_checked(text)[0]
 
 
-class _LineBuilder:
-    """Accumulates text into lines and table rows while the tree is walked."""
+#: What an element is to the line contract (:func:`_kind_of`).
+_INLINE, _BLOCK, _HIDDEN, _BREAK, _ROW, _CELL = range(6)
+#: Tag -> kind, filled as tags are met (a page has a few dozen distinct tags).
+_KINDS: dict[object, int] = {}
 
-    def __init__(self) -> None:
+
+def _kind_of(tag: object) -> int:
+    """Comments, processing instructions and entities have a factory, not a string, as tag:
+    hidden. Word's ``<o:p>`` keeps its prefix, so it stays inline instead of passing for ``<p>``."""
+    if not isinstance(tag, str):
+        kind = _HIDDEN
+    else:
+        name = tag.rsplit("}", 1)[-1].lower()
+        kind = (_HIDDEN if name in INVISIBLE_TAGS else _BREAK if name == "br" else _ROW if name == "tr"
+                else _CELL if name in ("td", "th") else _BLOCK if name in BLOCK_TAGS else _INLINE)
+    _KINDS[tag] = kind
+    return kind
+
+
+class _LineBuilder:
+    """Walks a tree, accumulating its text into lines and table rows.
+
+    The walk is the extractor's hottest loop (every element of every page, twice): one call per
+    element, its kind looked up once per tag, text appended to whatever collects it now (the
+    line, or the open table cell).
+    """
+
+    __slots__ = ("lines", "_buffer", "_row", "_cell", "_sink", "_skip")
+
+    def __init__(self, skip: frozenset) -> None:
         self.lines: list[str] = []
         self._buffer: list[str] = []
         self._row: list[str] | None = None
         self._cell: list[str] | None = None
+        self._sink = self._buffer  # the cell while one is open, else the line
+        self._skip = skip
 
-    def text(self, value: str | None) -> None:
-        if value:
-            (self._cell if self._cell is not None else self._buffer).append(value)
+    def visit(self, element: _Element) -> None:
+        """The text of ``element`` (its tail excluded)."""
+        skip = self._skip
+        kind = _KINDS.get(element.tag)
+        if kind is None:
+            kind = _kind_of(element.tag)
+        if kind == _HIDDEN or (skip and element in skip):
+            return
+        if kind == _BREAK:
+            self.break_line()
+            return
+        opened_cell = False
+        if kind == _ROW:
+            self.start_row()
+        elif kind == _CELL:
+            opened_cell = self.start_cell()
+        elif kind == _BLOCK:
+            self.break_line()
+        text = element.text
+        if text:
+            self._sink.append(text)
+        for child in element:
+            self.visit(child)
+            tail = child.tail
+            if tail:
+                self._sink.append(tail)
+        if opened_cell:
+            self.end_cell()
+        elif kind == _ROW:
+            self.end_row()
+        elif kind == _BLOCK:
+            self.break_line()
 
     def break_line(self) -> None:
         if self._cell is not None:
@@ -237,7 +294,7 @@ class _LineBuilder:
         if not self._buffer:  # block boundaries in a row: nothing to end
             return
         line = normalize_line("".join(self._buffer))
-        self._buffer = []
+        self._buffer.clear()
         if line:
             self.lines.append(line)
 
@@ -261,13 +318,14 @@ class _LineBuilder:
         if self._row is None:
             self.start_row()
         self.break_line()
-        self._cell = []
+        self._cell = self._sink = []
         return True
 
     def end_cell(self) -> None:
         assert self._row is not None and self._cell is not None
         self._row.append(normalize_line("".join(self._cell)))
         self._cell = None
+        self._sink = self._buffer
 
     def finish(self) -> list[str]:
         self.end_row()
@@ -275,57 +333,13 @@ class _LineBuilder:
         return self.lines
 
 
-@functools.lru_cache(maxsize=512)
-def _tag_name(tag: str) -> str:
-    # Word's ``<o:p>`` keeps its prefix, so it stays inline instead of passing for ``<p>``.
-    return tag.rsplit("}", 1)[-1].lower()
-
-
-def _walk(element: _Element, out: _LineBuilder, skip: frozenset) -> None:
-    tag = element.tag
-    # Comments, processing instructions and entities have a factory, not a string, as tag.
-    if not isinstance(tag, str) or (skip and element in skip):
-        out.text(element.tail)
-        return
-    tag = _tag_name(tag)
-    if tag in INVISIBLE_TAGS:
-        out.text(element.tail)
-        return
-    if tag == "br":
-        out.break_line()
-        out.text(element.tail)
-        return
-    opened_cell = False
-    block = tag in BLOCK_TAGS
-    if tag == "tr":
-        out.start_row()
-    elif tag in ("td", "th"):
-        opened_cell = out.start_cell()
-    elif block:
-        out.break_line()
-    out.text(element.text)
-    for child in element:
-        _walk(child, out, skip)
-    if opened_cell:
-        out.end_cell()
-    elif tag == "tr":
-        out.end_row()
-    elif block:
-        out.break_line()
-    out.text(element.tail)
-
-
 def element_lines(element: _Element, skip: frozenset = frozenset()) -> list[str]:
     """Visible text of ``element`` (its tail excluded) as lines under the line contract.
 
     Elements in ``skip`` (and their subtrees) are left out, their tails kept.
     """
-    out = _LineBuilder()
-    tail, element.tail = element.tail, None
-    try:
-        _walk(element, out, skip)
-    finally:
-        element.tail = tail
+    out = _LineBuilder(skip)
+    out.visit(element)
     return out.finish()
 
 
