@@ -270,7 +270,7 @@ class _LineBuilder:
             self.start_row()
         elif kind == _CELL:
             opened_cell = self.start_cell()
-        elif kind == _BLOCK:
+        elif kind == _BLOCK and (self._buffer or self._cell is not None):
             self.break_line()
         text = element.text
         if text:
@@ -284,7 +284,7 @@ class _LineBuilder:
             self.end_cell()
         elif kind == _ROW:
             self.end_row()
-        elif kind == _BLOCK:
+        elif kind == _BLOCK and (self._buffer or self._cell is not None):
             self.break_line()
 
     def break_line(self) -> None:
