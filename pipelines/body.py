@@ -76,12 +76,19 @@ def _text_length(element: _Element) -> int:
     return len(_NO_SPACE.sub("", element.text_content() or ""))
 
 
-#: The selectors compiled once (``HtmlElement.cssselect`` translates CSS to XPath on every call).
-_CONTAINER_SELECTORS = tuple((css, CSSSelector(css, translator="html")) for css in KNOWN_CONTAINERS)
+#: The selectors compiled once (``HtmlElement.cssselect`` translates CSS to XPath on every call),
+#: each with the class or id name a page must contain for it to match.
+_CONTAINER_SELECTORS = tuple((css, CSSSelector(css, translator="html"), re.sub(r"^\w*[.#]", "", css).lower())
+                             for css in KNOWN_CONTAINERS)
 
 
-def _known_container(tree: _Element) -> tuple[str, _Element] | None:
-    for selector, select in _CONTAINER_SELECTORS:
+def _known_container(tree: _Element, source: str | None = None) -> tuple[str, _Element] | None:
+    """The first known container with text; ``source`` (the page's HTML) spares the selectors
+    whose name it does not contain a walk over the tree."""
+    folded = source.lower() if source is not None else None
+    for selector, select, name in _CONTAINER_SELECTORS:
+        if folded is not None and name not in folded:
+            continue
         matches = [el for el in select(tree) if _text_length(el) > 0]
         if matches:
             return selector, max(matches, key=_text_length)
@@ -155,9 +162,10 @@ def _locate(tree: _Element, paragraphs: list[str]) -> _Element | None:
     return best[1] if best else None
 
 
-def extract_body(tree: _Element) -> Body:
-    """The body of a bulletin page, or an empty one when the page has none."""
-    known = _known_container(tree)
+def extract_body(tree: _Element, source: str | None = None) -> Body:
+    """The body of a bulletin page, or an empty one when the page has none (``source``: the
+    HTML the tree was parsed from, which makes finding a known container cheaper)."""
+    known = _known_container(tree, source)
     if known:
         selector, element = known
         lines = element_lines(element, frozenset(_attachment_blocks(element)))

@@ -105,7 +105,10 @@ def extract_record(page: Page) -> BulletinRecord:
     """
     decoded = decode_html(page.body, page.headers.get("Content-Type"))
     tree, flattened = parse_html_checked(decoded.text)
-    body = extract_body(tree)
+    # Every element's Python proxy made once and kept while the page is read: lxml otherwise
+    # makes (and looks up the class of) a new one at each of the several walks over the tree.
+    elements = list(tree.iter())  # noqa: F841
+    body = extract_body(tree, decoded.text)
     skip = frozenset([body.element]) if body.element is not None else frozenset()
     metadata = parse_metadata(element_lines(tree, skip))
     base_url = page.source_url or page.url
