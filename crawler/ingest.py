@@ -28,12 +28,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import multiprocessing
+import os
 import signal
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +62,8 @@ from pipelines.extraction import extract_record
 from pipelines.records import BulletinRecord, Page, PagePart
 from pipelines.structure import parse_structure
 from pipelines.urls import canonical_url, document_page
+
+logger = logging.getLogger(__name__)
 
 #: Captures per transaction: large enough that commits and index flushes are cheap per page,
 #: small enough that a killed ingest redoes little.
@@ -235,11 +241,14 @@ def extract_all(jobs: Sequence[ExtractJob]) -> list[Extracted]:
     return [extract_capture(job) for job in jobs]
 
 
-def _worker_ignores_stop_signals() -> None:
+def _start_worker() -> None:
     """A worker is stopped by its parent (which handles Ctrl-C and SIGTERM), never by the signal
-    a terminal or systemd sends the whole group."""
+    a terminal or systemd sends the whole group; and it says nothing: what goes wrong in it
+    reaches the parent (a failed extraction as its reason, a dead worker as a broken pool), and
+    its end after its parent was killed is no news."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the worker's whole life)
 
 
 class ExtractionPool:
@@ -256,11 +265,15 @@ class ExtractionPool:
         self.processes = processes
         self._executor: ProcessPoolExecutor | None = None
 
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
     def submit(self, jobs: Sequence[ExtractJob]) -> Future[list[Extracted]]:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 self.processes, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_ignores_stop_signals)
+                initializer=_start_worker)
         return self._executor.submit(extract_all, list(jobs))
 
     def close(self, wait: bool = True) -> None:
@@ -276,6 +289,8 @@ class Batch:
 
     captures: list[dict[str, Any]]
     jobs: list[ExtractJob]
+    #: Extracted by a worker process (its CPU time is the worker's).
+    in_worker: bool = False
 
     @property
     def ids(self) -> list[int]:
@@ -378,7 +393,8 @@ class Ingest:
 
     def extract(self, batch: Batch) -> Future[list[Extracted]]:
         """Extract the batch's bulletins: in a worker process (the future completes later) or here."""
-        if self.pool is not None and len(batch.jobs) >= POOL_MIN_PAGES:
+        if self.pool is not None and batch.jobs and (self.pool.started or len(batch.jobs) >= POOL_MIN_PAGES):
+            batch.in_worker = True
             return self.pool.submit(batch.jobs)
         done: Future[list[Extracted]] = Future()
         done.set_result(extract_all(batch.jobs))
@@ -386,8 +402,14 @@ class Ingest:
 
     def apply(self, batch: Batch, extracting: Future[list[Extracted]]) -> None:
         """Write the batch's rows in one transaction, index flush included (waits for its extraction)."""
-        extracted = extracting.result()
-        if self.pool is not None and len(batch.jobs) >= POOL_MIN_PAGES:
+        try:
+            extracted = extracting.result()
+        except BrokenProcessPool:  # a worker died (killed, out of memory): extract here from now on
+            logger.warning("extraction worker gone: extracting in this process")
+            self.close(wait=False)
+            self.pool, batch.in_worker = None, False
+            extracted = extract_all(batch.jobs)
+        if batch.in_worker:
             self.worker_cpu += sum(result.cpu for result in extracted)
         if not self.db.conn.in_transaction:
             self.db.execute("BEGIN")  # one transaction for the batch, index flush included

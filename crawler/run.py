@@ -1,6 +1,7 @@
 """Running one crawl: the code behind ``python -m crawler crawl``."""
 from __future__ import annotations
 
+import logging
 import signal
 import sqlite3
 import sys
@@ -191,7 +192,11 @@ def run_crawl(start_urls: Iterable[str], settings: Settings,
             crawler = process.create_crawler(ColumnSpider)
             stop = StopWhenTold(process, crawler, settings.getfloat("STOP_TIMEOUT"))
             stop.install()
-            process.crawl(crawler, start_urls=list(start_urls))  # installs the reactor
+            process.crawl(crawler, start_urls=list(start_urls))  # installs the reactor and the log handler
+            # Records below the log level are not even made: Scrapy leaves the root logger at
+            # NOTSET, so every DEBUG line ("Scraped from" with its whole item among them) was
+            # built, made inert, and then dropped by the handler.
+            logging.root.setLevel(settings.get("LOG_LEVEL"))
             from twisted.internet import reactor
 
             reactor.addSystemEventTrigger("after", "startup", stop.reactor_started)

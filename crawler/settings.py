@@ -79,6 +79,10 @@ ARCHIVE_PATH = "data/archive.db"
 #: much cheaper than a commit per bulletin; a crash loses at most this much work, which the
 #: next run fetches again.
 ARCHIVE_COMMIT_INTERVAL = 1.0
+#: Worker processes extracting the captured pages while the crawl goes on (the crawl process
+#: writes what they return); 0 extracts in the crawl process itself. Small batches are
+#: extracted there anyway until a batch is large enough to be worth starting a worker.
+INGEST_PROCESSES = 1
 #: Seconds a crawl told to stop (Ctrl-C, SIGTERM) may take to finish the requests in flight
 #: before it stops at once (what is captured is kept either way).
 STOP_TIMEOUT = 8.0
