@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet.task import LoopingCall
@@ -192,11 +193,12 @@ def run_crawl(start_urls: Iterable[str], settings: Settings,
             crawler = process.create_crawler(ColumnSpider)
             stop = StopWhenTold(process, crawler, settings.getfloat("STOP_TIMEOUT"))
             stop.install()
-            process.crawl(crawler, start_urls=list(start_urls))  # installs the reactor and the log handler
             # Records below the log level are not even made: Scrapy leaves the root logger at
-            # NOTSET, so every DEBUG line ("Scraped from" with its whole item among them) was
-            # built, made inert, and then dropped by the handler.
-            logging.root.setLevel(settings.get("LOG_LEVEL"))
+            # NOTSET, so every DEBUG line ("Scraped from" with its whole item among them) would be
+            # built, made inert, and then dropped by the handler it installs as the crawl starts.
+            crawler.signals.connect(lambda: logging.root.setLevel(settings.get("LOG_LEVEL")),
+                                    signal=signals.engine_started, weak=False)
+            process.crawl(crawler, start_urls=list(start_urls))  # installs the reactor
             from twisted.internet import reactor
 
             reactor.addSystemEventTrigger("after", "startup", stop.reactor_started)
