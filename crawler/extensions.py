@@ -45,7 +45,8 @@ from archive.layout import ArchiveLayout
 from archive.store import mark_killed_runs, mark_missing
 from archive.warc import WarcCaptureWriter
 from crawler.health import run_problems, stat_count
-from crawler.ingest import Batch, Extracted, Ingest, open_for_ingest, utc_now
+from crawler.ingest import Batch, Extracted, Ingest, open_for_ingest
+from pipelines.dates import utc_now
 from pipelines.urls import canonical_url, netloc_of
 
 logger = logging.getLogger(__name__)
@@ -273,7 +274,15 @@ class ArchiveRun:
             deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_FAILED))
 
     # --- signals ------------------------------------------------------------------
+    # --- what the spider asks of the archive (spiders.archive.CrawlArchive) ----------
+    def known_bulletins(self) -> Iterator[dict[str, Any]]:
+        return self.db.query("select url, list_url, etag, last_modified from bulletins where missing_since is null")
+
+    def url_aliases(self) -> dict[str, str]:
+        return {alias: url for alias, url in self.db.execute("select alias, url from url_aliases")}
+
     def spider_opened(self, spider: Spider) -> None:
+        spider.archive = self  # what it needs of the archive, before its start() runs
         self._write("update crawl_runs set start_urls = ? where id = ?",
                     [json.dumps(getattr(spider, "start_urls", [])), self.run_id])
         self._batches.start(self.interval, now=False)

@@ -26,7 +26,6 @@ from is skipped, so the order captures are ingested in never matters.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import multiprocessing
@@ -57,6 +56,7 @@ from archive.warc import read_capture
 from pipelines.body import stored_name
 from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
+from pipelines.dates import utc_now
 from pipelines.guard import replacement_refusal
 from pipelines.extraction import extract_record
 from pipelines.records import BulletinRecord, Page, PagePart
@@ -76,10 +76,6 @@ SUMMARY_FIELDS = CONTENT_COLUMNS
 
 _CAPTURE_COLUMNS = ("id, run_id, url, kind, status, fetched_at, content_type, warc_file, warc_offset,"
                     " list_url, requested_url")
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _lacks_structure_tables(path: Path) -> bool:

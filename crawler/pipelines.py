@@ -1,7 +1,7 @@
 """Item pipelines: a fetched bulletin's attachment files, then its capture handed to ingest.
 
 The spider yields each bulletin page once it and its further pages are captured
-(:class:`crawler.items.BulletinPage`). :class:`AttachmentFiles` downloads the files it links
+(:class:`spiders.items.BulletinPage`). :class:`AttachmentFiles` downloads the files it links
 to (Scrapy's ``FilesPipeline``: every response captured too); :class:`IngestReady` then marks
 the page's capture ready, and the run's next ingest batch builds its archive rows
 (:mod:`crawler.ingest`), attachments rows included.
@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from archive.layout import ArchiveLayout
 from crawler.extensions import ArchiveRun
 from crawler.ingest import archived_file
-from crawler.items import BulletinPage
+from spiders.items import BulletinPage
 from pipelines.body import stored_name
 from pipelines.extraction import attachment_urls
 

@@ -95,11 +95,11 @@ CRAWL_FULL = False
 #: Ceiling on list pages read per column: an endless or looping pager is stopped there and
 #: reported as a problem of the column (a page repeating earlier entries stops it sooner).
 LIST_PAGES_MAX = 1000
-#: Per-portal overrides for when detection gets a portal wrong (``crawler/profiles.py``);
+#: Per-portal overrides for when detection gets a portal wrong (``spiders/profiles.py``);
 #: a missing file is no profile.
 SITE_PROFILES = "profiles.toml"
 
-# --- JavaScript-built lists (spiders/rendering.py, crawler/browser.py) ------------------
+# --- JavaScript-built lists (spiders/rendering.py, spiders/browser.py) ------------------
 #: ``auto``: a list page showing no bulletin of its column but carrying scripts is fetched
 #: again through Chromium (scrapy-playwright), and so are that column's later list pages;
 #: ``always``: every list page through Chromium; ``never``: plain Scrapy only (such a column

@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 
 from archive.schema import refuse_non_archive
-from crawler.browser import INSTALL_HINT, RENDER_MODES, find_chromium, missing_reason, render_mode
+from spiders.browser import INSTALL_HINT, RENDER_MODES, find_chromium, missing_reason, render_mode
 from crawler.distributed import shared_queue_settings
 from crawler.errors import CommandError
 from crawler.output import inert
-from crawler.profiles import PROFILES, ProfileError, profile_for
+from spiders.profiles import PROFILES, ProfileError, profile_for
 from crawler.run import CrawlResult, project_settings, run_crawl
 from crawler.sites import load_registry, politeness_slots, portal_hosts
 from pipelines.urls import netloc_of

@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 from urllib.robotparser import RobotFileParser
 
-from crawler.browser import find_chromium, launch_options
+from spiders.browser import find_chromium, launch_options
 from crawler.errors import CommandError
-from crawler.items import BulletinPage
-from crawler.profiles import NO_PROFILE, ProfileError, SiteProfile, profile_for
+from spiders.items import BulletinPage
+from spiders.profiles import NO_PROFILE, ProfileError, SiteProfile, profile_for
 from crawler.run import project_settings
 from pipelines.urls import column_of, netloc_of
 from pipelines.bulletin import not_a_bulletin
