@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from archive.search.tokens import RUN, bigrams, fold
+from archive.search.tokens import RUN, bigrams, fold, folded_for
 
 #: Longest query accepted (after stripping surrounding whitespace).
 MAX_QUERY_CHARS = 30
@@ -88,8 +88,9 @@ class ParsedQuery:
 
     def matches(self, title: str | None, body: str | None) -> bool:
         """The definition of a match, checked on the original text."""
-        folded_title, folded_body = fold(title or ""), fold(body or "")
-        return all(n in folded_title or n in folded_body for n in self.needles)
+        needles = self.needles
+        folded_title, folded_body = folded_for(title or "", needles), folded_for(body or "", needles)
+        return all(n in folded_title or n in folded_body for n in needles)
 
     @property
     def quoted(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 import re
 from array import array
+from collections.abc import Sequence
 
 #: A run: letters, digits and CJK characters (Unicode alphanumerics), without "_".
 RUN = re.compile(r"[^\W_]+")
@@ -28,6 +29,19 @@ def fold(text: str) -> str:
     if len(lowered) != len(text):  # e.g. "İ" lowers to two characters: keep such characters
         lowered = "".join(c if len(low := c.lower()) != 1 else low for c in text)
     return lowered.replace("ς", "σ")
+
+
+def has_case(text: str) -> bool:
+    """Whether ``text`` holds a letter with case (Latin, Greek, Cyrillic …), which folding changes."""
+    return text.lower() != text or text.upper() != text
+
+
+def folded_for(text: str, needles: Sequence[str]) -> str:
+    """``text`` as ``needles`` (folded words) are looked for in it: :func:`fold` of it, or the text
+    itself when no needle has a letter with case (the usual Chinese or digit query). Then folding
+    is of no use: a character with case never folds to one without, so the needle occurs at the
+    same places in either, and a body is not copied several times per hit."""
+    return fold(text) if any(has_case(needle) for needle in needles) else text
 
 
 def bigrams(run: str) -> list[str]:
