@@ -55,6 +55,8 @@ _SLICE = 1 << 16
 _SPACE = array("I", [32])
 #: Where runs are joined for the pairing (no run contains it).
 _JOIN = "\x00"
+#: What separates runs (the complement of :data:`RUN`).
+_BETWEEN_RUNS = re.compile(r"[\W_]+")
 #: A pair starting at a join: the first character of the next run, paired with nothing before it.
 _ACROSS = re.compile(" \x00.")
 
@@ -80,10 +82,12 @@ def tokenize_for_index(text: str) -> str:
     time, so a body of millions of characters never becomes millions of Python strings (the
     stream costs about 3× the text, no more).
     """
-    runs = RUN.findall(fold(text or ""))
-    if not runs:
+    joined = _BETWEEN_RUNS.sub(_JOIN, fold(text or "")).strip(_JOIN)
+    if not joined:
         return ""
-    joined = _JOIN.join(runs)
-    pieces = [_pair_stream(joined[start:start + _SLICE + 1]) for start in range(0, len(joined) - 1, _SLICE)]
+    pieces = []
+    for start in range(0, len(joined) - 1, _SLICE):
+        stream = " " + _pair_stream(joined[start:start + _SLICE + 1])  # the space: a pair's start
+        pieces.append(_ACROSS.sub("", stream)[1:].replace(_JOIN, ""))
     pieces.append(joined[-1])
-    return _ACROSS.sub("", "".join(pieces)).replace(_JOIN, "")
+    return "".join(pieces)
