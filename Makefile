@@ -46,7 +46,7 @@ test: venv chromium redis attachment-tools
 # Serve the replica portal, crawl it into data/demo.db, show what was archived and a
 # search, stop the server.
 demo: venv attachment-tools
-	@mkdir -p data && rm -f data/demo.db data/demo.db-wal data/demo.db-shm data/demo-urls.txt
+	@mkdir -p data && rm -rf data/demo.db data/demo.db-wal data/demo.db-shm data/demo.captures data/demo.files data/demo-urls.txt
 	@$(PY) -m tests.replica --urls-file data/demo-urls.txt >data/replica.log 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null' EXIT; \
 	for i in $$(seq 100); do test -s data/demo-urls.txt && break; sleep 0.1; done; \

@@ -1,7 +1,8 @@
 """Datasette plugin: the archive's Chinese search inside Datasette (``python -m crawler serve``).
 
 Everything here has the semantics of ``python -m crawler search`` (:mod:`archive.search`): a word
-matches when the title or body contains it verbatim, several words must all appear.
+matches when the title, the body or an attachment's text contains it verbatim, several words must
+all appear.
 
 * SQL functions on every connection (``prepare_connection``), so plain Datasette SQL can search:
 
@@ -9,10 +10,12 @@ matches when the title or body contains it verbatim, several words must all appe
     no letters or digits, NULL when it is empty or too long);
   - ``zwdc_exact(q)``: 1 when the MATCH expression alone selects exactly the matches (every word
     a plain run of letters/digits), 0 when its candidates must be checked (punctuation);
-  - ``zwdc_contains(title, body, q)``: 1/0, the definition of a match checked on the text;
-    ``(zwdc_exact(:q) or zwdc_contains(title, body, :q))`` keeps precision at 1.0 and costs
-    nothing for plain words;
-  - ``zwdc_snippet(body, q)``: the CLI's snippet, matches in 【…】.
+  - ``zwdc_contains(title, body, [attachments,] q)``: 1/0, the definition of a match checked on
+    the text (``attachments``: the text of the bulletin's files, :data:`ATTACHMENT_TEXT_SQL`);
+    ``(zwdc_exact(:q) or zwdc_contains(…))`` keeps precision at 1.0 and costs nothing for plain
+    words;
+  - ``zwdc_snippet(body, [attachments,] q)``: the CLI's snippet, matches in 【…】 (cut from the
+    attachments' text when given, i.e. when the page alone does not match).
 
 * A canned query ``search`` (parameters ``q``, ``since``, ``until``, ``publisher`` (contains),
   ``site``, ``category``, ``year``; empty means any, ``(blank)`` means empty) ranked like the CLI:
@@ -43,7 +46,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup
 
 from archive import search as archive_search
-from archive.search import BULLETIN_ROWID, FTS_TABLE, TITLE_WEIGHT, QueryError, parse_query
+from archive.search import BULLETIN_ROWID, FTS_TABLE, RANK_SQL, QueryError, contains_sql, parse_query
 from archive.web import ROUTES
 from archive.web.common import BLANK, STATIC_PATH, bulletin_page, page_lang, served_archive
 from archive.web.i18n import Translator
@@ -88,16 +91,23 @@ def sql_exact(query: str | None) -> int | None:
     return None if parsed is None else int(match_is_exact(parsed))
 
 
-def sql_contains(title: str | None, body: str | None, query: str | None) -> int | None:
-    parsed = _parsed(query)
-    return None if parsed is None else int(parsed.matches(title, body))
+#: The text of bulletin ``b``'s attachments, for ``zwdc_contains`` and ``zwdc_snippet``.
+ATTACHMENT_TEXT_SQL = "(select group_concat(a.text, char(10)) from attachments a where a.bulletin_url = {b}.url)"
 
 
-def sql_snippet(body: str | None, query: str | None) -> str | None:
-    parsed = _parsed(query)
+def sql_contains(title: str | None, body: str | None, *rest: str | None) -> int | None:
+    """(title, body, q) or (title, body, attachments, q)."""
+    parsed = _parsed(rest[-1])
+    return None if parsed is None else int(parsed.matches(title, body, *rest[:-1]))
+
+
+def sql_snippet(body: str | None, *rest: str | None) -> str | None:
+    """(body, q) or (body, attachments, q): from the attachments' text when it is given."""
+    parsed = _parsed(rest[-1])
     if parsed is None:
         return None
-    snippet, marks = archive_search.cut_snippet(body or "", parsed.needles)
+    text = rest[0] if len(rest) == 2 and rest[0] is not None else body
+    snippet, marks = archive_search.cut_snippet(text or "", parsed.needles)
     return archive_search.mark(snippet, marks)
 
 
@@ -105,8 +115,10 @@ def register_functions(conn) -> None:
     """Add the ``zwdc_*`` functions to a sqlite3 connection (deterministic: SQLite may hoist them)."""
     conn.create_function("zwdc_match", 1, sql_match, deterministic=True)
     conn.create_function("zwdc_exact", 1, sql_exact, deterministic=True)
-    conn.create_function("zwdc_contains", 3, sql_contains, deterministic=True)
-    conn.create_function("zwdc_snippet", 2, sql_snippet, deterministic=True)
+    for arguments in (3, 4):
+        conn.create_function("zwdc_contains", arguments, sql_contains, deterministic=True)
+    for arguments in (2, 3):
+        conn.create_function("zwdc_snippet", arguments, sql_snippet, deterministic=True)
 
 
 @hookimpl
@@ -129,24 +141,26 @@ _FILTERS = " AND ".join([
     _filter_sql("b.portal", "portal"),
     _filter_sql("substr(b.published, 1, 4)", "year"),
 ])
+_FILES = ATTACHMENT_TEXT_SQL.format(b="b")
 _COLUMNS = ("b.rowid AS rowid, b.url AS url, b.title AS title, b.published AS published, "
             "b.publisher AS publisher, b.category AS category, b.site AS site, b.portal AS portal, "
-            "zwdc_snippet(b.body, :q) AS snippet")
+            f"zwdc_snippet(b.body, CASE WHEN zwdc_contains(b.title, b.body, :q) THEN NULL ELSE {_FILES} END, :q)"
+            " AS snippet")
 
 #: Ranked like the CLI (negated bm25 with the title weighted, then newest archived); a query
 #: without letters or digits (``zwdc_match`` = '') scans, newest published first. The guards on
 #: ``zwdc_match(:q)`` are constant, so SQLite skips the branch that does not apply.
 SEARCH_SQL = f"""select rowid, url, title, published, publisher, category, site, portal, snippet, score
 from (
-  select {_COLUMNS}, -bm25([{FTS_TABLE}], {float(TITLE_WEIGHT)!r}, 1.0) AS score
+  select {_COLUMNS}, {RANK_SQL} AS score
   from [{FTS_TABLE}] join bulletins b on b.rowid = {BULLETIN_ROWID}
   where zwdc_match(:q) <> '' and [{FTS_TABLE}] match zwdc_match(:q)
-    and (zwdc_exact(:q) or zwdc_contains(b.title, b.body, :q))
+    and (CASE WHEN zwdc_exact(:q) THEN 1 ELSE zwdc_contains(b.title, b.body, {_FILES}, :q) END)
     and {_FILTERS}
   union all
   select {_COLUMNS}, NULL AS score
   from bulletins b
-  where zwdc_match(:q) = '' and zwdc_contains(b.title, b.body, :q)
+  where zwdc_match(:q) = '' and zwdc_contains(b.title, b.body, {_FILES}, :q)
     and {_FILTERS}
 )
 order by score desc, case when score is null then published end desc, rowid desc"""
@@ -167,7 +181,7 @@ def canned_queries(datasette, database, actor):
             "hide_sql": True,
             "title": "Search bulletins (exact Chinese substrings)",
             "description": (
-                "Bulletins whose title or body contains every word of q, ranked like "
+                "Bulletins whose title, body or attachments contain every word of q, ranked like "
                 "'python -m crawler search'. Filters as its options: since/until (published, "
                 "YYYY-MM-DD), publisher (contains), site (exact); category and year are exact, "
                 "(blank) = empty field; empty = any. The snippet marks matches with 【】."),
@@ -197,10 +211,10 @@ def filters_from_request(request, database, table, datasette):
         # instr first (C, exact for a word without letter case), Python only for what is left.
         for number, word in enumerate(w.text for w in parsed.words):
             if word.isprintable() and word.lower() == word.upper():
-                clauses.append(f"(instr(title, :_zwdc_w{number}) > 0 or instr(body, :_zwdc_w{number}) > 0)")
+                clauses.append(contains_sql("bulletins", f":_zwdc_w{number}"))
                 params[f"_zwdc_w{number}"] = word
-        clauses.append("zwdc_contains(title, body, :_zwdc_q)")
-    return FilterArguments(clauses, params, [f'title or body contains "{parsed.text}"'])
+        clauses.append(f"zwdc_contains(title, body, {ATTACHMENT_TEXT_SQL.format(b='bulletins')}, :_zwdc_q)")
+    return FilterArguments(clauses, params, [f'title, body or attachments contain "{parsed.text}"'])
 
 
 class YearFacet(Facet):

@@ -157,12 +157,13 @@ CAPTURES = Table(
          "请求网址 (requested URL): the URL asked for, when a redirect led to this one."),
         ("ingest_state", "string", "Ingest state",
          "入库状态 (ingest state) of a bulletin's response: fetched (its further pages and files are still "
-         "being fetched), ready (to be ingested), ingested; empty: nothing to ingest (lists, robots.txt, files…)."),
+         "being fetched), ready (to be ingested), ingested, abandoned (its run died before its pages and files were "
+         "all fetched: fetched again by the next crawl); empty: nothing to ingest (lists, robots.txt, files…)."),
     ),
     primary_key=("id",),
 )
 #: ``captures.ingest_state`` values (see the field's description).
-INGEST_STATES = ("fetched", "ready", "ingested")
+INGEST_STATES = ("fetched", "ready", "ingested", "abandoned")
 
 #: Primary key of ``attachments``: a file is linked once per bulletin.
 ATTACHMENT_KEY = ("bulletin_url", "url")
@@ -178,6 +179,23 @@ ATTACHMENTS = Table(
         ("path", "string", "Stored path", "存储路径 (stored path), relative to the archive's files folder."),
         ("fetched_at", "timestamp", "Fetched at", "抓取时间 (fetch time), UTC."),
         _CAPTURE_ID,
+        ("text", "string", "Text",
+         "附件正文 (text) read from the file: one paragraph per line, table rows as tab-separated cells; "
+         "searched with the bulletin."),
+        ("text_method", "string", "Text method",
+         "提取方式 (text method): pdf, ocr, pdf+ocr, docx, xlsx, xls, antiword or libreoffice."),
+        ("pages", "integer", "Pages", "页数 (pages) of a PDF or scan, sheets of a spreadsheet; empty for Word files."),
+        ("error", "string", "Error",
+         "提取错误 (error): why the file could not be read (wholly or in part), e.g. encrypted PDF, zip bomb; "
+         "empty when it was read."),
+        ("ocr_confidence", "number", "OCR confidence",
+         "识别置信度 (OCR confidence): Tesseract's mean word confidence, 0-100, for text read by OCR."),
+        ("needs_ocr", "integer", "Needs OCR",
+         "待识别 (needs OCR): 1 when scanned pages or images were left unread because OCR was off (--ocr)."),
+        ("tables", "string", "Tables",
+         "表格 (tables) of the file as JSON: a list of tables, each a list of rows of cell texts."),
+        ("extractor_version", "integer", "Extractor version",
+         "提取程序版本 (extractor version) that made text; empty while the text is still to be made."),
     ),
     primary_key=ATTACHMENT_KEY,
 )
@@ -188,7 +206,7 @@ CRAWL_RUNS = Table(
         ("id", "integer", "Run id", "运行编号 (run id); primary key."),
         ("started_at", "timestamp", "Started at", "开始时间 (start), UTC."),
         ("finished_at", "timestamp", "Finished at", "结束时间 (end), UTC."),
-        ("mode", "string", "Mode", "模式 (mode): incremental or full."),
+        ("mode", "string", "Mode", "模式 (mode): incremental, full, or sample (part of each column, on purpose)."),
         ("outcome", "string", "Outcome", "结果 (outcome): ok, failed, interrupted, killed, running."),
         ("start_urls", "string", "Start URLs", "起始网址 (start URLs), JSON list."),
         ("requests", "integer", "Requests", "请求数 (requests) made."),
@@ -243,6 +261,8 @@ RUN_FAILURES = Table(
     primary_key=("id",),
 )
 
+_SOURCE = ("source", "string", "Source",
+           "来源 (source): the bulletin's URL when read from its page, else the URL of the attachment it was read from.")
 #: Structure parsed from each bulletin's body (``pipelines.structure``); replaced per bulletin.
 MEETINGS = Table(
     "meetings", "Meetings reported in bulletins",
@@ -254,6 +274,7 @@ MEETINGS = Table(
         ("number", "integer", "Meeting number", "会议次数 (meeting number): N of 第N次; empty when unnumbered."),
         ("kind", "string", "Meeting kind", "会议类型 (kind of meeting), e.g. 常务会议 / 全体会议 / 专题会议."),
         ("heading", "string", "Heading", "标题 (heading) as written in the bulletin, with its (一)."),
+        _SOURCE,
     ),
     primary_key=("id",),
 )
@@ -269,6 +290,8 @@ _ITEM_FIELDS = _fields(
     ("progress", "string", "Progress", "进展情况 (progress): the paragraphs that follow, one per line."),
     ("group_heading", "string", "Group heading",
      "分组标题 (group heading): the (一)… sub-heading when it is not a meeting."),
+    _SOURCE,
+    ("deadline", "string", "Deadline", "完成时限 (deadline) as written, where a supervision list gives one."),
 )
 ITEMS = Table(
     "items", "Decisions and their progress",
@@ -378,7 +401,7 @@ ITEM_DETAILS = Table(
     view_sql="""
 select i.id as id, i.bulletin_url as bulletin_url, i.meeting_id as meeting_id, i.position as position,
        i.section as section, i.status as status, i.subject as subject, i.documents as documents,
-       i.progress as progress, i.group_heading as group_heading,
+       i.progress as progress, i.group_heading as group_heading, i.source as source, i.deadline as deadline,
        m.date as meeting_date, m.number as meeting_number, m.kind as meeting_kind,
        b.title as bulletin_title, b.published as published, b.site as site, b.portal as portal,
        (select json_group_array(unit) from
@@ -434,10 +457,15 @@ def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
     opening the archive writes nothing in the usual case. (An archive from before these tables
     gets them filled by its next ingest: :func:`crawler.ingest.open_for_ingest`.)
     """
+    sourceless = [name for name in ("meetings", "items")
+                  if name in db.table_names() and "source" not in db[name].columns_dict]
     _ensure_table(db, MEETINGS, foreign_keys=[("bulletin_url", "bulletins", "url")])
     db["meetings"].create_index(["bulletin_url"], if_not_exists=True)
     _ensure_table(db, ITEMS, foreign_keys=[
         ("bulletin_url", "bulletins", "url"), ("meeting_id", "meetings", "id")])
+    for name in sourceless:  # from before attachments had items: every row was read from the page
+        with db.atomic():
+            db.execute(f"update [{name}] set source = bulletin_url where source is null")
     db["items"].create_index(["bulletin_url"], if_not_exists=True)
     db["items"].create_index(["meeting_id"], if_not_exists=True)
     db["items"].create_index(["status"], if_not_exists=True)
@@ -503,6 +531,8 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     db["attachments"].create_index(["sha256"], if_not_exists=True)
     # Ingest asks by URL whether a file is archived already (the key leads with the bulletin).
     db["attachments"].create_index(["url"], if_not_exists=True)
+    db.execute("CREATE INDEX IF NOT EXISTS attachments_to_read ON attachments (sha256)"
+               " WHERE extractor_version IS NULL")  # files whose text is still to be made
     _ensure_table(db, CRAWL_RUNS)
     _ensure_table(db, PORTAL_HOSTS)
     _ensure_table(db, PORTAL_RUNS)

@@ -18,7 +18,7 @@ import sqlite_utils
 
 from archive.portals import portal_of_site
 from archive.schema import CONTENT_COLUMNS, insert_row, upsert_row
-from archive.search import PendingIndex, index_bulletin
+from archive.search import PendingIndex, attachment_text, index_bulletin
 
 Outcome = Literal["new", "changed", "unchanged"]
 
@@ -76,10 +76,12 @@ def save_bulletin(
             "seen_at": fetched_at, "capture_id": capture.capture_id,
             **{column: row[column] for column in CONTENT_COLUMNS},
         })
+        rowid = previous["rowid"] if previous else inserted
+        files = attachment_text(db, row["url"])  # its files' text: indexed with it, unchanged here
         index_bulletin(
-            db, previous["rowid"] if previous else inserted, row["title"], row["body"], row["published"],
-            previous=(previous["title"], previous["body"], previous["published"]) if previous else None,
-            pending=pending_index,
+            db, rowid, row["title"], row["body"], row["published"],
+            previous=(previous["title"], previous["body"], previous["published"], files) if previous else None,
+            pending=pending_index, attachments=files,
         )
     return "new" if previous is None else "changed"
 
@@ -117,6 +119,11 @@ def mark_missing(db: sqlite_utils.Database, urls: list[str], when: str) -> int:
 
 
 def mark_killed_runs(db: sqlite_utils.Database) -> None:
-    """Runs still marked ``running`` were killed (only one process holds the archive's lock)."""
+    """Runs still marked ``running`` were killed (only one process holds the archive's lock).
+
+    Their bulletin captures still ``fetched`` (further pages or files not all fetched when the
+    run died) are ``abandoned``: never ingested half; the next crawl fetches those bulletins again.
+    """
     with db.atomic():
         db.execute("update crawl_runs set outcome = 'killed' where outcome = 'running'")
+        db.execute("update captures set ingest_state = 'abandoned' where ingest_state = 'fetched'")

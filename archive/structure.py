@@ -22,27 +22,31 @@ def save_structure(
     items: Sequence[Mapping[str, Any]],
     *,
     new: bool = False,
+    source: str | None = None,
 ) -> None:
-    """Replace the meetings, items and item units of one bulletin.
+    """Replace the meetings, items and item units one source of a bulletin gave.
 
     ``meetings``: ``date``, ``number``, ``kind``, ``heading``; ``items``: ``meeting_index``
     (into ``meetings``, or None), ``position``, ``section``, ``status``, ``subject``,
-    ``documents`` and ``units`` (lists), ``progress``, ``group_heading``.
+    ``documents`` and ``units`` (lists), ``progress``, ``group_heading``, optionally ``deadline``.
+    ``source``: where they were read, the bulletin's page (its URL, the default) or one of its
+    attachments (the attachment's URL); the rows of other sources stay.
     ``new``: the bulletin was just inserted, so it has no rows to replace yet.
     """
+    source = source or bulletin_url
     if new and not meetings and not items:
         return
     with db.atomic():
         if not new:
             db.execute(
-                "delete from item_units where item_id in (select id from items where bulletin_url = ?)",
-                [bulletin_url])
-            db.execute("delete from items where bulletin_url = ?", [bulletin_url])
-            db.execute("delete from meetings where bulletin_url = ?", [bulletin_url])
+                "delete from item_units where item_id in"
+                " (select id from items where bulletin_url = ? and source = ?)", [bulletin_url, source])
+            db.execute("delete from items where bulletin_url = ? and source = ?", [bulletin_url, source])
+            db.execute("delete from meetings where bulletin_url = ? and source = ?", [bulletin_url, source])
         meeting_ids = [
             db.execute(
-                "insert into meetings (bulletin_url, date, number, kind, heading) values (?, ?, ?, ?, ?)",
-                [bulletin_url, meeting["date"], meeting["number"], meeting["kind"], meeting["heading"]],
+                "insert into meetings (bulletin_url, date, number, kind, heading, source) values (?, ?, ?, ?, ?, ?)",
+                [bulletin_url, meeting["date"], meeting["number"], meeting["kind"], meeting["heading"], source],
             ).lastrowid
             for meeting in meetings
         ]
@@ -50,10 +54,11 @@ def save_structure(
             index = item["meeting_index"]
             item_id = db.execute(
                 "insert into items (bulletin_url, meeting_id, position, section, status, subject,"
-                " documents, progress, group_heading) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " documents, progress, group_heading, source, deadline) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [bulletin_url, meeting_ids[index] if index is not None else None, item["position"],
                  item["section"], item["status"], item["subject"],
-                 json.dumps(item["documents"], ensure_ascii=False), item["progress"], item["group_heading"]],
+                 json.dumps(item["documents"], ensure_ascii=False), item["progress"], item["group_heading"],
+                 source, item.get("deadline") or None],
             ).lastrowid
             db.conn.executemany(
                 "insert or ignore into item_units (item_id, unit) values (?, ?)",
@@ -65,12 +70,12 @@ select i.id, i.bulletin_url, b.published, b.portal, m.date as meeting_date, m.nu
        m.kind as meeting_kind, i.section, i.status, i.position, i.group_heading, i.subject,
        (select json_group_array(unit) from
           (select unit from item_units where item_id = i.id order by rowid)) as units,
-       i.documents, i.progress
+       i.documents, i.progress, i.deadline, i.source
 from items i
 left join meetings m on m.id = i.meeting_id
 left join bulletins b on b.url = i.bulletin_url
 {where}
-order by b.published, i.bulletin_url, i.id
+order by b.published, i.bulletin_url, i.source != i.bulletin_url, i.id
 """
 
 

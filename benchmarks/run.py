@@ -1,6 +1,6 @@
 """``python -m benchmarks.run [NAME ...]``: run the benchmarks, print each figure beside its reference.
 
-Names: ``extraction``, ``listing``, ``attachments``, ``crawl``, ``reprocess``, ``nightly``, ``distributed``, ``search``,
+Names: ``replica``, ``extraction``, ``listing``, ``attachments``, ``crawl``, ``reprocess``, ``nightly``, ``distributed``, ``search``,
 ``export`` (default: all, in that order; ``make bench ONLY=search,export``). Progress goes to stderr; the results table
 (Markdown, with the machine) to stdout and to ``benchmarks/.cache/results-<time>.md``.
 """
@@ -12,10 +12,13 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime
 
-from benchmarks import attachments, crawling, distributed, exporting, extraction, listing, searching, synthetic
+from benchmarks import (
+    attachments, crawling, distributed, exporting, extraction, listing, replica, searching, synthetic,
+)
 from benchmarks.common import CACHE, Figure, machine, progress, results_table
 
-NAMES = ("extraction", "listing", "attachments", "crawl", "reprocess", "nightly", "distributed", "search", "export")
+NAMES = ("replica", "extraction", "listing", "attachments", "crawl", "crawl-attachments", "reprocess", "nightly",
+         "distributed", "search", "export")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,10 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.reindex:
             synthetic.forget_index(args.rows)
         benchmarks: dict[str, Callable[[], list[Figure]]] = {
+            "replica": replica.run,
             "extraction": lambda: extraction.run(per_family=args.per_family),
             "listing": listing.run,
             "attachments": lambda: attachments.run(),
             "crawl": lambda: crawling.run_overhead(crawl_session(), args.rounds),
+            "crawl-attachments": lambda: attachments.run_crawl(crawl_session()),
             "reprocess": lambda: crawling.run_reprocess(crawl_session()),
             "nightly": lambda: crawling.run_nightly(crawl_session()),
             "distributed": lambda: distributed.run(args.per_family, args.concurrency),

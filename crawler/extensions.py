@@ -14,8 +14,11 @@ the capture middleware, the spider and the item pipelines reach it with
   from it count, and a crash loses at most that interval, which the next run fetches again.
   A batch is extracted in a worker process (``INGEST_PROCESSES``) while the crawl goes on, and
   written here once its records are back: fetching and extraction use both cores;
-* at the end it ingests what is left, judges the run's health (:mod:`crawler.health`) on
-  the complete archive and records the outcome.
+* the text of attachment files is read beside the fetching, in a thread of its own
+  (:class:`crawler.attachments_ingest.CrawlTexts`), and stored with the batches;
+* at the end it ingests what is left, waits for the attachment texts left (without blocking
+  the reactor: a stop signal ends the wait, the rest is read by the next run), judges the run's
+  health (:mod:`crawler.health`) on the complete archive and records the outcome.
 
 A write the archive refuses (disk full, a damaged file, a folder that cannot be created)
 rolls the open batch back and stops the crawl with that reason, in one line.
@@ -38,12 +41,13 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.task import LoopingCall
 
 from archive.layout import ArchiveLayout
 from archive.store import mark_killed_runs, mark_missing
 from archive.warc import WarcCaptureWriter
+from crawler.attachments_ingest import AttachmentTexts, CrawlTexts
 from crawler.health import run_problems, stat_count
 from crawler.ingest import Batch, Extracted, Ingest, open_for_ingest
 from pipelines.dates import utc_now
@@ -53,6 +57,10 @@ logger = logging.getLogger(__name__)
 
 #: The reason the spider closes with when the archive refused a write.
 ARCHIVE_FAILED = "archive_failed"
+#: Scrapy's CloseSpider limits (``-s CLOSESPIDER_ITEMCOUNT=5`` for a trial run): stopping there
+#: is what was asked, not a failure; the run read part of the portal, so it is recorded as a
+#: sample and the next run walks every list again.
+STOPPED_AT_LIMIT = frozenset({"closespider_itemcount", "closespider_pagecount", "closespider_timeout"})
 #: Responses of bulletins that ingest turns into archive rows (others are kept as captures only).
 _INGESTED_STATUSES = {200: "fetched", 304: "ready", 404: "ready", 410: "ready"}
 
@@ -81,16 +89,20 @@ class ArchiveRun:
         self.full = settings.getbool("CRAWL_FULL")
         self.interval = settings.getfloat("ARCHIVE_COMMIT_INTERVAL")
         self.db = open_for_ingest(self.layout.db)
-        self.ingest = Ingest(self.db, self.layout, processes=settings.getint("INGEST_PROCESSES"))
+        self.ingest = Ingest(self.db, self.layout, profiles=settings.getdict("PORTAL_PROFILES"),
+                             processes=settings.getint("INGEST_PROCESSES"))
         #: The batch being extracted in a worker, if any (written when its records are back).
         self._in_flight: tuple[Batch, Future[list[Extracted]]] | None = None
+        self.texts = CrawlTexts(AttachmentTexts(self.db, self.layout, ocr=settings.getbool("ATTACHMENT_OCR")),
+                                enabled=settings.getbool("ATTACHMENT_TEXT"))
         self.previous = self._previous_healthy_stats()
         self.last_run_complete = self._last_run_complete()
         mark_killed_runs(self.db)
         started = utc_now()
         table = self.db["crawl_runs"]
-        table.insert({"started_at": started, "mode": "full" if self.full else "incremental",
-                      "outcome": "running"})
+        sample = getattr(crawler.spider, "sample", 0)  # the spider exists before its extensions
+        self.mode = "sample" if sample else "full" if self.full else "incremental"
+        table.insert({"started_at": started, "mode": self.mode, "outcome": "running"})
         self.run_id: int = table.last_pk
         self.db.conn.commit()
         self.removed = 0
@@ -119,8 +131,8 @@ class ArchiveRun:
         return json.loads(row["stats"]) if row and row["stats"] else None
 
     def _last_run_complete(self) -> bool:
-        row = next(self.db.query("select outcome from crawl_runs order by id desc limit 1"), None)
-        return row is None or row["outcome"] == "ok"
+        row = next(self.db.query("select outcome, mode from crawl_runs order by id desc limit 1"), None)
+        return row is None or (row["outcome"] == "ok" and row["mode"] != "sample")
 
     # --- recording (on the reactor's thread; committed with the next batch) ---------------
     def record_capture(self, request: Request, response: Response, kind: str) -> int:
@@ -183,7 +195,8 @@ class ArchiveRun:
 
     # --- ingest and commits -------------------------------------------------------------
     def ingest_ready(self) -> None:
-        """Commit the captures and failures since the last call, then start ingesting those ready.
+        """Commit the captures and failures since the last call, start ingesting those ready,
+        store the attachment texts read since.
 
         Captures are durable before anything is built from them: a run killed while ingesting
         leaves them ready, for the next crawl or ``ingest`` to finish.
@@ -197,6 +210,7 @@ class ArchiveRun:
                     self._start_batch()
             except (OSError, sqlite3.Error) as error:
                 self.archive_failed(error)
+        self.store_texts()
 
     def _start_batch(self) -> None:
         """Plan a batch of the ready captures and have it extracted; it is written when back."""
@@ -237,6 +251,7 @@ class ArchiveRun:
                 self.ingest.ready()
             except (OSError, sqlite3.Error) as error:
                 self.archive_failed(error)
+        self.store_texts()
 
     @contextmanager
     def _timed(self) -> Iterator[None]:
@@ -251,10 +266,24 @@ class ArchiveRun:
             stats.inc_value("ingest/cpu_seconds", time.thread_time() - cpu + self.ingest.worker_cpu - workers)
             self._add_counts()
 
+    def store_texts(self) -> None:
+        """Store the attachment texts read since (and queue the files linked since), committed;
+        add what ingest and the texts did to the run's stats."""
+        if self.failure is None:
+            started = time.perf_counter()
+            try:
+                self.texts.tick()
+                self.db.conn.commit()
+            except (OSError, sqlite3.Error) as error:
+                self.archive_failed(error)
+            self.crawler.stats.inc_value("attachments/store_seconds", time.perf_counter() - started)
+        self._add_counts()
+
     def _add_counts(self) -> None:
-        for key, number in self.ingest.counts.items():
-            self.crawler.stats.inc_value(key, number)
-        self.ingest.counts.clear()
+        for counts in (self.ingest.counts, self.texts.texts.counts):
+            for key, number in counts.items():
+                self.crawler.stats.inc_value(key, number)
+            counts.clear()
 
     def archive_failed(self, error: Exception) -> None:
         """The archive refused a write (disk full, damaged, a folder in the way): roll the open
@@ -265,6 +294,7 @@ class ArchiveRun:
         logger.error("stopping the crawl: %s", self.failure)
         self._in_flight = None
         self.ingest.close(wait=False)
+        self.texts.stop()
         try:
             self.db.conn.rollback()
         except sqlite3.Error:
@@ -289,8 +319,9 @@ class ArchiveRun:
         if self.failure is not None:  # a write failed before the spider opened
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_FAILED))
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Ingest what is left, judge the run on the complete archive, record its outcome."""
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Ingest what is left, read the attachment texts left, judge the run on the complete
+        archive, record its outcome."""
         if self._batches.running:
             self._batches.stop()
         unlisted = getattr(spider, "unlisted_bulletins", lambda _reason: [])(reason)
@@ -301,7 +332,15 @@ class ArchiveRun:
             except sqlite3.Error as error:
                 self.archive_failed(error)
         self.ingest_all()
+        if reason != "shutdown" and self.failure is None and self.texts.left:
+            waited = time.perf_counter()
+            await maybe_deferred_to_future(self.texts.drain(self.store_texts))
+            self.crawler.stats.set_value("attachments/wait_seconds", time.perf_counter() - waited)
         self.finish(reason)
+
+    def stop_reading(self) -> None:
+        """Told to stop: attachment files not read yet are left for the next run."""
+        self.texts.stop()
 
     def finish(self, reason: str) -> None:
         """Record the run's outcome (``reason``: Scrapy's, ``shutdown`` when interrupted)."""
@@ -310,7 +349,11 @@ class ArchiveRun:
             spider.ingested(self.ingest.by_list)
         stats = dict(self.crawler.stats.get_stats())
         column_links = dict(getattr(spider, "column_links", {}))
-        problems = run_problems(stats, getattr(spider, "start_outcomes", {}), column_links, self.previous)
+        start_outcomes = dict(getattr(spider, "start_outcomes", {}))
+        if reason in STOPPED_AT_LIMIT:  # start pages still in flight were not for this run
+            self.mode = "sample"
+            start_outcomes = {url: outcome for url, outcome in start_outcomes.items() if outcome != "pending"}
+        problems = run_problems(stats, start_outcomes, column_links, self.previous)
         pages = stat_count(stats, "extract/pages")
         summary = {
             "column_links": column_links,
@@ -324,14 +367,15 @@ class ArchiveRun:
             outcome = "failed"
         elif reason == "shutdown":
             outcome = "interrupted"
-        elif reason != "finished":
+        elif reason != "finished" and reason not in STOPPED_AT_LIMIT:
             outcome = f"failed ({reason})"
         else:
             outcome = "failed" if problems else "ok"
         self.removed += stat_count(stats, "archive/removed")
         count = lambda key: stat_count(stats, key)  # noqa: E731
         values = {
-            "finished_at": utc_now(), "outcome": outcome, "requests": count("downloader/request_count"),
+            "finished_at": utc_now(), "outcome": outcome, "mode": self.mode,
+            "requests": count("downloader/request_count"),
             "new": count("archive/new"), "changed": count("archive/changed"),
             "unchanged": count("archive/unchanged") + count("archive/not_modified"),
             "removed": self.removed, "errors": count("run/failures") + count("archive/refused"),
@@ -342,6 +386,7 @@ class ArchiveRun:
         self.problems, self.outcome = problems, outcome
         self.warc.close()
         self.ingest.close(wait=False)
+        self.texts.close()
         try:
             if self.db.conn.in_transaction and self.failure is not None:
                 self.db.conn.rollback()

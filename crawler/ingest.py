@@ -13,7 +13,8 @@ bulletin:
   (:func:`pipelines.extraction.extract_record`); refused with a recorded reason when it is
   no bulletin (a script-only challenge, an empty page); else stored with its versions, search
   index entry and supervision items (:func:`store_record`), the URL it was listed under as an
-  alias, and its attachments linked to the files archived for them (:func:`archived_file`);
+  alias, and its attachments linked to the files archived for them (:func:`archived_file`),
+  whose text is then read by :mod:`crawler.attachments_ingest`;
 * 304: the bulletin is still there (``last_seen``); 404/410: it is marked missing.
 
 A batch is read and extracted first (:func:`extract_capture`: WARC bytes in, record and
@@ -34,7 +35,7 @@ import signal
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from typing import Any
 
 import sqlite_utils
 
+from archive.attachments import mark_stale
 from archive.layout import ArchiveLayout
 from archive.portals import portal_of_site
 from archive.schema import ATTACHMENT_KEY, insert_row, open_archive, upsert_row
@@ -53,15 +55,16 @@ from archive.store import (
 )
 from archive.structure import save_structure
 from archive.warc import read_capture
+from crawler.attachments_ingest import save_attachment_items
 from pipelines.body import stored_name
 from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
 from pipelines.dates import utc_now
 from pipelines.guard import replacement_refusal
-from pipelines.extraction import extract_record
+from pipelines.extraction import NO_HINTS, Hints, extract_record
 from pipelines.records import BulletinRecord, Page, PagePart
 from pipelines.structure import parse_structure
-from pipelines.urls import canonical_url, document_page
+from pipelines.urls import canonical_url, document_page, netloc_of
 
 logger = logging.getLogger(__name__)
 
@@ -132,17 +135,21 @@ def store_record(
         if outcome != "unchanged":  # an unchanged body parses to the same items
             structure = structure or _structure_rows(record.body)
             save_structure(db, record.url, structure["meetings"], structure["items"], new=outcome == "new")
+        if outcome == "changed":  # its files' items leave out what the page now says itself
+            save_attachment_items(db, record.url)
     return outcome
 
 
 def rebuild_structures(db: sqlite_utils.Database) -> int:
-    """Re-parse every bulletin's body (after the parser changed); return how many bulletins."""
+    """Re-parse every bulletin's body and its attachments' text (after the parser changed); return
+    how many bulletins."""
     count = 0
     with db.atomic():
         # A cursor, not fetchall: bodies are streamed (writes go to other tables).
         for url, body in db.conn.execute("select url, body from bulletins order by rowid"):
             structure = _structure_rows(body)
             save_structure(db, url, structure["meetings"], structure["items"])
+            save_attachment_items(db, url)
             count += 1
     return count
 
@@ -195,6 +202,8 @@ class ExtractJob:
     offset: int
     #: Further pages of a split document: (URL, WARC file, offset), in order.
     parts: tuple[tuple[str, Path, int], ...] = ()
+    #: The extraction overrides of its portal's profile.
+    hints: Hints = NO_HINTS
 
 
 @dataclass
@@ -225,7 +234,7 @@ def extract_capture(job: ExtractJob) -> Extracted:
     page = Page(url=job.url, source_url=job.source_url, status=200, headers=stored.headers, body=stored.body,
                 fetched_at=job.fetched_at, list_url=job.list_url, parts=parts)
     try:
-        record = extract_record(page)
+        record = extract_record(page, job.hints)
         structure = _structure_rows(record.body)
     except Exception as error:  # a bug in extraction: recorded, the run goes on
         return Extracted(headers=stored.headers, failure=f"extraction failed: {type(error).__name__}: {error}",
@@ -310,7 +319,8 @@ class Ingest:
 
     def __init__(self, db: sqlite_utils.Database, layout: ArchiveLayout, batch_size: int = BATCH_SIZE,
                  progress: Callable[[int], None] | None = None,
-                 on_refusal: Callable[[str, str], None] | None = None, processes: int = 0):
+                 on_refusal: Callable[[str, str], None] | None = None,
+                 profiles: Mapping[str, Mapping[str, Any]] | None = None, processes: int = 0):
         self.db = db
         self.layout = layout
         self.batch_size = batch_size
@@ -318,6 +328,9 @@ class Ingest:
         self.progress = progress
         #: Told ``(url, reason)`` of each page refused as a replacement of its archived row.
         self.on_refusal = on_refusal
+        #: host -> the extraction overrides of its portal's profile (``PORTAL_PROFILES``).
+        self.hints = {host: Hints.make(profile.get("body_container"), profile.get("labels"))
+                      for host, profile in (profiles or {}).items()}
         self.counts: Counter[str] = Counter()
         #: list page URL -> what became of the bulletins it linked (stored, not_bulletin,
         #: refused): the column's verdict needs it (see ``ColumnSpider.ingested``).
@@ -384,7 +397,8 @@ class Ingest:
                 capture["job"] = len(jobs)
                 jobs.append(ExtractJob(
                     canonical_url(capture["url"]), capture["url"], capture["fetched_at"], capture["list_url"] or "",
-                    self.layout.warc(capture["warc_file"]), capture["warc_offset"], self._parts(capture)))
+                    self.layout.warc(capture["warc_file"]), capture["warc_offset"], self._parts(capture),
+                    self.hints.get(netloc_of(capture["url"]), NO_HINTS)))
         return Batch(captures, jobs)
 
     def extract(self, batch: Batch) -> Future[list[Extracted]]:
@@ -511,6 +525,7 @@ class Ingest:
         for attachment in record.attachments:
             found = archived_file(self.db, self.layout, attachment.url)
             if found is not None:
+                mark_stale(self.db, record.url, attachment.url, found["sha256"])
                 upsert_row(self.db, "attachments", {
                     "bulletin_url": record.url, "url": attachment.url, "name": attachment.name, **found,
                 }, ATTACHMENT_KEY)

@@ -3,7 +3,7 @@
 Scrapy logs some download failures (robots.txt fetches, for one) with the full traceback.
 For a portal that is down that is noise: the message already says what happened.
 Tracebacks of real bugs are kept. Dropped items are logged by their reason alone (which
-names the page), not with the whole page the item carries. No message carries a control
+names the page) and scraped pages by their URL, not with the whole page the item carries. No message carries a control
 character from a page to the terminal.
 """
 from __future__ import annotations
@@ -56,9 +56,17 @@ def quiet_network_tracebacks() -> None:
 
 
 class ReasonOnlyLogFormatter(LogFormatter):
-    """Scrapy's log formatter, but a dropped item is one line: its reason, not its bytes."""
+    """Scrapy's log formatter, but an item carrying a page is one line: a dropped item its
+    reason, a scraped page its URL (``--log-level DEBUG`` would print every page's bytes)."""
 
     def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any = None) -> dict:
         entry = super().dropped(item, exception, response, spider)
         entry["msg"] = "Dropped: %(exception)s"
+        return entry
+
+    def scraped(self, item: Any, response: Any, spider: Any = None) -> dict:
+        entry = super().scraped(item, response, spider)
+        if isinstance(getattr(item, "body", None), bytes):
+            entry["msg"] = "Scraped from %(src)s: %(item)s"
+            entry["args"] = {**entry["args"], "item": f"{type(item).__name__} {getattr(item, 'url', '')}"}
         return entry

@@ -4,11 +4,15 @@ The spider yields each bulletin page once it and its further pages are captured
 (:class:`spiders.items.BulletinPage`). :class:`AttachmentFiles` downloads the files it links
 to (Scrapy's ``FilesPipeline``: every response captured too); :class:`IngestReady` then marks
 the page's capture ready, and the run's next ingest batch builds its archive rows
-(:mod:`crawler.ingest`), attachments rows included.
+(:mod:`crawler.ingest`), attachments rows included. With a feed export configured
+(``-O bulletins.jsonl``), the page is ingested at once and the feed gets the bulletin as the
+archive stored it (:class:`spiders.items.Bulletin`); a page that is no bulletin is dropped
+with ingest's reason.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from io import BytesIO
 from pathlib import Path
@@ -16,6 +20,7 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
 from scrapy.http import Response
 from scrapy.pipelines.files import FilesPipeline, FSFilesStore
 from scrapy.pipelines.media import FileException
@@ -24,7 +29,7 @@ from twisted.python.failure import Failure
 from archive.layout import ArchiveLayout
 from crawler.extensions import ArchiveRun
 from crawler.ingest import archived_file
-from spiders.items import BulletinPage
+from spiders.items import Bulletin, BulletinPage
 from pipelines.body import stored_name
 from pipelines.extraction import attachment_urls
 
@@ -132,10 +137,15 @@ class AttachmentFiles(FilesPipeline):
 
 
 class IngestReady:
-    """The page and its files are fetched: its capture is ready for the run's next ingest batch."""
+    """The page and its files are fetched: its capture is ready for the run's next ingest batch.
+
+    With a feed configured, the capture is ingested now and the item becomes the archived
+    :class:`~spiders.items.Bulletin` (one extraction, ingest's, for the archive and the feed).
+    """
 
     def __init__(self, crawler: Crawler):
         self.run = crawler.get_extension(ArchiveRun)
+        self.feeding = bool(crawler.settings.getdict("FEEDS"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "IngestReady":
@@ -144,4 +154,20 @@ class IngestReady:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, BulletinPage) and self.run is not None and item.capture_id is not None:
             self.run.bulletin_ready(item.capture_id)
+            if self.feeding:
+                return self._archived(item)
         return item
+
+    def _archived(self, page: BulletinPage) -> Bulletin:
+        """The bulletin ingest made of ``page``; DropItem with ingest's reason when none."""
+        self.run.ingest_all()  # now, not in the background: the feed needs the row
+        db = self.run.db
+        row = next(db.query(f"select {', '.join(Bulletin.fields)} from bulletins where url = ? and capture_id = ?",
+                            [page.url, page.capture_id]), None)
+        if row is None:
+            failure = db.execute("select reason from run_failures where run_id = ? and url = ? order by id desc"
+                                 " limit 1", [self.run.run_id, page.url]).fetchone()
+            raise DropItem(f"not archived: {page.url} ({failure[0] if failure else 'see the run'})",
+                           log_level="INFO")
+        row["attachments"] = json.loads(row["attachments"] or "[]")
+        return Bulletin(row)

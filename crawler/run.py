@@ -1,4 +1,4 @@
-"""Running one crawl: the code behind ``python -m crawler crawl``."""
+"""Running one crawl: the code behind ``python -m crawler crawl`` and ``scrapy crawl column``."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -18,12 +19,16 @@ from twisted.internet.task import LoopingCall
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.portals import record_portal_hosts, record_portal_runs
-from archive.schema import ArchiveError, open_archive
+from archive.schema import ArchiveError, open_archive, refuse_non_archive
+from spiders.browser import INSTALL_HINT, find_chromium, missing_reason, render_mode
+from crawler.errors import CommandError
 from crawler.extensions import ArchiveRun
 from crawler.health import stat_count
 from crawler.ingest import SUMMARY_FIELDS
 from crawler.logs import quiet_network_tracebacks
-from crawler.sites import site_verdicts
+from crawler.output import inert
+from crawler.progress import CrawlProgress
+from crawler.sites import CrawlPlan, site_verdicts
 from pipelines.urls import netloc_of
 from spiders.column import ColumnSpider
 
@@ -61,6 +66,7 @@ class CrawlResult:
         return self.outcome == "ok"
 
     def summary(self) -> str:
+        """The run in a line, and what share of each field its bulletins filled (when it archived any)."""
         archived = self.count("archive/bulletins")
         filled = ", ".join(
             f"{name} {self.count(f'archive/filled/{name}')}/{archived}" for name in SUMMARY_FIELDS
@@ -71,8 +77,8 @@ class CrawlResult:
             f"changed {self.count('archive/changed')}, unchanged {self.count('archive/unchanged')}, "
             f"kept over pages that were no bulletin {self.count('archive/refused')}); "
             f"not modified: {self.count('archive/not_modified')}; removed: {self.removed}; "
-            f"errors: {self.count('run/failures')}; requests: {self.count('downloader/request_count')}\n"
-            f"fields filled: {filled}"
+            f"errors: {self.count('run/failures')}; requests: {self.count('downloader/request_count')}"
+            + (f"\nfields filled: {filled}" if archived else "")
         )
 
 
@@ -129,6 +135,7 @@ class StopWhenTold:
 
         if self._progress is not None:
             return
+        self._stop_reading()
         engine = self.crawler.engine
         if engine is None or engine.spider is None or not engine.running:  # still starting
             reactor.callLater(0.1, self._stop_gracefully, name)
@@ -139,6 +146,15 @@ class StopWhenTold:
         self._progress.start(2.0, now=False)
         reactor.callLater(self.grace, self._stop_now, f"still running after {self.grace:.0f} s")
         self.process.stop()
+
+    def _stop_reading(self) -> None:
+        """Attachment files not read yet wait for the next run (a crawl may be reading them at its end)."""
+        try:
+            run = self.crawler.get_extension(ArchiveRun)
+        except RuntimeError:  # still starting: nothing is read yet
+            return
+        if run is not None:
+            run.stop_reading()
 
     def _report(self) -> None:
         self._waited += 2.0
@@ -166,11 +182,13 @@ def _captured_nothing(layout: ArchiveLayout) -> bool:
 
 
 def run_crawl(start_urls: Iterable[str], settings: Settings,
-              portals: Mapping[str, str] | None = None) -> CrawlResult:
+              portals: Mapping[str, str] | None = None, spider_args: Mapping[str, Any] | None = None,
+              progress: CrawlProgress | None = None) -> CrawlResult:
     """Crawl the columns at ``start_urls`` into ``settings['ARCHIVE_PATH']`` (blocks).
 
     ``portals`` maps each host of the crawl to its portal's name (default: each host its own
-    portal); every portal gets its verdict in ``portal_runs``.
+    portal); every portal gets its verdict in ``portal_runs``. ``spider_args`` go to the
+    spider (``sample``); ``progress`` is shown while the crawl runs (a terminal).
 
     Raises :class:`archive.lock.ArchiveBusy` at once when another crawl holds the archive, and
     :class:`archive.schema.ArchiveError` when the path cannot be an archive. An archive this
@@ -188,21 +206,24 @@ def run_crawl(start_urls: Iterable[str], settings: Settings,
             record_portal_hosts(db, portals)  # before any row is stored: each row gets its portal
             db.close()
             settings.set("ARCHIVE_PATH", str(layout.db), priority="cmdline")
-            process = CrawlerProcess(settings)
-            quiet_network_tracebacks()
-            crawler = process.create_crawler(ColumnSpider)
-            stop = StopWhenTold(process, crawler, settings.getfloat("STOP_TIMEOUT"))
-            stop.install()
-            # Records below the log level are not even made: Scrapy leaves the root logger at
-            # NOTSET, so every DEBUG line ("Scraped from" with its whole item among them) would be
-            # built, made inert, and then dropped by the handler it installs as the crawl starts.
-            crawler.signals.connect(lambda: logging.root.setLevel(settings.get("LOG_LEVEL")),
-                                    signal=signals.engine_started, weak=False)
-            process.crawl(crawler, start_urls=list(start_urls))  # installs the reactor
-            from twisted.internet import reactor
+            with progress or nullcontext():  # before Scrapy's log handler, which then writes through it
+                process = CrawlerProcess(settings)
+                quiet_network_tracebacks()
+                crawler = process.create_crawler(ColumnSpider)
+                stop = StopWhenTold(process, crawler, settings.getfloat("STOP_TIMEOUT"))
+                stop.install()
+                # Records below the log level are not even made: Scrapy leaves the root logger at
+                # NOTSET, so every DEBUG line would be built, made inert, and then dropped by the
+                # handler it installs as the crawl starts.
+                crawler.signals.connect(lambda: logging.root.setLevel(settings.get("LOG_LEVEL")),
+                                        signal=signals.engine_started, weak=False)
+                process.crawl(crawler, start_urls=list(start_urls), **dict(spider_args or {}))  # installs the reactor
+                from twisted.internet import reactor
 
-            reactor.addSystemEventTrigger("after", "startup", stop.reactor_started)
-            process.start(install_signal_handlers=False)
+                reactor.addSystemEventTrigger("after", "startup", stop.reactor_started)
+                if progress is not None:
+                    progress.follow(crawler)
+                process.start(install_signal_handlers=False)
             if crawler.crawling or crawler.engine is not None:  # the crawl started
                 run = crawler.get_extension(ArchiveRun)
             if run is not None:
@@ -227,3 +248,36 @@ def run_crawl(start_urls: Iterable[str], settings: Settings,
             record_portal_runs(db, result.run_id, result.portals)
             db.close()
         return result
+
+
+def _unhealthy(result: CrawlResult) -> str:
+    """The one-line reason of an unhealthy run; with several portals, each bad one named."""
+    bad = result.unhealthy_portals
+    if len(result.portals) > 1 and bad:
+        return "unhealthy sites: " + "; ".join(
+            f"{portal} ({'; '.join(problems)})" for portal, problems in bad.items())
+    return "; ".join(result.problems) or f"run {result.outcome}"
+
+
+def crawl_and_report(plan: CrawlPlan, settings: Settings, spider_args: Mapping[str, Any] | None = None,
+                     progress: CrawlProgress | None = None) -> None:
+    """Check what can be checked before Scrapy starts, crawl, print the summary; raise
+    :class:`CommandError` (one line, its exit code) for bad input and unhealthy runs."""
+    # Portals crawl side by side, each host at its own pace: room for all of them at once.
+    side_by_side = len(set(plan.portals.values())) * settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+    settings.set("CONCURRENT_REQUESTS", max(settings.getint("CONCURRENT_REQUESTS"), side_by_side), "project")
+    try:
+        mode = render_mode(settings)
+    except ValueError as error:
+        raise CommandError(str(error), exit_code=2) from None
+    configured = settings.get("CHROMIUM_PATH") or None
+    if mode == "always" and find_chromium(configured) is None:
+        raise CommandError(f"--render always needs a browser, but {missing_reason(configured)}: {INSTALL_HINT}", 1)
+    refuse_non_archive(settings.get("ARCHIVE_PATH"))  # one line, before Scrapy starts; file untouched
+    result = run_crawl(plan.start_urls, settings, plan.portals, spider_args, progress)  # busy: ArchiveBusy
+    print(inert(result.summary(), lines=True))
+    if result.outcome == "interrupted":
+        raise CommandError("interrupted: the run was stopped and recorded as interrupted", 130)
+    if not result.healthy:
+        raise CommandError(_unhealthy(result), exit_code=1)
+

@@ -7,6 +7,8 @@ Every value here can be overridden per run with ``python -m crawler crawl -s NAM
 BOT_NAME = "zwdc-archive"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+#: ``scrapy crawl column`` crawls as ``python -m crawler crawl`` does (the archive, the verdict).
+COMMANDS_MODULE = "crawler.scrapy_commands"
 
 #: Who we are, and where to complain: portals' webmasters read their logs.
 USER_AGENT = (
@@ -43,6 +45,13 @@ DOWNLOAD_MAXSIZE = 50 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
 #: Attachments larger than this are not downloaded (recorded as a failure instead).
 ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
+#: Read the text of attachment files during the crawl (in a thread beside the fetching; the
+#: crawl ends once they are read). False leaves them for ``python -m crawler ingest``, which
+#: reads every file still without text.
+ATTACHMENT_TEXT = True
+#: Read scanned PDFs and images with Tesseract (``crawl --ocr``): seconds a page, so off by
+#: default; text layers, Word, WPS and spreadsheets are always read.
+ATTACHMENT_OCR = False
 
 # --- Components ---------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
@@ -95,11 +104,14 @@ CRAWL_FULL = False
 #: Ceiling on list pages read per column: an endless or looping pager is stopped there and
 #: reported as a problem of the column (a page repeating earlier entries stops it sooner).
 LIST_PAGES_MAX = 1000
-#: Per-portal overrides for when detection gets a portal wrong (``spiders/profiles.py``);
-#: a missing file is no profile.
-SITE_PROFILES = "profiles.toml"
+#: A registry file (``crawl --sites PATH``) adding portals to the shipped ``sites.toml``.
+SITES_FILE = None
+#: host -> its portal's profile: overrides for when detection gets a portal wrong (list
+#: container, entry link pattern, pager template, body container, label synonyms, render mode).
+#: Filled from the registry by the commands (``crawler/sites.py``); empty: detection decides.
+PORTAL_PROFILES: dict[str, dict] = {}
 
-# --- JavaScript-built lists (spiders/rendering.py, spiders/browser.py) ------------------
+# --- JavaScript-built lists (spiders/rendering.py, crawler/browser.py) ------------------
 #: ``auto``: a list page showing no bulletin of its column but carrying scripts is fetched
 #: again through Chromium (scrapy-playwright), and so are that column's later list pages;
 #: ``always``: every list page through Chromium; ``never``: plain Scrapy only (such a column
@@ -127,4 +139,6 @@ LOG_LEVEL = "INFO"
 #: Dropped items logged by their reason only (a bulletin item carries the whole page).
 LOG_FORMATTER = "crawler.logs.ReasonOnlyLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
+#: Feeds get bulletins (spiders.items.Bulletin); in CSV a list (attachments) is its JSON text.
+FEED_EXPORTERS = {"csv": "crawler.feeds.BulletinCsvExporter"}
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

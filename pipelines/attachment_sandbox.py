@@ -69,6 +69,16 @@ class AttachmentReader:
         self._stop_server()
         shutil.rmtree(self._profile, ignore_errors=True)
 
+    def abort(self) -> None:
+        """From another thread: end the read in flight at once (its answer: the reader stopped).
+
+        The server is killed, not its pipes closed: the waiting reader then sees the end of the
+        pipe instead of waiting out the time limit. The next read starts a new server.
+        """
+        server = self._server
+        if server is not None and server.poll() is None:
+            server.kill()
+
     def read(self, data: bytes, name: str = "", content_type: str = "") -> AttachmentText:
         """The text of one file; what stopped it (a limit, a crash, a timeout) in ``error``."""
         job = {"data": data, "name": name, "content_type": content_type, "ocr": self.ocr,

@@ -17,7 +17,7 @@ reads attachments as it reads bodies.
   joined again, headers/footers repeated on the pages and page numbers dropped. Pages with
   no text layer but an image are OCR'd (``ocr=True``) with Tesseract's ``chi_sim``.
 * DOCX (python-docx): paragraphs and tables in document order.
-* DOC/WPS: ``antiword`` when the document has no table, else LibreOffice (to DOCX).
+* DOC/WPS: ``antiword``; LibreOffice (to DOCX) when antiword cannot read it or its tables come out ragged.
 * XLSX (openpyxl), XLS/ET (xlrd, LibreOffice when xlrd cannot): every sheet, rows of cells.
 * Images (PNG, JPEG, TIFF, BMP, GIF): OCR.
 """
@@ -40,7 +40,7 @@ from typing import Any
 from pipelines.text import normalize_line
 
 #: Bumped whenever the text produced for the same bytes changes (so old rows can be redone).
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 #: Zip members (DOCX/XLSX) may not unpack to more than this in all, nor one member beyond
 #: ``_BOMB_MEMBER`` at a ratio over ``_BOMB_RATIO``: that is a zip bomb, not an office file.
@@ -55,7 +55,7 @@ TOOL_TIMEOUT = 120
 
 #: One line naming the Debian package, for each external tool that is missing.
 MISSING = {
-    "soffice": "LibreOffice is not installed, .doc/.wps/.et files with tables are not read: "
+    "soffice": "LibreOffice is not installed, .doc/.wps files antiword cannot read, .rtf/.odt and some .et files are not read: "
                "apt-get install libreoffice-writer-nogui libreoffice-calc-nogui",
     "tesseract": "Tesseract with Simplified Chinese is not installed, scanned files are not read: "
                  "apt-get install tesseract-ocr-chi-sim",
@@ -87,6 +87,7 @@ class AttachmentText:
     error: str | None = None
     tables: list[list[list[str]]] = field(default_factory=list)
     ocr_confidence: float | None = None  # mean Tesseract word confidence, 0–100, by characters
+    needs_ocr: bool = False  # scanned pages or an image left unread because OCR was off
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -262,6 +263,7 @@ def _pdf(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
     if scanned:
         if not ocr:
             result.error = f"{len(scanned)} of {result.pages} pages are scanned images without text: OCR is off (--ocr)"
+            result.needs_ocr = True
         elif tools.tesseract is None:
             result.error = MISSING["tesseract"]
         else:
@@ -429,6 +431,7 @@ def _tesseract(image: bytes, tools: Tools) -> tuple[list[str], float]:
 
 def _image(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
     if not ocr:
+        result.needs_ocr = True
         raise ExtractionError("an image: OCR is off (--ocr)")
     if tools.tesseract is None:
         raise ExtractionError(MISSING["tesseract"])
@@ -501,22 +504,27 @@ def _docx_rows(table: Any) -> list[list[str]]:
 
 
 def _doc(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
-    """antiword when the document has no table (fast); LibreOffice to DOCX for tables."""
-    text = None
+    """antiword (milliseconds); LibreOffice to DOCX (seconds: it starts for every file) when
+    antiword cannot read the file or its tables come out ragged (rows of other widths than the
+    table's first, merged rows of one cell aside)."""
     if tools.antiword:
         try:
             text = _run([tools.antiword, "-w", "0", "-m", "UTF-8.txt", "-"], data).decode("utf-8", "replace")
         except ExtractionError:
             text = None
-    has_table = text is not None and any(line.startswith("|") for line in text.splitlines())
-    if text is not None and (not has_table or tools.soffice is None):
-        lines, tables = _antiword_lines(text)
-        result.text, result.tables, result.text_method = "\n".join(lines), tables, "antiword"
-        return
+        if text is not None:
+            lines, tables = _antiword_lines(text)
+            if tools.soffice is None or not any(_ragged(table) for table in tables):
+                result.text, result.tables, result.text_method = "\n".join(lines), tables, "antiword"
+                return
     if tools.soffice is None:
         raise ExtractionError(MISSING["soffice"])
     _docx(_libreoffice(data, "doc", "docx", tools), result, ocr, tools)
     result.text_method = "libreoffice"
+
+
+def _ragged(table: list[list[str]]) -> bool:
+    return any(len(row) not in (1, len(table[0])) for row in table)
 
 
 def _antiword_lines(text: str) -> tuple[list[str], list[list[list[str]]]]:

@@ -1,5 +1,8 @@
 """The article body as plain lines: known containers first, trafilatura for the rest.
 
+A portal that detection reads wrong can name its body container (a site profile's
+``body_container``, passed in by the caller): it is tried before everything else.
+
 Whatever finds the container, the text itself always comes from
 :func:`pipelines.text.element_lines`, so every extractor keeps every character the same way.
 """
@@ -9,6 +12,7 @@ import copy
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import trafilatura
@@ -82,12 +86,23 @@ _CONTAINER_SELECTORS = tuple((css, CSSSelector(css, translator="html"), re.sub(r
                              for css in KNOWN_CONTAINERS)
 
 
-def _known_container(tree: _Element, source: str | None = None) -> tuple[str, _Element] | None:
-    """The first known container with text; ``source`` (the page's HTML) spares the selectors
-    whose name it does not contain a walk over the tree."""
+@lru_cache(maxsize=64)
+def _selector(css: str) -> CSSSelector:
+    """A profile's container selector, compiled once per run (checked when the profile is read)."""
+    return CSSSelector(css, translator="html")
+
+
+def _known_container(tree: _Element, override: str | None = None,
+                     source: str | None = None) -> tuple[str, _Element] | None:
+    """The largest non-empty match of the override, else of the first known container that has one.
+
+    ``source`` (the page's HTML) spares the known selectors whose name it does not contain a walk
+    over the tree.
+    """
     folded = source.lower() if source is not None else None
-    for selector, select, name in _CONTAINER_SELECTORS:
-        if folded is not None and name not in folded:
+    selectors = (((override, _selector(override), ""),) if override else ()) + _CONTAINER_SELECTORS
+    for selector, select, name in selectors:
+        if name and folded is not None and name not in folded:
             continue
         matches = [el for el in select(tree) if _text_length(el) > 0]
         if matches:
@@ -162,10 +177,13 @@ def _locate(tree: _Element, paragraphs: list[str]) -> _Element | None:
     return best[1] if best else None
 
 
-def extract_body(tree: _Element, source: str | None = None) -> Body:
-    """The body of a bulletin page, or an empty one when the page has none (``source``: the
-    HTML the tree was parsed from, which makes finding a known container cheaper)."""
-    known = _known_container(tree, source)
+def extract_body(tree: _Element, container: str | None = None, source: str | None = None) -> Body:
+    """The body of a bulletin page, or an empty one when the page has none.
+
+    ``container``: a CSS selector of the body (a site profile's), tried first; ``source``: the
+    HTML the tree was parsed from, which makes finding a known container cheaper.
+    """
+    known = _known_container(tree, container, source)
     if known:
         selector, element = known
         lines = element_lines(element, frozenset(_attachment_blocks(element)))

@@ -1,11 +1,15 @@
 """A bulletin page (bytes + URL) to a :class:`BulletinRecord`: the pure extraction step.
 
 Used by ingest (:mod:`crawler.ingest`) over stored captures, during a crawl, after it and by
-``reprocess``, so every path gives the same record for the same bytes.
+``reprocess``, so every path gives the same record for the same bytes (and the same
+:class:`Hints`: a site profile's body container and label synonyms, for the portals detection
+reads wrong).
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from lxml.etree import _Element
@@ -13,7 +17,7 @@ from lxml.etree import _Element
 from pipelines.body import ATTACHMENT_EXTENSIONS, extract_body, is_attachment_href
 from pipelines.challenges import script_only
 from pipelines.dates import parse_date
-from pipelines.metadata import parse_metadata
+from pipelines.metadata import ExtraLabels, extra_labels, parse_metadata
 from pipelines.records import Attachment, BulletinRecord, Page
 from pipelines.text import (
     MAX_DEPTH,
@@ -31,6 +35,26 @@ _DATE_META = ("PubDate", "pubdate", "publishdate", "firstpublishedtime", "Publis
 #: Fields only the metadata block carries (an info bar also shows 来源 and 发布时间).
 BLOCK_FIELDS = frozenset({"index_no", "doc_no", "category", "validity"})
 _TITLE_SUFFIX = re.compile(r"\s*(?:[_|｜]|--|——|-\s).*$")
+
+
+@dataclass(frozen=True)
+class Hints:
+    """A portal's overrides of extraction (its site profile): where the body is, its labels."""
+
+    #: CSS selector of the body container, tried before the known ones and trafilatura.
+    body_container: str | None = None
+    #: Label synonyms of its own, per field (:func:`pipelines.metadata.extra_labels`).
+    labels: ExtraLabels = ()
+
+    @classmethod
+    def make(cls, body_container: str | None = None,
+             labels: Mapping[str, Sequence[str]] | None = None) -> "Hints":
+        """From a profile's values; ``ValueError`` for a label field that does not exist."""
+        return cls(body_container or None, extra_labels(labels))
+
+
+#: No overrides: detection decides.
+NO_HINTS = Hints()
 
 
 def _meta(tree: _Element, names: tuple[str, ...]) -> str:
@@ -110,20 +134,21 @@ def attachment_urls(page: Page) -> list[str]:
     return [attachment.url for attachment in found]
 
 
-def extract_record(page: Page) -> BulletinRecord:
+def extract_record(page: Page, hints: Hints = NO_HINTS) -> BulletinRecord:
     """Read every field of the ``bulletins`` row from a fetched page.
 
     A document split over several pages (``page.parts``) is one record: metadata and title
     from the first page, the body of every page in order, the attachments of all of them.
+    ``hints``: the portal's profile, when detection needs one.
     """
     decoded = decode_html(page.body, page.headers.get("Content-Type"))
     tree, flattened = parse_html_checked(decoded.text)
     # Every element's Python proxy made once and kept while the page is read: lxml otherwise
     # makes (and looks up the class of) a new one at each of the several walks over the tree.
     elements = list(tree.iter())  # noqa: F841
-    body = extract_body(tree, decoded.text)
+    body = extract_body(tree, hints.body_container, decoded.text)
     skip = frozenset([body.element]) if body.element is not None else frozenset()
-    metadata = parse_metadata(element_lines(tree, skip))
+    metadata = parse_metadata(element_lines(tree, skip), hints.labels)
     base_url = page.source_url or page.url
 
     title = metadata.get("title") or _meta(tree, _TITLE_META) or _heading_title(tree, body.element)
@@ -136,7 +161,7 @@ def extract_record(page: Page) -> BulletinRecord:
     attachments = _attachments(tree, base_url)
     for part in page.parts:
         part_tree = _parse(part.body, part.headers)
-        lines = lines + _without_title(extract_body(part_tree).lines, title)
+        lines = lines + _without_title(extract_body(part_tree, hints.body_container).lines, title)
         attachments = _merge_attachments(attachments, _attachments(part_tree, part.url))
     return BulletinRecord(
         url=page.url,

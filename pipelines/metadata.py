@@ -3,12 +3,16 @@
 Portals lay the block out as ``li`` lists, two-pairs-per-row tables or ``p > span`` pairs,
 and word the labels in many ways. The page is first rendered to lines of tab-separated cells
 (:func:`pipelines.text.element_lines`); labels are then matched as *families* of synonyms,
-with any spacing between their characters and with or without a colon.
+with any spacing between their characters and with or without a colon. A portal wording a
+label in a way no family knows can add its synonyms (a site profile's ``labels``, passed in
+by the caller): they join the field's strongest tier.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: field -> label synonyms, strongest first. A later tier only counts when no earlier
 #: tier of the same field is on the page (``来源`` is a weaker publisher than ``发布机构``).
@@ -38,18 +42,41 @@ def _spaced(label: str) -> str:
     return _GAP.join(re.escape(char) for char in label)
 
 
-_LABEL_RANK: dict[str, tuple[str, int]] = {
-    label: (field, tier)
-    for field, tiers in LABEL_FAMILIES.items()
-    for tier, labels in enumerate(tiers)
-    for label in labels
-}
-_ALTERNATION = "|".join(_spaced(label) for label in sorted(_LABEL_RANK, key=len, reverse=True))
-#: A label at the start of a segment, with its colon if any.
-_LEADING_LABEL = re.compile(rf"{_GAP}(?P<label>{_ALTERNATION}){_GAP}(?P<colon>{_COLON})?{_GAP}")
-#: A label inside a segment only counts with a colon after it (``索引号:X文号:Y``).
-_INLINE_LABEL = re.compile(rf"(?P<label>{_ALTERNATION}){_GAP}{_COLON}")
 _SPACES = re.compile(r"[\s\u3000\xa0]+")
+#: Extra synonyms, as :func:`parse_metadata` takes them in a hashable form.
+ExtraLabels = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """The label patterns of one set of synonyms (the families, plus a profile's extras)."""
+
+    rank: dict[str, tuple[str, int]]
+    #: A label at the start of a segment, with its colon if any.
+    leading: re.Pattern[str]
+    #: A label inside a segment only counts with a colon after it (``索引号:X文号:Y``).
+    inline: re.Pattern[str]
+
+
+@lru_cache(maxsize=32)
+def _labels(extra: ExtraLabels = ()) -> _Labels:
+    rank = {label: (field, tier) for field, tiers in LABEL_FAMILIES.items()
+            for tier, labels in enumerate(tiers) for label in labels}
+    rank.update({_SPACES.sub("", label): (field, 0) for field, labels in extra for label in labels if label.strip()})
+    alternation = "|".join(_spaced(label) for label in sorted(rank, key=len, reverse=True))
+    return _Labels(rank, re.compile(rf"{_GAP}(?P<label>{alternation}){_GAP}(?P<colon>{_COLON})?{_GAP}"),
+                   re.compile(rf"(?P<label>{alternation}){_GAP}{_COLON}"))
+
+
+def extra_labels(labels: Mapping[str, Sequence[str]] | None) -> ExtraLabels:
+    """A profile's ``{field: [label, …]}`` in the hashable form :func:`parse_metadata` takes.
+
+    Raises ``ValueError`` naming a field that is not one of :data:`LABEL_FAMILIES`.
+    """
+    unknown = sorted(set(labels or {}) - set(LABEL_FAMILIES))
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r} (fields: {', '.join(LABEL_FAMILIES)})")
+    return tuple(sorted((field, tuple(values)) for field, values in (labels or {}).items()))
 
 
 @dataclass(frozen=True)
@@ -59,13 +86,9 @@ class _Found:
     value: str
 
 
-def _label_field(label_text: str) -> tuple[str, int]:
-    return _LABEL_RANK[_SPACES.sub("", label_text)]
-
-
-def _leading_label(segment: str) -> re.Match[str] | None:
+def _leading_label(segment: str, labels: _Labels) -> re.Match[str] | None:
     """A label that opens the segment: followed by a colon, or the whole segment."""
-    match = _LEADING_LABEL.match(segment)
+    match = labels.leading.match(segment)
     if match and (match["colon"] or match.end() == len(segment)):
         return match
     return None
@@ -76,44 +99,46 @@ def _clean_value(value: str) -> str:
     return "" if value in EMPTY_VALUES else value
 
 
-def _split_pairs(segment: str) -> list[tuple[str, str]]:
+def _split_pairs(segment: str, labels: _Labels) -> list[tuple[str, str]]:
     """``索引号:X文号:Y`` -> [(索引号, X), (文号, Y)] for a segment opening with a label."""
     pairs: list[tuple[str, str]] = []
-    match = _leading_label(segment)
+    match = _leading_label(segment, labels)
     while match:
         rest = segment[match.end():]
-        following = _INLINE_LABEL.search(rest)
+        following = labels.inline.search(rest)
         value = rest[: following.start()] if following else rest
         pairs.append((match["label"], value))
         if not following:
             break
         segment = rest[following.start():]
-        match = _leading_label(segment)
+        match = _leading_label(segment, labels)
     return pairs
 
 
-def parse_metadata(lines: list[str]) -> dict[str, str]:
+def parse_metadata(lines: list[str], extra: ExtraLabels = ()) -> dict[str, str]:
     """Labelled values found in ``lines`` (tab-separated cells), one per field.
 
     The first occurrence of the strongest tier wins. A label standing alone (its own cell
     or line) takes the next segment as its value, unless that segment is itself a label.
+    ``extra``: a portal's own synonyms (:func:`extra_labels`), in the strongest tier.
     """
+    labels = _labels(extra)
     segments = [cell for line in lines for cell in line.split("\t")]
     found: list[_Found] = []
     index = 0
     while index < len(segments):
-        pairs = _split_pairs(segments[index])
+        pairs = _split_pairs(segments[index], labels)
         index += 1
         if not pairs:
             continue
         last_label, last_value = pairs[-1]
         if len(pairs) == 1 and not last_value.strip() and index < len(segments):
             following = segments[index]
-            if not _leading_label(following):
+            if not _leading_label(following, labels):
                 pairs[-1] = (last_label, following)
                 index += 1
         for label, value in pairs:
-            field, tier = _label_field(label)
+            field, tier = labels.rank[_SPACES.sub("", label)]
             found.append(_Found(field, tier, _clean_value(value)))
     result: dict[str, str] = {}
     for field in LABEL_FAMILIES:

@@ -12,6 +12,13 @@ seen for the first time, or any column after a run that did not finish, is walke
 
 Full (``CRAWL_FULL``): every list page, and every archived bulletin of the column is
 re-validated with a conditional request; 404/410 or absence from every list marks it missing.
+
+Sample (``-a sample=N``, ``crawl --sample N``, as Kingfisher Collect's spiders take it): at
+most N bulletins per column, its list pages read one after another until N are requested.
+
+Arguments as Scrapy's own commands pass them: ``-a start_url=URL``, ``-a start_urls=A,B``,
+``-a sample=N``. A portal's site profile (setting ``PORTAL_PROFILES``, filled from the
+registry) overrides the list container, the entry link pattern and the pager's page names.
 """
 from __future__ import annotations
 
@@ -27,8 +34,6 @@ from twisted.python.failure import Failure
 
 from spiders.browser import configure as configure_rendering
 from spiders.items import BulletinPage
-from spiders.profiles import DEFAULT_PROFILE, NO_PROFILE, SiteProfile, profile_for
-from pipelines.bulletin import NOT_A_BULLETIN
 from pipelines.challenges import challenge_reason, status_challenge
 from pipelines.dates import utc_now
 from pipelines.records import PagePart
@@ -36,7 +41,7 @@ from pipelines.text import parse_html
 from pipelines.urls import canonical_url, column_of, netloc_of
 from spiders.archive import CrawlArchive
 from spiders.listing import ListHint, read_list
-from spiders.pagination import Pager, document_parts, read_pager
+from spiders.pagination import Pager, document_parts, read_pager, templated_pager
 from spiders.rendering import (
     NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
 )
@@ -59,14 +64,35 @@ def _content_type(response: Response) -> str | None:
     return value.decode("latin-1") if value else None
 
 
+def sample_size(value: int | str | None) -> int:
+    """``-a sample=N`` as a number of bulletins per column (0: no sample)."""
+    if value in (None, "", 0):
+        return 0
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if size < 1:
+        raise ValueError(f"sample must be a whole number of bulletins (>= 1), not {value!r}")
+    return size
+
+
 class ColumnSpider(scrapy.Spider):
     name = "column"
 
-    def __init__(self, start_urls: Iterable[str] | str | None = None, **kwargs: Any):
+    def __init__(self, start_urls: Iterable[str] | str | None = None, start_url: str | None = None,
+                 sample: int | str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         if isinstance(start_urls, str):
-            start_urls = [u for u in start_urls.split(",") if u]
-        self.start_urls = list(start_urls or DEFAULT_PROFILE.start_urls)
+            start_urls = start_urls.split(",")
+        urls = [url.strip() for url in [start_url or "", *(start_urls or [])]]
+        self.start_urls = list(dict.fromkeys(url for url in urls if url))
+        if not self.start_urls:
+            raise ValueError("no start URL: give -a start_url=URL (or -a start_urls=URL,URL)")
+        #: bulletins per column in a sample run (0: every bulletin).
+        self.sample = sample_size(sample)
+        #: start URL -> bulletins requested in its column (counted in a sample run).
+        self._sampled: dict[str, int] = {}
         self.portal_hosts: set[str] = {netloc_of(url) for url in self.start_urls}
         #: start URL -> "ok" or why it failed (read by the health check).
         self.start_outcomes: dict[str, str] = {}
@@ -92,9 +118,8 @@ class ColumnSpider(scrapy.Spider):
         #: lists read from an endpoint: per start URL, the endpoint and its first page number.
         self._api_endpoints: dict[str, ApiEndpoint] = {}
         self._api_first: dict[str, int] = {}
-        #: a site profile's overrides for the portal (``SITE_PROFILES``), if any.
-        self.profile: SiteProfile = NO_PROFILE
-        self.list_hint = ListHint()
+        #: host -> its portal's profile (``PORTAL_PROFILES``): overrides of detection.
+        self.profiles: dict[str, dict[str, Any]] = {}
         #: The archive crawled into, handed over when the spider opens (see :mod:`spiders.archive`).
         self.archive: CrawlArchive | None = None
 
@@ -109,9 +134,7 @@ class ColumnSpider(scrapy.Spider):
         spider.portal_hosts.update(h.lower() for h in crawler.settings.getlist("PORTAL_EXTRA_HOSTS"))
         spider.full = crawler.settings.getbool("CRAWL_FULL")
         spider.rendering = Rendering(spider, crawler)
-        spider.profile = profile_for(spider.start_urls, crawler.settings)
-        spider.list_hint = ListHint(spider.profile.list_container, spider.profile.entry_link)
-        crawler.signals.connect(spider.item_refused, signal=signals.item_dropped)
+        spider.profiles = crawler.settings.getdict("PORTAL_PROFILES")
         crawler.signals.connect(spider.idle, signal=signals.spider_idle)
         crawler.signals.connect(spider.start_taken, signal=signals.request_dropped)
         return spider
@@ -146,6 +169,10 @@ class ColumnSpider(scrapy.Spider):
     def is_portal_url(self, url: str) -> bool:
         return netloc_of(url) in self.portal_hosts
 
+    def _profile(self, walk: ColumnWalk) -> dict[str, Any]:
+        """The profile of the column's portal (empty: detection decides)."""
+        return self.profiles.get(netloc_of(walk.start_url)) or {}
+
     def _known_in(self, column: str) -> list[str]:
         """Archived bulletins listed in ``column`` (indexed once per run: asked on every list page)."""
         return self._known_by_column.get(column, [])
@@ -177,6 +204,8 @@ class ColumnSpider(scrapy.Spider):
         meta: dict[str, Any] = {"page_kind": "list", **({"start_url": url} if start else {})}
         if probe:
             meta.update(probe=True, handle_httpstatus_list=[404, 410])
+        elif not start and self._profile(walk).get("pager") and not walk.report["announced"]:
+            meta.update(template_end=True, handle_httpstatus_list=[404, 410])  # the end of the column
         browser = self.rendering.browser_for(walk.column) if rendered is None else rendered
         if browser:
             meta.update(self.rendering.browser_meta(walk.column))
@@ -215,7 +244,8 @@ class ColumnSpider(scrapy.Spider):
 
     # --- list pages -----------------------------------------------------------------
     def _walks_all(self, walk: ColumnWalk) -> bool:
-        return self.walk_all or not self._known_in(walk.column)
+        """Every list page at once (a whole walk), or one after another (incremental, sample)."""
+        return not self.sample and (self.walk_all or not self._known_in(walk.column))
 
     def parse_list(self, response: Response, start_url: str) -> Iterable[Any]:
         """Read a list page: its entries (by structure, or the data its scripts carry), its
@@ -233,10 +263,15 @@ class ColumnSpider(scrapy.Spider):
         if response.meta.get("probe") and response.status >= 400:
             yield from self._wrong_guess(walk, response.url, f"HTTP {response.status}")
             return
+        if response.meta.get("template_end") and response.status >= 400:
+            self.logger.info("the column ends before %s (HTTP %s)", response.url, response.status)
+            return
         if response.meta.get("start_url"):
             self.start_outcomes[start_url] = "ok"
         tree = parse_html(response.text if isinstance(response, TextResponse) else "")
-        reading = read_list(tree, response.url, walk.column, self.list_hint)
+        profile = self._profile(walk)
+        reading = read_list(tree, response.url, walk.column,
+                            ListHint(profile.get("list_container"), profile.get("entry_link")))
         entries, embedded = reading.entries, embedded_list(tree, response.url, walk.column)
         if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
             entries = embedded.entries  # the data the page carries is its list
@@ -267,15 +302,18 @@ class ColumnSpider(scrapy.Spider):
         if not links:
             self.logger.warning("list page lists no bulletins: %s", response.url)
         pager = read_pager(tree, response.url, walk.column)
+        if profile.get("pager"):
+            pager = templated_pager(pager, walk.start_url, profile["pager"], response.url)
         walk.saw_pager(pager)
         new = [url for url in fresh if url not in self.known and url not in self.forbidden_before]
-        if self._walks_all(walk) or new:
+        bulletins = list(self._bulletin_requests(fresh, response.url, walk))  # a sample may end the walk
+        if (self._walks_all(walk) or new) and not walk.stopped:
             if embedded is not None:
                 yield from self._embedded_further_pages(response, tree, walk, embedded)
             elif pager.kind == "none" and response.meta.get("start_url"):
                 yield from self._endpoint_beside(response, tree, walk)
             yield from self._further_pages(response.url, pager, walk)
-        yield from self._bulletin_requests(fresh, response.url, walk)
+        yield from bulletins
 
     def _further_pages(self, page_url: str, pager: Pager, walk: ColumnWalk) -> Iterable[scrapy.Request]:
         """The next list page (incremental) or every further one (a whole walk), each once."""
@@ -318,6 +356,13 @@ class ColumnSpider(scrapy.Spider):
                 walk.report["known"] += 1
                 if not self.full:
                     continue
+            if self.sample:
+                taken = self._sampled.get(walk.start_url, 0)
+                if taken >= self.sample:
+                    break
+                self._sampled[walk.start_url] = taken + 1
+                if taken + 1 == self.sample:
+                    walk.stop(f"sample of {self.sample} bulletins taken")
             self._list_owner.setdefault(list_url, walk.start_url)
             yield self._bulletin_request(url, list_url)
 
@@ -417,11 +462,12 @@ class ColumnSpider(scrapy.Spider):
         self.column_links[walk.column] = self.column_links.get(walk.column, 0) + len(fresh)
         stats.inc_value("column/bulletin_links", len(fresh))
         new = [url for url in fresh if url not in self.known and url not in self.forbidden_before]
+        bulletins = list(self._bulletin_requests(fresh, list_url, walk))  # a sample may end the walk
         more = count is None or page - first + 1 < count
         if endpoint.paged and more and (self._walks_all(walk) or new) and page - first + 1 < MAX_API_PAGES:
             if walk.may_request(f"{endpoint.describe()}#{page + 1}"):
                 yield self._api_request(walk, list_url, page + 1)
-        yield from self._bulletin_requests(fresh, list_url, walk)
+        yield from bulletins
 
     def _on_portal(self, url: str) -> bool:
         if self.is_portal_url(url):
@@ -446,12 +492,6 @@ class ColumnSpider(scrapy.Spider):
                 walk.report["bulletins"] += outcomes.get("stored", 0)
                 walk.report["not_bulletins"] += outcomes.get("not_bulletin", 0)
                 walk.report["bulletins_failed"] += outcomes.get("refused", 0)
-
-    def item_refused(self, item: Any, exception: BaseException) -> None:
-        walk = self._walk_of(getattr(item, "list_url", ""))
-        if walk is not None:
-            key = "not_bulletins" if str(exception).startswith(NOT_A_BULLETIN) else "bulletins_failed"
-            walk.report[key] += 1
 
     # --- bulletin pages -------------------------------------------------------------
     async def parse_bulletin(self, response: Response, list_url: str) -> AsyncIterator[BulletinPage]:

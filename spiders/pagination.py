@@ -19,7 +19,8 @@ What a list page says about the column's other pages (:func:`read_pager`):
   how many pages it read of those announced.
 
 A long document split over several pages paginates the same way under its own name
-(:func:`document_parts`).
+(:func:`document_parts`). Where none of this reads a portal right, its site profile names the
+pages (``pager = "index_{n}.shtml"``, :func:`templated_pager`).
 """
 from __future__ import annotations
 
@@ -324,3 +325,40 @@ def document_parts(body: bytes, content_type: str | None, page_url: str) -> list
         if linked and linked[0] == name and 0 < linked[1] < MAX_DOCUMENT_PAGES and urljoin(url, "./") == folder:
             numbers.add(linked[1])
     return [urljoin(folder, f"{name}_{number}.{ext}") for number in sorted(numbers)]
+
+
+# --- a profile's pager template --------------------------------------------------------------
+#: Placeholders of a pager template: the page's number (2 for the second page), or one less.
+PAGE_PLACEHOLDERS = ("{n}", "{n-1}")
+
+
+def template_page(start_url: str, template: str, number: int) -> str:
+    """Page ``number`` of a column whose profile names its pages (page 1 is the start page)."""
+    if number <= 1:
+        return start_url
+    return urljoin(start_url, template.replace("{n-1}", str(number - 1)).replace("{n}", str(number)))
+
+
+def template_number(start_url: str, template: str, url: str) -> int | None:
+    """Which page of the template ``url`` is (1: the start page), or None."""
+    if url == start_url:
+        return 1
+    pattern = re.escape(urljoin(start_url, template))
+    for placeholder, offset in (("{n-1}", 1), ("{n}", 0)):
+        escaped = re.escape(placeholder)
+        if escaped in pattern:
+            match = re.fullmatch(pattern.replace(escaped, r"(\d+)"), url)
+            return int(match.group(1)) + offset if match else None
+    return None
+
+
+def templated_pager(pager: Pager, start_url: str, template: str, page_url: str) -> Pager:
+    """The pager as the template names it: pages 2 … N when the page announces N (every page
+    read), else the next page only (the column ends at the first page that is not there)."""
+    number = template_number(start_url, template, page_url) or 1
+    announced = pager.announced
+    links = tuple(template_page(start_url, template, k) for k in range(2, min(announced, MAX_PAGES) + 1)
+                  ) if announced else ()
+    following = template_page(start_url, template, number + 1) if not announced or number < announced else None
+    return Pager("template", announced, links, following)
+

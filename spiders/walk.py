@@ -91,7 +91,7 @@ class ColumnWalk:
     # --- bounded requests -------------------------------------------------------------
     def may_request(self, url: str) -> bool:
         """Whether ``url`` is a new list page within the cap (a cap reached is reported once)."""
-        if url in self.requested:
+        if url in self.requested or self.stopped:
             return False
         if len(self.requested) >= self.cap:
             if not self.report.get("capped"):
@@ -100,6 +100,14 @@ class ColumnWalk:
             return False
         self.requested[url] = None
         return True
+
+    def stop(self, why: str) -> None:
+        """No further list page, on purpose (a sample is taken): said in the report, no problem."""
+        self.report["stopped"] = why
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self.report.get("stopped"))
 
     # --- what was read ----------------------------------------------------------------
     def fresh(self, urls: list[str]) -> list[str]:

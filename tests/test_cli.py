@@ -1,7 +1,23 @@
-"""The command line's exit codes and one-line messages for bad input and failed crawls."""
+"""The command line's exit codes and one-line messages for bad input and failed crawls; what a
+crawl prints in cron and on a terminal, and the progress of the other long commands."""
 from __future__ import annotations
 
-from tests.conftest import crawl, run_cli
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+
+import pytest
+
+from tests.conftest import REPO, crawl, run_cli
+from tests.replica.server import ReplicaPortal
+
+#: The replica's pace lifted, the log level left to the command (FAST sets it).
+LIFTED = ("-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False")
 
 
 def assert_one_line_error(result, code: int, *words: str) -> None:
@@ -56,3 +72,89 @@ def test_a_refused_or_failed_crawl_leaves_nothing_behind(tmp_path):
     failed = crawl(tmp_path / "new.db", "http://127.0.0.1:9/zwdc/index.shtml", extra=("-s", "RETRY_TIMES=0"))
     assert_one_line_error(failed, 1, "start page failed")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.db"]
+
+
+# --- what a crawl prints: progress on a terminal, the summary and problems in cron -----------
+@pytest.fixture(scope="module")
+def small_portal():
+    """Two columns on different software, each over several list pages."""
+    with ReplicaPortal(per_family=24, seed=41, families=("xianning", "hanweb")) as replica:
+        yield replica
+
+
+def start_urls(replica) -> list[str]:
+    return [arg for column in replica.columns.values() for arg in ("--start-url", column.start_url)]
+
+
+def quick_crawl(replica, archive, *extra: str) -> subprocess.CompletedProcess:
+    """A crawl as cron runs it: no terminal, no log level given (the replica's pace lifted)."""
+    return run_cli("crawl", *start_urls(replica), "--archive", str(archive), *LIFTED, *extra)
+
+
+def on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """``python -m crawler ARGS`` with stderr on a pseudo-terminal: (status, stdout, what the terminal got)."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # 30 rows, 120 columns
+    process = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=terminal, env={**os.environ, "PYTHONPATH": str(REPO)})
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    stdout = process.stdout.read().decode()
+    return process.wait(timeout=120), stdout, shown.decode(errors="replace")
+
+
+def test_in_cron_a_crawl_prints_its_summary_and_nothing_else(small_portal, tmp_path):
+    first = quick_crawl(small_portal, tmp_path / "a.db")
+    again = quick_crawl(small_portal, tmp_path / "a.db")
+    assert first.returncode == 0 and again.returncode == 0, first.stderr[-2000:]
+    assert first.stderr == "" and again.stderr == ""  # no settings, no middlewares, no stats dump
+    assert first.stdout.startswith("run 1: ok;") and first.stdout.count("\n") == 2
+    assert "fields filled: index_no 48/48" in first.stdout
+    assert again.stdout.startswith("run 2: ok;") and "bulletins fetched: 0" in again.stdout
+    assert "fields filled" not in again.stdout and again.stdout.count("\n") == 1  # nothing new: nothing to fill
+
+
+def test_verbose_or_a_log_level_brings_scrapys_log_back(small_portal, tmp_path):
+    verbose = quick_crawl(small_portal, tmp_path / "a.db", "-v")
+    debug = quick_crawl(small_portal, tmp_path / "debug.db", "--log-level", "debug")
+    quiet = quick_crawl(small_portal, tmp_path / "a.db", "-s", "LOG_LEVEL=WARNING")  # as the Makefile says
+    assert verbose.returncode == debug.returncode == quiet.returncode == 0
+    assert "[scrapy.core.engine] INFO: Spider opened" in verbose.stderr and "Dumping Scrapy stats" in verbose.stderr
+    assert "DEBUG: Crawled (200)" in debug.stderr and "DEBUG" not in verbose.stderr
+    assert "DEBUG: Scraped from <200 " in debug.stderr and "b'<" not in debug.stderr  # a page: its URL, not its bytes
+    assert quiet.stderr == ""
+    assert_one_line_error(run_cli("crawl", "-s", "LOG_LEVEL=LOUD", "--archive", str(tmp_path / "loud.db")),
+                          2, "bad LOG_LEVEL")
+
+
+def test_on_a_terminal_a_crawl_shows_its_progress_then_its_summary(small_portal, tmp_path):
+    status, stdout, shown = on_a_terminal("crawl", *start_urls(small_portal), "--archive", str(tmp_path / "a.db"),
+                                          *LIFTED, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
+    assert status == 0, shown[-2000:]
+    pages = sum(column.page_count for column in small_portal.columns.values())
+    assert re.search(rf"list pages \d+/{pages}", shown)  # read of those announced
+    assert re.search(r"bulletins \d+ \(\d+ new\)", shown) and "errors 0" in shown and re.search(r"[\d.]+/s", shown)
+    assert re.search(r"\d:\d\d:\d\d", shown)  # elapsed
+    assert stdout.startswith("run 1: ok;") and "bulletins fetched: 48 (new 48" in stdout
+    assert "Traceback" not in shown and "INFO" not in shown
+
+
+def test_other_commands_show_progress_on_a_terminal(small_portal, tmp_path):
+    archive = tmp_path / "a.db"
+    assert quick_crawl(small_portal, archive).returncode == 0
+    for args, unit in ((["reprocess"], "bulletin"), (["reindex"], "bulletins"),
+                       (["export", "--output", str(tmp_path / "x.csv")], "row"),
+                       (["merge", str(archive)], "capture"), (["ingest"], "capture")):
+        target = archive if args[0] != "merge" else tmp_path / "merged.db"
+        status, _stdout, shown = on_a_terminal(*args, "--archive", str(target))
+        assert status == 0, (args, shown[-1000:])
+        assert re.search(rf"\d+(/\d+)? ?\[?.*{unit}", shown), (args, shown[-1000:])

@@ -167,21 +167,90 @@ def test_probe_bad_input_is_one_line(argument, code):
 
 def test_a_site_profile_sets_detection_right_and_a_bad_one_is_one_line(tmp_path):
     """The escape hatch: a list detection cannot see (short titles in a side-nav block) is read
-    from the profile's container; a broken profiles file stops the crawl with one line."""
+    from the container its sites.toml entry names; a broken entry stops the crawl with one line."""
     with ReplicaPortal(per_family=3, seed=36, families=("xianning",)) as portal:
         truths = portal.columns["xianning"].bulletins
         links = "".join(f'<li><a href="{urlsplit(t["url"]).path}">第{i}期</a></li>' for i, t in enumerate(truths))
         portal.faults["/odd/index.html"] = serve(page(f'<div class="side-nav"><ul>{links}</ul></div>'))
         start = portal.base_url + "/odd/index.html"
         without = crawl(tmp_path / "none.db", start)
-        profiles = tmp_path / "profiles.toml"
-        profiles.write_text(f'[portal.odd]\nhosts = ["{portal.host}"]\nlist_container = "div.side-nav"\n', "utf-8")
-        with_profile = crawl(tmp_path / "odd.db", start, extra=("-s", f"SITE_PROFILES={profiles}"))
-        profiles.write_text('[portal.odd]\nlist_container = "div[[["\n', "utf-8")
-        broken = crawl(tmp_path / "broken.db", start, extra=("-s", f"SITE_PROFILES={profiles}"))
+        sites = tmp_path / "sites.toml"
+        entry = f'extends_shipped = false\n[sites.odd]\nregion = "测试市"\nstart_urls = ["{start}"]\n'
+        sites.write_text(entry + 'list_container = "div.side-nav"\n', "utf-8")
+        with_profile = crawl(tmp_path / "odd.db", start, extra=("--sites", str(sites)))
+        sites.write_text(entry + 'list_container = "div[[["\n', "utf-8")
+        broken = crawl(tmp_path / "broken.db", start, extra=("--sites", str(sites)))
     assert without.returncode == 1 and "yields no bulletin" in last_error(without)
     assert with_profile.returncode == 0, with_profile.stderr[-2000:]
     db = sqlite_utils.Database(tmp_path / "odd.db")
     assert {row["url"] for row in db["bulletins"].rows} == {t["url"] for t in truths}
-    assert broken.returncode == 2 and "list_container is not a valid CSS selector" in last_error(broken)
-    assert "Traceback" not in broken.stderr
+    assert {row["portal"] for row in db["bulletins"].rows} == {"odd"}
+    assert broken.returncode == 2 and "'list_container' is not a valid CSS selector" in last_error(broken)
+    assert "Traceback" not in broken.stderr and broken.stderr.count("\n") == 1
+
+
+#: A portal variant detection reads wrong: short body lines beside a long block of boilerplate
+#: prose (the fallback takes the whole page), labels in words no family knows (公文字号, 印发机关),
+#: and a second list page no link leads to (the page only says 共2页).
+ODD_BODY = ("一、关于推进重点项目建设", "市发改委牵头，已完成。", "二、关于优化营商环境",
+            "市政务服务局牵头，正在推进。", "三、关于民生实事", "市民政局牵头，已完成。")
+ODD_PROSE = "本网站是市人民政府门户网站，发布政府信息公开内容，欢迎社会各界监督并提出宝贵意见和建议，联系电话见页面底部说明。" * 2
+
+
+def odd_bulletin(number: int) -> dict:
+    return {"path": f"/odd/2024/art_{number}.html", "title": f"关于第{number}批督查事项落实情况的通报",
+            "published": f"2024-03-{number:02d}", "index_no": f"ODD-2024-{number:03d}",
+            "doc_no": f"督通〔2024〕{number}号", "publisher": "市政府督查室",
+            "body": "\n".join(f"{line}（第{number}批）" for line in ODD_BODY)}
+
+
+def odd_bulletin_page(truth: dict) -> bytes:
+    lines = "".join(f"<span>{line}</span><br>" for line in truth["body"].split("\n"))
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{truth["title"]}</title></head><body>'
+            f'<div class="top">首页 | 政务公开</div><table class="meta"><tr><td>索引号：</td><td>{truth["index_no"]}</td>'
+            f'<td>公文字号：</td><td>{truth["doc_no"]}</td></tr><tr><td>印发机关：</td><td>{truth["publisher"]}</td>'
+            f'<td>发布日期：</td><td>{truth["published"]}</td></tr></table><h1>{truth["title"]}</h1>'
+            f'<div class="bd-text">{lines}</div>'
+            f'<div class="intro">{"".join(f"<p>{ODD_PROSE}</p>" for _ in range(4))}</div></body></html>').encode()
+
+
+def odd_list_page(truths: list[dict]) -> bytes:
+    items = "".join(f'<li><a href="{t["path"]}">{t["title"]}</a><span>{t["published"]}</span></li>' for t in truths)
+    return page(f'<ul class="list">{items}</ul><div class="pages">共2页</div>')
+
+
+def test_a_profile_fixes_body_labels_and_pager_that_detection_gets_wrong(tmp_path):
+    """Body container, label synonyms and the pager's page names of a sites.toml entry, applied to
+    a portal crawled by its start URL: without them the run is unhealthy and the fields wrong,
+    with them every field is exact; ``reprocess`` keeps them (it reads the same registry)."""
+    truths = [odd_bulletin(number) for number in range(1, 7)]
+    with ReplicaPortal(per_family=1, seed=37, families=("xianning",)) as portal:
+        for path, body in (("/odd/index.html", odd_list_page(truths[:3])), ("/odd/list-2.html", odd_list_page(truths[3:])),
+                           *((t["path"], odd_bulletin_page(t)) for t in truths)):
+            portal.faults[path] = serve(body)
+        start = portal.base_url + "/odd/index.html"
+        sites = tmp_path / "sites.toml"
+        sites.write_text(f'extends_shipped = false\n[sites.odd]\nregion = "测试市"\nstart_urls = ["{start}"]\n'
+                         'body_container = "div.bd-text"\npager = "list-{n}.html"\n'
+                         'labels = { doc_no = ["公文字号"], publisher = ["印发机关"] }\n', "utf-8")
+        without = crawl(tmp_path / "none.db", start)
+        with_profile = crawl(tmp_path / "odd.db", start, extra=("--sites", str(sites)))
+        probed = run_cli("probe", start, "--json", "--sites", str(sites))
+    # Without: the fallback takes the whole page as the body (its metadata block with it), so
+    # no page shows a date and none is stored; the second list page is never read.
+    assert without.returncode == 1 and "read 1 of the 2 list pages" in last_error(without)
+    assert "3 entries listed, 3 not bulletins" in last_error(without)
+    assert sqlite_utils.Database(tmp_path / "none.db")["bulletins"].count == 0
+    assert with_profile.returncode == 0, with_profile.stderr[-2000:]
+    db = sqlite_utils.Database(tmp_path / "odd.db")
+    rows = {urlsplit(row["url"]).path: row for row in db["bulletins"].rows}
+    assert set(rows) == {t["path"] for t in truths}
+    for truth in truths:
+        row = rows[truth["path"]]
+        assert {key: row[key] for key in ("title", "published", "index_no", "doc_no", "publisher", "body")} == {
+            key: truth[key] for key in ("title", "published", "index_no", "doc_no", "publisher", "body")}
+    reprocessed = run_cli("reprocess", "--archive", str(tmp_path / "odd.db"), "--sites", str(sites))
+    assert reprocessed.returncode == 0 and "changed 0, unchanged 6" in reprocessed.stdout, reprocessed.stdout
+    found = json.loads(probed.stdout)
+    assert found["pages"] == 2 and found["sample"]["fields"]["doc_no"] == truths[0]["doc_no"]
+    assert found["advice"] == "detection works with the portal's profile"

@@ -64,9 +64,11 @@ def archive_content(path: Path) -> dict[str, object]:
         "bulletins": {row["url"]: {key: row[key] for key in COMPARED} for row in db["bulletins"].rows},
         "versions": sorted(db.execute("select url, content_hash, title, body from versions").fetchall()),
         "attachments": sorted(db.execute(
-            "select bulletin_url, url, name, mime_type, size, sha256 from attachments").fetchall()),
+            "select bulletin_url, url, name, mime_type, size, sha256, text, error, extractor_version"
+            " from attachments").fetchall()),
         "items": sorted(db.execute(
-            "select bulletin_url, position, section, status, subject, progress from items").fetchall()),
+            "select bulletin_url, source, position, ifnull(section, ''), status, subject, progress,"
+            " ifnull(deadline, '') from items").fetchall()),
         "units": sorted(db.execute(
             "select i.bulletin_url, i.position, u.unit from item_units u join items i on i.id = u.item_id").fetchall()),
     }

@@ -538,18 +538,17 @@ def test_same_seed_same_corpus():
             assert pa == pb
 
 
-def test_two_thousand_bulletins_start_fast():
-    started = time.perf_counter()
+def test_two_thousand_bulletins_are_served_whole():
+    """A 2,000-bulletin replica (the benchmarks' size; its start-up and serving speed are
+    measured by ``make bench ONLY=replica``) serves its last list page and its bulletins."""
     with ReplicaPortal(per_family=500, seed=2, families=FAMILIES) as portal:
-        assert time.perf_counter() - started < 4
         assert sum(len(c.bulletins) for c in portal.columns.values()) == 2000
         column = portal.columns["xianning"]
         last = math.ceil((500 + 1) / 15) - 1
         assert fetch(portal, f"{column.path}index_{last}.shtml")[0] == 200
-        began = time.perf_counter()
+        assert fetch(portal, f"{column.path}index_{last + 1}.shtml")[0] == 404
         for bulletin in column.bulletins[:50]:
             assert fetch(portal, path_of(bulletin["url"]))[0] == 200
-        assert time.perf_counter() - began < 3
 
 
 def test_command_line_serves_until_sigterm(tmp_path):

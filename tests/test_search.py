@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from archive import search as search_module
 from archive.search import planner
-from archive.schema import BULLETIN_COLUMNS, open_archive
+from archive.schema import ATTACHMENTS, BULLETIN_COLUMNS, open_archive
 from archive.search import (
     FTS_TABLE,
     META_TABLE,
@@ -27,6 +27,8 @@ from archive.search import (
     search,
     tokenize_for_index,
 )
+from archive.attachments import save_text
+from archive.search import mark
 from tests.conftest import run_cli
 
 PHRASES = [
@@ -321,6 +323,46 @@ def test_updating_a_body_replaces_its_words(small) -> None:
     small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")
 
 
+def attach(db: sqlite_utils.Database, bulletin_url: str, number: int, text: str) -> str:
+    """Link a file with ``text`` to a bulletin, as ingest and the text reader store them."""
+    sha256 = f"{number:064x}"
+    db["attachments"].insert({"bulletin_url": bulletin_url, "url": f"https://x/files/{number}.pdf",
+                              "name": f"附件{number}.pdf", "sha256": sha256})
+    save_text(db, sha256, {"text": text, "extractor_version": 1})
+    return sha256
+
+
+def test_attachment_text_is_searched_with_its_bulletin(small) -> None:
+    page = add(small, {"url": "https://x/1", "site": "x", "title": "关于督查情况的通报", "body": "具体内容详见附件。",
+                       "published": "2021-05-01"})
+    other = add(small, {"url": "https://x/2", "site": "x", "title": "其他", "body": "市财政局", "published": "2021-06-01"})
+    sha = attach(small, "https://x/1", 1, "一、总体情况\n责任单位:市财政局、市发改委\n完成投资1.6436亿元")
+    attach(small, "https://x/1", 2, "附表\t咸安区")
+    assert found(small, "市发改委") == {page} and found(small, "1.6436亿元") == {page}
+    assert found(small, "市财政局") == {page, other}
+    assert found(small, "通报 咸安区") == {page}  # words split between the page and a file
+    assert found(small, "发改委 咸安区") == {page}  # and between two files
+    assert found(small, "委咸") == found(small, "亿元附表") == set()  # never across two texts
+    hit, = search(small, "市发改委")
+    assert hit.attachment == {"name": "附件1.pdf", "url": "https://x/files/1.pdf"}
+    assert mark(hit.snippet, hit.snippet_marks).count("【市发改委】") == 1
+    hit, = search(small, "咸安区 通报")
+    assert hit.attachment["url"] == "https://x/files/2.pdf"
+    assert {h.rowid: h.attachment for h in search(small, "市财政局")}[other] is None  # the page matched
+    # the text read again (a newer extractor): the index forgets the old words
+    save_text(small, sha, {"text": "责任单位:市住建局", "extractor_version": 2})
+    assert found(small, "市发改委") == set() and found(small, "市住建局") == {page}
+    from archive.store import save_bulletin  # the page changes: its row is indexed again, files and all
+
+    row = next(small.query("select * from bulletins where url = 'https://x/1'"))
+    save_bulletin(small, {**row, "title": "再改", "published": "2020-01-01"})
+    assert found(small, "再改") == found(small, "市住建局") == {page} and found(small, "督查情况") == set()
+    assert index_status(small).in_sync
+    small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")
+    rebuild_index(small)
+    assert found(small, "市住建局") == found(small, "咸安区") == {page}
+
+
 def test_rows_written_without_indexing_are_reported_and_rebuilt(small) -> None:
     add(small, {"url": "https://x/1", "site": "x", "title": "督查", "body": "咸宁"})
     small["bulletins"].insert({"url": "https://x/2", "site": "x", "title": "督查", "body": "咸宁市"})
@@ -361,19 +403,25 @@ ALPHABET = st.sampled_from(list("督查咸宁市常务会议纪要责任单位�
 def fresh_db() -> sqlite_utils.Database:
     db = sqlite_utils.Database(memory=True)
     db["bulletins"].create(BULLETIN_COLUMNS, pk="url")
+    db["attachments"].create(ATTACHMENTS.columns, pk=ATTACHMENTS.primary_key)
     ensure_search_shape(db)
     return db
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(texts=st.lists(st.tuples(st.text(ALPHABET, max_size=12), st.text(ALPHABET, max_size=60)),
+@given(texts=st.lists(st.tuples(st.text(ALPHABET, max_size=12), st.text(ALPHABET, max_size=60),
+                                st.lists(st.text(ALPHABET, max_size=40), max_size=2)),
                       min_size=1, max_size=6),
        data=st.data())
-def test_property_search_equals_substring_scan(texts: list[tuple[str, str]], data: st.DataObject) -> None:
+def test_property_search_equals_substring_scan(texts: list[tuple[str, str, list[str]]], data: st.DataObject) -> None:
     db = fresh_db()
-    for number, (title, body) in enumerate(texts):
-        add(db, {"url": f"u{number}", "site": "s", "title": title, "body": body})
-    sources = [t for pair in texts for t in pair if t.strip()]
+    files = {}
+    for number, (title, body, attached) in enumerate(texts):
+        rowid = add(db, {"url": f"u{number}", "site": "s", "title": title, "body": body})
+        for index, text in enumerate(attached):
+            attach(db, f"u{number}", number * 10 + index, text)
+        files[rowid] = attached
+    sources = [t for title, body, attached in texts for t in (title, body, *attached) if t.strip()]
     for _ in range(5):
         if sources and data.draw(st.booleans()):
             text = data.draw(st.sampled_from(sources))
@@ -386,9 +434,9 @@ def test_property_search_equals_substring_scan(texts: list[tuple[str, str]], dat
         except QueryError:
             assert not query.strip()
             continue
-        want = {
+        want = {  # each word in the title, the body or one of the files
             rowid for rowid, title, body in db.execute("SELECT rowid, title, body FROM bulletins")
-            if parsed.matches(title, body)
+            if not parsed.missing(title, body, *files[rowid])
         }
         assert set(matching_rowids(db, query)) == want, (query, texts)
         assert {h.rowid for h in search(db, query, limit=None)} == want

@@ -36,6 +36,18 @@ def test_the_shipped_registry_starts_with_xianning():
     assert registry.portal_of("xianning.gov.cn") == "xianning"
 
 
+def test_an_entry_carries_its_profile_for_every_host_of_its_portal(tmp_path):
+    """One file: a portal's profile (the escape hatch of detection) sits in its registry entry."""
+    registry = load_registry(registry_file(tmp_path, (
+        '[sites.odd]\nregion = "测试市"\nstart_urls = ["http://www.odd.gov.cn/zwdc/index.html"]\n'
+        'hosts = ["odd.gov.cn"]\nlist_container = "div.news"\nentry_link = "/art/"\npager = "index_{n-1}.html"\n'
+        'body_container = "div.bd-text"\nlabels = { doc_no = ["公文字号"] }\nrender = "never"\n')))
+    profile = {"list_container": "div.news", "entry_link": "/art/", "pager": "index_{n-1}.html",
+               "body_container": "div.bd-text", "labels": {"doc_no": ["公文字号"]}, "render": "never"}
+    assert registry.profiles() == {"www.odd.gov.cn": profile, "odd.gov.cn": profile}  # xianning has none
+    assert not registry.site("xianning").profile
+
+
 def test_a_user_registry_extends_the_shipped_one_or_stands_alone(tmp_path):
     entry = '[sites.hb-test]\nregion = "测试市"\nstart_urls = ["http://www.test.gov.cn/zwdc/index.html"]\ndelay = 3\nconcurrency = 1\n'
     extended = load_registry(registry_file(tmp_path, entry))
@@ -57,6 +69,17 @@ def test_a_user_registry_extends_the_shipped_one_or_stands_alone(tmp_path):
     ('[sites.a]\nregion = "甲"\nstart_urls = ["http://a.gov.cn/"]\n'
      '[sites.b]\nregion = "乙"\nstart_urls = ["http://b.gov.cn/"]\nhosts = ["a.gov.cn"]\n', "belongs to two sites"),
     ('portals = 1\n', "unknown top-level key 'portals'"),
+    ('[sites.a]\nregion = "甲"\nstart_urls = ["http://a.gov.cn/"]\nlist_container = "div[[["\n',
+     "'list_container' is not a valid CSS selector"),
+    ('[sites.a]\nregion = "甲"\nstart_urls = ["http://a.gov.cn/"]\nbody_container = "#"\n',
+     "'body_container' is not a valid CSS selector"),
+    ('[sites.a]\nregion = "甲"\nstart_urls = ["http://a.gov.cn/"]\nentry_link = "art_("\n', "'entry_link' is not a valid"),
+    ('[sites.a]\nregion = "甲"\nstart_urls = ["http://a.gov.cn/"]\npager = "index_2.html"\n', "'pager' names the page"),
+    ('[sites.a]\nregion = "甲"\nstart_urls = ["http://a.gov.cn/"]\nrender = "sometimes"\n', "'render' must be one of"),
+    ('[sites.a]\nregion = "甲"\nstart_urls = ["http://a.gov.cn/"]\nlabels = { color = ["颜色"] }\n',
+     "'labels' has no field 'color'"),
+    ('[sites.a]\nregion = "甲"\nstart_urls = ["http://a.gov.cn/"]\nlabels = { doc_no = "文件号" }\n',
+     "'labels' is a table of fields"),
 ])
 def test_a_bad_registry_is_refused_in_one_line(tmp_path, text, message):
     with pytest.raises(RegistryError, match=message) as raised:

@@ -1,7 +1,8 @@
 """Chinese full-text search over the archive: exact substring semantics on a bigram FTS5 index.
 
-A query word matches a bulletin exactly when its title or body contains it as a substring (Latin
-case-insensitively); words separated by whitespace must all match. By concern:
+A query word matches a bulletin exactly when its title, body or the text of one of its attachments
+contains it as a substring (Latin case-insensitively); words separated by whitespace must all
+match. By concern:
 
 * :mod:`~archive.search.tokens`: how text becomes index tokens (runs, bigrams, case folding);
 * :mod:`~archive.search.query`: a user query as words and FTS5 phrases, and row filters;
@@ -21,14 +22,19 @@ from archive.search.index import (
     SCHEME,
     IndexStatus,
     PendingIndex,
+    attachment_text,
     ensure_search_shape,
+    index_attachments,
     index_bulletin,
     index_status,
     rebuild_index,
 )
 from archive.search.planner import (
+    ATTACHMENT_WEIGHT,
+    RANK_SQL,
     SORTS,
     TITLE_WEIGHT,
+    attachment_texts,
     count_matches,
     known_filter_values,
     matching_rowids,
@@ -39,6 +45,7 @@ from archive.search.query import (
     ParsedQuery,
     QueryError,
     QueryWord,
+    contains_sql,
     parse_query,
 )
 from archive.search.results import SearchHit, search
@@ -46,6 +53,7 @@ from archive.search.snippets import MARK_CLOSE, MARK_OPEN, SNIPPET_CHARS, Span, 
 from archive.search.tokens import fold, tokenize_for_index
 
 __all__ = [
+    "ATTACHMENT_WEIGHT", "RANK_SQL", "attachment_text", "attachment_texts", "contains_sql", "index_attachments",
     "BULLETIN_ROWID", "FTS_TABLE", "MARK_CLOSE", "MARK_OPEN", "MAX_QUERY_CHARS", "META_TABLE", "SCHEME", "SNIPPET_CHARS",
     "SORTS", "TITLE_WEIGHT", "Filters", "IndexStatus", "ParsedQuery", "PendingIndex", "QueryError",
     "QueryWord", "SearchHit", "Span", "count_matches", "cut_snippet", "ensure_search_shape", "fold",

@@ -1,5 +1,15 @@
 """Keeping the bigram index in step with ``bulletins``: writes, rebuilds, scheme and status.
 
+One index row per bulletin, three columns: its title, its body, and the text of its archived
+attachments (:func:`attachment_text`, the ``attachments.text`` of its files joined in URL
+order). Attachments are a column of their bulletin's row, not rows of their own, so a query's
+words may be split between the page and its files ("咸宁 财政局" with 财政局 only in the
+attached list), the planner stays one FTS5 query in key order, and bm25 weighs the three
+(:data:`~archive.search.planner.ATTACHMENT_WEIGHT`). The price: a bulletin's row is rewritten
+when the text of one of its files changes (:func:`index_attachments`, given the text indexed
+before), and attachment texts change only through the one writer that calls it
+(:mod:`crawler.attachments_ingest`).
+
 The index is a contentless FTS5 table whose rowid is a *key*: the bulletin's publication day in
 the high bits, its rowid in the low 32 (:func:`fts_key`). FTS5 walks its doclists in rowid
 order, so ``ORDER BY rowid DESC`` lists matches newest first and stops after the first few, and a
@@ -34,7 +44,7 @@ META_TABLE = "search_meta"
 
 _FTS_DDL = (
     f"CREATE VIRTUAL TABLE [{FTS_TABLE}] USING fts5("
-    "title, body, content='', prefix='1', tokenize='ascii')"
+    "title, body, attachments, content='', prefix='1', tokenize='ascii')"
 )
 #: Bits of an FTS rowid that hold the bulletin's rowid; the publication day is above them.
 ROWID_BITS = 32
@@ -44,8 +54,25 @@ BULLETIN_ROWID = f"([{FTS_TABLE}].rowid & {ROWID_MASK})"
 #: The tokenizer rule, the key layout and the table declaration: a change rebuilds the index.
 SCHEME = f"{TOKENS_VERSION}|day-key-v1|{_FTS_DDL}"
 
-#: (title, body, published) of a bulletin as indexed.
-Indexed = tuple[str | None, str | None, str | None]
+#: (title, body, published, attachments text) of a bulletin as indexed; a 3-tuple means no
+#: attachment text.
+Indexed = tuple[str | None, ...]
+
+
+def attachment_text(db: sqlite_utils.Database, bulletin_url: str) -> str:
+    """What the index holds for the bulletin's attachments: their texts, joined in URL order.
+
+    Runs end at the line breaks, so a phrase never matches across two files.
+    """
+    return "\n".join(text for (text,) in db.execute(
+        "SELECT text FROM attachments WHERE bulletin_url = ? AND ifnull(text, '') != '' ORDER BY url",
+        [bulletin_url]))
+
+
+def _full(indexed: Indexed) -> tuple[str, str, str, str]:
+    """``indexed`` as four strings (title, body, published, attachments)."""
+    values = tuple(value or "" for value in indexed)
+    return (values + ("", "", "", ""))[:4]  # type: ignore[return-value]
 
 
 def day_number(published: str | date | None) -> int:
@@ -87,8 +114,9 @@ def _count_indexed(db: sqlite_utils.Database, *rowids: int) -> None:
     db.execute(f"UPDATE [{META_TABLE}] SET value = value + ? WHERE key = 'rowid_sum'", [sum(rowids)])
 
 
-def _streams(title: str | None, body: str | None) -> tuple[str, str]:
-    return tokenize_for_index(title or ""), tokenize_for_index(body or "")
+def _streams(indexed: Indexed) -> tuple[str, str, str]:
+    title, body, _, attachments = _full(indexed)
+    return tokenize_for_index(title), tokenize_for_index(body), tokenize_for_index(attachments)
 
 
 def index_bulletin(
@@ -99,41 +127,58 @@ def index_bulletin(
     published: str | None = None,
     previous: Indexed | None = None,
     pending: PendingIndex | None = None,
+    attachments: str | None = None,
 ) -> None:
     """Index (or re-index) bulletin ``rowid`` after it was inserted or updated.
 
-    ``previous`` is the (title, body, published) the row had when it was last indexed, ``None``
-    for a new row: a contentless index can only drop the old tokens when given them again, under
-    the old key. The row's rowid must not change on update (use upsert, not INSERT OR REPLACE).
+    ``attachments`` is the text of its attachments (:func:`attachment_text`). ``previous`` is the
+    (title, body, published, attachments) the row had when it was last indexed, ``None`` for a
+    new row: a contentless index can only drop the old tokens when given them again, under the
+    old key. The row's rowid must not change on update (use upsert, not INSERT OR REPLACE).
     With ``pending``, the writes wait there until the transaction is about to commit (see
     :class:`PendingIndex`).
     """
-    current = (title or "", body or "", published or "")
-    if previous is not None and tuple(value or "" for value in previous) == current:
+    current = _full((title, body, published, attachments))
+    if previous is not None and _full(previous) == current:
         return
     if pending is not None:
-        pending.entries.append((rowid, (title, body, published), previous))
+        pending.entries.append((rowid, current, previous))
         return
     with db.atomic():
-        _index_writes(db, rowid, (title, body, published), previous)
+        _index_writes(db, rowid, current, previous)
+
+
+def index_attachments(
+    db: sqlite_utils.Database, bulletin_url: str, previous: str, pending: PendingIndex | None = None
+) -> None:
+    """Re-index a bulletin after the text of its attachments changed from ``previous`` (what
+    :func:`attachment_text` gave before the change) to what the table now holds."""
+    row = db.execute("SELECT rowid, title, body, published FROM bulletins WHERE url = ?", [bulletin_url]).fetchone()
+    if row is None:
+        return
+    rowid, title, body, published = row
+    index_bulletin(db, rowid, title, body, published, previous=(title, body, published, previous),
+                   pending=pending, attachments=attachment_text(db, bulletin_url))
 
 
 def _index_writes(db: sqlite_utils.Database, rowid: int, now: Indexed, previous: Indexed | None) -> None:
     if previous is not None:
-        _write(db, fts_key(rowid, previous[2]), "delete", *_streams(previous[0], previous[1]))
-    _write(db, fts_key(rowid, now[2]), None, *_streams(now[0], now[1]))
+        _write(db, fts_key(rowid, previous[2]), "delete", *_streams(previous))
+    _write(db, fts_key(rowid, now[2]), None, *_streams(now))
     if previous is None:
         _count_indexed(db, rowid)
 
 
-def _write(db: sqlite_utils.Database, key: int, command: str | None, title: str, body: str) -> None:
+def _write(db: sqlite_utils.Database, key: int, command: str | None, title: str, body: str,
+           attachments: str) -> None:
     """Add (``command`` None) or forget ("delete": the tokens must be those indexed) index row ``key``."""
     if command is None:
-        db.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body) VALUES (?, ?, ?)", [key, title, body])
+        db.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, ?, ?, ?)",
+                   [key, title, body, attachments])
     else:
         db.execute(
-            f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body) VALUES (?, ?, ?, ?)",
-            [command, key, title, body],
+            f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body, attachments) VALUES (?, ?, ?, ?, ?)",
+            [command, key, title, body, attachments],
         )
 
 
@@ -155,15 +200,15 @@ class PendingIndex:
         In key order: FTS5 flushes its pending terms to a new segment whenever a write's rowid is
         below the previous one's. The sort is stable, so writes to one key keep their order.
         """
-        writes: list[tuple[int, str, str, str | None]] = []
+        writes: list[tuple[int, str | None, Indexed]] = []
         for rowid, now, previous in self.entries:
             if previous is not None:
-                writes.append((fts_key(rowid, previous[2]), "delete", *_streams(previous[0], previous[1])))
-            writes.append((fts_key(rowid, now[2]), None, *_streams(now[0], now[1])))
+                writes.append((fts_key(rowid, previous[2]), "delete", previous))
+            writes.append((fts_key(rowid, now[2]), None, now))
         _count_indexed(db, *(rowid for rowid, _now, previous in self.entries if previous is None))
         writes.sort(key=lambda write: write[0])
-        for key, command, title, body in writes:
-            _write(db, key, command, title, body)
+        for key, command, indexed in writes:
+            _write(db, key, command, *_streams(indexed))
         self.entries.clear()
 
 
@@ -190,19 +235,19 @@ def rebuild_index(
             "SELECT rowid, published FROM bulletins"))
         done = 0
 
-        def rows() -> Iterator[tuple[int, str, str]]:
+        def rows() -> Iterator[tuple[int, str, str, str]]:
             nonlocal done
             read = db.conn.cursor()
             for key in keys:
-                title, body = read.execute(
-                    "SELECT title, body FROM bulletins WHERE rowid = ?", [key & ROWID_MASK]).fetchone()
-                yield (key, *_streams(title, body))
+                title, body, url = read.execute(
+                    "SELECT title, body, url FROM bulletins WHERE rowid = ?", [key & ROWID_MASK]).fetchone()
+                yield (key, *_streams((title, body, None, attachment_text(db, url))))
                 done += 1
                 if progress is not None and done % 500 == 0:
                     progress(done, total)
 
         db.conn.executemany(
-            f"INSERT INTO [{FTS_TABLE}](rowid, title, body) VALUES (?, ?, ?)", rows()
+            f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, ?, ?, ?)", rows()
         )
         db.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}]) VALUES ('optimize')")
         _set_meta(db, "scheme", SCHEME)

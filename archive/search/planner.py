@@ -1,6 +1,7 @@
 """Query planning: which rows may match, in which order, and how cheaply.
 
-Ranking: bm25 (title hits weigh :data:`TITLE_WEIGHT`), reported negated so higher is better, over
+Ranking: bm25 (title hits weigh :data:`TITLE_WEIGHT`, attachment text :data:`ATTACHMENT_WEIGHT`),
+reported negated so higher is better, over
 the query's uncommon words (in fewer than :data:`COMMON_DOCS` bulletins); a query of common words
 only is listed newest first and unscored: that keeps the work bounded (see :func:`candidates`).
 """
@@ -14,10 +15,14 @@ from itertools import islice
 import sqlite_utils
 
 from archive.search.index import BULLETIN_ROWID, FTS_TABLE, ROWID_BITS, day_number
-from archive.search.query import Filters, ParsedQuery, parse_query
+from archive.search.query import Filters, ParsedQuery, contains_sql, parse_query
 
-#: bm25 column weights: a hit in the title counts this many times a hit in the body.
+#: bm25 column weights: a hit in the title counts this many times a hit in the body; a hit in
+#: an attachment's text half as much (files often repeat the page, and run long).
 TITLE_WEIGHT = 3.0
+ATTACHMENT_WEIGHT = 0.5
+#: The rank of an index row, higher is better (the CLI, the web search and Datasette's canned query).
+RANK_SQL = f"-bm25([{FTS_TABLE}], {TITLE_WEIGHT!r}, 1.0, {ATTACHMENT_WEIGHT!r})"
 SORTS = ("relevance", "newest")
 #: A phrase in at least this many bulletins is common: too costly for bm25 to score and too
 #: frequent to rank by (see :func:`candidates`).
@@ -33,8 +38,8 @@ def _conditions(parsed: ParsedQuery, filters: Filters, checks: bool) -> tuple[st
     SQL (exact, but it reads every candidate's body: a ranked search checks only its top hits)."""
     where, params = filters.sql()
     for needle in (w.text for w in parsed.words if checks and w.check == "sql"):
-        where += " AND (instr(bulletins.title, ?) > 0 OR instr(bulletins.body, ?) > 0)"
-        params += [needle, needle]
+        where += f" AND {contains_sql('bulletins', '?')}"
+        params += [needle] * 3
     return where, params
 
 
@@ -106,8 +111,7 @@ def _ranked(
 ) -> Iterator[tuple[int, float]]:
     """bm25 order of the rows matching ``match`` (the uncommon phrases: a few thousand rows)."""
     rowid, source, params = _source(parsed, filters, checks=False, match=match)
-    bm25 = f"-bm25([{FTS_TABLE}], {float(TITLE_WEIGHT)!r}, 1.0)"  # the weight is a constant
-    return db.execute(f"SELECT {rowid}, {bm25} AS score {source} ORDER BY score DESC, {rowid} DESC", params)
+    return db.execute(f"SELECT {rowid}, {RANK_SQL} AS score {source} ORDER BY score DESC, {rowid} DESC", params)
 
 
 def _newest(db: sqlite_utils.Database, parsed: ParsedQuery, filters: Filters) -> Iterator[tuple[int, None]]:
@@ -140,6 +144,13 @@ def _rows(
     return {row[0]: row for row in cursor}
 
 
+def attachment_texts(db: sqlite_utils.Database, rowid: int) -> list[tuple[str, str | None, str]]:
+    """(url, name, text) of each attachment of bulletin ``rowid`` that has text, in URL order."""
+    return [tuple(row) for row in db.execute(
+        "SELECT a.url, a.name, a.text FROM attachments a JOIN bulletins b ON a.bulletin_url = b.url"
+        " WHERE b.rowid = ? AND ifnull(a.text, '') != '' ORDER BY a.url", [rowid])]
+
+
 def verified(
     db: sqlite_utils.Database,
     parsed: ParsedQuery,
@@ -148,12 +159,16 @@ def verified(
     first: int = 256,
 ) -> Iterator[tuple[tuple, float | None]]:
     """Rows (rowid + ``columns``, which must end with title, body) of candidates that truly match,
-    read in batches starting with ``first``."""
+    read in batches starting with ``first``. A row whose page lacks a word is checked against the
+    text of its attachments (read only then)."""
     for batch in _batched(candidates, first):
         rows = _rows(db, [rowid for rowid, _ in batch], columns)
         for rowid, score in batch:
             row = rows.get(rowid)
-            if row is not None and parsed.matches(row[-2], row[-1]):
+            if row is None:
+                continue
+            if not parsed.missing(row[-2], row[-1]) or not parsed.missing(
+                    row[-2], row[-1], *(text for _, _, text in attachment_texts(db, rowid))):
                 yield row, score
 
 

@@ -1,8 +1,9 @@
 """What the user asked: a query split into words (each with its FTS5 phrase), and row filters.
 
-A query word matches a bulletin exactly when its title or body contains the word as a substring
-(Latin case-insensitively, see :func:`~archive.search.tokens.fold`); words separated by whitespace
-must all match. Nothing the user types is ever passed to ``MATCH`` or SQL unquoted.
+A query word matches a bulletin exactly when its title, its body or the text of one of its
+attachments contains the word as a substring (Latin case-insensitively, see
+:func:`~archive.search.tokens.fold`); words separated by whitespace must all match, each
+anywhere in the bulletin or its files. Nothing the user types is ever passed to ``MATCH`` or SQL unquoted.
 
 A word without punctuation becomes one phrase of its bigrams (``常务会议`` → ``"常务" + "务会" +
 "会议"``; ``督`` → ``"督"*`` through the 1-character prefix index) that matches exactly the
@@ -86,11 +87,15 @@ class ParsedQuery:
     def needles(self) -> tuple[str, ...]:
         return tuple(w.text for w in self.words)
 
-    def matches(self, title: str | None, body: str | None) -> bool:
-        """The definition of a match, checked on the original text."""
+    def matches(self, title: str | None, body: str | None, attachments: str | None = None) -> bool:
+        """The definition of a match, checked on the original text (``attachments``: their texts)."""
+        return not self.missing(title, body, attachments)
+
+    def missing(self, *texts: str | None) -> tuple[str, ...]:
+        """The words none of ``texts`` contains."""
         needles = self.needles
-        folded_title, folded_body = folded_for(title or "", needles), folded_for(body or "", needles)
-        return all(n in folded_title or n in folded_body for n in needles)
+        folded = [folded_for(text or "", needles) for text in texts]
+        return tuple(n for n in needles if not any(n in text for text in folded))
 
     @property
     def quoted(self) -> bool:
@@ -132,6 +137,14 @@ def _text(value: str | None, name: str) -> str | None:
         except UnicodeEncodeError:
             raise QueryError(f"{name}: not valid text: {value!r}") from None
     return value or None
+
+
+def contains_sql(table: str, needle: str) -> str:
+    """SQL true when bulletin ``table`` (a name or alias of ``bulletins``) or one of its attachments
+    contains the text bound to ``needle`` (``?`` or ``:name``), case-sensitively (``instr``)."""
+    return (f"(instr({table}.title, {needle}) > 0 OR instr({table}.body, {needle}) > 0 OR EXISTS ("
+            f"SELECT 1 FROM attachments WHERE attachments.bulletin_url = {table}.url"
+            f" AND instr(attachments.text, {needle}) > 0))")
 
 
 def site_condition(column: str, site: str) -> tuple[str, list[object]]:

@@ -1,4 +1,8 @@
-"""Search results: the matching bulletins with their columns, snippet and match marks."""
+"""Search results: the matching bulletins with their columns, snippet and match marks.
+
+A bulletin found through the text of an attachment (a word its page lacks) says which file:
+``attachment`` ({name, url}), and its snippet is cut from that file's text.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,8 +11,9 @@ from datetime import date
 import sqlite_utils
 
 from archive.search import planner
-from archive.search.query import Filters, QueryError, parse_query
+from archive.search.query import Filters, ParsedQuery, QueryError, parse_query
 from archive.search.snippets import Span, cut_snippet, mark, title_marks
+from archive.search.tokens import fold
 
 #: Bulletin columns a hit carries besides title and body, in the order a reader wants them.
 HIT_COLUMNS = (
@@ -42,6 +47,9 @@ class SearchHit:
     attachments: str | None = None
     fetched_at: str | None = None
     missing_since: str | None = None
+    #: {"name", "url"} of the attachment whose text holds the words the page lacks (the snippet is
+    #: cut from it); None when the page itself matched.
+    attachment: dict[str, str | None] | None = None
 
     @property
     def marked_snippet(self) -> str:
@@ -78,11 +86,31 @@ def search(
     for row, score in planner.verified(db, parsed, candidates, columns, limit or 256):
         values = dict(zip(HIT_COLUMNS, row[1:]))
         title, body = row[-2] or "", row[-1] or ""
-        snippet, snippet_marks = cut_snippet(body, parsed.needles)
+        attachment, text = _matched_attachment(db, parsed, row[0], title, body)
+        snippet, snippet_marks = cut_snippet(body if attachment is None else text, parsed.needles)
         hits.append(SearchHit(
             rowid=row[0], title=title, snippet=snippet, score=score, snippet_marks=snippet_marks,
-            title_marks=title_marks(title, parsed.needles), **values,
+            title_marks=title_marks(title, parsed.needles), attachment=attachment, **values,
         ))
         if limit is not None and len(hits) >= limit:
             break
     return hits
+
+
+def _matched_attachment(
+    db: sqlite_utils.Database, parsed: ParsedQuery, rowid: int, title: str, body: str
+) -> tuple[dict[str, str | None] | None, str]:
+    """The attachment holding the words the page lacks (the first holding all of them, else the
+    most), with its text; (None, "") when the page matched by itself."""
+    missing = parsed.missing(title, body)
+    if not missing:
+        return None, ""
+    best, best_found = None, -1
+    for url, name, text in planner.attachment_texts(db, rowid):
+        folded = fold(text)
+        found = sum(needle in folded for needle in missing)
+        if found > best_found:
+            best, best_found = ({"name": name, "url": url}, text), found
+        if found == len(missing):
+            break
+    return best if best is not None else (None, "")

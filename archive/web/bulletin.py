@@ -1,8 +1,9 @@
 """``/-/bulletin?url=…``: one bulletin to read, with everything the archive knows about it.
 
 Title, the metadata card, the body (paragraphs, and its tables: a body keeps table rows as
-tab-separated cells), the attachments (archived file and original link), the supervision items
-parsed from it, its versions with a diff between any two (``&from=ID&to=ID``), and links to the
+tab-separated cells), the attachments (archived file and original link, and the text read from
+the file: shown open when the page says only "详见附件", folded otherwise), the supervision items
+parsed from it and its files, its versions with a diff between any two (``&from=ID&to=ID``), and links to the
 original URL and to the raw capture.
 
 ``/-/capture/ID`` serves a capture's payload as the portal sent it, read back from its WARC
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,10 @@ CARD = (("index_no", "index_no"), ("doc_no", "doc_no"), ("publisher", "publisher
 #: Fields compared by a diff besides the body, in this order.
 DIFF_FIELDS = (("title", "field_title"), *CARD, ("attachments", "field_attachments"))
 DIFF_CONTEXT = 3
+#: A body that only sends the reader to its attachment ("……具体内容详见附件。").
+SEE_ATTACHMENT = re.compile(r"见附件")
+#: Characters of an attachment's text shown on the page (the archived file holds the rest).
+ATTACHMENT_TEXT_SHOWN = 200_000
 
 
 # --- the body ------------------------------------------------------------------------------
@@ -150,41 +156,68 @@ def _find(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
     return row
 
 
+def only_points_to_attachments(body: str | None) -> bool:
+    """Whether the body is no more than a line sending the reader to the attachment."""
+    lines = [line for line in (body or "").splitlines() if line.strip()]
+    return len(lines) <= 1 and bool(SEE_ATTACHMENT.search(lines[0] if lines else "见附件"))
+
+
+def _shown_file(file: dict[str, Any] | None, open_text: bool) -> dict[str, Any]:
+    """What the page shows of an archived file: link, and its text as blocks (open or folded)."""
+    if file is None:
+        return {"file": None, "file_url": None, "blocks": [], "open": False, "cut": False}
+    text = file["text"] or ""
+    return {"file": file, "file_url": FILE_PATH + file["sha256"] if file["sha256"] else None,
+            "blocks": body_blocks(text[:ATTACHMENT_TEXT_SHOWN]), "open": open_text,
+            "cut": len(text) > ATTACHMENT_TEXT_SHOWN}
+
+
 def _attachments(db: sqlite_utils.Database, bulletin: dict[str, Any]) -> list[dict[str, Any]]:
     stored = {row["url"]: row for row in db.query(
-        "select url, name, mime_type, size, sha256, path from attachments where bulletin_url = ?",
-        [bulletin["url"]])}
+        "select url, name, mime_type, size, sha256, path, text, text_method, pages, error, ocr_confidence,"
+        " extractor_version from attachments where bulletin_url = ?", [bulletin["url"]])}
+    open_text = only_points_to_attachments(bulletin["body"])
     shown = []
     for item in _attachment_list(bulletin["attachments"]):
         url = item.get("url") or ""
         file = stored.pop(url, None)
-        shown.append({"name": item.get("name") or url, "url": url, "href": safe_href(url), "file": file,
-                      "file_url": FILE_PATH + file["sha256"] if file and file["sha256"] else None})
+        shown.append({"name": item.get("name") or url, "url": url, "href": safe_href(url),
+                      **_shown_file(file, open_text)})
     for url, file in stored.items():  # downloaded but no longer listed by the page
-        shown.append({"name": file["name"] or url, "url": url, "href": safe_href(url), "file": file,
-                      "file_url": FILE_PATH + file["sha256"] if file["sha256"] else None})
+        shown.append({"name": file["name"] or url, "url": url, "href": safe_href(url),
+                      **_shown_file(file, open_text)})
     return shown
 
 
 def _structure(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
-    """Meetings of the bulletin (in order) with their items; items without meeting last."""
-    meetings = {row["id"]: {**row, "items": []} for row in db.query(
-        "select id, date, number, kind, heading from meetings where bulletin_url = ? order by id", [url])}
-    loose = {"id": None, "date": None, "number": None, "kind": None, "heading": None, "items": []}
+    """The bulletin's items in the order ``items`` lists them (the page's, then each attachment's),
+    in groups of consecutive items of one meeting (or of none), each with its meeting's heading
+    and the attachment it was read from."""
+    names = {row["url"]: row["name"] for row in db.query(
+        "select url, name from attachments where bulletin_url = ?", [url])}
+    meetings = {row["id"]: row for row in db.query(
+        "select id, date, number, kind, heading from meetings where bulletin_url = ?", [url])}
     units: dict[int, list[str]] = {}
     for item_id, unit in db.execute(
         "select u.item_id, u.unit from item_units u join items i on i.id = u.item_id "
         "where i.bulletin_url = ? order by u.rowid", [url],
     ):
         units.setdefault(item_id, []).append(unit)
+    groups: list[dict[str, Any]] = []
     for item in db.query(
-        "select id, meeting_id, position, section, status, subject, documents, progress, group_heading "
-        "from items where bulletin_url = ? order by position, id", [url],
+        "select id, meeting_id, position, section, status, subject, documents, progress, group_heading, deadline,"
+        " nullif(source, bulletin_url) as attachment_url from items where bulletin_url = ?"
+        " order by source != bulletin_url, id", [url],
     ):
         item["units"] = [{"name": unit, "url": url_with(ITEMS_PATH, {"unit": unit})} for unit in units.get(item["id"], [])]
         item["documents"] = [d for d in _json_list(item["documents"]) if isinstance(d, str)]
-        meetings.get(item["meeting_id"], loose)["items"].append(item)
-    return [*meetings.values(), *([loose] if loose["items"] else [])]
+        source = item["attachment_url"]
+        if not groups or (groups[-1]["meeting_id"], groups[-1]["attachment_url"]) != (item["meeting_id"], source):
+            meeting = meetings.get(item["meeting_id"]) or {}
+            groups.append({"meeting_id": item["meeting_id"], "heading": meeting.get("heading"),
+                           "attachment_url": source, "attachment_name": names.get(source) or source, "items": []})
+        groups[-1]["items"].append(item)
+    return groups
 
 
 def _versions(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
@@ -221,6 +254,7 @@ def load_bulletin(db: sqlite_utils.Database, url: str, compare: tuple[str, str] 
         "card": [(t(key), bulletin[column]) for column, key in CARD if bulletin[column]],
         "blocks": body_blocks(bulletin["body"]),
         "attachments": _attachments(db, bulletin),
+        "body_in_attachment": only_points_to_attachments(bulletin["body"]),
         "meetings": _structure(db, bulletin["url"]),
         "versions": versions,
         "comparison": comparison,

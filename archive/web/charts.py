@@ -1,5 +1,5 @@
 """``/-/charts``: bulletins per month and year per portal, open items per unit, items by status
-over time. Each bar links to the rows behind it (the search page listing that site's bulletins
+over time. Each bar links to the rows behind it (the search page listing that portal's bulletins
 of that month, the items page of that unit or status and month), with the same count.
 
 The numbers are computed here and embedded in the page as JSON; ``static/zwdc-charts.js``
@@ -40,30 +40,30 @@ def month_range(month: str) -> dict[str, str]:
 
 
 def bulletins_per_period(db: sqlite_utils.Database) -> dict[str, Any]:
-    """Per site: counts by month (every month of the range) and by year, with search links."""
+    """Per portal: counts by month (every month of the range) and by year, with search links."""
     counts: dict[str, dict[str, int]] = {}
-    for site, month, count in db.execute(
-        "select site, substr(published, 1, 7) as month, count(*) from bulletins "
-        f"where published glob '{_ISO_MONTH}' group by site, month order by site, month"
+    for portal, month, count in db.execute(
+        "select portal, substr(published, 1, 7) as month, count(*) from bulletins "
+        f"where published glob '{_ISO_MONTH}' group by portal, month order by portal, month"
     ):
-        counts.setdefault(site, {})[month] = count
-    months = sorted({month for per_site in counts.values() for month in per_site})
+        counts.setdefault(portal, {})[month] = count
+    months = sorted({month for per_portal in counts.values() for month in per_portal})
     if not months:
         return {"month": {"x": [], "series": []}, "year": {"x": [], "series": []}}
     months = _months(months[0], months[-1])
     years = sorted({month[:4] for month in months})
     month_series, year_series = [], []
-    for site, per_month in counts.items():
+    for portal, per_month in counts.items():
         month_series.append({
-            "name": site,
+            "name": portal,
             "data": [per_month.get(month, 0) for month in months],
-            "links": [url_with(SEARCH_PATH, {"site": site, **month_range(month)}) for month in months],
+            "links": [url_with(SEARCH_PATH, {"portal": portal, **month_range(month)}) for month in months],
         })
         per_year = {year: sum(n for month, n in per_month.items() if month.startswith(year)) for year in years}
         year_series.append({
-            "name": site,
+            "name": portal,
             "data": [per_year[year] for year in years],
-            "links": [url_with(SEARCH_PATH, {"site": site, "since": f"{year}-01-01", "until": f"{year}-12-31"})
+            "links": [url_with(SEARCH_PATH, {"portal": portal, "since": f"{year}-01-01", "until": f"{year}-12-31"})
                       for year in years],
         })
     return {"month": {"x": months, "series": month_series}, "year": {"x": years, "series": year_series}}

@@ -3,23 +3,46 @@ their columns (what was archived from where, and when), a summary of the supervi
 and the latest crawl; Datasette's list of tables is one link away (``/<database>``)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlite_utils
 
 from archive import search as archive_search
 from archive.web.common import SEARCH_PATH, error_page, read, render, safe_href, served_archive, url_with
-from archive.web.search_page import SearchRequest, site_counts
+from archive.web.search_page import SearchRequest, filter_choices
 
 
-def column_of(list_url: str | None) -> str | None:
-    """The column a list page belongs to: its folder (``…/zwdc/index_2.shtml`` -> ``…/zwdc/``)."""
-    return list_url.rsplit("/", 1)[0] + "/" if list_url and "/" in list_url.split("://", 1)[-1] else None
+def _folder(url: str) -> str | None:
+    """``…/zwdc/index_2.shtml`` -> ``…/zwdc/``."""
+    return url.rsplit("/", 1)[0] + "/" if "/" in url.split("://", 1)[-1] else None
+
+
+def crawled_columns(db: sqlite_utils.Database) -> list[str]:
+    """The columns crawls started from (the folders of their start URLs), longest first."""
+    folders: set[str] = set()
+    if "crawl_runs" in db.table_names():
+        for (start_urls,) in db.execute("select start_urls from crawl_runs where start_urls is not null"):
+            try:
+                urls = json.loads(start_urls)
+            except ValueError:
+                continue
+            folders.update(folder for url in urls if isinstance(url, str) and (folder := _folder(url)))
+    return sorted(folders, key=len, reverse=True)
+
+
+def column_of(list_url: str | None, columns: list[str] = ()) -> str | None:
+    """The column a list page belongs to: the crawled column it lies under (a pager in a
+    subfolder, a data endpoint beside the page), else its own folder."""
+    if not list_url:
+        return None
+    return next((column for column in columns if list_url.startswith(column)), None) or _folder(list_url)
 
 
 def portals(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Sites with their columns: bulletin counts and date ranges."""
     sites: dict[str, dict[str, Any]] = {}
+    columns = crawled_columns(db)
     for site, list_url, count, first, last in db.execute(
         "select site, list_url, count(*), min(published), max(published) from bulletins "
         "group by site, list_url order by site"
@@ -28,7 +51,7 @@ def portals(db: sqlite_utils.Database) -> list[dict[str, Any]]:
         entry["count"] += count
         entry["first"] = min(filter(None, (entry["first"], first)), default=None)
         entry["last"] = max(filter(None, (entry["last"], last)), default=None)
-        column = entry["columns"].setdefault(column_of(list_url), {"count": 0, "first": None, "last": None})
+        column = entry["columns"].setdefault(column_of(list_url, columns), {"count": 0, "first": None, "last": None})
         column["count"] += count
         column["first"] = min(filter(None, (column["first"], first)), default=None)
         column["last"] = max(filter(None, (column["last"], last)), default=None)
@@ -49,7 +72,7 @@ def summary(db: sqlite_utils.Database) -> dict[str, Any]:
         None) if "crawl_runs" in db.table_names() else None
     return {"bulletins": bulletins, "items": items, "open": open_items, "last_run": last_run,
             "portals": portals(db),
-            "site_counts": site_counts(db)}
+            "choices": filter_choices(db)}
 
 
 async def home_view(datasette, request):

@@ -27,7 +27,7 @@ _MONTH = re.compile(r"\d{4}-\d{2}")
 _SELECT = """
 select i.id, i.bulletin_url, b.title as bulletin_title, b.published, m.date as meeting_date,
        m.number as meeting_number, m.kind as meeting_kind, i.section, i.status, i.subject,
-       i.progress, i.documents,
+       i.progress, i.documents, i.deadline, nullif(i.source, i.bulletin_url) as attachment_url,
        (select json_group_array(unit) from
           (select unit from item_units where item_id = i.id order by rowid)) as units
 from items i

@@ -1,9 +1,9 @@
 """``/-/search``: the CLI's search in the browser, and its downloads (``/-/search.csv|json``).
 
-The page takes exactly the CLI's filters (``since``, ``until``, ``publisher``, ``site``, ``sort``)
+The page takes exactly the CLI's filters (``since``, ``until``, ``publisher``, ``site``, ``portal``, ``sort``)
 and hands them to :mod:`archive.search` unchanged, so a page, its CSV and JSON, and
 ``python -m crawler search`` find the same bulletins in the same order. Facets (publisher,
-category, year, site) count the matches with every *other* filter applied; choosing a year
+category, year, portal, site) count the matches with every *other* filter applied; choosing a year
 sets ``since``/``until`` to that year, choosing a publisher sets the CLI's ``publisher``
 (contains), so a facet's count is what its link finds. ``category`` is the one filter the CLI
 lacks (exact value, ``(blank)`` for none).
@@ -34,11 +34,11 @@ from archive.web.common import (
 
 PAGE_SIZE = 20
 #: The CLI's filters, passed to :mod:`archive.search` by these names.
-CLI_FILTERS = ("since", "until", "publisher", "site")
-FACETS = ("publisher", "category", "year", "site")
+CLI_FILTERS = ("since", "until", "publisher", "site", "portal")
+FACETS = ("publisher", "category", "year", "portal", "site")
 #: Columns of the downloads (CSV header, JSON keys), in order.
-DOWNLOAD_COLUMNS = ("rank", "url", "title", "published", "publisher", "category", "site",
-                    "index_no", "doc_no", "snippet", "score", "page")
+DOWNLOAD_COLUMNS = ("rank", "url", "title", "published", "publisher", "category", "site", "portal",
+                    "index_no", "doc_no", "snippet", "score", "page", "attachment_name", "attachment_url")
 _YEAR = re.compile(r"\d{4}")
 _BATCH = 500
 
@@ -96,18 +96,18 @@ def _rowids(db: sqlite_utils.Database, query: str, filters: dict[str, str]) -> l
 
 
 def _fields(db: sqlite_utils.Database, rowids: set[int]) -> dict[int, dict[str, str]]:
-    """Each row's facet values: publisher, category, site, year ('' when empty)."""
+    """Each row's facet values: publisher, category, site, portal, year ('' when empty)."""
     fields: dict[int, dict[str, str]] = {}
     ordered = sorted(rowids)
     for start in range(0, len(ordered), _BATCH):
         batch = ordered[start:start + _BATCH]
-        for rowid, publisher, category, site, published in db.execute(
-            "select rowid, publisher, category, site, published from bulletins "
+        for rowid, publisher, category, site, portal, published in db.execute(
+            "select rowid, publisher, category, site, portal, published from bulletins "
             f"where rowid in ({', '.join('?' * len(batch))})", batch,
         ):
             year = (published or "")[:4]
             fields[rowid] = {"publisher": publisher or "", "category": category or "", "site": site or "",
-                             "year": year if _YEAR.fullmatch(year) else ""}
+                             "portal": portal or "", "year": year if _YEAR.fullmatch(year) else ""}
     return fields
 
 
@@ -127,7 +127,8 @@ def matching(db: sqlite_utils.Database, request: SearchRequest) -> dict:
     """The matches' rowids (``chosen``, in no order) and the facet counts."""
     sets = {(): _rowids(db, request.query, request.filters)}
     # A facet counts with every other filter: its own left out (only when it is set).
-    leave_out = {"publisher": ("publisher",), "site": ("site",), "year": ("since", "until"), "category": ()}
+    leave_out = {"publisher": ("publisher",), "site": ("site",), "portal": ("portal",), "year": ("since", "until"),
+                 "category": ()}
     for names in leave_out.values():
         if names not in sets and any(name in request.filters for name in names):
             sets[names] = _rowids(db, request.query, request.without(*names))
@@ -226,7 +227,7 @@ def table_url(datasette, archive: Archive, request: SearchRequest) -> str:
     filters = request.filters
     params = {"_q": request.query, "published__gte": filters.get("since"),
               "published__lte": filters.get("until"), "publisher__contains": filters.get("publisher"),
-              "site__exact": filters.get("site")}
+              "site__exact": filters.get("site"), "portal__exact": filters.get("portal")}
     if request.category == BLANK:
         params["category__isblank"] = "1"
     elif request.category:
@@ -234,9 +235,11 @@ def table_url(datasette, archive: Archive, request: SearchRequest) -> str:
     return url_with(datasette.urls.table(archive.name, "bulletins"), params)
 
 
-def site_counts(db: sqlite_utils.Database) -> list[tuple[str, int]]:
-    """Each site with its number of bulletins (the site filter's choices)."""
-    return [tuple(row) for row in db.execute("select site, count(*) from bulletins group by site order by site")]
+def filter_choices(db: sqlite_utils.Database) -> dict[str, list[tuple[str, int]]]:
+    """Each site and each portal with its number of bulletins (the choices of those filters)."""
+    return {column: [tuple(row) for row in db.execute(
+        f"select {column}, count(*) from bulletins where {column} is not null group by {column} order by {column}")]
+        for column in ("site", "portal")}
 
 
 async def search_page(datasette, request):
@@ -253,7 +256,7 @@ async def search_page(datasette, request):
         status = 400
         search = SearchRequest()
     context["search"] = search
-    context["sites"] = await read(datasette, archive, site_counts)
+    context["choices"] = await read(datasette, archive, filter_choices)
     searched = not context["error"] and (search.query or search.filters or search.category)
     if searched:
         found = await read(datasette, archive, lambda db: run_search(db, search))
@@ -278,6 +281,7 @@ def _results(datasette, archive: Archive, t, search: SearchRequest, found: dict)
             "category": row["category"],
             "site": hit.site,
             "snippet": highlight(hit.snippet, hit.snippet_marks),
+            "attachment": _found_in(hit),
         })
     facets = [{"name": name, "label": t(f"facet_{name}"),
                "options": _facet_links(t, search, name, found["facets"][name])} for name in FACETS]
@@ -294,6 +298,14 @@ def _results(datasette, archive: Archive, t, search: SearchRequest, found: dict)
         "table_url": table_url(datasette, archive, search),
         "index_status": found["index_status"],
     }
+
+
+def _found_in(hit: SearchHit) -> dict | None:
+    """The attachment a hit was found in: its name, and where the bulletin page lists it."""
+    if hit.attachment is None:
+        return None
+    return {"name": hit.attachment["name"] or hit.attachment["url"], "url": hit.attachment["url"],
+            "page_url": bulletin_page(hit.url) + "#attachments"}
 
 
 # --- downloads -----------------------------------------------------------------------------
@@ -318,9 +330,12 @@ def download_rows(db: sqlite_utils.Database, request: SearchRequest, base_url: s
         rows.append({
             "rank": rank, "url": hit.url, "title": hit.title, "published": hit.published,
             "publisher": hit.publisher, "category": fields[hit.rowid]["category"] or None, "site": hit.site,
+            "portal": fields[hit.rowid]["portal"] or None,
             "index_no": index_no, "doc_no": doc_no,
             "snippet": archive_search.mark(hit.snippet, hit.snippet_marks), "score": hit.score,
             "page": base_url + bulletin_page(hit.url),
+            "attachment_name": hit.attachment["name"] if hit.attachment else None,
+            "attachment_url": hit.attachment["url"] if hit.attachment else None,
         })
     return rows
 

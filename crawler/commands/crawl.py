@@ -1,25 +1,38 @@
-"""``crawl``: fetch a portal's supervision column into the archive."""
+"""``crawl``: fetch portals' supervision columns into the archive.
+
+On a terminal it shows live progress and ends with its summary lines; without one (cron) it
+prints the summary and problems only (Scrapy's log at ``WARNING``); ``-v`` or ``--log-level``
+brings Scrapy's log back (``-s LOG_LEVEL=…`` works as in Scrapy's own commands).
+"""
 from __future__ import annotations
 
 import argparse
 
-from archive.schema import refuse_non_archive
-from spiders.browser import INSTALL_HINT, RENDER_MODES, find_chromium, missing_reason, render_mode
+from spiders.browser import RENDER_MODES
 from crawler.distributed import shared_queue_settings
 from crawler.errors import CommandError
-from crawler.output import inert
-from spiders.profiles import PROFILES, ProfileError, profile_for
-from crawler.run import CrawlResult, project_settings, run_crawl
-from crawler.sites import load_registry, politeness_slots, portal_hosts
-from pipelines.urls import netloc_of
+from crawler.progress import CrawlProgress, on_terminal
+from crawler.run import crawl_and_report, project_settings
+from crawler.sites import DEFAULT_SITE, crawl_plan, load_registry
+from spiders.column import sample_size
 
 HELP = "crawl supervision columns into the archive (default: Xianning's column)"
+#: Scrapy's log in a crawl that names no level: problems only (the summary is printed apart).
+QUIET_LOG_LEVEL = "WARNING"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _sample(value: str) -> int:
+    try:
+        return sample_size(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start-url", action="append", default=[], metavar="URL",
-        help="a column's list page (repeatable); default: the profile's start URLs",
+        help=f"a column's list page (repeatable); default: the registry's {DEFAULT_SITE}",
     )
     parser.add_argument(
         "--site", action="append", default=[], metavar="NAME",
@@ -28,16 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all-sites", action="store_true", help="every portal of the registry")
     parser.add_argument(
         "--sites", metavar="PATH", default=None,
-        help="a registry file adding portals to the shipped sites.toml",
+        help="a registry file adding portals (and profiles) to the shipped sites.toml",
     )
     parser.add_argument(
         "--scheduler", metavar="redis://HOST:PORT/DB", default=None,
         help="share the request queue and duplicate filter with other crawl processes "
              "through this Redis (each keeps its own archive; see 'merge')",
-    )
-    parser.add_argument(
-        "--profile", choices=sorted(PROFILES), default="xianning",
-        help="site profile giving start URLs and settings (default: xianning)",
     )
     parser.add_argument("--archive", default=None, help="SQLite archive (default: data/archive.db)")
     parser.add_argument(
@@ -46,9 +55,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "(default: incremental, only what is new)",
     )
     parser.add_argument(
+        "--sample", type=_sample, default=0, metavar="N",
+        help="a trial run: at most N bulletins per column (recorded as a sample; the next run walks whole)",
+    )
+    parser.add_argument(
         "--render", choices=RENDER_MODES, default=None,
         help="lists built by JavaScript: auto (browser only where a list needs it; default), "
              "always, never, api (read the JSON endpoint the page calls, no browser)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="Scrapy's log at INFO (as --log-level INFO)")
+    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default=None, metavar="LEVEL",
+                        help=f"Scrapy's log level: {', '.join(LOG_LEVELS)} (default: {QUIET_LOG_LEVEL}, "
+                             "problems only)")
+    parser.add_argument(
+        "--ocr", action="store_true",
+        help="read scanned PDFs and images among the attachments with Tesseract "
+             "(seconds a page; off by default)",
     )
     parser.add_argument(
         "-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
@@ -66,15 +88,6 @@ def parse_setting_overrides(pairs: list[str]) -> dict[str, str]:
     return overrides
 
 
-def _unhealthy(result: CrawlResult) -> str:
-    """The one-line reason of an unhealthy run; with several portals, each bad one named."""
-    bad = result.unhealthy_portals
-    if len(result.portals) > 1 and bad:
-        return "unhealthy sites: " + "; ".join(
-            f"{portal} ({'; '.join(problems)})" for portal, problems in bad.items())
-    return "; ".join(result.problems) or f"run {result.outcome}"
-
-
 def run(args: argparse.Namespace) -> int:
     registry = load_registry(args.sites)
     if args.all_sites and args.site:
@@ -82,30 +95,21 @@ def run(args: argparse.Namespace) -> int:
     sites = list(registry.sites.values()) if args.all_sites else [registry.site(n) for n in dict.fromkeys(args.site)]
     if args.all_sites and not sites:
         raise CommandError("the registry holds no site", exit_code=2)
-    profile = PROFILES[args.profile]
-    chosen = sites or args.start_url
-    start_urls = list(dict.fromkeys([url for site in sites for url in site.start_urls] + args.start_url))
-    if not chosen:
-        start_urls = list(profile.start_urls)
-    for url in start_urls:
-        if not netloc_of(url):
-            raise CommandError(f"not a web URL: {url!r} (expected http:// or https://)", 2)
-    overrides: dict[str, object] = dict(profile.settings)
-    if not chosen:
-        overrides["PORTAL_EXTRA_HOSTS"] = list(profile.extra_hosts)
-    elif sites:
-        overrides["PORTAL_EXTRA_HOSTS"] = [host for site in sites for host in site.hosts]
-        overrides["DOWNLOAD_SLOTS"] = politeness_slots(sites)
-    if profile.render:
-        overrides["RENDER_MODE"] = profile.render
+    if not sites and not args.start_url:
+        sites = [registry.site(DEFAULT_SITE)]
+    plan = crawl_plan(registry, sites, args.start_url)
+    overrides: dict[str, object] = {**plan.settings, "LOG_LEVEL": QUIET_LOG_LEVEL}
     overrides.update(parse_setting_overrides(args.settings))
+    if args.verbose or args.log_level:
+        overrides["LOG_LEVEL"] = args.log_level or "INFO"
     if args.archive:
         overrides["ARCHIVE_PATH"] = args.archive
     if args.full:
         overrides["CRAWL_FULL"] = True
     if args.render:
         overrides["RENDER_MODE"] = args.render
-    portals = portal_hosts(registry, sites, start_urls)
+    if args.ocr:
+        overrides["ATTACHMENT_OCR"] = True
     if args.scheduler:
         if args.render in ("auto", "always"):
             raise CommandError(f"--render {args.render} cannot go with --scheduler: a shared queue carries "
@@ -113,29 +117,11 @@ def run(args: argparse.Namespace) -> int:
         overrides.setdefault("RENDER_MODE", "api")  # the JSON endpoint, not the browser
         if overrides["RENDER_MODE"] not in ("api", "never"):
             raise CommandError("a shared queue carries plain requests only: use RENDER_MODE api or never", 2)
-        overrides.update(shared_queue_settings(args.scheduler, start_urls))
+        overrides.update(shared_queue_settings(args.scheduler, plan.start_urls))
     settings = project_settings(overrides)
-    # Portals crawl side by side, each host at its own pace: room for all of them at once.
-    side_by_side = len(set(portals.values())) * settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
-    settings.set("CONCURRENT_REQUESTS", max(settings.getint("CONCURRENT_REQUESTS"), side_by_side), "project")
-    try:
-        site = profile_for(start_urls, settings)
-    except ProfileError as error:
-        raise CommandError(str(error), exit_code=2) from None
-    if site.render and not args.render:
-        settings.set("RENDER_MODE", site.render, priority="cmdline")
-    try:
-        mode = render_mode(settings)
-    except ValueError as error:
-        raise CommandError(str(error), exit_code=2) from None
-    configured = settings.get("CHROMIUM_PATH") or None
-    if mode == "always" and find_chromium(configured) is None:
-        raise CommandError(f"--render always needs a browser, but {missing_reason(configured)}: {INSTALL_HINT}", 1)
-    refuse_non_archive(settings.get("ARCHIVE_PATH"))  # one line, before Scrapy starts; file untouched
-    result = run_crawl(start_urls, settings, portals)  # another crawl running: ArchiveBusy, exit 75
-    print(inert(result.summary(), lines=True))
-    if result.outcome == "interrupted":
-        raise CommandError("interrupted: the run was stopped and recorded as interrupted", 130)
-    if not result.healthy:
-        raise CommandError(_unhealthy(result), exit_code=1)
+    level = str(settings.get("LOG_LEVEL")).upper()
+    if level not in LOG_LEVELS and not level.isdigit():
+        raise CommandError(f"bad LOG_LEVEL {settings.get('LOG_LEVEL')!r}: use one of {', '.join(LOG_LEVELS)}", 2)
+    crawl_and_report(plan, settings, {"sample": args.sample} if args.sample else None,
+                     CrawlProgress() if on_terminal() else None)  # another crawl running: ArchiveBusy, exit 75
     return 0

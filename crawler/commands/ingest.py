@@ -12,19 +12,26 @@ from archive.lock import ArchiveBusy, ArchiveLock
 from archive.schema import ArchiveMissing
 from archive.store import mark_killed_runs
 from crawler.errors import CommandError
+from crawler.sites import load_registry
 
 HELP = "ingest captures not yet in the archive (what a killed crawl left), or the WARC files named"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
+    parser.add_argument("--sites", metavar="PATH", default=None,
+                        help="a registry file adding portals (and their profiles) to the shipped sites.toml")
     parser.add_argument("warc", nargs="*", metavar="WARC",
                         help="WARC files of this archive to ingest again (default: what is not ingested yet)")
+    parser.add_argument("--ocr", action="store_true",
+                        help="read scanned PDFs and images with Tesseract (seconds a page; off by default)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawler.ingest import Ingest, open_for_ingest  # extraction's imports only when used
+    from crawler.attachments_ingest import read_texts, texts_summary  # extraction's imports only when used
+    from crawler.ingest import Ingest, open_for_ingest
 
+    profiles = load_registry(args.sites).profiles()  # the portals' body containers and labels
     layout = ArchiveLayout.of(args.archive)
     if not layout.db.exists():
         raise ArchiveMissing(f"no archive at {args.archive} (run 'python -m crawler crawl' first)")
@@ -38,13 +45,14 @@ def run(args: argparse.Namespace) -> int:
             if unknown:
                 raise CommandError(f"not a WARC file of {layout.db}: {', '.join(unknown)}", exit_code=2)
             with tqdm(unit="capture", disable=not sys.stderr.isatty()) as bar:
-                ingest = Ingest(db, layout, progress=bar.update)
+                ingest = Ingest(db, layout, progress=bar.update, profiles=profiles)
                 count = ingest.warc_files(names) if names else ingest.ready()
+            texts = read_texts(db, layout, ocr=args.ocr)
             db.close()
     except ArchiveBusy as busy:
         raise CommandError(str(busy), exit_code=75) from None
     counts = ingest.counts
     outcomes = ", ".join(f"{key.split('/', 1)[1]} {number}" for key, number in sorted(counts.items())
                          if key.startswith("ingest/"))
-    print(f"ingested {count} capture(s){': ' + outcomes if outcomes else ''}")
+    print(f"ingested {count} capture(s){': ' + outcomes if outcomes else ''}{texts_summary(texts)}")
     return 1 if counts["ingest/unreadable"] else 0

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             record = {key: row[key] for key in (
                 "bulletin_url", "portal", "published", "meeting_date", "meeting_number", "meeting_kind", "section",
-                "status", "position", "group_heading", "subject", "units", "documents", "progress")}
+                "status", "position", "group_heading", "subject", "units", "documents", "progress", "deadline",
+                "source")}
             print(json_line(record))
         else:
             print(_describe(row))
@@ -70,7 +71,10 @@ def _describe(row: dict) -> str:
     else:
         origin = row["group_heading"] or row["published"] or ""
     lines = [f"[{row['status']}] {origin} · {row['section'] or '-'} · {row['position']}. {row['subject']}"]
-    if row["units"]:
-        lines.append(f"    责任单位: {'、'.join(row['units'])}")
+    if row["units"] or row["deadline"]:
+        lines.append("    " + " · ".join(filter(None, [row["units"] and f"责任单位: {'、'.join(row['units'])}",
+                                                     row["deadline"] and f"完成时限: {row['deadline']}"])))
     lines.append(f"    {row['bulletin_url']}")
+    if row["source"] and row["source"] != row["bulletin_url"]:
+        lines.append(f"    附件 (attachment): {row['source']}")
     return "\n".join(lines)

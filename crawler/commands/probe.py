@@ -2,7 +2,7 @@
 
 How a user adds a portal in minutes: the first entries (url, title, date), the pagination
 kind and page count, the data endpoint if any, and for one bulletin its metadata fields and
-body length; when detection finds no list, what to write in a site profile. The page is
+body length; when detection gets something wrong, what to write into ``sites.toml``. The page is
 fetched plainly and rendered with Chromium only when its list is left to scripts that show
 no endpoint. It reads the same code the crawl runs (``spiders.listing``, ``spiders.pagination``,
 ``spiders.scripted``, ``pipelines.extraction``), so what it prints is what a crawl would do.
@@ -10,7 +10,7 @@ no endpoint. It reads the same code the crawl runs (``spiders.listing``, ``spide
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -20,15 +20,16 @@ from urllib.robotparser import RobotFileParser
 
 from spiders.browser import find_chromium, launch_options
 from crawler.errors import CommandError
+from crawler.output import inert, json_line
 from spiders.items import BulletinPage
-from spiders.profiles import NO_PROFILE, ProfileError, SiteProfile, profile_for
 from crawler.run import project_settings
+from crawler.sites import Profile, load_registry
 from pipelines.urls import column_of, netloc_of
 from pipelines.bulletin import not_a_bulletin
-from pipelines.extraction import extract_record
+from pipelines.extraction import NO_HINTS, Hints, extract_record
 from pipelines.text import decode_html, parse_html
 from spiders.listing import Entry, ListHint, read_list
-from spiders.pagination import Pager, read_pager
+from spiders.pagination import Pager, read_pager, templated_pager
 from spiders.scripted import (
     ApiEndpoint, embedded_list, entries_in_answer, find_endpoint, looks_script_built,
 )
@@ -44,6 +45,8 @@ SAMPLE_FIELDS = ("title", "published", "issued", "index_no", "doc_no", "publishe
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="a column's list page")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--sites", metavar="PATH", default=None,
+                        help="a registry file adding portals (and profiles) to the shipped sites.toml")
 
 
 @dataclass
@@ -157,13 +160,13 @@ def _pagination(fetcher: Fetcher, pager: Pager, column: str, url: str) -> tuple[
     return "script (no naming of its pages answered)", pager.announced
 
 
-def _sample(fetcher: Fetcher, entry: Entry, list_url: str) -> dict[str, Any]:
+def _sample(fetcher: Fetcher, entry: Entry, list_url: str, hints: Hints = NO_HINTS) -> dict[str, Any]:
     answer = fetcher.get(entry.url)
     if answer.status != 200:
         return {"url": entry.url, "fields": {}, "body_chars": 0, "bulletin": False, "reason": f"HTTP {answer.status}"}
     record = extract_record(BulletinPage(
         url=entry.url, source_url=answer.url, status=answer.status, headers={"Content-Type": answer.content_type},
-        body=answer.body, fetched_at="", list_url=list_url))
+        body=answer.body, fetched_at="", list_url=list_url), hints)
     reason = not_a_bulletin(record)
     return {
         "url": entry.url,
@@ -173,8 +176,9 @@ def _sample(fetcher: Fetcher, entry: Entry, list_url: str) -> dict[str, Any]:
     }
 
 
-def probe(url: str, fetcher: Fetcher, profile: SiteProfile = NO_PROFILE) -> Probe:
-    """Read the column page at ``url`` as the crawl would, and one of its bulletins."""
+def probe(url: str, fetcher: Fetcher, profile: Profile = Profile()) -> Probe:
+    """Read the column page at ``url`` as the crawl would (with the portal's profile, if it
+    has one), and one of its bulletins."""
     answer = fetcher.get(url)
     if answer.status != 200:
         raise CommandError(f"the column page answered HTTP {answer.status}: {url}", 1)
@@ -186,6 +190,8 @@ def probe(url: str, fetcher: Fetcher, profile: SiteProfile = NO_PROFILE) -> Prob
     entries = reading.entries
     embedded = embedded_list(tree, url, column)
     pager = read_pager(tree, url, column)
+    if profile.pager:
+        pager = templated_pager(pager, url, profile.pager, url)
     result.pagination, result.pages = _pagination(fetcher, pager, column, url)
     endpoint = find_endpoint(tree, url, {netloc_of(url)})
     if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
@@ -209,57 +215,70 @@ def probe(url: str, fetcher: Fetcher, profile: SiteProfile = NO_PROFILE) -> Prob
             result.pagination = f"{embedded.kind}+endpoint"
     result.entries = entries
     if entries:
-        result.sample = _sample(fetcher, entries[0], url)
-    result.advice = _advice(result, url)
+        result.sample = _sample(fetcher, entries[0], url, Hints.make(profile.body_container, dict(profile.labels)))
+    result.advice = _advice(result, url, profile)
     return result
 
 
-def _advice(result: Probe, url: str) -> str:
-    host = netloc_of(url)
-    if not result.entries:
-        return (f"detection found no list: add a profile to profiles.toml, e.g. [portal.{host.split(':')[0].replace('.', '_')}] "
-                f'hosts = ["{host}"]  list_container = "<CSS of the list block>"  '
-                'entry_link = "<regex of entry URLs>"  (render = "always" if the list needs a browser)')
-    if result.sample and not result.sample.get("bulletin"):
-        return ("the first entry is not a bulletin: if the list picked is the wrong one, set list_container "
-                f'(and entry_link) in a profile for hosts = ["{host}"]')
-    if result.pagination.startswith("script (no naming") or (result.pagination == "none" and result.pages is None
-                                                             and len(result.entries) >= 10):
-        return ("no further list page found: if the column has more, its pager is not readable here; "
-                f'try render = "always" in a profile for hosts = ["{host}"]')
+def _entry(url: str, **overrides: str) -> str:
+    """The ``sites.toml`` entry to write for the portal of ``url``, with ``overrides``."""
+    name = re.sub(r"[^a-z0-9-]+", "-", netloc_of(url).split(":")[0].removeprefix("www.").lower()).strip("-")[:40]
+    lines = [f"[sites.{name or 'portal'}]", 'region = "<city or region, in Chinese>"', f'start_urls = ["{url}"]',
+             *(f"{key} = {value}" for key, value in overrides.items())]
+    return "  ".join(lines)
+
+
+def _advice(result: Probe, url: str, profile: Profile) -> str:
+    """What to do next: nothing, or what to write into sites.toml (keys a profile has already
+    are not advised again)."""
+    def write(why: str, **overrides: str) -> str:
+        return f"{why}: write into sites.toml (or a file for --sites): {_entry(url, **overrides)}"
+
+    if not result.entries and not profile.list_container:
+        return write("detection found no list", list_container='"<CSS of the list block>"',
+                     entry_link='"<regex of entry URLs>"', render='"always"  # only if the list needs a browser')
+    if result.sample and not result.sample.get("bulletin") and not profile.list_container:
+        return write("the first entry is not a bulletin: the list picked may be the wrong one",
+                     list_container='"<CSS of the list block>"', entry_link='"<regex of entry URLs>"')
+    if (result.pagination.startswith("script (no naming") or (result.pagination == "none" and result.pages is None
+                                                              and len(result.entries) >= 10)) and not profile.pager:
+        return write("no further list page found: if the column has more",
+                     pager='"<name of page n, e.g. index_{n}.html>"', render='"always"  # or this')
+    if profile:
+        return "detection works with the portal's profile"
     return "detection works: no profile needed"
 
 
 def _print(result: Probe) -> None:
-    print(f"column page: {result.url}" + (" (rendered with Chromium)" if result.rendered else ""))
+    """The probe for a reader; the portal's text made inert (it never drives the terminal)."""
+    print(f"column page: {inert(result.url)}" + (" (rendered with Chromium)" if result.rendered else ""))
     print(f"entries: {len(result.entries)} on this page")
     for entry in result.entries[:SHOWN_ENTRIES]:
-        print(f"  {entry.date or '----------'}  {entry.title}\n              {entry.url}")
+        print(f"  {entry.date or '----------'}  {inert(entry.title)}\n              {inert(entry.url)}")
     pages = f", {result.pages} pages" if result.pages else ""
     print(f"pagination: {result.pagination}{pages}")
     print(f"endpoint: {result.endpoint or 'none'}")
     if result.sample:
         sample = result.sample
         verdict = "a bulletin" if sample.get("bulletin") else sample.get("reason")
-        print(f"sample: {sample['url']} ({verdict}; body {sample['body_chars']} characters, "
+        print(f"sample: {inert(sample['url'])} ({inert(verdict)}; body {sample['body_chars']} characters, "
               f"container {sample.get('body_container')})")
         for name, value in sample["fields"].items():
-            print(f"  {name:<10} {value}")
-    print(f"advice: {result.advice}")
+            print(f"  {name:<10} {inert(value)}")
+    print(f"advice: {inert(result.advice)}")
 
 
 def run(args: argparse.Namespace) -> int:
     if not netloc_of(args.url):
         raise CommandError(f"not a web URL: {args.url!r} (expected http:// or https://)", 2)
     settings = project_settings()
-    try:
-        profile = profile_for([args.url], settings)
-    except ProfileError as error:
-        raise CommandError(str(error), 2) from None
+    registry = load_registry(args.sites)
+    owner = registry.portal_of(netloc_of(args.url))
+    profile = registry.sites[owner].profile if owner else Profile()
     fetcher = Fetcher(settings.get("USER_AGENT"), settings.getbool("ROBOTSTXT_OBEY"))
     result = probe(args.url, fetcher, profile)
     if args.json:
-        print(json.dumps(result.as_json(), ensure_ascii=False))
+        print(json_line(result.as_json()))
     else:
         _print(result)
     return 0

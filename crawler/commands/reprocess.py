@@ -1,5 +1,6 @@
-"""``reprocess``: re-extract every bulletin from its stored capture (no network).
+"""``reprocess``: re-extract every bulletin from its stored capture, every attachment from its stored file (no network).
 
+Extraction reads each portal's profile from the registry (``--sites PATH`` as for the crawl).
 Takes the crawl lock (a crawl running meanwhile: exit 75), since it rewrites rows. A capture
 that no longer extracts as its bulletin is not stored over the row (see
 :mod:`pipelines.guard`): each is named on stderr with its reason, and the exit status is 1.
@@ -15,12 +16,17 @@ from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.schema import existing_archive
 from crawler.output import inert
+from crawler.sites import load_registry
 
 HELP = "re-run extraction over the archive from its WARC captures, offline"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
+    parser.add_argument("--sites", metavar="PATH", default=None,
+                        help="a registry file adding portals (and their profiles) to the shipped sites.toml")
+    parser.add_argument("--ocr", action="store_true",
+                        help="read scanned PDFs and images with Tesseract (seconds a page; off by default)")
 
 
 def _refused(url: str, reason: str) -> None:
@@ -28,16 +34,19 @@ def _refused(url: str, reason: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawler.ingest import Ingest, open_for_ingest, rebuild_structures  # extraction's imports only when used
+    from crawler.attachments_ingest import read_texts, texts_summary  # extraction's imports only when used
+    from crawler.ingest import Ingest, open_for_ingest, rebuild_structures
 
+    profiles = load_registry(args.sites).profiles()  # the portals' body containers and labels
     layout = ArchiveLayout.of(existing_archive(args.archive))
     with ArchiveLock(layout.db):  # held by a crawl: ArchiveBusy, exit 75
         db = open_for_ingest(layout.db)
         total = db["bulletins"].count
         without = db.execute("select count(*) from bulletins where capture_id is null").fetchone()[0]
         with tqdm(total=total - without, unit="bulletin", disable=not sys.stderr.isatty()) as bar:
-            ingest = Ingest(db, layout, progress=bar.update, on_refusal=_refused)
+            ingest = Ingest(db, layout, progress=bar.update, on_refusal=_refused, profiles=profiles)
             ingest.archived()
+        texts = read_texts(db, layout, ocr=args.ocr, everything=True)
         # Unchanged bodies keep their items when re-ingested; a better parser must still reach them.
         rebuild_structures(db)
         db.conn.commit()
@@ -48,5 +57,6 @@ def run(args: argparse.Namespace) -> int:
         f"bulletins: changed {counts['ingest/changed']}, unchanged {counts['ingest/unchanged']}; "
         f"kept (not a bulletin any more) {counts['ingest/refused_replacement']}; "
         f"without capture {without}, unreadable {counts['ingest/unreadable']}, refused {counts['ingest/refused']}"
+        f"{texts_summary(texts)}"
     )
     return 1 if counts["ingest/unreadable"] or counts["ingest/refused_replacement"] else 0

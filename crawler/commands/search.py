@@ -1,7 +1,8 @@
-"""``search``: full-text search of the archived bulletins (see :mod:`archive.search`).
+"""``search``: full-text search of the archived bulletins and their attachments (see :mod:`archive.search`).
 
-A word matches when the title or body contains it verbatim (Latin case-insensitively); several
-words must all appear. Any text is searched as plain text: quotes, ``*``, ``AND``, ``NEAR(`` and
+A word matches when the title, the body or the text of an attachment contains it verbatim (Latin
+case-insensitively); several words must all appear. A bulletin found through an attachment names
+it (``attachment``: name and URL) and its snippet comes from the attachment's text. Any text is searched as plain text: quotes, ``*``, ``AND``, ``NEAR(`` and
 parentheses mean nothing special. Matches are marked ``[…]`` (bold on a terminal); with
 ``--json`` each hit is one JSON object per line and the snippet marks matches with ``【…】``.
 """
@@ -27,7 +28,7 @@ from archive.search.results import HIT_COLUMNS
 from crawler.errors import CommandError
 from crawler.output import inert, json_line
 
-HELP = "search bulletins for words (exact substrings; several words must all appear)"
+HELP = "search bulletins and their attachments for words (exact substrings; several words must all appear)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="relevance (bm25, default) or newest first")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: the bulletin's columns (url, title, published, "
-                             "publisher, site, index_no, doc_no, …), snippet (【】 marks), score")
+                             "publisher, site, index_no, doc_no, …), attachment ({name, url} of the file "
+                             "that matched, or null), snippet (【】 marks), score")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +86,7 @@ def _json(hit: SearchHit) -> str:
         record["attachments"] = json.loads(hit.attachments or "[]")
     except ValueError:  # stored text that is not JSON: shown as it is
         pass
-    record.update(snippet=hit.marked_snippet, score=hit.score)
+    record.update(attachment=hit.attachment, snippet=hit.marked_snippet, score=hit.score)
     return json_line(record)
 
 
@@ -93,4 +95,7 @@ def _text(number: int, hit: SearchHit, terminal: bool) -> str:
     # Control characters are replaced one for one, so the marks' offsets stay valid.
     title = mark(inert(hit.title), hit.title_marks, *marks) or "(untitled)"
     snippet = mark(inert(hit.snippet), hit.snippet_marks, *marks)
-    return f"{number}. {title}  ({inert(hit.published) or 'no date'})\n   {inert(hit.url)}\n   {snippet}\n"
+    found_in = ""
+    if hit.attachment is not None:
+        found_in = f"   附件 (attachment): {inert(hit.attachment['name'] or '')} <{inert(hit.attachment['url'] or '')}>\n"
+    return f"{number}. {title}  ({inert(hit.published) or 'no date'})\n   {inert(hit.url)}\n{found_in}   {snippet}\n"

@@ -70,4 +70,4 @@ def _print_columns(last: tuple[int, str, dict[str, dict[str, Any]]] | None) -> N
     run_id, outcome, columns = last
     print(f"\nlast run ({run_id}, {outcome}), per column:")
     for start_url, report in columns.items():
-        print(inert(column_line(start_url, report)))
+        print(inert(column_line(start_url, report), lines=True))

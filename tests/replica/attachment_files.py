@@ -188,18 +188,28 @@ def _reportlab_font() -> str:
 
 def pdf_text_bytes(content: Content) -> bytes:
     """A PDF with a text layer in Adobe's STSong CID font (read through the UniGB CMaps), a
-    running header and ``- N -`` page numbers; tables ruled, their header row repeated."""
+    running header and ``- N -`` page numbers; tables ruled, their header row repeated. A table
+    with a row taller than a portrait page (a long 进展情况 in a narrow column) gets landscape
+    pages, as an office would print it."""
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.platypus.doctemplate import LayoutError
+
+    try:
+        return _pdf_text_bytes(content, A4)
+    except LayoutError:
+        return _pdf_text_bytes(content, landscape(A4))
+
+
+def _pdf_text_bytes(content: Content, pagesize: tuple[float, float]) -> bytes:
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-    from reportlab.platypus.doctemplate import LayoutError
 
     font = _reportlab_font()
     body = ParagraphStyle("body", fontName=font, fontSize=12, leading=20, firstLineIndent=24, wordWrap="CJK")
     title = ParagraphStyle("title", parent=body, fontSize=16, leading=26, alignment=1, firstLineIndent=0)
     cell = ParagraphStyle("cell", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
-    width, height = A4
+    width, height = pagesize
 
     def running(canvas: Any, doc: Any) -> None:
         canvas.saveState()
@@ -208,12 +218,11 @@ def pdf_text_bytes(content: Content) -> bytes:
         canvas.drawCentredString(width / 2, 40, f"- {doc.page} -")
         canvas.restoreState()
 
-    def story(split_in_row: bool) -> list[Any]:
-        flowables: list[Any] = [Paragraph(escape(content.title), title), Spacer(1, 8)]
-        for kind, value in content.blocks:
-            if kind == "p":
-                flowables.append(Paragraph(escape(value), body))
-                continue
+    story: list[Any] = [Paragraph(escape(content.title), title), Spacer(1, 8)]
+    for kind, value in content.blocks:
+        if kind == "p":
+            story.append(Paragraph(escape(value), body))
+        else:
             columns = max(len(r) for r in value)
             # columns as wide as their longest cell needs (within bounds), so no row outgrows a page
             needs = [min(max((len(row[i]) for row in value if i < len(row)), default=1), 80) + 3
@@ -222,23 +231,14 @@ def pdf_text_bytes(content: Content) -> bytes:
             base = [9 * len(value[0][i] if i < len(value[0]) else "") + 14 for i in range(columns)]  # header on a line
             spare = max(usable - sum(base), 0)
             table = Table([[Paragraph(escape(c), cell) for c in row] for row in value],
-                          colWidths=[b + spare * need / sum(needs) for b, need in zip(base, needs)], repeatRows=1,
-                          splitInRow=int(split_in_row))
+                          colWidths=[b + spare * need / sum(needs) for b, need in zip(base, needs)], repeatRows=1)
             table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black),
                                        ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-            flowables += [table, Spacer(1, 8)]
-        return flowables
-
-    def build(split_in_row: bool) -> bytes:
-        buffer = io.BytesIO()
-        SimpleDocTemplate(buffer, pagesize=A4, leftMargin=72, rightMargin=72, topMargin=100, bottomMargin=100,
-                          title=content.title).build(story(split_in_row), onFirstPage=running, onLaterPages=running)
-        return buffer.getvalue()
-
-    try:
-        return build(split_in_row=False)
-    except LayoutError:  # a row taller than a page (a very long cell): split it over pages
-        return build(split_in_row=True)
+            story += [table, Spacer(1, 8)]
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, pagesize=pagesize, leftMargin=72, rightMargin=72, topMargin=100, bottomMargin=100,
+                      title=content.title).build(story, onFirstPage=running, onLaterPages=running)
+    return buffer.getvalue()
 
 
 def scan_lines(content: Content, per_line: int = 46, most: int = 34) -> list[str]:

@@ -151,6 +151,13 @@ def html_instead_of_file() -> Fault:
     return fault
 
 
+def file_bytes(data: bytes, content_type: str = "application/octet-stream") -> Fault:
+    """These bytes in place of the file (a hostile attachment: a zip bomb, an encrypted PDF …)."""
+    def fault(handler: PortalRequestHandler) -> None:
+        handler.respond(200, data, content_type)
+    return fault
+
+
 def bot_challenge(status: int = 412) -> Fault:
     """A JavaScript cookie challenge instead of content."""
     def fault(handler: PortalRequestHandler) -> None:

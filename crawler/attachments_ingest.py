@@ -1,0 +1,289 @@
+"""Ingest of attachment files: their text, search entry and supervision items, from the stored files.
+
+The crawl downloads each file once, by content hash (:class:`crawler.pipelines.AttachmentFiles`),
+and ingest links it to its bulletin (``attachments`` rows, :meth:`crawler.ingest.Ingest._link_attachments`).
+Here each stored file whose text is not made yet (or was made by an older
+:data:`~pipelines.attachment_text.EXTRACTOR_VERSION`, or without OCR it needed, or while a tool
+was missing) is read through :class:`~pipelines.attachment_sandbox.AttachmentReader`, a limited
+child process per file, so a hostile file costs one recorded ``error`` and nothing else. The
+text is stored on every row of the file, indexed with its bulletins (:mod:`archive.attachments`),
+and the file's supervision lists become items with the attachment as their ``source``.
+
+Offline, whenever the stored files are at hand: ``ingest`` and ``merge`` read what is pending
+(:meth:`AttachmentTexts.run`), ``reprocess`` reads every file again. During a crawl, reading a
+file takes from milliseconds (DOCX) to seconds (a Word 97 file through LibreOffice, OCR), so it
+never runs on the reactor's thread: :class:`CrawlTexts` reads in a thread of its own beside the
+fetching, and stores the results on the reactor's thread with the run's batches.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import sqlite_utils
+from twisted.internet import defer, task
+
+from archive.attachments import (
+    PendingFile, attachment_sources, known_text, pending_files, save_text, text_values, unread_files,
+)
+from archive.layout import ArchiveLayout, attachment_file
+from archive.structure import save_structure
+from pipelines.attachment_items import attachment_structure
+from pipelines.attachment_sandbox import AttachmentReader
+from pipelines.attachment_text import EXTRACTOR_VERSION, MISSING, Tools
+
+logger = logging.getLogger(__name__)
+
+_SPACE = re.compile(r"\s+")
+
+
+class AttachmentTexts:
+    """Reads and stores the text of an archive's attachment files (``ocr``: scans too).
+
+    ``counts`` adds up what happened under the crawl's stats names (``attachments/text_read`` …).
+    A context manager: it owns the reader's process. ``warn`` is told, once per run and tool,
+    the line naming the Debian package of a tool a file needed and this machine lacks.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, layout: ArchiveLayout, *, ocr: bool = False,
+                 warn: Callable[[str], None] = logger.warning, tools: Tools | None = None):
+        self.db = db
+        self.layout = layout
+        self.ocr = ocr
+        self.warn = warn
+        self.counts: Counter[str] = Counter()
+        self._tools = tools
+        self._reader: AttachmentReader | None = None
+        self._warned: set[str] = set()
+        #: The lines of tools that are here now: files that failed for want of them are read again.
+        self._redo_errors: list[str] | None = None
+
+    def __enter__(self) -> "AttachmentTexts":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def abort(self) -> None:
+        """From another thread: end the read in flight (its result is not stored)."""
+        if self._reader is not None:
+            self._reader.abort()
+
+    @property
+    def redo_errors(self) -> list[str]:
+        if self._redo_errors is None:
+            tools = self._tools or Tools.discover()
+            self._redo_errors = [line for name, line in MISSING.items() if getattr(tools, name) is not None]
+        return self._redo_errors
+
+    # --- which files ------------------------------------------------------------------
+    def pending(self, everything: bool = False) -> list[PendingFile]:
+        """Files whose text is to be made (``everything``: all, as ``reprocess`` does)."""
+        return pending_files(self.db, EXTRACTOR_VERSION, ocr=self.ocr, redo_errors=self.redo_errors,
+                             everything=everything)
+
+    def unread(self) -> list[PendingFile]:
+        """Files linked since the last look that have no text yet (cheap enough for every batch)."""
+        return unread_files(self.db)
+
+    def copy_known(self, file: PendingFile) -> bool:
+        """Store the text another row of the same file already has (made by this extractor); False
+        when there is none and the file must be read."""
+        known = known_text(self.db, file.sha256, EXTRACTOR_VERSION, ocr=self.ocr)
+        if known is None or known["error"] in self.redo_errors:
+            return False
+        with self.db.atomic():
+            for url in save_text(self.db, file.sha256, known):
+                save_attachment_items(self.db, url)
+        self.counts["attachments/text_copied"] += 1
+        return True
+
+    # --- reading (no database: safe in another thread) -----------------------------------
+    def read(self, file: PendingFile) -> dict[str, Any]:
+        """What reading the stored file gives (an AttachmentText as a mapping); never raises."""
+        started = time.perf_counter()
+        path = next((found for stored in file.paths
+                     if (found := attachment_file(self.layout.db, stored)) is not None and found.is_file()), None)
+        if path is None:
+            return {"error": "the archived file is missing from the archive's files folder"}
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            return {"error": f"the archived file cannot be read: {error.strerror or error}"}
+        if self._reader is None:
+            self._reader = AttachmentReader(ocr=self.ocr, tools=self._tools)
+        result = self._reader.read(data, file.name, file.mime_type).as_dict()
+        result["seconds"] = time.perf_counter() - started
+        return result
+
+    # --- storing (the database's thread) -------------------------------------------------
+    def store(self, file: PendingFile, result: dict[str, Any]) -> None:
+        """Store what reading ``file`` gave on every row holding it, with index and items."""
+        with self.db.atomic():
+            for url in save_text(self.db, file.sha256, text_values(result, EXTRACTOR_VERSION)):
+                save_attachment_items(self.db, url)
+        error = result.get("error")
+        self.counts["attachments/text_read"] += 1
+        self.counts["attachments/text_seconds"] += result.get("seconds") or 0.0
+        if error:
+            self.counts["attachments/text_failed"] += 1
+        if error in MISSING.values() and error not in self._warned:
+            self._warned.add(error)
+            self.warn(error)
+
+    def run(self, everything: bool = False, progress: Callable[[int], None] | None = None) -> int:
+        """Read and store every pending file here and now, committing each; return how many."""
+        files = self.pending(everything)
+        for file in files:
+            if everything or not self.copy_known(file):
+                self.store(file, self.read(file))
+            self.db.conn.commit()
+            if progress is not None:
+                progress(1)
+        return len(files)
+
+
+def read_texts(db: sqlite_utils.Database, layout: ArchiveLayout, *, ocr: bool = False,
+               everything: bool = False) -> Counter[str]:
+    """The commands' way (``ingest``, ``reprocess``, ``merge``): read the pending files (every file
+    with ``everything``) with a progress bar on a terminal and a warning per missing tool on
+    stderr; return the counts."""
+    import sys
+
+    from tqdm import tqdm
+
+    def warn(line: str) -> None:
+        tqdm.write(f"warning: {line}", file=sys.stderr)
+
+    with AttachmentTexts(db, layout, ocr=ocr, warn=warn) as texts:
+        with tqdm(unit="file", desc="attachment texts", disable=not sys.stderr.isatty()) as bar:
+            texts.run(everything, progress=bar.update)
+    return texts.counts
+
+
+def texts_summary(counts: Counter[str]) -> str:
+    """``; attachment texts: 12 read (2 failed), 3 copied …``: what :func:`read_texts` did, for the
+    end of a command's last line; empty when it did nothing."""
+    read, failed, copied = (counts[f"attachments/text_{name}"] for name in ("read", "failed", "copied"))
+    if not (read or copied):
+        return ""
+    return f"; attachment texts: {read} read ({failed} failed), {copied} copied from the same file"
+
+
+def _key(subject: str, progress: str) -> tuple[str, str]:
+    return _SPACE.sub("", subject), _SPACE.sub("", progress or "")
+
+
+def save_attachment_items(db: sqlite_utils.Database, bulletin_url: str) -> None:
+    """The supervision items of each attachment of a bulletin, with the attachment as their source.
+
+    Read like a body, plus its supervision-list tables (:func:`pipelines.attachment_items.attachment_structure`).
+    An attachment repeating the page (the bulletin as a PDF) adds nothing twice: an item whose
+    subject and progress the page, or an attachment before it, already gave is left out, and so
+    is a meeting left without items.
+    """
+    seen = {_key(subject, progress) for subject, progress in db.execute(
+        "select subject, progress from items where bulletin_url = ? and source = ?", [bulletin_url, bulletin_url])}
+    for source in attachment_sources(db, bulletin_url):
+        structure = attachment_structure(source["text"] or "", source["tables"]) if source["text"] else None
+        items = []
+        for item in structure.items if structure else ():
+            key = _key(item.subject, item.progress)
+            if key not in seen:
+                seen.add(key)
+                items.append(vars(item))
+        used = sorted({item["meeting_index"] for item in items if item["meeting_index"] is not None})
+        renumbered = {old: new for new, old in enumerate(used)}
+        meetings = [vars(structure.meetings[index]) for index in used] if structure else []
+        for item in items:
+            if item["meeting_index"] is not None:
+                item["meeting_index"] = renumbered[item["meeting_index"]]
+        save_structure(db, bulletin_url, meetings, items, source=source["url"])
+
+
+class CrawlTexts:
+    """During a crawl: files read in a thread of their own, results stored on the reactor's thread.
+
+    :meth:`tick` (after each ingest batch) stores the files read since, copies the text of files
+    already read for another bulletin, and queues the newly linked ones for the thread, which
+    reads its queue in order without waiting for the ticks. Reading never blocks the reactor; :meth:`drain` (the crawl's end) waits for what is left without blocking
+    it either, so a stop signal still gets through, and :meth:`stop` leaves the rest for the next
+    run (nothing is lost: a file without text stays pending).
+    """
+
+    def __init__(self, texts: AttachmentTexts, *, enabled: bool = True):
+        self.texts = texts
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="zwdc-attachments")
+        #: Files handed to the thread (queued or being read), until their result is stored.
+        self._running: dict[Future[dict[str, Any]], PendingFile] = {}
+        self._busy: set[str] = set()  # files queued or in flight
+        self._first_look = True
+        #: Reads nothing (``ATTACHMENT_TEXT = False``, told to stop, or the archive failed).
+        self.stopped = not enabled
+
+    def tick(self) -> None:
+        """Store what was read, look for new files, keep the thread busy (the reactor's thread)."""
+        if self.stopped:
+            return
+        for future in [future for future in self._running if future.done()]:
+            file = self._running.pop(future)
+            self.texts.store(file, future.result())
+            self._busy.discard(file.sha256)
+        files = self.texts.pending() if self._first_look else self.texts.unread()
+        self._first_look = False
+        for file in files:
+            if file.sha256 not in self._busy and not self.texts.copy_known(file):
+                self._busy.add(file.sha256)
+                self._running[self._thread.submit(self._read, file)] = file
+
+    def _read(self, file: PendingFile) -> dict[str, Any]:
+        try:
+            return self.texts.read(file)
+        except Exception as error:  # a bug in reading: recorded as the file's error, the crawl goes on
+            return {"error": f"attachment reading failed: {type(error).__name__}: {error}"}
+
+    @property
+    def left(self) -> int:
+        return len(self._running)
+
+    def drain(self, tick: Callable[[], None], interval: float = 0.1) -> defer.Deferred:
+        """A Deferred firing once every file is read and stored (or :meth:`stop` was called);
+        ``tick`` (the run's: :meth:`tick`, then commit) is called meanwhile."""
+        from twisted.internet import reactor
+
+        if self.left:
+            logger.info("reading the text of %d attachment file(s) left", self.left)
+        done: defer.Deferred = defer.Deferred()
+
+        def step() -> None:
+            tick()
+            if self.stopped or not self.left:
+                looping.stop()
+
+        looping = task.LoopingCall(step)
+        looping.clock = reactor
+        looping.start(interval, now=True).addBoth(lambda _: done.callback(None))
+        return done
+
+    def stop(self) -> None:
+        """Read no more: the files not stored stay pending for the next run."""
+        self.stopped = True
+        for future in self._running:
+            future.cancel()
+
+    def close(self) -> None:
+        """Stop, end the read in flight at once, then the thread and the reader."""
+        self.stop()
+        self.texts.abort()
+        self._thread.shutdown(wait=True, cancel_futures=True)
+        self.texts.close()
