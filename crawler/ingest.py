@@ -71,8 +71,8 @@ logger = logging.getLogger(__name__)
 #: Captures per transaction: large enough that commits and index flushes are cheap per page,
 #: small enough that a killed ingest redoes little.
 BATCH_SIZE = 200
-#: Pages a batch needs before it goes to a worker process: starting one (a fresh interpreter
-#: importing lxml and trafilatura) costs more than extracting a few pages here.
+#: Pages an ingest extracts here before it starts its worker processes: starting one (a fresh
+#: interpreter importing lxml and trafilatura) costs more than extracting a few pages.
 POOL_MIN_PAGES = 50
 #: Fields counted in the run's "fields filled" summary.
 SUMMARY_FIELDS = CONTENT_COLUMNS
@@ -313,8 +313,8 @@ class Ingest:
 
     ``counts`` adds up what happened, under the crawl's stats names (``extract/pages``,
     ``archive/new``, ``run/failures`` …), so a crawl adds them to its stats. With
-    ``processes`` > 0, batches of at least :data:`POOL_MIN_PAGES` pages are extracted in that
-    many worker processes (:class:`ExtractionPool`); :meth:`close` stops them.
+    ``processes`` > 0, batches are extracted in that many worker processes
+    (:class:`ExtractionPool`) once :data:`POOL_MIN_PAGES` pages came; :meth:`close` stops them.
     """
 
     def __init__(self, db: sqlite_utils.Database, layout: ArchiveLayout, batch_size: int = BATCH_SIZE,
@@ -340,6 +340,7 @@ class Ingest:
         self.pool = ExtractionPool(processes) if processes > 0 else None
         self._pending_index = PendingIndex()
         self._portals: dict[str, str] = {}
+        self._pages = 0  # extracted so far (see POOL_MIN_PAGES)
 
     def close(self, wait: bool = True) -> None:
         if self.pool is not None:
@@ -403,7 +404,8 @@ class Ingest:
 
     def extract(self, batch: Batch) -> Future[list[Extracted]]:
         """Extract the batch's bulletins: in a worker process (the future completes later) or here."""
-        if self.pool is not None and batch.jobs and (self.pool.started or len(batch.jobs) >= POOL_MIN_PAGES):
+        self._pages += len(batch.jobs)
+        if self.pool is not None and batch.jobs and (self.pool.started or self._pages >= POOL_MIN_PAGES):
             batch.in_worker = True
             return self.pool.submit(batch.jobs)
         done: Future[list[Extracted]] = Future()
