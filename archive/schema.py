@@ -496,9 +496,12 @@ def insert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> No
     db.conn.execute(_write_sql(table, tuple(row), ()), tuple(row.values()))
 
 
-def upsert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any], pk: tuple[str, ...]) -> None:
-    """Insert ``row``, or update the given columns of the row with the same primary key ``pk``."""
-    db.conn.execute(_write_sql(table, tuple(row), pk), tuple(row.values()))
+def upsert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any], pk: tuple[str, ...]) -> int:
+    """Insert ``row``, or update the given columns of the row with the same primary key ``pk``.
+
+    Returns the rowid of an inserted row (undefined after an update).
+    """
+    return db.conn.execute(_write_sql(table, tuple(row), pk), tuple(row.values())).lastrowid
 
 
 class ArchiveError(Exception):
@@ -526,6 +529,8 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     _ensure_captures(db)
     _ensure_table(db, ATTACHMENTS)
     db["attachments"].create_index(["sha256"], if_not_exists=True)
+    # Ingest asks by URL whether a file is archived already (the key leads with the bulletin).
+    db["attachments"].create_index(["url"], if_not_exists=True)
     db.execute("CREATE INDEX IF NOT EXISTS attachments_to_read ON attachments (sha256)"
                " WHERE extractor_version IS NULL")  # files whose text is still to be made
     _ensure_table(db, CRAWL_RUNS)

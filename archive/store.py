@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,20 +36,27 @@ def content_hash(row: dict[str, object]) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+#: ``save_bulletin``'s default: the archived row is read here.
+UNREAD: dict[str, object] = {}
+
+
 def save_bulletin(
     db: sqlite_utils.Database,
     content: dict[str, object],
     capture: Capture = Capture(),
     pending_index: PendingIndex | None = None,
+    previous: Mapping[str, object] | None = UNREAD,
 ) -> Outcome:
     """Insert or update one bulletin row, its version history and its index entry atomically.
 
     ``content`` holds the columns of ``bulletins`` up to ``list_url`` (``fetched_at`` is when
-    its capture was made). With ``pending_index`` (a batch transaction) the index entry is
-    written when the batch flushes it, still before the commit.
+    its capture was made; ``portal``, when given, saves looking it up). With ``pending_index``
+    (a batch transaction) the index entry is written when the batch flushes it, still before
+    the commit. ``previous`` is the archived row (:func:`archived_bulletin`, ``None``: none)
+    when the caller has read it already.
     """
     row = dict(content)
-    row["portal"] = portal_of_site(db, row["site"])
+    row["portal"] = row.get("portal") or portal_of_site(db, row["site"])
     fetched_at = row["fetched_at"]
     row["content_hash"] = content_hash(row)
     row["last_seen"] = fetched_at
@@ -57,10 +65,10 @@ def save_bulletin(
     row["etag"] = capture.etag
     row["last_modified"] = capture.last_modified
     with db.atomic():
-        previous = next(
-            db.query("select rowid, * from bulletins where url = ?", [row["url"]]), None)
+        if previous is UNREAD:
+            previous = archived_bulletin(db, row["url"])
         row["first_seen"] = previous["first_seen"] if previous else fetched_at
-        upsert_row(db, "bulletins", row, ("url",))
+        inserted = upsert_row(db, "bulletins", row, ("url",))
         if previous is not None and previous["content_hash"] == row["content_hash"]:
             return "unchanged"
         insert_row(db, "versions", {
@@ -68,8 +76,7 @@ def save_bulletin(
             "seen_at": fetched_at, "capture_id": capture.capture_id,
             **{column: row[column] for column in CONTENT_COLUMNS},
         })
-        rowid = previous["rowid"] if previous else next(
-            db.query("select rowid from bulletins where url = ?", [row["url"]]))["rowid"]
+        rowid = previous["rowid"] if previous else inserted
         files = attachment_text(db, row["url"])  # its files' text: indexed with it, unchanged here
         index_bulletin(
             db, rowid, row["title"], row["body"], row["published"],
@@ -80,8 +87,10 @@ def save_bulletin(
 
 
 def archived_bulletin(db: sqlite_utils.Database, url: str) -> dict[str, object] | None:
-    """The archived row of ``url`` (to judge a re-fetched page against), or ``None``."""
-    return next(db.query("select * from bulletins where url = ?", [url]), None)
+    """The archived row of ``url`` with its ``rowid`` (to judge a re-fetched page against), or ``None``."""
+    cursor = db.conn.execute("select rowid, * from bulletins where url = ?", [url])
+    found = cursor.fetchone()
+    return dict(zip((column[0] for column in cursor.description), found)) if found else None
 
 
 def save_alias(db: sqlite_utils.Database, alias: str, url: str, seen_at: str) -> None:

@@ -60,8 +60,8 @@ class CrawlRun:
     requests: int
     kinds: str  # what the requests were for (request_kinds)
     engine_seconds: float  # Scrapy's elapsed_time_seconds: the crawl without start-up and imports
-    ingest_seconds: float = 0.0  # wall time of the run's ingest batches (on the reactor's thread)
-    ingest_cpu: float = 0.0  # their CPU time
+    ingest_seconds: float = 0.0  # wall time the reactor's thread spent on ingest (planning, writing batches)
+    ingest_cpu: float = 0.0  # CPU time of ingest: the reactor thread's and the extraction workers'
     ingested: int = 0  # bulletins they stored (new, changed or unchanged)
 
     @property
@@ -193,14 +193,15 @@ def run_overhead(crawl: CrawlSession, rounds: int = 3) -> list[Figure]:
         Figure("crawl", "wall-time ratio project / bare, side by side (median of the rounds' ratios: "
                         + ", ".join(f"{r:.2f}" for r in ratios) + f"; ratio of the medians {wall_p / wall_b:.2f}×)",
                f"{ratio:.2f}×", f"≤ {TARGET_RATIO}×", verdict(ratio <= TARGET_RATIO)),
-        Figure("crawl", "fetch phase (the crawl's wall time minus its ingest batches: fetching, WARC, captures, "
+        Figure("crawl", "fetch phase (the crawl's wall time minus the time its reactor spent on ingest, the "
+                        "extraction in the worker process overlapping: fetching, WARC, captures, "
                         "attachment files) / bare, side by side (rounds: "
                         + ", ".join(f"{r:.2f}" for r in fetch_ratios) + ")",
                f"{fetch_ratio:.2f}×", f"≤ {TARGET_FETCH_RATIO}×", verdict(fetch_ratio <= TARGET_FETCH_RATIO)),
         Figure("crawl", "ingest during the crawl: bulletins per CPU second (one core; extraction, versions, "
                         "search index, structure, attachments; rounds: " + ", ".join(f"{r:.0f}" for r in rates) + ")",
                f"{rate:.0f}/s", f"≥ {TARGET_INGEST_RATE}/s", verdict(rate >= TARGET_INGEST_RATE)),
-        Figure("crawl", "ingest batches: wall / CPU time (median)",
+        Figure("crawl", "ingest: reactor wall time / CPU time, the extraction worker's included (median)",
                f"{med(project, lambda r: r.ingest_seconds):.1f} s / {med(project, lambda r: r.ingest_cpu):.1f} s"),
         Figure("crawl", "pages/s (requests served / wall time)",
                f"{med(project, lambda r: r.pages_per_second):.0f}/s",

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from benchmarks.common import Figure, median, ms, percentile, progress, verdict
-from crawler.items import BulletinPage
+from spiders.items import BulletinPage
 from pipelines.extraction import extract_record
 from tests.replica.server import ReplicaPortal
 

@@ -8,10 +8,12 @@ the capture middleware, the spider and the item pipelines reach it with
   creates the run's row;
 * every response goes to the run's WARC file and a ``captures`` row
   (:meth:`ArchiveRun.record_capture`), every failure to ``run_failures``;
-* every ``ARCHIVE_COMMIT_INTERVAL`` seconds the captures made ready since (bulletins whose
-  further pages and files are fetched) are ingested (:class:`crawler.ingest.Ingest`) and
-  everything is committed: a capture is in the archive, durable, before the rows built from
-  it count, and a crash loses at most that interval, which the next run fetches again;
+* every ``ARCHIVE_COMMIT_INTERVAL`` seconds everything is committed, and the captures made
+  ready since (bulletins whose further pages and files are fetched) are ingested
+  (:class:`crawler.ingest.Ingest`): a capture is in the archive, durable, before the rows built
+  from it count, and a crash loses at most that interval, which the next run fetches again.
+  A batch is extracted in a worker process (``INGEST_PROCESSES``) while the crawl goes on, and
+  written here once its records are back: fetching and extraction use both cores;
 * the text of attachment files is read beside the fetching, in a thread of its own
   (:class:`crawler.attachments_ingest.CrawlTexts`), and stored with the batches;
 * at the end it ingests what is left, waits for the attachment texts left (without blocking
@@ -30,6 +32,9 @@ import logging
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -44,7 +49,8 @@ from archive.store import mark_killed_runs, mark_missing
 from archive.warc import WarcCaptureWriter
 from crawler.attachments_ingest import AttachmentTexts, CrawlTexts
 from crawler.health import run_problems, stat_count
-from crawler.ingest import Ingest, open_for_ingest, utc_now
+from crawler.ingest import Batch, Extracted, Ingest, open_for_ingest
+from pipelines.dates import utc_now
 from pipelines.urls import canonical_url, netloc_of
 
 logger = logging.getLogger(__name__)
@@ -83,7 +89,10 @@ class ArchiveRun:
         self.full = settings.getbool("CRAWL_FULL")
         self.interval = settings.getfloat("ARCHIVE_COMMIT_INTERVAL")
         self.db = open_for_ingest(self.layout.db)
-        self.ingest = Ingest(self.db, self.layout, profiles=settings.getdict("PORTAL_PROFILES"))
+        self.ingest = Ingest(self.db, self.layout, profiles=settings.getdict("PORTAL_PROFILES"),
+                             processes=settings.getint("INGEST_PROCESSES"))
+        #: The batch being extracted in a worker, if any (written when its records are back).
+        self._in_flight: tuple[Batch, Future[list[Extracted]]] | None = None
         self.texts = CrawlTexts(AttachmentTexts(self.db, self.layout, ocr=settings.getbool("ATTACHMENT_OCR")),
                                 enabled=settings.getbool("ATTACHMENT_TEXT"))
         self.previous = self._previous_healthy_stats()
@@ -102,7 +111,7 @@ class ArchiveRun:
         #: Why the archive refused a write (the run fails with it), once it did.
         self.failure: str | None = None
         self._batches = LoopingCall(self.ingest_ready)
-        self.ingest_ready()  # what a killed run captured is archived before this run looks
+        self.ingest_all()  # what a killed run captured is archived before this run looks
         self.warc = WarcCaptureWriter(self.layout.captures / warc_name(self.layout, self.run_id, started),
                                       software=settings.get("USER_AGENT"))
         # Ids are given here, so a response's capture id is known as soon as it is recorded.
@@ -186,24 +195,76 @@ class ArchiveRun:
 
     # --- ingest and commits -------------------------------------------------------------
     def ingest_ready(self) -> None:
-        """Commit the captures and failures since the last call, ingest those ready, store the
-        attachment texts read since.
+        """Commit the captures and failures since the last call, start ingesting those ready,
+        store the attachment texts read since.
 
         Captures are durable before anything is built from them: a run killed while ingesting
         leaves them ready, for the next crawl or ``ingest`` to finish.
         """
         if self.failure is not None:
             return
-        started, cpu = time.perf_counter(), time.process_time()
-        try:
-            self.db.conn.commit()
-            self.ingest.ready()
-        except (OSError, sqlite3.Error) as error:
-            self.archive_failed(error)
-        stats = self.crawler.stats
-        stats.inc_value("ingest/seconds", time.perf_counter() - started)  # on the reactor's thread
-        stats.inc_value("ingest/cpu_seconds", time.process_time() - cpu)
+        with self._timed():
+            try:
+                self.db.conn.commit()
+                if self._in_flight is None:
+                    self._start_batch()
+            except (OSError, sqlite3.Error) as error:
+                self.archive_failed(error)
         self.store_texts()
+
+    def _start_batch(self) -> None:
+        """Plan a batch of the ready captures and have it extracted; it is written when back."""
+        ids = self.ingest.ready_ids(self.ingest.batch_size)
+        if not ids:
+            return
+        from twisted.internet import reactor
+
+        batch = self.ingest.plan(ids)
+        extracting = self.ingest.extract(batch)
+        self._in_flight = (batch, extracting)
+        extracting.add_done_callback(lambda _done: reactor.callFromThread(self._write_batch, batch))
+
+    def _write_batch(self, batch: Batch) -> None:
+        """A batch's records are back: write them (the captures made since are committed first)."""
+        if self._in_flight is None or self._in_flight[0] is not batch:  # written at the run's end, or failed
+            return
+        extracting = self._in_flight[1]
+        self._in_flight = None
+        with self._timed():
+            try:
+                self.db.conn.commit()
+                self.ingest.apply(batch, extracting)
+                self._start_batch()
+            except (OSError, sqlite3.Error) as error:
+                self.archive_failed(error)
+
+    def ingest_all(self) -> None:
+        """Commit, then ingest every capture ready, waiting for the batch in flight (the run's end)."""
+        if self.failure is not None:
+            return
+        with self._timed():
+            try:
+                self.db.conn.commit()
+                in_flight, self._in_flight = self._in_flight, None
+                if in_flight is not None:
+                    self.ingest.apply(*in_flight)
+                self.ingest.ready()
+            except (OSError, sqlite3.Error) as error:
+                self.archive_failed(error)
+        self.store_texts()
+
+    @contextmanager
+    def _timed(self) -> Iterator[None]:
+        """Time spent on ingest on the reactor's thread (the crawl waits meanwhile), and its CPU
+        time with that of the worker processes."""
+        started, cpu, workers = time.perf_counter(), time.thread_time(), self.ingest.worker_cpu
+        try:
+            yield
+        finally:
+            stats = self.crawler.stats
+            stats.inc_value("ingest/seconds", time.perf_counter() - started)
+            stats.inc_value("ingest/cpu_seconds", time.thread_time() - cpu + self.ingest.worker_cpu - workers)
+            self._add_counts()
 
     def store_texts(self) -> None:
         """Store the attachment texts read since (and queue the files linked since), committed;
@@ -231,6 +292,8 @@ class ArchiveRun:
             return
         self.failure = f"archive write failed: {type(error).__name__}: {error}"
         logger.error("stopping the crawl: %s", self.failure)
+        self._in_flight = None
+        self.ingest.close(wait=False)
         self.texts.stop()
         try:
             self.db.conn.rollback()
@@ -241,7 +304,15 @@ class ArchiveRun:
             deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_FAILED))
 
     # --- signals ------------------------------------------------------------------
+    # --- what the spider asks of the archive (spiders.archive.CrawlArchive) ----------
+    def known_bulletins(self) -> Iterator[dict[str, Any]]:
+        return self.db.query("select url, list_url, etag, last_modified from bulletins where missing_since is null")
+
+    def url_aliases(self) -> dict[str, str]:
+        return {alias: url for alias, url in self.db.execute("select alias, url from url_aliases")}
+
     def spider_opened(self, spider: Spider) -> None:
+        spider.archive = self  # what it needs of the archive, before its start() runs
         self._write("update crawl_runs set start_urls = ? where id = ?",
                     [json.dumps(getattr(spider, "start_urls", [])), self.run_id])
         self._batches.start(self.interval, now=False)
@@ -260,7 +331,7 @@ class ArchiveRun:
                 self.removed += mark_missing(self.db, unlisted, utc_now())
             except sqlite3.Error as error:
                 self.archive_failed(error)
-        self.ingest_ready()
+        self.ingest_all()
         if reason != "shutdown" and self.failure is None and self.texts.left:
             waited = time.perf_counter()
             await maybe_deferred_to_future(self.texts.drain(self.store_texts))
@@ -314,6 +385,7 @@ class ArchiveRun:
         }
         self.problems, self.outcome = problems, outcome
         self.warc.close()
+        self.ingest.close(wait=False)
         self.texts.close()
         try:
             if self.db.conn.in_transaction and self.failure is not None:
@@ -331,6 +403,7 @@ class ArchiveRun:
             return
         if self._batches.running:
             self._batches.stop()
+        self._in_flight = None  # its captures stay ready: the next run ingests them
         if self.failure is None:
             try:
                 self.db.conn.commit()  # batches are whole: the reactor stops between them

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from crawler.browser import INSTALL_HINT
+from spiders.browser import INSTALL_HINT
 
 #: Below this many bulletin pages a metadata-loss ratio means little.
 MIN_PAGES_FOR_RATIO = 3

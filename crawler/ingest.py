@@ -17,19 +17,28 @@ bulletin:
   whose text is then read by :mod:`crawler.attachments_ingest`;
 * 304: the bulletin is still there (``last_seen``); 404/410: it is marked missing.
 
-Batches commit in one transaction each (bulletins, versions, index, structure, attachments,
-failures, and the captures marked ``ingested``), so a killed ingest loses at most its open
-batch, which the next one does again. Ingesting a capture twice changes nothing (same content
+A batch is read and extracted first (:func:`extract_capture`: WARC bytes in, record and
+supervision items out; pure, so it runs in a worker process beside the crawl or beside the
+writes of the previous batch, see :class:`ExtractionPool`), then written in one transaction
+(bulletins, versions, index, structure, attachments, failures, and the captures marked
+``ingested``), so a killed ingest loses at most its open batch, which the next one does again. Ingesting a capture twice changes nothing (same content
 hash: no version, no index write), and a capture older than the one a bulletin was last built
 from is skipped, so the order captures are ingested in never matters.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
 from collections import Counter, defaultdict
-from dataclasses import asdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +46,12 @@ import sqlite_utils
 
 from archive.attachments import mark_stale
 from archive.layout import ArchiveLayout
+from archive.portals import portal_of_site
 from archive.schema import ATTACHMENT_KEY, insert_row, open_archive, upsert_row
 from archive.search import PendingIndex
 from archive.store import (
-    CONTENT_COLUMNS, Capture, Outcome, archived_bulletin, mark_missing, mark_seen, save_alias, save_bulletin,
+    UNREAD, CONTENT_COLUMNS, Capture, Outcome, archived_bulletin, mark_missing, mark_seen, save_alias,
+    save_bulletin,
 )
 from archive.structure import save_structure
 from archive.warc import read_capture
@@ -48,24 +59,26 @@ from crawler.attachments_ingest import save_attachment_items
 from pipelines.body import stored_name
 from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
+from pipelines.dates import utc_now
 from pipelines.guard import replacement_refusal
 from pipelines.extraction import NO_HINTS, Hints, extract_record
 from pipelines.records import BulletinRecord, Page, PagePart
 from pipelines.structure import parse_structure
 from pipelines.urls import canonical_url, document_page, netloc_of
 
+logger = logging.getLogger(__name__)
+
 #: Captures per transaction: large enough that commits and index flushes are cheap per page,
 #: small enough that a killed ingest redoes little.
 BATCH_SIZE = 200
+#: Pages an ingest extracts here before it starts its worker processes: starting one (a fresh
+#: interpreter importing lxml and trafilatura) costs more than extracting a few pages.
+POOL_MIN_PAGES = 50
 #: Fields counted in the run's "fields filled" summary.
 SUMMARY_FIELDS = CONTENT_COLUMNS
 
 _CAPTURE_COLUMNS = ("id, run_id, url, kind, status, fetched_at, content_type, warc_file, warc_offset,"
                     " list_url, requested_url")
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _lacks_structure_tables(path: Path) -> bool:
@@ -106,12 +119,21 @@ def store_record(
     record: BulletinRecord,
     capture: Capture = Capture(),
     pending_index: PendingIndex | None = None,
+    *,
+    content: dict[str, object] | None = None,
+    previous: dict[str, object] | None = UNREAD,
+    structure: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Outcome:
-    """Store one extracted bulletin: its row, versions, index entry and supervision items, atomically."""
+    """Store one extracted bulletin: its row, versions, index entry and supervision items, atomically.
+
+    What the caller has at hand already is passed in: the row (``content``, default
+    ``record.row()``), the archived row (``previous``, see :func:`archive.store.save_bulletin`)
+    and the parsed structure (``structure``, default parsed here when needed).
+    """
     with db.atomic():
-        outcome = save_bulletin(db, record.row(), capture, pending_index)
+        outcome = save_bulletin(db, content or record.row(), capture, pending_index, previous)
         if outcome != "unchanged":  # an unchanged body parses to the same items
-            structure = _structure_rows(record.body)
+            structure = structure or _structure_rows(record.body)
             save_structure(db, record.url, structure["meetings"], structure["items"], new=outcome == "new")
         if outcome == "changed":  # its files' items leave out what the page now says itself
             save_attachment_items(db, record.url)
@@ -140,11 +162,11 @@ def archived_file(db: sqlite_utils.Database, layout: ArchiveLayout, url: str) ->
     where it came from; the hash is the file's own (of the bytes after any content-encoding
     the server used, which the capture keeps as sent).
     """
-    row = next(db.query(
-        "select mime_type, size, sha256, path, fetched_at, capture_id from attachments where url = ? limit 1",
-        [url]), None)
-    if row is not None and (layout.folder / row["path"]).is_file():
-        return row
+    cursor = db.conn.execute(
+        "select mime_type, size, sha256, path, fetched_at, capture_id from attachments where url = ? limit 1", [url])
+    found = cursor.fetchone()
+    if found is not None and (layout.folder / found[3]).is_file():
+        return dict(zip((column[0] for column in cursor.description), found))
     capture = db.execute(
         "select id, content_type, fetched_at, payload_sha256, warc_file, warc_offset from captures"
         " where url = ? and kind = 'attachment' and status = 200 order by id desc limit 1", [url]).fetchone()
@@ -168,6 +190,118 @@ def archived_file(db: sqlite_utils.Database, layout: ArchiveLayout, url: str) ->
     }
 
 
+@dataclass(frozen=True)
+class ExtractJob:
+    """Where one bulletin capture's bytes are, and what its record needs besides (picklable)."""
+
+    url: str  # canonical
+    source_url: str  # as captured (the WARC record's URL)
+    fetched_at: str
+    list_url: str
+    warc: Path
+    offset: int
+    #: Further pages of a split document: (URL, WARC file, offset), in order.
+    parts: tuple[tuple[str, Path, int], ...] = ()
+    #: The extraction overrides of its portal's profile.
+    hints: Hints = NO_HINTS
+
+
+@dataclass
+class Extracted:
+    """What :func:`extract_capture` made of a capture: its record and items, or why there is none."""
+
+    record: BulletinRecord | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    structure: dict[str, list[dict[str, Any]]] | None = None
+    #: Why nothing was extracted: the capture could not be read back, or extraction raised.
+    failure: str = ""
+    unreadable: bool = False
+    #: CPU seconds the extraction took (where it ran).
+    cpu: float = 0.0
+
+
+def extract_capture(job: ExtractJob) -> Extracted:
+    """Read a bulletin capture (and its further pages) back from WARC, extract its record and its
+    supervision items. Pure: files in, values out, so it runs wherever there is a core free."""
+    started = time.process_time()
+    try:
+        stored = read_capture(job.warc, job.offset, job.source_url)
+        parts = [PagePart(url, read.headers, read.body)
+                 for url, read in ((url, read_capture(warc, offset, url)) for url, warc, offset in job.parts)]
+    except (OSError, ValueError) as error:
+        return Extracted(failure=f"capture unreadable: {error}", unreadable=True,
+                         cpu=time.process_time() - started)
+    page = Page(url=job.url, source_url=job.source_url, status=200, headers=stored.headers, body=stored.body,
+                fetched_at=job.fetched_at, list_url=job.list_url, parts=parts)
+    try:
+        record = extract_record(page, job.hints)
+        structure = _structure_rows(record.body)
+    except Exception as error:  # a bug in extraction: recorded, the run goes on
+        return Extracted(headers=stored.headers, failure=f"extraction failed: {type(error).__name__}: {error}",
+                         cpu=time.process_time() - started)
+    return Extracted(record, stored.headers, structure, cpu=time.process_time() - started)
+
+
+def extract_all(jobs: Sequence[ExtractJob]) -> list[Extracted]:
+    return [extract_capture(job) for job in jobs]
+
+
+def _start_worker() -> None:
+    """A worker is stopped by its parent (which handles Ctrl-C and SIGTERM), never by the signal
+    a terminal or systemd sends the whole group; and it says nothing: what goes wrong in it
+    reaches the parent (a failed extraction as its reason, a dead worker as a broken pool), and
+    its end after its parent was killed is no news."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the worker's whole life)
+
+
+class ExtractionPool:
+    """Worker processes running :func:`extract_all`, started on first use.
+
+    Extraction is pure Python work (lxml trees, the text walk, trafilatura, the structure
+    parse) that a thread could not run beside the crawl (the GIL); a process can, on another
+    core. Workers never touch the archive: the parent writes what they return, so crash
+    safety is the parent's as before, and a worker whose parent dies finds its pipe closed
+    and exits.
+    """
+
+    def __init__(self, processes: int):
+        self.processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def submit(self, jobs: Sequence[ExtractJob]) -> Future[list[Extracted]]:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                self.processes, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker)
+        return self._executor.submit(extract_all, list(jobs))
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers (``wait``: after the jobs in hand; else at once, dropping queued ones)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=wait, cancel_futures=not wait)
+            self._executor = None
+
+
+@dataclass
+class Batch:
+    """Captures ingested together: their rows, and the extraction jobs of the bulletins among them."""
+
+    captures: list[dict[str, Any]]
+    jobs: list[ExtractJob]
+    #: Extracted by a worker process (its CPU time is the worker's).
+    in_worker: bool = False
+
+    @property
+    def ids(self) -> list[int]:
+        return [capture["id"] for capture in self.captures]
+
+
 #: How a capture's outcome counts in its list page's column (``Ingest.by_list``).
 _LIST_OUTCOMES = {"new": "stored", "changed": "stored", "unchanged": "stored",
                   "not_bulletin": "not_bulletin", "refused": "refused", "unreadable": "refused",
@@ -178,13 +312,15 @@ class Ingest:
     """Builds archive rows from captures of one archive, in batches of one transaction each.
 
     ``counts`` adds up what happened, under the crawl's stats names (``extract/pages``,
-    ``archive/new``, ``run/failures`` …), so a crawl adds them to its stats.
+    ``archive/new``, ``run/failures`` …), so a crawl adds them to its stats. With
+    ``processes`` > 0, batches are extracted in that many worker processes
+    (:class:`ExtractionPool`) once :data:`POOL_MIN_PAGES` pages came; :meth:`close` stops them.
     """
 
     def __init__(self, db: sqlite_utils.Database, layout: ArchiveLayout, batch_size: int = BATCH_SIZE,
                  progress: Callable[[int], None] | None = None,
                  on_refusal: Callable[[str, str], None] | None = None,
-                 profiles: Mapping[str, Mapping[str, Any]] | None = None):
+                 profiles: Mapping[str, Mapping[str, Any]] | None = None, processes: int = 0):
         self.db = db
         self.layout = layout
         self.batch_size = batch_size
@@ -199,18 +335,31 @@ class Ingest:
         #: list page URL -> what became of the bulletins it linked (stored, not_bulletin,
         #: refused): the column's verdict needs it (see ``ColumnSpider.ingested``).
         self.by_list: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        #: CPU seconds of the extraction done in worker processes.
+        self.worker_cpu = 0.0
+        self.pool = ExtractionPool(processes) if processes > 0 else None
         self._pending_index = PendingIndex()
+        self._portals: dict[str, str] = {}
+        self._pages = 0  # extracted so far (see POOL_MIN_PAGES)
+
+    def close(self, wait: bool = True) -> None:
+        if self.pool is not None:
+            self.pool.close(wait)
 
     # --- what to ingest -------------------------------------------------------------
     def ready(self) -> int:
         """Ingest every capture marked ready (oldest first); return how many."""
-        return self.captures(self._ids("ingest_state = 'ready'"))
+        return self.captures(self.ready_ids())
+
+    def ready_ids(self, limit: int = -1) -> list[int]:
+        """Captures marked ready, oldest first (at most ``limit``)."""
+        return self._ids("ingest_state = 'ready' order by id limit ?", [limit])
 
     def warc_files(self, names: Iterable[str]) -> int:
         """Ingest again every bulletin capture in these WARC files (by file name) of the archive."""
         names = list(names)
         marks = ", ".join("?" * len(names))
-        return self.captures(self._ids(f"kind = 'bulletin' and warc_file in ({marks})", names))
+        return self.captures(self._ids(f"kind = 'bulletin' and warc_file in ({marks}) order by id", names))
 
     def archived(self) -> int:
         """Ingest again the capture behind every archived bulletin (``reprocess``)."""
@@ -218,40 +367,85 @@ class Ingest:
             "select capture_id from bulletins where capture_id is not null order by capture_id")])
 
     def _ids(self, where: str, params: Sequence[Any] = ()) -> list[int]:
-        return [capture_id for (capture_id,) in self.db.execute(
-            f"select id from captures where {where} order by id", params)]
+        return [capture_id for (capture_id,) in self.db.execute(f"select id from captures where {where}", params)]
 
     # --- batches --------------------------------------------------------------------
     def captures(self, ids: Sequence[int]) -> int:
-        """Ingest the captures ``ids`` in order, a transaction per batch; return how many."""
+        """Ingest the captures ``ids`` in order, a transaction per batch; return how many.
+
+        The next batch is extracted (in a worker, when there is one) while this one is written.
+        """
+        pending: tuple[Batch, Future[list[Extracted]]] | None = None
         for start in range(0, len(ids), self.batch_size):
-            batch = ids[start:start + self.batch_size]
-            if not self.db.conn.in_transaction:
-                self.db.execute("BEGIN")  # one transaction for the batch, index flush included
-            try:
-                rows = self.db.query(
-                    f"select {_CAPTURE_COLUMNS} from captures where id in ({', '.join('?' * len(batch))})"
-                    " order by id", batch)
-                for capture in list(rows):
-                    outcome = self._ingest(capture)
-                    self.counts[f"ingest/{outcome}"] += 1
-                    if capture["list_url"]:
-                        self.by_list[capture["list_url"]][_LIST_OUTCOMES.get(outcome, "other")] += 1
-                self.db.execute(
-                    f"update captures set ingest_state = 'ingested' where id in ({', '.join('?' * len(batch))})"
-                    " and ingest_state is not null", batch)
-                self._pending_index.flush(self.db)
-                self.db.conn.commit()
-            except BaseException:
-                self._pending_index.entries.clear()
-                self.db.conn.rollback()
-                raise
-            if self.progress is not None:
-                self.progress(len(batch))
+            batch = self.plan(ids[start:start + self.batch_size])
+            extracting = self.extract(batch)
+            if pending is not None:
+                self.apply(*pending)
+            pending = (batch, extracting)
+        if pending is not None:
+            self.apply(*pending)
         return len(ids)
 
+    def plan(self, ids: Sequence[int]) -> Batch:
+        """The captures ``ids`` (in order) and what extracting their bulletins needs to read."""
+        cursor = self.db.conn.execute(
+            f"select {_CAPTURE_COLUMNS} from captures where id in ({', '.join('?' * len(ids))}) order by id", list(ids))
+        names = [column[0] for column in cursor.description]
+        captures = [dict(zip(names, row)) for row in cursor]
+        jobs = []
+        for capture in captures:
+            if capture["status"] == 200 and capture["kind"] == "bulletin":
+                capture["job"] = len(jobs)
+                jobs.append(ExtractJob(
+                    canonical_url(capture["url"]), capture["url"], capture["fetched_at"], capture["list_url"] or "",
+                    self.layout.warc(capture["warc_file"]), capture["warc_offset"], self._parts(capture),
+                    self.hints.get(netloc_of(capture["url"]), NO_HINTS)))
+        return Batch(captures, jobs)
+
+    def extract(self, batch: Batch) -> Future[list[Extracted]]:
+        """Extract the batch's bulletins: in a worker process (the future completes later) or here."""
+        self._pages += len(batch.jobs)
+        if self.pool is not None and batch.jobs and (self.pool.started or self._pages >= POOL_MIN_PAGES):
+            batch.in_worker = True
+            return self.pool.submit(batch.jobs)
+        done: Future[list[Extracted]] = Future()
+        done.set_result(extract_all(batch.jobs))
+        return done
+
+    def apply(self, batch: Batch, extracting: Future[list[Extracted]]) -> None:
+        """Write the batch's rows in one transaction, index flush included (waits for its extraction)."""
+        try:
+            extracted = extracting.result()
+        except BrokenProcessPool:  # a worker died (killed, out of memory): extract here from now on
+            logger.warning("extraction worker gone: extracting in this process")
+            self.close(wait=False)
+            self.pool, batch.in_worker = None, False
+            extracted = extract_all(batch.jobs)
+        if batch.in_worker:
+            self.worker_cpu += sum(result.cpu for result in extracted)
+        if not self.db.conn.in_transaction:
+            self.db.execute("BEGIN")  # one transaction for the batch, index flush included
+        try:
+            for capture in batch.captures:
+                job = capture.get("job")
+                outcome = self._ingest(capture, extracted[job] if job is not None else None)
+                self.counts[f"ingest/{outcome}"] += 1
+                if capture["list_url"]:
+                    self.by_list[capture["list_url"]][_LIST_OUTCOMES.get(outcome, "other")] += 1
+            self.db.execute(
+                f"update captures set ingest_state = 'ingested' where id in ({', '.join('?' * len(batch.ids))})"
+                " and ingest_state is not null", batch.ids)
+            self._pending_index.flush(self.db)
+            self.db.conn.commit()
+        except BaseException:
+            self._pending_index.entries.clear()
+            self.db.conn.rollback()
+            raise
+        if self.progress is not None:
+            self.progress(len(batch.captures))
+
     # --- one capture --------------------------------------------------------------------
-    def _ingest(self, capture: dict[str, Any]) -> str:
+    def _ingest(self, capture: dict[str, Any], extracted: Extracted | None) -> str:
         """What ingesting this capture did: an outcome of the store, or why nothing was stored."""
         url = canonical_url(capture["url"])
         status = capture["status"]
@@ -263,23 +457,16 @@ class Ingest:
             removed = mark_missing(self.db, [url], capture["fetched_at"])
             self.counts["archive/removed"] += removed
             return "removed" if removed else "gone"
-        if status != 200 or capture["kind"] != "bulletin":
+        if status != 200 or capture["kind"] != "bulletin" or extracted is None:
             return "skipped"
-        archived = self.db.execute("select capture_id, list_url from bulletins where url = ?", [url]).fetchone()
-        if archived is not None and (archived[0] or 0) > capture["id"]:
+        archived = archived_bulletin(self.db, url)
+        if archived is not None and (archived["capture_id"] or 0) > capture["id"]:
             return "superseded"
-        try:
-            stored = read_capture(self.layout.warc(capture["warc_file"]), capture["warc_offset"], capture["url"])
-            parts = self._parts(capture)
-        except (OSError, ValueError) as error:
-            return self._refuse(capture, url, f"capture unreadable: {error}", "unreadable")
-        page = Page(url=url, source_url=capture["url"], status=status, headers=stored.headers, body=stored.body,
-                    fetched_at=capture["fetched_at"],
-                    list_url=capture["list_url"] or (archived[1] if archived else "") or "", parts=parts)
-        try:
-            record = extract_record(page, self.hints.get(netloc_of(url), NO_HINTS))
-        except Exception as error:  # a bug in extraction: recorded, the run goes on
-            return self._refuse(capture, url, f"extraction failed: {type(error).__name__}: {error}")
+        if extracted.record is None:
+            return self._refuse(capture, url, extracted.failure, "unreadable" if extracted.unreadable else "refused")
+        record = extracted.record
+        if not record.list_url and archived is not None:
+            record.list_url = archived["list_url"] or ""
         self.counts["extract/pages"] += 1
         if record.extraction["script_only"] == "yes":
             self.counts["column/challenges"] += 1  # fails the run: see crawler.health
@@ -291,7 +478,8 @@ class Ingest:
         if reason:
             self.counts["extract/not_bulletins"] += 1
             return self._refuse(capture, url, reason, "not_bulletin")
-        refusal = replacement_refusal(archived_bulletin(self.db, url), asdict(record))
+        content = record.row()
+        refusal = replacement_refusal(archived, content)
         if refusal:  # an error page at 200, or one that lost what the bulletin had
             self.counts["archive/refused"] += 1
             if self.on_refusal is not None:
@@ -300,9 +488,10 @@ class Ingest:
         if record.extraction.get("metadata_block") == "no":
             self.counts["extract/without_metadata"] += 1
         self.counts[f"extract/container/{record.extraction['container']}"] += 1
-        headers = {key.lower(): value for key, value in stored.headers.items()}
-        outcome = store_record(self.db, record, Capture(capture["id"], headers.get("etag"),
-                                                        headers.get("last-modified")), self._pending_index)
+        headers = {key.lower(): value for key, value in extracted.headers.items()}
+        content["portal"] = self._portal(record.site)
+        outcome = store_record(self.db, record, Capture(capture["id"], headers.get("etag"), headers.get("last-modified")),
+                               self._pending_index, content=content, previous=archived, structure=extracted.structure)
         if capture["requested_url"] and capture["requested_url"] != url:
             save_alias(self.db, capture["requested_url"], url, capture["fetched_at"])
         self._link_attachments(record)
@@ -313,25 +502,25 @@ class Ingest:
                 self.counts[f"archive/filled/{name}"] += 1
         return outcome
 
-    def _parts(self, capture: dict[str, Any]) -> list[PagePart]:
-        """The further pages of a split document, as captured in the same run, in order."""
+    def _portal(self, site: str) -> str:
+        if site not in self._portals:
+            self._portals[site] = portal_of_site(self.db, site)
+        return self._portals[site]
+
+    def _parts(self, capture: dict[str, Any]) -> tuple[tuple[str, Path, int], ...]:
+        """Where the further pages of a split document are, as captured in the same run, in order."""
         own = document_page(capture["url"])
         if own is None or own[1] != 0:
-            return []
+            return ()
         prefix = f"{capture['url'].rsplit('/', 1)[0]}/{own[0]}_"
-        latest: dict[int, tuple[str, str, int]] = {}
+        latest: dict[int, tuple[str, Path, int]] = {}
         for url, warc_file, warc_offset in self.db.execute(
                 "select url, warc_file, warc_offset from captures where run_id = ? and kind = 'bulletin-part'"
                 " and status = 200 and url >= ? and url < ? order by id", [capture["run_id"], prefix, prefix + "\U0010ffff"]):
             page = document_page(url)
             if page is not None and page[0] == own[0] and page[1] > 0:
-                latest[page[1]] = (url, warc_file, warc_offset)
-        parts = []
-        for number in sorted(latest):
-            url, warc_file, warc_offset = latest[number]
-            stored = read_capture(self.layout.warc(warc_file), warc_offset, url)
-            parts.append(PagePart(url, stored.headers, stored.body))
-        return parts
+                latest[page[1]] = (url, self.layout.warc(warc_file), warc_offset)
+        return tuple(latest[number] for number in sorted(latest))
 
     def _link_attachments(self, record: BulletinRecord) -> None:
         """Link each file of the bulletin that is archived (downloaded now or for another bulletin)."""

@@ -1,12 +1,12 @@
 """Item pipelines: a fetched bulletin's attachment files, then its capture handed to ingest.
 
 The spider yields each bulletin page once it and its further pages are captured
-(:class:`crawler.items.BulletinPage`). :class:`AttachmentFiles` downloads the files it links
+(:class:`spiders.items.BulletinPage`). :class:`AttachmentFiles` downloads the files it links
 to (Scrapy's ``FilesPipeline``: every response captured too); :class:`IngestReady` then marks
 the page's capture ready, and the run's next ingest batch builds its archive rows
 (:mod:`crawler.ingest`), attachments rows included. With a feed export configured
 (``-O bulletins.jsonl``), the page is ingested at once and the feed gets the bulletin as the
-archive stored it (:class:`crawler.items.Bulletin`); a page that is no bulletin is dropped
+archive stored it (:class:`spiders.items.Bulletin`); a page that is no bulletin is dropped
 with ingest's reason.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 from archive.layout import ArchiveLayout
 from crawler.extensions import ArchiveRun
 from crawler.ingest import archived_file
-from crawler.items import Bulletin, BulletinPage
+from spiders.items import Bulletin, BulletinPage
 from pipelines.body import stored_name
 from pipelines.extraction import attachment_urls
 
@@ -140,7 +140,7 @@ class IngestReady:
     """The page and its files are fetched: its capture is ready for the run's next ingest batch.
 
     With a feed configured, the capture is ingested now and the item becomes the archived
-    :class:`~crawler.items.Bulletin` (one extraction, ingest's, for the archive and the feed).
+    :class:`~spiders.items.Bulletin` (one extraction, ingest's, for the archive and the feed).
     """
 
     def __init__(self, crawler: Crawler):
@@ -160,7 +160,7 @@ class IngestReady:
 
     def _archived(self, page: BulletinPage) -> Bulletin:
         """The bulletin ingest made of ``page``; DropItem with ingest's reason when none."""
-        self.run.ingest_ready()
+        self.run.ingest_all()  # now, not in the background: the feed needs the row
         db = self.run.db
         row = next(db.query(f"select {', '.join(Bulletin.fields)} from bulletins where url = ? and capture_id = ?",
                             [page.url, page.capture_id]), None)

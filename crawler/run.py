@@ -1,6 +1,7 @@
 """Running one crawl: the code behind ``python -m crawler crawl`` and ``scrapy crawl column``."""
 from __future__ import annotations
 
+import logging
 import signal
 import sqlite3
 import sys
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet.task import LoopingCall
@@ -18,7 +20,7 @@ from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.portals import record_portal_hosts, record_portal_runs
 from archive.schema import ArchiveError, open_archive, refuse_non_archive
-from crawler.browser import INSTALL_HINT, find_chromium, missing_reason, render_mode
+from spiders.browser import INSTALL_HINT, find_chromium, missing_reason, render_mode
 from crawler.errors import CommandError
 from crawler.extensions import ArchiveRun
 from crawler.health import stat_count
@@ -210,6 +212,11 @@ def run_crawl(start_urls: Iterable[str], settings: Settings,
                 crawler = process.create_crawler(ColumnSpider)
                 stop = StopWhenTold(process, crawler, settings.getfloat("STOP_TIMEOUT"))
                 stop.install()
+                # Records below the log level are not even made: Scrapy leaves the root logger at
+                # NOTSET, so every DEBUG line would be built, made inert, and then dropped by the
+                # handler it installs as the crawl starts.
+                crawler.signals.connect(lambda: logging.root.setLevel(settings.get("LOG_LEVEL")),
+                                        signal=signals.engine_started, weak=False)
                 process.crawl(crawler, start_urls=list(start_urls), **dict(spider_args or {}))  # installs the reactor
                 from twisted.internet import reactor
 

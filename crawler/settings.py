@@ -88,6 +88,10 @@ ARCHIVE_PATH = "data/archive.db"
 #: much cheaper than a commit per bulletin; a crash loses at most this much work, which the
 #: next run fetches again.
 ARCHIVE_COMMIT_INTERVAL = 1.0
+#: Worker processes extracting the captured pages while the crawl goes on (the crawl process
+#: writes what they return); 0 extracts in the crawl process itself. Small batches are
+#: extracted there anyway until a batch is large enough to be worth starting a worker.
+INGEST_PROCESSES = 1
 #: Seconds a crawl told to stop (Ctrl-C, SIGTERM) may take to finish the requests in flight
 #: before it stops at once (what is captured is kept either way).
 STOP_TIMEOUT = 8.0
@@ -135,6 +139,6 @@ LOG_LEVEL = "INFO"
 #: Dropped items logged by their reason only (a bulletin item carries the whole page).
 LOG_FORMATTER = "crawler.logs.ReasonOnlyLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
-#: Feeds get bulletins (crawler.items.Bulletin); in CSV a list (attachments) is its JSON text.
+#: Feeds get bulletins (spiders.items.Bulletin); in CSV a list (attachments) is its JSON text.
 FEED_EXPORTERS = {"csv": "crawler.feeds.BulletinCsvExporter"}
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

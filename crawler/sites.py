@@ -27,7 +27,7 @@ from typing import Any
 
 from lxml.cssselect import CSSSelector, SelectorError
 
-from crawler.browser import RENDER_MODES
+from spiders.browser import RENDER_MODES
 from crawler.errors import CommandError
 from pipelines.metadata import LABEL_FAMILIES
 from pipelines.urls import netloc_of

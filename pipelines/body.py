@@ -80,8 +80,10 @@ def _text_length(element: _Element) -> int:
     return len(_NO_SPACE.sub("", element.text_content() or ""))
 
 
-#: The selectors compiled once (``HtmlElement.cssselect`` translates CSS to XPath on every call).
-_CONTAINER_SELECTORS = tuple((css, CSSSelector(css, translator="html")) for css in KNOWN_CONTAINERS)
+#: The selectors compiled once (``HtmlElement.cssselect`` translates CSS to XPath on every call),
+#: each with the class or id name a page must contain for it to match.
+_CONTAINER_SELECTORS = tuple((css, CSSSelector(css, translator="html"), re.sub(r"^\w*[.#]", "", css).lower())
+                             for css in KNOWN_CONTAINERS)
 
 
 @lru_cache(maxsize=64)
@@ -90,10 +92,18 @@ def _selector(css: str) -> CSSSelector:
     return CSSSelector(css, translator="html")
 
 
-def _known_container(tree: _Element, override: str | None = None) -> tuple[str, _Element] | None:
-    """The largest non-empty match of the override, else of the first known container that has one."""
-    selectors = ((override, _selector(override)),) + _CONTAINER_SELECTORS if override else _CONTAINER_SELECTORS
-    for selector, select in selectors:
+def _known_container(tree: _Element, override: str | None = None,
+                     source: str | None = None) -> tuple[str, _Element] | None:
+    """The largest non-empty match of the override, else of the first known container that has one.
+
+    ``source`` (the page's HTML) spares the known selectors whose name it does not contain a walk
+    over the tree.
+    """
+    folded = source.lower() if source is not None else None
+    selectors = (((override, _selector(override), ""),) if override else ()) + _CONTAINER_SELECTORS
+    for selector, select, name in selectors:
+        if name and folded is not None and name not in folded:
+            continue
         matches = [el for el in select(tree) if _text_length(el) > 0]
         if matches:
             return selector, max(matches, key=_text_length)
@@ -167,12 +177,13 @@ def _locate(tree: _Element, paragraphs: list[str]) -> _Element | None:
     return best[1] if best else None
 
 
-def extract_body(tree: _Element, container: str | None = None) -> Body:
+def extract_body(tree: _Element, container: str | None = None, source: str | None = None) -> Body:
     """The body of a bulletin page, or an empty one when the page has none.
 
-    ``container``: a CSS selector of the body (a site profile's), tried first.
+    ``container``: a CSS selector of the body (a site profile's), tried first; ``source``: the
+    HTML the tree was parsed from, which makes finding a known container cheaper.
     """
-    known = _known_container(tree, container)
+    known = _known_container(tree, container, source)
     if known:
         selector, element = known
         lines = element_lines(element, frozenset(_attachment_blocks(element)))

@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 
 from lxml.etree import _Element
 
-from pipelines.body import extract_body, is_attachment_href
+from pipelines.body import ATTACHMENT_EXTENSIONS, extract_body, is_attachment_href
 from pipelines.challenges import script_only
 from pipelines.dates import parse_date
 from pipelines.metadata import ExtraLabels, extra_labels, parse_metadata
@@ -110,11 +110,24 @@ def _parse(body: bytes, headers: dict[str, str]) -> _Element:
     return parse_html(decode_html(body, headers.get("Content-Type"))[0])
 
 
+#: Bytes of a page that may link a file: an attachment extension, or a character reference (which
+#: could spell one). A page with neither links no file, and is not parsed for them.
+_FILE_LINK_HINT = re.compile(rb"\.(?:" + "|".join(sorted(ATTACHMENT_EXTENSIONS)).encode() + rb")|&#", re.IGNORECASE)
+#: Byte order marks of encodings that spell ASCII otherwise (UTF-16/32): such pages are parsed.
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _may_link_files(body: bytes) -> bool:
+    return body.startswith(_WIDE_BOMS) or _FILE_LINK_HINT.search(body) is not None
+
+
 def attachment_urls(page: Page) -> list[str]:
     """URLs of the files a page and its further pages link to, as :func:`extract_record` lists them.
 
     For downloading them while the crawl goes on, before the page is ingested.
     """
+    if not any(_may_link_files(body) for body in (page.body, *(part.body for part in page.parts))):
+        return []
     found = _attachments(_parse(page.body, page.headers), page.source_url or page.url)
     for part in page.parts:
         found = _merge_attachments(found, _attachments(_parse(part.body, part.headers), part.url))
@@ -130,7 +143,10 @@ def extract_record(page: Page, hints: Hints = NO_HINTS) -> BulletinRecord:
     """
     decoded = decode_html(page.body, page.headers.get("Content-Type"))
     tree, flattened = parse_html_checked(decoded.text)
-    body = extract_body(tree, hints.body_container)
+    # Every element's Python proxy made once and kept while the page is read: lxml otherwise
+    # makes (and looks up the class of) a new one at each of the several walks over the tree.
+    elements = list(tree.iter())  # noqa: F841
+    body = extract_body(tree, hints.body_container, decoded.text)
     skip = frozenset([body.element]) if body.element is not None else frozenset()
     metadata = parse_metadata(element_lines(tree, skip), hints.labels)
     base_url = page.source_url or page.url

@@ -32,14 +32,14 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.browser import configure as configure_rendering
-from crawler.extensions import ArchiveRun
-from crawler.ingest import utc_now
-from crawler.items import BulletinPage
+from spiders.browser import configure as configure_rendering
+from spiders.items import BulletinPage
 from pipelines.challenges import challenge_reason, status_challenge
+from pipelines.dates import utc_now
 from pipelines.records import PagePart
 from pipelines.text import parse_html
 from pipelines.urls import canonical_url, column_of, netloc_of
+from spiders.archive import CrawlArchive
 from spiders.listing import ListHint, read_list
 from spiders.pagination import Pager, document_parts, read_pager, templated_pager
 from spiders.rendering import (
@@ -120,6 +120,8 @@ class ColumnSpider(scrapy.Spider):
         self._api_first: dict[str, int] = {}
         #: host -> its portal's profile (``PORTAL_PROFILES``): overrides of detection.
         self.profiles: dict[str, dict[str, Any]] = {}
+        #: The archive crawled into, handed over when the spider opens (see :mod:`spiders.archive`).
+        self.archive: CrawlArchive | None = None
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -148,22 +150,17 @@ class ColumnSpider(scrapy.Spider):
                 self.column_links.pop(column_of(start_url), None)
 
     def _load_archive_state(self) -> None:
-        """What the archive already holds (extensions exist only once the crawl starts)."""
-        run = self.crawler.get_extension(ArchiveRun)
-        if run is None:
+        """What the archive already holds (handed over when the spider opened)."""
+        archive = self.archive
+        if archive is None:
             return
-        self.walk_all = self.full or not run.last_run_complete
-        self.known = {
-            row["url"]: row
-            for row in run.db.query(
-                "select url, list_url, etag, last_modified from bulletins where missing_since is null")
-            if self.is_portal_url(row["url"])
-        }
-        self.aliases = {row["alias"]: row["url"] for row in run.db["url_aliases"].rows}
+        self.walk_all = self.full or not archive.last_run_complete
+        self.known = {row["url"]: row for row in archive.known_bulletins() if self.is_portal_url(row["url"])}
+        self.aliases = archive.url_aliases()
         for column in {column_of(url) for url in self.start_urls}:
             self._known_by_column[column] = [
                 url for url, row in self.known.items() if (row["list_url"] or "").startswith(column)]
-        self.forbidden_before = set((run.previous or {}).get("robots_forbidden", []))
+        self.forbidden_before = set((archive.previous or {}).get("robots_forbidden", []))
 
     def is_portal_url(self, url: str) -> bool:
         return netloc_of(url) in self.portal_hosts
@@ -551,9 +548,8 @@ class ColumnSpider(scrapy.Spider):
     # --- failures -------------------------------------------------------------------
     def _record_failure(self, url: str, kind: str, reason: str) -> None:
         self.logger.error("%s page failed: %s (%s)", kind, url, reason)
-        run = self.crawler.get_extension(ArchiveRun)
-        if run is not None:
-            run.record_failure(url, kind, reason)
+        if self.archive is not None:
+            self.archive.record_failure(url, kind, reason)
 
     def _failed(self, failure: Failure, kind: str) -> str:
         request = failure.request

@@ -31,8 +31,7 @@ from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.browser import BROWSER_MODES, browser_path, first_line, missing_reason, render_mode
-from crawler.extensions import ArchiveRun
+from spiders.browser import BROWSER_MODES, browser_path, first_line, missing_reason, render_mode
 from pipelines.urls import netloc_of
 from spiders.scripted import parse_json_text
 
@@ -232,8 +231,8 @@ class Rendering:
         """The server's bytes the browser received, as a capture (never the DOM)."""
         from scrapy.http import Response as ScrapyResponse
 
-        run = self.crawler.get_extension(ArchiveRun)
-        if run is None or 300 <= response.status < 400:
+        archive = getattr(self.spider, "archive", None)
+        if archive is None or 300 <= response.status < 400:
             return
         try:
             body = await response.body()
@@ -244,7 +243,7 @@ class Rendering:
         headers = {k: v for k, v in headers.items() if not k.startswith(":") and k.lower() != "content-encoding"}
         request_headers = {k: v for k, v in request_headers.items() if not k.startswith(":")}
         kind = "list" if response.request.resource_type == "document" else "list-data"
-        run.record_capture(
+        archive.record_capture(
             Request(response.url, method=response.request.method, headers=request_headers),
             ScrapyResponse(response.url, status=response.status, headers=headers, body=body), kind)
         self.stats.inc_value(f"render/captures/{kind}")

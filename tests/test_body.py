@@ -1,5 +1,5 @@
 """Body extraction: Word span soup, tables, chrome, encodings, unknown templates."""
-from crawler.items import BulletinPage
+from spiders.items import BulletinPage
 from pipelines.body import extract_body
 from pipelines.extraction import extract_record
 from pipelines.text import decode_html, parse_html

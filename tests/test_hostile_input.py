@@ -11,7 +11,7 @@ import sqlite_utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.items import BulletinPage
+from spiders.items import BulletinPage
 from pipelines.urls import canonical_url, is_detail_url, netloc_of
 from pipelines.dates import parse_date
 from pipelines.body import stored_name

@@ -17,8 +17,8 @@ from scrapy.settings import Settings
 
 from archive.layout import ArchiveLayout
 from archive.warc import read_capture
-from crawler.browser import find_chromium, launch_options, render_mode
-from crawler.browser import configure as configure_rendering
+from spiders.browser import find_chromium, launch_options, render_mode
+from spiders.browser import configure as configure_rendering
 from crawler.health import run_problems
 from spiders.listing import Entry
 from spiders.scripted import find_endpoint, items_from_json, json_page_count, looks_script_built

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from crawler.items import Bulletin
+from spiders.items import Bulletin
 from tests.conftest import FAST, REPO, run_cli
 from tests.replica.server import ReplicaPortal
 

@@ -36,7 +36,7 @@ from archive.lock import ArchiveLock
 from archive.schema import open_archive
 from archive.search import count_matches, search
 from archive.structure import list_items
-from crawler.browser import find_chromium, launch_options
+from spiders.browser import find_chromium, launch_options
 from crawler.ingest import store_record
 from pipelines.records import BulletinRecord
 from tests.conftest import FAST, REPO, run_cli

@@ -106,10 +106,12 @@ def _set_meta(db: sqlite_utils.Database, key: str, value: object) -> None:
     )
 
 
-def _count_indexed(db: sqlite_utils.Database, rowid: int) -> None:
+def _count_indexed(db: sqlite_utils.Database, *rowids: int) -> None:
     """Keep the indexed count and rowid sum that :func:`index_status` compares with the table."""
-    db.execute(f"UPDATE [{META_TABLE}] SET value = value + 1 WHERE key = 'docs'")
-    db.execute(f"UPDATE [{META_TABLE}] SET value = value + ? WHERE key = 'rowid_sum'", [rowid])
+    if not rowids:
+        return
+    db.execute(f"UPDATE [{META_TABLE}] SET value = value + ? WHERE key = 'docs'", [len(rowids)])
+    db.execute(f"UPDATE [{META_TABLE}] SET value = value + ? WHERE key = 'rowid_sum'", [sum(rowids)])
 
 
 def _streams(indexed: Indexed) -> tuple[str, str, str]:
@@ -202,9 +204,8 @@ class PendingIndex:
         for rowid, now, previous in self.entries:
             if previous is not None:
                 writes.append((fts_key(rowid, previous[2]), "delete", previous))
-            else:
-                _count_indexed(db, rowid)
             writes.append((fts_key(rowid, now[2]), None, now))
+        _count_indexed(db, *(rowid for rowid, _now, previous in self.entries if previous is None))
         writes.sort(key=lambda write: write[0])
         for key, command, indexed in writes:
             _write(db, key, command, *_streams(indexed))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from archive.search.tokens import RUN, bigrams, fold
+from archive.search.tokens import RUN, bigrams, fold, folded_for
 
 #: Longest query accepted (after stripping surrounding whitespace).
 MAX_QUERY_CHARS = 30
@@ -93,8 +93,9 @@ class ParsedQuery:
 
     def missing(self, *texts: str | None) -> tuple[str, ...]:
         """The words none of ``texts`` contains."""
-        folded = [fold(text or "") for text in texts]
-        return tuple(n for n in self.needles if not any(n in text for text in folded))
+        needles = self.needles
+        folded = [folded_for(text or "", needles) for text in texts]
+        return tuple(n for n in needles if not any(n in text for text in folded))
 
     @property
     def quoted(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from archive.search.tokens import fold
+from archive.search.tokens import folded_for
 
 #: Marks around matches in JSON snippets (and the default of :func:`mark`).
 MARK_OPEN, MARK_CLOSE = "【", "】"
@@ -50,12 +50,12 @@ def spans(folded: str, needles: Sequence[str], start: int, end: int) -> list[Spa
 
 def title_marks(title: str, needles: Sequence[str]) -> tuple[Span, ...]:
     """Where the needles occur in a whole title."""
-    return tuple(spans(fold(title), needles, 0, len(title)))
+    return tuple(spans(folded_for(title, needles), needles, 0, len(title)))
 
 
 def cut_snippet(text: str, needles: Sequence[str]) -> tuple[str, tuple[Span, ...]]:
     """About :data:`SNIPPET_CHARS` of ``text`` around the first match, whitespace collapsed."""
-    folded = fold(text)
+    folded = folded_for(text, needles)
     positions = [p for n in needles if (p := folded.find(n)) >= 0]
     start = max(0, min(min(positions, default=0) - SNIPPET_LEAD, len(text) - SNIPPET_CHARS))
     end = min(len(text), start + SNIPPET_CHARS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 import re
 from array import array
+from collections.abc import Sequence
 
 #: A run: letters, digits and CJK characters (Unicode alphanumerics), without "_".
 RUN = re.compile(r"[^\W_]+")
@@ -30,6 +31,19 @@ def fold(text: str) -> str:
     return lowered.replace("ς", "σ")
 
 
+def has_case(text: str) -> bool:
+    """Whether ``text`` holds a letter with case (Latin, Greek, Cyrillic …), which folding changes."""
+    return text.lower() != text or text.upper() != text
+
+
+def folded_for(text: str, needles: Sequence[str]) -> str:
+    """``text`` as ``needles`` (folded words) are looked for in it: :func:`fold` of it, or the text
+    itself when no needle has a letter with case (the usual Chinese or digit query). Then folding
+    is of no use: a character with case never folds to one without, so the needle occurs at the
+    same places in either, and a body is not copied several times per hit."""
+    return fold(text) if any(has_case(needle) for needle in needles) else text
+
+
 def bigrams(run: str) -> list[str]:
     """Overlapping character pairs: a query phrase of them matches only inside one run."""
     return list(map(operator.add, run, run[1:]))
@@ -41,6 +55,8 @@ _SLICE = 1 << 16
 _SPACE = array("I", [32])
 #: Where runs are joined for the pairing (no run contains it).
 _JOIN = "\x00"
+#: What separates runs (the complement of :data:`RUN`).
+_BETWEEN_RUNS = re.compile(r"[\W_]+")
 #: A pair starting at a join: the first character of the next run, paired with nothing before it.
 _ACROSS = re.compile(" \x00.")
 
@@ -66,10 +82,12 @@ def tokenize_for_index(text: str) -> str:
     time, so a body of millions of characters never becomes millions of Python strings (the
     stream costs about 3× the text, no more).
     """
-    runs = RUN.findall(fold(text or ""))
-    if not runs:
+    joined = _BETWEEN_RUNS.sub(_JOIN, fold(text or "")).strip(_JOIN)
+    if not joined:
         return ""
-    joined = _JOIN.join(runs)
-    pieces = [_pair_stream(joined[start:start + _SLICE + 1]) for start in range(0, len(joined) - 1, _SLICE)]
+    pieces = []
+    for start in range(0, len(joined) - 1, _SLICE):
+        stream = " " + _pair_stream(joined[start:start + _SLICE + 1])  # the space: a pair's start
+        pieces.append(_ACROSS.sub("", stream)[1:].replace(_JOIN, ""))
     pieces.append(joined[-1])
-    return _ACROSS.sub("", "".join(pieces)).replace(_JOIN, "")
+    return "".join(pieces)

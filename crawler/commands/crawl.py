@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from crawler.browser import RENDER_MODES
+from spiders.browser import RENDER_MODES
 from crawler.distributed import shared_queue_settings
 from crawler.errors import CommandError
 from crawler.progress import CrawlProgress, on_terminal

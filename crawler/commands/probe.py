@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 from urllib.robotparser import RobotFileParser
 
-from crawler.browser import find_chromium, launch_options
+from spiders.browser import find_chromium, launch_options
 from crawler.errors import CommandError
 from crawler.output import inert, json_line
-from crawler.items import BulletinPage
+from spiders.items import BulletinPage
 from crawler.run import project_settings
 from crawler.sites import Profile, load_registry
 from pipelines.urls import column_of, netloc_of

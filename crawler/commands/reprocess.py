@@ -44,8 +44,11 @@ def run(args: argparse.Namespace) -> int:
         total = db["bulletins"].count
         without = db.execute("select count(*) from bulletins where capture_id is null").fetchone()[0]
         with tqdm(total=total - without, unit="bulletin", disable=not sys.stderr.isatty()) as bar:
-            ingest = Ingest(db, layout, progress=bar.update, on_refusal=_refused, profiles=profiles)
-            ingest.archived()
+            ingest = Ingest(db, layout, progress=bar.update, on_refusal=_refused, profiles=profiles, processes=1)
+            try:
+                ingest.archived()  # extraction in a worker process, beside the writes
+            finally:
+                ingest.close()
         texts = read_texts(db, layout, ocr=args.ocr, everything=True)
         # Unchanged bodies keep their items when re-ingested; a better parser must still reach them.
         rebuild_structures(db)

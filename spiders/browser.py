@@ -154,7 +154,7 @@ def configure(settings: BaseSettings) -> None:
     timeout_ms = settings.getfloat("RENDER_TIMEOUT", 20.0) * 1000
     for name, value in {
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
-        "PLAYWRIGHT_BROWSER_PROVIDER": "crawler.browser.LazyChromiumProvider",
+        "PLAYWRIGHT_BROWSER_PROVIDER": "spiders.browser.LazyChromiumProvider",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch_options(executable),
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": timeout_ms,
         "PLAYWRIGHT_MAX_CONTEXTS": 1,
