@@ -111,7 +111,7 @@ SITES_FILE = None
 #: Filled from the registry by the commands (``crawler/sites.py``); empty: detection decides.
 PORTAL_PROFILES: dict[str, dict] = {}
 
-# --- JavaScript-built lists (spiders/rendering.py, crawler/browser.py) ------------------
+# --- JavaScript-built lists (spiders/rendering.py, spiders/browser.py) ------------------
 #: ``auto``: a list page showing no bulletin of its column but carrying scripts is fetched
 #: again through Chromium (scrapy-playwright), and so are that column's later list pages;
 #: ``always``: every list page through Chromium; ``never``: plain Scrapy only (such a column
