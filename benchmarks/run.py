@@ -1,7 +1,7 @@
 """``python -m benchmarks.run [NAME ...]``: run the benchmarks, print each figure beside its reference.
 
-Names: ``replica``, ``extraction``, ``listing``, ``attachments``, ``crawl``, ``reprocess``, ``nightly``, ``distributed``, ``search``,
-``export`` (default: all, in that order; ``make bench ONLY=search,export``). Progress goes to stderr; the results table
+Names: ``replica``, ``extraction``, ``listing``, ``largepage``, ``attachments``, ``crawl``, ``reprocess``, ``nightly``,
+``distributed``, ``search``, ``export`` (default: all, in that order; ``make bench ONLY=search,export``). Progress goes to stderr; the results table
 (Markdown, with the machine) to stdout and to ``benchmarks/.cache/results-<time>.md``.
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from contextlib import ExitStack
 from datetime import datetime
 
 from benchmarks import (
-    attachments, crawling, distributed, exporting, extraction, listing, replica, searching, synthetic,
+    attachments, crawling, distributed, exporting, extraction, largepage, listing, replica, searching, synthetic,
 )
 from benchmarks.common import CACHE, Figure, machine, progress, results_table
 
-NAMES = ("replica", "extraction", "listing", "attachments", "crawl", "crawl-attachments", "reprocess", "nightly",
+NAMES = ("replica", "extraction", "listing", "largepage", "attachments", "crawl", "crawl-attachments", "reprocess", "nightly",
          "distributed", "search", "export")
 
 
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             "replica": replica.run,
             "extraction": lambda: extraction.run(per_family=args.per_family),
             "listing": listing.run,
+            "largepage": largepage.run,
             "attachments": lambda: attachments.run(),
             "crawl": lambda: crawling.run_overhead(crawl_session(), args.rounds),
             "crawl-attachments": lambda: attachments.run_crawl(crawl_session()),
