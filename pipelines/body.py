@@ -77,7 +77,9 @@ def stored_name(sha256: str, url: str) -> str:
 
 
 def _text_length(element: _Element) -> int:
-    return len(_NO_SPACE.sub("", element.text_content() or ""))
+    """Characters of the element's text (``text_content()``) without whitespace, a text node at a
+    time: the whole text of a large container would be copied twice."""
+    return sum(len(_NO_SPACE.sub("", text)) for text in element.itertext())
 
 
 #: The selectors compiled once (``HtmlElement.cssselect`` translates CSS to XPath on every call),
@@ -92,21 +94,38 @@ def _selector(css: str) -> CSSSelector:
     return CSSSelector(css, translator="html")
 
 
+#: Characters of a page lowered at a time when looking for container names in it.
+_NAME_SLICE = 1 << 20
+_LONGEST_NAME = max(len(name) for _css, _select, name in _CONTAINER_SELECTORS)
+
+
+def container_names(source: str) -> frozenset[str]:
+    """The names of the known containers that the page's HTML mentions (ignoring case).
+
+    Lowered a slice at a time (slices overlapping by a name's length), not as one copy of the page.
+    """
+    names = {name for _css, _select, name in _CONTAINER_SELECTORS}
+    found = set()
+    for start in range(0, max(len(source), 1), _NAME_SLICE):
+        folded = source[start:start + _NAME_SLICE + _LONGEST_NAME - 1].lower()
+        found |= {name for name in names - found if name in folded}
+    return frozenset(found)
+
+
 def _known_container(tree: _Element, override: str | None = None,
-                     source: str | None = None) -> tuple[str, _Element] | None:
+                     names: frozenset[str] | None = None) -> tuple[str, _Element] | None:
     """The largest non-empty match of the override, else of the first known container that has one.
 
-    ``source`` (the page's HTML) spares the known selectors whose name it does not contain a walk
-    over the tree.
+    ``names`` (:func:`container_names` of the page) spares the known selectors whose name the page
+    does not contain a walk over the tree.
     """
-    folded = source.lower() if source is not None else None
     selectors = (((override, _selector(override), ""),) if override else ()) + _CONTAINER_SELECTORS
     for selector, select, name in selectors:
-        if name and folded is not None and name not in folded:
+        if name and names is not None and name not in names:
             continue
-        matches = [el for el in select(tree) if _text_length(el) > 0]
-        if matches:
-            return selector, max(matches, key=_text_length)
+        lengths = [(length, el) for el in select(tree) if (length := _text_length(el)) > 0]
+        if lengths:
+            return selector, max(lengths, key=lambda match: match[0])[1]
     return None
 
 
@@ -177,13 +196,14 @@ def _locate(tree: _Element, paragraphs: list[str]) -> _Element | None:
     return best[1] if best else None
 
 
-def extract_body(tree: _Element, container: str | None = None, source: str | None = None) -> Body:
+def extract_body(tree: _Element, container: str | None = None, names: frozenset[str] | None = None) -> Body:
     """The body of a bulletin page, or an empty one when the page has none.
 
-    ``container``: a CSS selector of the body (a site profile's), tried first; ``source``: the
-    HTML the tree was parsed from, which makes finding a known container cheaper.
+    ``container``: a CSS selector of the body (a site profile's), tried first; ``names``: the
+    :func:`container_names` of the HTML the tree was parsed from, which make finding a known
+    container cheaper.
     """
-    known = _known_container(tree, container, source)
+    known = _known_container(tree, container, names)
     if known:
         selector, element = known
         lines = element_lines(element, frozenset(_attachment_blocks(element)))

@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 
 from lxml.etree import _Element
 
-from pipelines.body import ATTACHMENT_EXTENSIONS, extract_body, is_attachment_href
+from pipelines.body import ATTACHMENT_EXTENSIONS, container_names, extract_body, is_attachment_href
 from pipelines.challenges import script_only
 from pipelines.dates import parse_date
 from pipelines.metadata import ExtraLabels, extra_labels, parse_metadata
@@ -143,10 +143,12 @@ def extract_record(page: Page, hints: Hints = NO_HINTS) -> BulletinRecord:
     """
     decoded = decode_html(page.body, page.headers.get("Content-Type"))
     tree, flattened = parse_html_checked(decoded.text)
+    names = container_names(decoded.text)
+    decoded = decoded._replace(text="")  # the tree holds the page now: its text (2-4 bytes a character) goes
     # Every element's Python proxy made once and kept while the page is read: lxml otherwise
     # makes (and looks up the class of) a new one at each of the several walks over the tree.
     elements = list(tree.iter())  # noqa: F841
-    body = extract_body(tree, hints.body_container, decoded.text)
+    body = extract_body(tree, hints.body_container, names)
     skip = frozenset([body.element]) if body.element is not None else frozenset()
     metadata = parse_metadata(element_lines(tree, skip), hints.labels)
     base_url = page.source_url or page.url
