@@ -17,7 +17,7 @@ from typing import Literal
 import sqlite_utils
 
 from archive.portals import portal_of_site
-from archive.schema import CONTENT_COLUMNS, insert_row, upsert_row
+from archive.schema import CONTENT_COLUMNS, upsert_row
 from archive.search import PendingIndex, attachment_text, index_bulletin
 
 Outcome = Literal["new", "changed", "unchanged"]
@@ -31,10 +31,36 @@ class Capture:
     last_modified: str | None = None
 
 
-def content_hash(row: dict[str, object]) -> str:
-    content = json.dumps([row.get(column) for column in CONTENT_COLUMNS], ensure_ascii=False)
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+#: Characters of a text column serialised at a time for its hash.
+_HASH_SLICE = 1 << 18
 
+
+def content_hash(row: dict[str, object]) -> str:
+    """SHA-256 of the content columns as a JSON list (``ensure_ascii=False``) in UTF-8.
+
+    Fed a slice of each text at a time: JSON escapes character by character, so the digest is
+    that of the whole document, which a large body never becomes (twice: JSON, then UTF-8).
+    """
+    digest = hashlib.sha256()
+    for position, column in enumerate(CONTENT_COLUMNS):
+        digest.update(b", " if position else b"[")
+        value = row.get(column)
+        if not isinstance(value, str):
+            digest.update(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+            continue
+        digest.update(b'"')
+        for start in range(0, len(value), _HASH_SLICE):
+            digest.update(json.dumps(value[start:start + _HASH_SLICE], ensure_ascii=False)[1:-1].encode("utf-8"))
+        digest.update(b'"')
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
+_CONTENT = ", ".join(f"[{column}]" for column in CONTENT_COLUMNS)
+#: The bulletin's row just written, as a version: copied by the database, not bound again (a
+#: statement keeps what was bound to it, a second copy of a large body until its next use).
+_VERSION_OF_ROW = (f"INSERT INTO versions (url, content_hash, seen_at, capture_id, {_CONTENT})"
+                   f" SELECT url, content_hash, ?, ?, {_CONTENT} FROM bulletins WHERE url = ?")
 
 #: ``save_bulletin``'s default: the archived row is read here.
 UNREAD: dict[str, object] = {}
@@ -71,11 +97,7 @@ def save_bulletin(
         inserted = upsert_row(db, "bulletins", row, ("url",))
         if previous is not None and previous["content_hash"] == row["content_hash"]:
             return "unchanged"
-        insert_row(db, "versions", {
-            "url": row["url"], "content_hash": row["content_hash"],
-            "seen_at": fetched_at, "capture_id": capture.capture_id,
-            **{column: row[column] for column in CONTENT_COLUMNS},
-        })
+        db.execute(_VERSION_OF_ROW, [fetched_at, capture.capture_id, row["url"]])
         rowid = previous["rowid"] if previous else inserted
         files = attachment_text(db, row["url"])  # its files' text: indexed with it, unchanged here
         index_bulletin(
