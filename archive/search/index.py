@@ -35,7 +35,7 @@ from datetime import date
 
 import sqlite_utils
 
-from archive.search.tokens import TOKENS_VERSION, tokenize_for_index
+from archive.search.tokens import TOKENS_VERSION, index_stream
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +114,14 @@ def _count_indexed(db: sqlite_utils.Database, *rowids: int) -> None:
     db.execute(f"UPDATE [{META_TABLE}] SET value = value + ? WHERE key = 'rowid_sum'", [sum(rowids)])
 
 
-def _streams(indexed: Indexed) -> tuple[str, str, str]:
+def _streams(indexed: Indexed) -> tuple[bytearray, bytearray, bytearray]:
+    """The token streams of an index row in UTF-8 (bound as text: see :data:`_AS_TEXT`)."""
     title, body, _, attachments = _full(indexed)
-    return tokenize_for_index(title), tokenize_for_index(body), tokenize_for_index(attachments)
+    return index_stream(title), index_stream(body), index_stream(attachments)
+
+
+#: The three token streams of a row, bound as UTF-8 bytes and given to the index as the text they spell.
+_AS_TEXT = "CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT)"
 
 
 def index_bulletin(
@@ -169,15 +174,15 @@ def _index_writes(db: sqlite_utils.Database, rowid: int, now: Indexed, previous:
         _count_indexed(db, rowid)
 
 
-def _write(db: sqlite_utils.Database, key: int, command: str | None, title: str, body: str,
-           attachments: str) -> None:
+def _write(db: sqlite_utils.Database, key: int, command: str | None, title: bytearray, body: bytearray,
+           attachments: bytearray) -> None:
     """Add (``command`` None) or forget ("delete": the tokens must be those indexed) index row ``key``."""
     if command is None:
-        db.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, ?, ?, ?)",
+        db.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, {_AS_TEXT})",
                    [key, title, body, attachments])
     else:
         db.execute(
-            f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body, attachments) VALUES (?, ?, ?, ?, ?)",
+            f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body, attachments) VALUES (?, ?, {_AS_TEXT})",
             [command, key, title, body, attachments],
         )
 
@@ -235,7 +240,7 @@ def rebuild_index(
             "SELECT rowid, published FROM bulletins"))
         done = 0
 
-        def rows() -> Iterator[tuple[int, str, str, str]]:
+        def rows() -> Iterator[tuple[int, bytearray, bytearray, bytearray]]:
             nonlocal done
             read = db.conn.cursor()
             for key in keys:
@@ -247,7 +252,7 @@ def rebuild_index(
                     progress(done, total)
 
         db.conn.executemany(
-            f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, ?, ?, ?)", rows()
+            f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, {_AS_TEXT})", rows()
         )
         db.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}]) VALUES ('optimize')")
         _set_meta(db, "scheme", SCHEME)

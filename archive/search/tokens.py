@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import re
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 #: A run: letters, digits and CJK characters (Unicode alphanumerics), without "_".
 RUN = re.compile(r"[^\W_]+")
@@ -74,20 +74,35 @@ def _pair_stream(chars: str) -> str:
     return stream.tobytes().decode("utf-32-le")
 
 
-def tokenize_for_index(text: str) -> str:
-    """The token stream stored for ``text``: per run, its bigrams then its last character.
+def _stream_slices(text: str) -> Iterator[str]:
+    """The token stream of ``text`` (see :func:`tokenize_for_index`), a slice of the text at a time.
 
     The runs are joined by NUL and paired in one pass: a pair ending in NUL is a run's last
-    character alone, one starting with it spans two runs and is dropped. Built a slice at a
-    time, so a body of millions of characters never becomes millions of Python strings (the
-    stream costs about 3× the text, no more).
+    character alone, one starting with it spans two runs and is dropped. A slice at a time, so a
+    body of millions of characters never becomes millions of Python strings.
     """
     joined = _BETWEEN_RUNS.sub(_JOIN, fold(text or "")).strip(_JOIN)
     if not joined:
-        return ""
-    pieces = []
+        return
     for start in range(0, len(joined) - 1, _SLICE):
         stream = " " + _pair_stream(joined[start:start + _SLICE + 1])  # the space: a pair's start
-        pieces.append(_ACROSS.sub("", stream)[1:].replace(_JOIN, ""))
-    pieces.append(joined[-1])
-    return "".join(pieces)
+        yield _ACROSS.sub("", stream)[1:].replace(_JOIN, "")
+    yield joined[-1]
+
+
+def tokenize_for_index(text: str) -> str:
+    """The token stream stored for ``text``: per run, its bigrams then its last character
+    (about 3× the text)."""
+    return "".join(_stream_slices(text))
+
+
+def index_stream(text: str) -> bytearray:
+    """:func:`tokenize_for_index` of ``text`` in UTF-8, as the index is given it.
+
+    Encoded a slice at a time into one buffer: the stream of a large body as a ``str`` (2-4 bytes
+    a character) would be held beside its UTF-8 copy, which the database driver makes to bind it.
+    """
+    stream = bytearray()
+    for piece in _stream_slices(text):
+        stream += piece.encode("utf-8")
+    return stream
