@@ -31,6 +31,7 @@ Rules (why each exists is noted where it is applied):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -194,9 +195,18 @@ def parse_structure(body: str) -> Structure:
     parser = _Parser()
     body = body or ""
     # Folded once for the whole body (folding keeps lengths, so lines stay aligned).
-    for line, folded in zip(body.split("\n"), fold(body).split("\n")):
+    for line, folded in zip(_lines(body), _lines(fold(body))):
         parser.feed(line, folded)
     return parser.finish()
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.split("\n")`` a line at a time: the list of a large body's lines weighs more than the body."""
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
 
 
 # --------------------------------------------------------------------------- internals
