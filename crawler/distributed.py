@@ -19,10 +19,14 @@ them). The spider stays ours: scrapy-redis's ``RedisSpider`` has no async ``star
   a column's pages are read by whichever worker takes them from the queue, so one worker's
   walk alone would report pages "not read" that another read.
 
-A worker killed mid-crawl loses what it had in flight for this crawl only: those requests
-left the queue and their fingerprints stay, so the others do not redo them; the next crawl
-of an archive that misses them (after ``merge``, the last run did not finish, so every list
-is walked) fetches exactly those.
+A worker killed mid-crawl does not take a column's list pages with it: :class:`SharedScheduler`
+keeps each list page a worker took from the queue in that worker's in-flight set in Redis
+until the page is read, and once the dead worker's key has expired another worker puts them
+back in the queue (:func:`requeue_orphans`); a list page read twice costs one request, since
+its bulletins are filtered as already queued. The bulletins a killed worker had in flight are
+lost for this crawl only: their fingerprints stay, so the others do not redo them; the next
+crawl of an archive that misses them (after ``merge``, the last run did not finish, so every
+list is walked) fetches exactly those.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from urllib.parse import urlsplit
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
 from crawler.errors import CommandError
@@ -45,19 +50,21 @@ from spiders.walk import list_page_read
 
 logger = logging.getLogger(__name__)
 
-SCHEDULER = "scrapy_redis.scheduler.Scheduler"
+SCHEDULER = "crawler.distributed.SharedScheduler"
 DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
 #: Seconds between a worker's heartbeats; its key lives a few of them after the last.
 HEARTBEAT = 1.0
 WORKER_KEY_LIFETIME = 10
 
-#: Atomically: clear a previous crawl's queue, fingerprints and column counts when no worker
-#: is alive, and announce this worker. KEYS: queue, dupefilter, this worker's key; ARGV:
-#: workers' key pattern, lifetime, column counts' key pattern.
+#: Atomically: clear a previous crawl's queue, fingerprints, column counts and in-flight sets
+#: when no worker is alive, and announce this worker. KEYS: queue, dupefilter, this worker's
+#: key; ARGV: workers' key pattern, lifetime, patterns of the keys to clear.
 _JOIN = """
 if #redis.call('KEYS', ARGV[1]) == 0 then
   redis.call('DEL', KEYS[1], KEYS[2])
-  for _, key in ipairs(redis.call('KEYS', ARGV[3])) do redis.call('DEL', key) end
+  for i = 3, #ARGV do
+    for _, key in ipairs(redis.call('KEYS', ARGV[i])) do redis.call('DEL', key) end
+  end
 end
 redis.call('SET', KEYS[3], 'busy', 'EX', ARGV[2])
 return 1
@@ -67,10 +74,39 @@ _LEAVE = """
 redis.call('DEL', KEYS[3])
 if #redis.call('KEYS', ARGV[1]) == 0 and redis.call('ZCARD', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])
-  for _, key in ipairs(redis.call('KEYS', ARGV[2])) do redis.call('DEL', key) end
+  for i = 2, #ARGV do
+    for _, key in ipairs(redis.call('KEYS', ARGV[i])) do redis.call('DEL', key) end
+  end
 end
 return 1
 """
+#: Atomically: move the in-flight sets of workers whose key expired back into the queue, with
+#: their priorities. KEYS: queue; ARGV: in-flight keys' prefix, workers' keys' prefix. Returns
+#: how many requests were put back.
+_REQUEUE = """
+local moved = 0
+for _, key in ipairs(redis.call('KEYS', ARGV[1] .. '*')) do
+  if redis.call('EXISTS', ARGV[2] .. string.sub(key, #ARGV[1] + 1)) == 0 then
+    local taken = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    for i = 1, #taken, 2 do
+      redis.call('ZADD', KEYS[1], taken[i + 1], taken[i])
+      moved = moved + 1
+    end
+    redis.call('DEL', key)
+  end
+end
+return moved
+"""
+
+
+def worker_id() -> str:
+    """This process among the crawl's workers (its key and in-flight set are named by it)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def requeue_orphans(server: Any, queue_key: str, inflight_prefix: str, workers_prefix: str) -> int:
+    """Put the list pages taken by workers that are gone (key expired) back in the queue."""
+    return int(server.eval(_REQUEUE, 1, queue_key, inflight_prefix, workers_prefix))
 
 
 def crawl_key(start_urls: Iterable[str]) -> str:
@@ -103,7 +139,39 @@ def shared_queue_settings(url: str, start_urls: Iterable[str]) -> dict[str, Any]
         "SCHEDULER_DUPEFILTER_KEY": f"{key}:dupefilter",
         "SHARED_QUEUE_WORKERS_KEY": f"{key}:workers",
         "SHARED_QUEUE_COLUMNS_KEY": f"{key}:column",
+        "SHARED_QUEUE_INFLIGHT_KEY": f"{key}:inflight",
     }
+
+
+class SharedScheduler(Scheduler):
+    """scrapy-redis's scheduler, keeping the list pages this worker took in its in-flight set
+    (a sorted set scored like the queue) until they are read, so that they outlive the worker."""
+
+    #: Requests kept in flight: a column's list pages (its bulletins are re-found from them).
+    KINDS = frozenset({"list"})
+
+    def open(self, spider: Spider) -> None:
+        super().open(spider)
+        self.inflight_key = f"{spider.crawler.settings.get('SHARED_QUEUE_INFLIGHT_KEY')}:{worker_id()}"
+        self.taken: dict[str, bytes] = {}
+        spider.crawler.signals.connect(self.page_read, signal=list_page_read)
+
+    def next_request(self) -> Any:
+        request = super().next_request()
+        if request is not None and request.meta.get("page_kind") in self.KINDS:
+            data = self.queue._encode_request(request)
+            self.server.execute_command("ZADD", self.inflight_key, -request.priority, data)
+            self.taken[request.url] = data
+        return request
+
+    def page_read(self, url: str) -> None:
+        data = self.taken.pop(url, None)
+        if data is not None:
+            self.server.zrem(self.inflight_key, data)
+
+    def close(self, reason: str) -> None:
+        self.server.delete(self.inflight_key)  # this worker is done with what it took
+        super().close(reason)
 
 
 class SharedColumnCounts:
@@ -161,7 +229,9 @@ class SharedQueueWorker:
         self.dupefilter_key = settings.get("SCHEDULER_DUPEFILTER_KEY")
         workers = settings.get("SHARED_QUEUE_WORKERS_KEY")
         self.workers_pattern = f"{workers}:*"
-        self.worker_key = f"{workers}:{socket.gethostname()}:{os.getpid()}"
+        self.workers_prefix = f"{workers}:"
+        self.worker_key = f"{workers}:{worker_id()}"
+        self.inflight_prefix = f"{settings.get('SHARED_QUEUE_INFLIGHT_KEY')}:"
         self.idle_timeout = settings.getfloat("SHARED_QUEUE_IDLE_TIMEOUT")
         self.idle_since: float | None = None
         self.heartbeat = LoopingCall(self.beat)
@@ -182,7 +252,8 @@ class SharedQueueWorker:
         return [self.queue_key, self.dupefilter_key, self.worker_key]
 
     def spider_opened(self, spider: Spider) -> None:
-        self.server.eval(_JOIN, 3, *self._keys(), self.workers_pattern, WORKER_KEY_LIFETIME, self.columns.pattern)
+        self.server.eval(_JOIN, 3, *self._keys(), self.workers_pattern, WORKER_KEY_LIFETIME,
+                         self.columns.pattern, f"{self.inflight_prefix}*")
         self.heartbeat.start(HEARTBEAT, now=False)
 
     def _busy(self) -> bool:
@@ -203,6 +274,9 @@ class SharedQueueWorker:
 
     def spider_idle(self, spider: Spider) -> None:
         """Stay open until the shared queue has been idle for the set time."""
+        moved = requeue_orphans(self.server, self.queue_key, self.inflight_prefix, self.workers_prefix)
+        if moved:
+            logger.warning("%d list page(s) taken by a worker that is gone put back in the queue", moved)
         if self.server.zcard(self.queue_key) or self._others_busy():
             self.idle_since = None
             raise DontCloseSpider
@@ -218,4 +292,5 @@ class SharedQueueWorker:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.heartbeat.running:
             self.heartbeat.stop()
-        self.server.eval(_LEAVE, 3, *self._keys(), self.workers_pattern, self.columns.pattern)
+        self.server.eval(_LEAVE, 3, *self._keys(), self.workers_pattern, self.columns.pattern,
+                         f"{self.inflight_prefix}*")

@@ -229,3 +229,47 @@ def test_a_column_read_by_two_workers_is_judged_on_what_both_read(redis_server):
     counts_b.record(start, start, 1, ["t1", "t2"])  # a page read again counts once
     assert counts_a.totals(start) == (3, 6)
     server.delete(*server.keys("zwdc:test-counts:*"))
+
+
+def test_list_pages_a_dead_worker_took_go_back_to_the_queue(redis_server):
+    """The scheduler keeps each list page it hands out in its worker's in-flight set until the
+    page is read; once the worker's key is gone, what it still held is queued again."""
+    from scrapy import Request, Spider
+    from scrapy.utils.test import get_crawler
+
+    from crawler.distributed import SharedScheduler, requeue_orphans, shared_queue_settings, worker_id
+    from spiders.walk import list_page_read
+
+    start = "http://127.0.0.1:1/requeue/index.html"
+    settings = shared_queue_settings(redis_server.url, [start])
+    crawler = get_crawler(Spider, settings)
+    spider = Spider.from_crawler(crawler, name="requeue")
+    scheduler = SharedScheduler.from_crawler(crawler)
+    scheduler.open(spider)
+    server = redis_server.client()
+    inflight = f"{settings['SHARED_QUEUE_INFLIGHT_KEY']}:{worker_id()}"
+    try:
+        for url, kind, priority in ((start, "list", 10), (start.replace("index", "index_1"), "list", 10),
+                                    ("http://127.0.0.1:1/requeue/t1.html", "bulletin", 0)):
+            assert scheduler.enqueue_request(Request(url, meta={"page_kind": kind}, priority=priority))
+        taken = [scheduler.next_request().url for _ in range(3)]
+        assert taken[2].endswith("t1.html")  # list pages first, bulletins are not kept in flight
+        assert server.zcard(inflight) == 2
+        crawler.signals.send_catch_log(list_page_read, start_url=start, url=start, pages=1, links=[])
+        assert server.zrange(inflight, 0, -1, withscores=True)[0][1] == -10  # index_1 is still held
+
+        # This worker "dies": no worker key says it is alive, so its held page is queued again.
+        moved = requeue_orphans(server, settings["SCHEDULER_QUEUE_KEY"], f"{settings['SHARED_QUEUE_INFLIGHT_KEY']}:",
+                                f"{settings['SHARED_QUEUE_WORKERS_KEY']}:")
+        assert moved == 1 and not server.exists(inflight)
+        again = scheduler.next_request()
+        assert again.url == start.replace("index", "index_1") and again.priority == 10
+        # A worker whose key is alive keeps what it holds.
+        server.set(f"{settings['SHARED_QUEUE_WORKERS_KEY']}:{worker_id()}", "busy")
+        assert requeue_orphans(server, settings["SCHEDULER_QUEUE_KEY"], f"{settings['SHARED_QUEUE_INFLIGHT_KEY']}:",
+                               f"{settings['SHARED_QUEUE_WORKERS_KEY']}:") == 0
+        assert server.zcard(inflight) == 1
+    finally:
+        scheduler.close("finished")
+        server.delete(*(server.keys(settings["SCHEDULER_QUEUE_KEY"].rsplit(":", 1)[0] + ":*") or ["-"]))
+    assert not server.exists(inflight)
