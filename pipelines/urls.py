@@ -27,6 +27,15 @@ _DETAIL_PATH = re.compile(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: URLs ``safe_url_string`` leaves as they are (ASCII, no escapes to normalise): skipped, for speed.
 _ALREADY_SAFE = re.compile(r"^[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=]*$")
+#: A web URL that is canonical already but for a TRS view or page suffix: scheme and host in
+#: lower case, no query, no fragment, a path of plain segments (none empty, none starting with a
+#: dot). :func:`canonical_url` reads it with one match instead of a full parse (a list page may
+#: carry 100,000 links); its port is checked there.
+_PLAIN_URL = re.compile(
+    r"(?P<origin>(?P<scheme>https?)://[a-z0-9.\-]+(?::(?P<port>[1-9]\d{0,4}))?)"
+    r"(?P<path>/(?:[\w\-~][\w\-.~]*/)*(?:[\w\-~][\w\-.~]*)?)\Z",
+    re.ASCII,
+)
 #: Query parameters that never identify a document (compared in lower case).
 _NOT_IDENTITY = frozenset({
     # tracking and sharing
@@ -116,6 +125,10 @@ def canonical_url(url: str) -> str:
     so the canonical form of a canonical URL is itself.
     """
     url = url.strip()
+    plain = _PLAIN_URL.match(url)
+    if plain and (plain["port"] is None or _DEFAULT_PORTS[plain["scheme"]] != int(plain["port"]) <= 65535):
+        match = _DETAIL_PATH.match(plain["path"])
+        return f"{plain['origin']}{match['stem']}.{match['ext']}" if match else url
     if not _ALREADY_SAFE.match(url):
         try:
             url = safe_url_string(url)
