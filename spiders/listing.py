@@ -82,17 +82,12 @@ class ListHint:
     link: str | None = None
 
 
-@dataclass(slots=True)
-class _Candidate:
-    """A link that may be an entry: its target as written, its title, the element it is the
-    entry of (the link itself when it stands alone) and its text as written (what
-    :func:`_outside_text` takes out of its item's)."""
-
-    href: str
-    title: str
-    item: _Element
-    text: str
-    alone: bool
+#: A link that may be an entry, kept as a plain tuple (a page may carry 100,000 of them): its
+#: target as written, its title, the element it is the entry of (the link itself when it stands
+#: alone), its text as written (what :func:`_outside_text` takes out of its item's), and
+#: whether it stands alone.
+_Candidate = tuple[str, str, _Element, str, bool]
+_HREF, _TITLE, _ITEM = range(3)
 
 
 @dataclass
@@ -169,13 +164,13 @@ def _item_of(link: _Element, links_per_parent: _LinksPerParent) -> tuple[_Elemen
 
 def _outside_text(candidate: _Candidate) -> str:
     """Text of the entry beside its link (where a list writes the date)."""
-    item = candidate.item
-    if candidate.alone:  # a link standing alone: the text after it
+    _href, _title, item, text, alone = candidate
+    if alone:  # a link standing alone: the text after it
         following = item.getnext()
         beside = (string_value(following)
                   if following is not None and isinstance(following.tag, str) and following.tag != "a" else "")
         return f"{item.tail or ''} {beside}"
-    return string_value(item).replace(candidate.text, " ", 1)
+    return string_value(item).replace(text, " ", 1)
 
 
 def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set[_Element]]:
@@ -185,7 +180,7 @@ def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set
     pager_links = set()
     links_per_parent = _LinksPerParent()
     groups: dict[tuple[_Element, str], _Group] = {}
-    best_in_item: dict[_Element, _Candidate] = {}
+    best_in_item: dict[_Element, tuple[list[_Candidate], int]] = {}  # where its candidate is
     for link in tree.iter("a"):
         text = string_value(link)
         line = normalize_line(text)
@@ -200,15 +195,16 @@ def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set
         item, container, tag = _item_of(link, links_per_parent)
         known = best_in_item.get(item)
         if known is not None:
-            if len(title) > len(known.title):  # a title link beside a category link: the title wins
-                known.href, known.title, known.text = href, title, text
+            entries, index = known
+            if len(title) > len(entries[index][_TITLE]):  # a title link beside a category link: the title wins
+                entries[index] = (href, title, item, text, False)
             continue
-        best_in_item[item] = candidate = _Candidate(href, title, item, text, item is link)
         key = (container, tag)
         group = groups.get(key)
         if group is None:
             groups[key] = group = _Group(container, tag, [])
-        group.entries.append(candidate)
+        best_in_item[item] = (group.entries, len(group.entries))
+        group.entries.append((href, title, item, text, item is link))
     return groups, pager_links
 
 
@@ -240,11 +236,11 @@ _UNREAD = object()
 def _score(group: _Group, resolver: LinkResolver, column: str, near_pager: set[_Element]) -> float:
     entries = group.entries
     sample = entries[:_SAMPLE]
-    titled = sum(len(c.title) >= MIN_TITLE_CHARS for c in entries)
+    titled = sum(len(c[_TITLE]) >= MIN_TITLE_CHARS for c in entries)
     dated = sum(bool(_SHORT_DATE.search(_outside_text(c))) for c in sample) / len(sample)
     score = (titled + 0.25 * (len(entries) - titled)) * (1.0 + dated)
-    score *= 1.0 + sum(len(c.title) for c in sample) / len(sample) / 20  # sentences, not menu words
-    urls = [url for url in (resolver.web_url(c.href) for c in sample) if url]
+    score *= 1.0 + sum(len(c[_TITLE]) for c in sample) / len(sample) / 20  # sentences, not menu words
+    urls = [url for url in (resolver.web_url(c[_HREF]) for c in sample) if url]
     if not urls:
         return 0.0
     page_host = netloc_of(resolver.page_url)
@@ -253,7 +249,7 @@ def _score(group: _Group, resolver: LinkResolver, column: str, near_pager: set[_
     score *= 1.0 + (in_column + documents) / len(urls)  # hints, never gates
     if sum(netloc_of(url) == page_host for url in urls) * 2 < len(urls):
         score *= 0.3  # a box of links to other sites
-    if _in_chrome(group.entries[0].item):
+    if _in_chrome(group.entries[0][_ITEM]):
         if not titled:
             return 0.0  # a menu or a footer's links: no list at all
         score *= 0.2
@@ -282,7 +278,7 @@ def _hinted(tree: _Element, page_url: str, hint: ListHint) -> list[_Candidate] |
             if pattern is not None and not pattern.search(urljoin(page_url, href)):
                 continue
             parent = link.getparent()
-            found.append(_Candidate(href, title, parent if parent is not None else link, text, parent is None))
+            found.append((href, title, parent if parent is not None else link, text, parent is None))
     return found
 
 
@@ -316,7 +312,7 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
         best_score, best = max(scored, key=lambda pair: pair[0])
         if best_score <= 0:
             return ListReading([])
-        in_chrome = _in_chrome(best.entries[0].item)
+        in_chrome = _in_chrome(best.entries[0][_ITEM])
         parent = best.container.getparent()
         twins = [
             group for score, group in scored
@@ -330,14 +326,14 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
     entries: dict[str, Entry] = {}
     dates: dict[str, str | None] = {}  # a list repeats its dates: each distinct text is read once
     own = canonical_url(page_url)
-    for candidate, url in zip(chosen, resolver.canonical_urls([c.href for c in chosen])):
+    for candidate, url in zip(chosen, resolver.canonical_urls([c[_HREF] for c in chosen])):
         if url is None or url in entries or url == own:
             continue
         beside = _outside_text(candidate)
         date = dates.get(beside, _UNREAD)
         if date is _UNREAD:
             dates[beside] = date = parse_date(beside)
-        entries[url] = Entry(url, candidate.title, date)
+        entries[url] = Entry(url, candidate[_TITLE], date)
     return ListReading(list(entries.values()), in_chrome)
 
 

@@ -214,11 +214,6 @@ def _links_in_pager_blocks(tree: _Element) -> set[_Element]:
     return found
 
 
-#: A pager's link says little (下一页, 尾页, ``next page``, ``12``, ``[3]``): a longer text is
-#: never a pager's word or page number, and is not looked at further.
-PAGER_TEXT_MAX = 12
-
-
 def _named_like(href: str, name: str) -> bool:
     """Whether the link's file is the page's own name plus a number (``index_3.shtml``)."""
     match = _INDEX_NAME.match(posixpath.basename(urlsplit(href).path))
@@ -226,6 +221,9 @@ def _named_like(href: str, name: str) -> bool:
 
 
 _FIRST_TEXTS = frozenset({"首页", "第一页", "first", "«", "|<"})
+#: A pager's link says no more than its longest word (下一页, ``next page``, ``12``, ``[3]``): a
+#: longer text is no pager word nor page number, and is not looked at further.
+PAGER_TEXT_MAX = max(map(len, NEXT_TEXTS | LAST_TEXTS | PAGER_TEXTS | _FIRST_TEXTS))
 
 
 def _last_page_count(last_url: str | None, first_url: str | None) -> int | None:
@@ -259,13 +257,14 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
         if not href:
             continue
         text = normalize_line(string_value(link))
-        short = len(text) <= PAGER_TEXT_MAX
-        lowered = text.lower() if short else ""
-        # isdecimal(): what int() reads (``①`` is a digit, not a number)
-        numbered = short and (text.isdecimal() or (text[:1] == "[" and bool(_BRACKETED_NUMBER.fullmatch(text))))
-        is_pager = ((short and (lowered in NEXT_TEXTS or lowered in LAST_TEXTS or lowered in PAGER_TEXTS))
-                    or numbered or link in in_blocks or (own_numbered in href and _named_like(href, name)))
-        if not is_pager:
+        if len(text) <= PAGER_TEXT_MAX:
+            lowered = text.lower()
+            # isdecimal(): what int() reads (``①`` is a digit, not a number)
+            numbered = text.isdecimal() or (text[:1] == "[" and bool(_BRACKETED_NUMBER.fullmatch(text)))
+            worded = lowered in NEXT_TEXTS or lowered in LAST_TEXTS or lowered in PAGER_TEXTS
+        else:  # a title: a pager's link only by where it stands or how it is named
+            lowered, numbered, worded = "", False, False
+        if not (worded or numbered or link in in_blocks or (own_numbered in href and _named_like(href, name))):
             continue
         if href.startswith("#") or href[:11].lower().startswith(("javascript:", "mailto:")):
             continue
@@ -289,7 +288,15 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
     return list(found), next_url, highest or _last_page_count(last_url, first_url)
 
 
+#: Looser than :data:`_TEXT_COUNT` (no look-behind, less before ``/``): it matches a page's whole
+#: text wherever that matches one of the page's texts (one regex pass instead of a test of every
+#: text node); each branch starts with a fixed character, so the pass skips along quickly.
+_TEXT_COUNT_ANYWHERE = re.compile(r"共\s*\d+\s*页|/\s*\d+\s*页|页次\s*[:：]?\s*\d+\s*/\s*\d+")
+
+
 def _text_count(tree: _Element) -> int | None:
+    if not _TEXT_COUNT_ANYWHERE.search("".join(string_value(body) for body in tree.xpath("//body"))):
+        return None
     for text in tree.xpath("//body//text()[contains(., '页')]"):
         match = _TEXT_COUNT.search(str(text))
         if match:
