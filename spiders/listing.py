@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import islice
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urljoin
@@ -82,12 +83,13 @@ class ListHint:
     link: str | None = None
 
 
-#: A link that may be an entry, kept as a plain tuple (a page may carry 100,000 of them): its
-#: target as written, its title, the element it is the entry of (the link itself when it stands
-#: alone), its text as written (what :func:`_outside_text` takes out of its item's), and
-#: whether it stands alone.
-_Candidate = tuple[str, str, _Element, str, bool]
-_HREF, _TITLE, _ITEM = range(3)
+#: A link that may be an entry, kept as a plain tuple of strings (a page may carry 100,000 of
+#: them, and the garbage collector passes over such tuples): its target as written, its title,
+#: the text of the element it is the entry of, and its own text as written (what
+#: :func:`_outside_text` takes out of the entry's), or ``None`` for a link standing alone,
+#: whose entry text is the text beside it already.
+_Candidate = tuple[str, str, str, str | None]
+_HREF, _TITLE = range(2)
 
 
 @dataclass
@@ -95,6 +97,8 @@ class _Group:
     container: _Element
     item_tag: str
     entries: list[_Candidate]
+    #: The element the first entry is the entry of (where the group stands on the page).
+    first_item: _Element
 
 
 def _class_words(element: _Element) -> str:
@@ -162,15 +166,19 @@ def _item_of(link: _Element, links_per_parent: _LinksPerParent) -> tuple[_Elemen
     return parent, grand if grand is not None else parent, f"{parent.tag}.{parent.get('class') or ''}"
 
 
-def _outside_text(candidate: _Candidate) -> str:
-    """Text of the entry beside its link (where a list writes the date)."""
-    _href, _title, item, text, alone = candidate
-    if alone:  # a link standing alone: the text after it
-        following = item.getnext()
+def _candidate(href: str, title: str, item: _Element, link: _Element, text: str) -> _Candidate:
+    if item is link:  # a link standing alone: the text after it
+        following = link.getnext()
         beside = (string_value(following)
                   if following is not None and isinstance(following.tag, str) and following.tag != "a" else "")
-        return f"{item.tail or ''} {beside}"
-    return string_value(item).replace(text, " ", 1)
+        return href, title, f"{link.tail or ''} {beside}", None
+    return href, title, string_value(item), text
+
+
+def _outside_text(candidate: _Candidate) -> str:
+    """Text of the entry beside its link (where a list writes the date)."""
+    _href, _title, entry_text, link_text = candidate
+    return entry_text if link_text is None else entry_text.replace(link_text, " ", 1)
 
 
 def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set[_Element]]:
@@ -180,7 +188,7 @@ def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set
     pager_links = set()
     links_per_parent = _LinksPerParent()
     groups: dict[tuple[_Element, str], _Group] = {}
-    best_in_item: dict[_Element, tuple[list[_Candidate], int]] = {}  # where its candidate is
+    best_in_item: dict[_Element, int] = {}  # where its candidate is in its group
     for link in tree.iter("a"):
         text = string_value(link)
         line = normalize_line(text)
@@ -193,18 +201,22 @@ def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set
         if not title or is_pager_text(title):
             continue
         item, container, tag = _item_of(link, links_per_parent)
+        key = (container, tag)  # the same for every link of an item
         known = best_in_item.get(item)
         if known is not None:
-            entries, index = known
-            if len(title) > len(entries[index][_TITLE]):  # a title link beside a category link: the title wins
-                entries[index] = (href, title, item, text, False)
+            entries = groups[key].entries
+            if len(title) > len(entries[known][_TITLE]):  # a title link beside a category link: the title wins
+                entries[known] = _candidate(href, title, item, link, text)
             continue
-        key = (container, tag)
         group = groups.get(key)
         if group is None:
-            groups[key] = group = _Group(container, tag, [])
-        best_in_item[item] = (group.entries, len(group.entries))
-        group.entries.append((href, title, item, text, item is link))
+            groups[key] = group = _Group(container, tag, [], item)
+        if next(islice(item.iter("a"), 1, None), None) is not None:
+            # another link may share the item: remembered (the usual item, a link alone in
+            # it, is not, so that its element is let go: 100,000 kept would cost the
+            # garbage collector more than the rest of the reading)
+            best_in_item[item] = len(group.entries)
+        group.entries.append(_candidate(href, title, item, link, text))
     return groups, pager_links
 
 
@@ -249,7 +261,7 @@ def _score(group: _Group, resolver: LinkResolver, column: str, near_pager: set[_
     score *= 1.0 + (in_column + documents) / len(urls)  # hints, never gates
     if sum(netloc_of(url) == page_host for url in urls) * 2 < len(urls):
         score *= 0.3  # a box of links to other sites
-    if _in_chrome(group.entries[0][_ITEM]):
+    if _in_chrome(group.first_item):
         if not titled:
             return 0.0  # a menu or a footer's links: no list at all
         score *= 0.2
@@ -278,7 +290,7 @@ def _hinted(tree: _Element, page_url: str, hint: ListHint) -> list[_Candidate] |
             if pattern is not None and not pattern.search(urljoin(page_url, href)):
                 continue
             parent = link.getparent()
-            found.append((href, title, parent if parent is not None else link, text, parent is None))
+            found.append(_candidate(href, title, parent if parent is not None else link, link, text))
     return found
 
 
@@ -312,7 +324,7 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
         best_score, best = max(scored, key=lambda pair: pair[0])
         if best_score <= 0:
             return ListReading([])
-        in_chrome = _in_chrome(best.entries[0][_ITEM])
+        in_chrome = _in_chrome(best.first_item)
         parent = best.container.getparent()
         twins = [
             group for score, group in scored
