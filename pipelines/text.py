@@ -16,7 +16,7 @@ from array import array
 from typing import NamedTuple
 
 from lxml import html as lxml_html
-from lxml.etree import ErrorTypes, _Element
+from lxml.etree import ErrorTypes, _Element, tostring
 from w3lib.encoding import (
     html_body_declared_encoding,
     http_content_type_encoding,
@@ -43,7 +43,17 @@ INVISIBLE_TAGS = frozenset(
 
 def normalize_line(text: str) -> str:
     """Fold whitespace runs to one space and strip the ends (the line contract)."""
+    if " " not in text and text.isprintable():  # no space of any kind: nothing to fold or strip
+        return text
     return _WHITESPACE.sub(" ", text).strip(_END_SPACE)
+
+
+def string_value(element: _Element) -> str:
+    """All text inside the element, as ``text_content()`` gives it (XPath's string value), without
+    an XPath evaluation per element (a list page may carry 100,000 links: several times faster)."""
+    if not len(element):
+        return element.text or ""
+    return tostring(element, method="text", encoding="unicode", with_tail=False)
 
 
 #: Lead bytes of UTF-8 multi-byte sequences: how much of a page UTF-8 would explain.

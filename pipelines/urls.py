@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from collections.abc import Sequence
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
 
@@ -27,6 +28,15 @@ _DETAIL_PATH = re.compile(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: URLs ``safe_url_string`` leaves as they are (ASCII, no escapes to normalise): skipped, for speed.
 _ALREADY_SAFE = re.compile(r"^[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=]*$")
+#: A web URL that is canonical already but for a TRS view or page suffix: scheme and host in
+#: lower case, no query, no fragment, a path of plain segments (none empty, none starting with a
+#: dot). :func:`canonical_url` reads it with one match instead of a full parse (a list page may
+#: carry 100,000 links); its port is checked there.
+_PLAIN_URL = re.compile(
+    r"(?P<origin>(?P<scheme>https?)://[a-z0-9.\-]+(?::(?P<port>[1-9]\d{0,4}))?)"
+    r"(?P<path>/(?:[\w\-~][\w\-.~]*/)*(?:[\w\-~][\w\-.~]*)?)\Z",
+    re.ASCII,
+)
 #: Query parameters that never identify a document (compared in lower case).
 _NOT_IDENTITY = frozenset({
     # tracking and sharing
@@ -109,6 +119,14 @@ def _identity_query(query: str) -> str:
     return urlencode(sorted(kept)) if kept else ""
 
 
+def _plain(url: str) -> re.Match[str] | None:
+    """The parts of a URL of :data:`_PLAIN_URL`'s shape whose port is valid and not the default."""
+    plain = _PLAIN_URL.match(url)
+    if plain and (plain["port"] is None or _DEFAULT_PORTS[plain["scheme"]] != int(plain["port"]) <= 65535):
+        return plain
+    return None
+
+
 def canonical_url(url: str) -> str:
     """One URL per document: the plain view, normalised host, identity parameters only.
 
@@ -116,6 +134,11 @@ def canonical_url(url: str) -> str:
     so the canonical form of a canonical URL is itself.
     """
     url = url.strip()
+    plain = _plain(url)
+    if plain:
+        path = plain["path"]
+        match = _DETAIL_PATH.match(path) if "/t" in path or "/T" in path else None
+        return f"{plain['origin']}{match['stem']}.{match['ext']}" if match else url
     if not _ALREADY_SAFE.match(url):
         try:
             url = safe_url_string(url)
@@ -148,3 +171,52 @@ def column_of(list_url: str) -> str:
 def in_column(url: str, column: str) -> bool:
     """Whether ``url`` lies inside the column folder, on the same host."""
     return canonical_url(url).startswith(column)
+
+
+_ORIGIN = re.compile(r"^https?://[^/?#]+", re.IGNORECASE)
+_SEGMENT = r"[\w\-~][\w\-.~]*"
+#: A relative path of plain segments (``202001/t20200101_1.html``, ``./list.html``): joined to
+#: the page's folder, it is what ``urljoin`` makes of it.
+_PLAIN_RELATIVE = re.compile(rf"(?:\./)?(?:{_SEGMENT}/)*{_SEGMENT}/?\Z", re.ASCII)
+#: Link targets, one a line, each a path of plain segments from the root or from the page's folder.
+_PLAIN_HREF = rf"(?:/|\./)?{_SEGMENT}(?:/{_SEGMENT})*/?"
+_PLAIN_HREFS = re.compile(rf"(?>{_PLAIN_HREF})(?>\n{_PLAIN_HREF})*\Z", re.ASCII)  # atomic: twice as fast
+
+
+class LinkResolver:
+    """The web URLs of the links written on one page (``href`` as written), the common cases
+    without ``urljoin``'s full parse: a list page may carry 100,000 links."""
+
+    def __init__(self, page_url: str) -> None:
+        self.page_url = page_url
+        origin = _ORIGIN.match(page_url)
+        self.origin = origin.group(0) if origin else None
+        folder = urljoin(page_url, "./") if origin else None
+        self.folder = folder if folder and netloc_of(folder) else None
+        # bases that make canonical URLs of plain paths (lower-case host, no default port)
+        self._plain_origin = self.origin if self.origin and _plain(self.origin + "/") else None
+        self._plain_folder = self.folder if self.folder and _plain(self.folder) else None
+
+    def web_url(self, href: str) -> str | None:
+        """The absolute URL of ``href`` (no fragment), or ``None`` when it is no web URL."""
+        href = href.strip()
+        if "#" in href:
+            href = href.split("#", 1)[0]
+        if href[:1] == "/":
+            if href[1:2] != "/" and "\\" not in href and "/." not in href and self.origin:
+                return self.origin + href
+        elif self.folder and _PLAIN_RELATIVE.match(href):
+            return self.folder + (href[2:] if href[:2] == "./" else href)
+        url = urljoin(self.page_url, href)
+        return url if netloc_of(url) else None
+
+    def canonical_urls(self, hrefs: Sequence[str]) -> list[str | None]:
+        """:func:`canonical_url` of each href's :meth:`web_url` (``None``: no web URL). When every
+        href is a plain path (one regex pass over them all), the URLs are canonical as joined,
+        but for TRS document views, which only a path holding ``/t`` can be."""
+        if self._plain_origin and self._plain_folder and _PLAIN_HREFS.match("\n".join(hrefs)):
+            origin, folder = self._plain_origin, self._plain_folder
+            urls = [origin + href if href[0] == "/" else folder + (href[2:] if href[:2] == "./" else href)
+                    for href in hrefs]
+            return [canonical_url(url) if "/t" in url or "/T" in url else url for url in urls]
+        return [canonical_url(url) if (url := self.web_url(href)) else None for href in hrefs]

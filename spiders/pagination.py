@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml.etree import _Element
 
 from pipelines.urls import canonical_url, document_page, netloc_of
-from pipelines.text import decode_html, normalize_line, parse_html
+from pipelines.text import decode_html, normalize_line, parse_html, string_value
 from spiders.listing import PAGER_TEXTS
 
 _ARG = r"""\s*(?:'([^']*)'|"([^"]*)"|([\w.$]+))\s*"""
@@ -49,6 +49,7 @@ _PAGER_BLOCK = re.compile(r"(?:^|[^a-z])(?:page|pages|pager|paging|pagination|fe
                           re.IGNORECASE)
 _INDEX_NAME = re.compile(r"^(?P<name>[\w-]+?)(?:_(?P<number>\d+))?\.(?P<ext>s?html?|jsp|php|aspx?)$", re.I)
 _DIGITS = re.compile(r"\d+")
+_BRACKETED_NUMBER = re.compile(r"\[\d+\]")
 
 #: Ceiling on pages read off a script or filled in between numbered links.
 MAX_PAGES = 5000
@@ -199,16 +200,30 @@ def _filled(urls: list[str]) -> list[str]:
     return filled
 
 
-def _in_pager_block(link: _Element) -> bool:
-    for depth, ancestor in enumerate(link.iterancestors()):
-        if depth >= 3:
-            return False
-        if _PAGER_BLOCK.search(f"{ancestor.get('class') or ''} {ancestor.get('id') or ''}"):
-            return True
-    return False
+def _links_in_pager_blocks(tree: _Element) -> set[_Element]:
+    """Links at most three levels inside a block whose class or id says pager, found from the
+    page's class and id attributes (few) rather than by climbing from each of its links."""
+    blocks = {value.getparent() for axis in ("descendant-or-self::*/@class", "descendant-or-self::*/@id")
+              for value in tree.xpath(axis) if _PAGER_BLOCK.search(value)}
+    found: set[_Element] = set()
+    for block in blocks:
+        level = [block]
+        for _depth in range(3):
+            level = [child for element in level for child in element]
+            found.update(element for element in level if element.tag == "a")
+    return found
+
+
+def _named_like(href: str, name: str) -> bool:
+    """Whether the link's file is the page's own name plus a number (``index_3.shtml``)."""
+    match = _INDEX_NAME.match(posixpath.basename(urlsplit(href).path))
+    return bool(match and match["name"] == name and match["number"])
 
 
 _FIRST_TEXTS = frozenset({"首页", "第一页", "first", "«", "|<"})
+#: A pager's link says no more than its longest word (下一页, ``next page``, ``12``, ``[3]``): a
+#: longer text is no pager word nor page number, and is not looked at further.
+PAGER_TEXT_MAX = max(map(len, NEXT_TEXTS | LAST_TEXTS | PAGER_TEXTS | _FIRST_TEXTS))
 
 
 def _last_page_count(last_url: str | None, first_url: str | None) -> int | None:
@@ -234,18 +249,24 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
     last_url: str | None = None
     first_url: str | None = None
     highest: int | None = None
+    in_blocks = _links_in_pager_blocks(tree)
+    own_numbered = f"{name}_"  # in every href named like the page plus a number (``index_3.shtml``)
     for link in tree.iter("a"):
-        href = (link.get("href") or "").strip()
-        if not href or href.startswith("#") or href[:11].lower().startswith(("javascript:", "mailto:")):
-            continue
-        text = normalize_line(link.text_content() or "")
-        lowered = text.lower()
-        numbered = text.isdigit() or bool(re.fullmatch(r"\[\d+\]", text))
-        match = _INDEX_NAME.match(posixpath.basename(urlsplit(href).path))
         # cheap tests first: a page may carry 100,000 links, few of them a pager's
-        is_pager = (lowered in NEXT_TEXTS or lowered in LAST_TEXTS or lowered in PAGER_TEXTS or numbered
-                    or bool(match and match["name"] == name and match["number"]) or _in_pager_block(link))
-        if not is_pager:
+        href = (link.get("href") or "").strip()
+        if not href:
+            continue
+        text = normalize_line(string_value(link))
+        if len(text) <= PAGER_TEXT_MAX:
+            lowered = text.lower()
+            # isdecimal(): what int() reads (``①`` is a digit, not a number)
+            numbered = text.isdecimal() or (text[:1] == "[" and bool(_BRACKETED_NUMBER.fullmatch(text)))
+            worded = lowered in NEXT_TEXTS or lowered in LAST_TEXTS or lowered in PAGER_TEXTS
+        else:  # a title: a pager's link only by where it stands or how it is named
+            lowered, numbered, worded = "", False, False
+        if not (worded or numbered or link in in_blocks or (own_numbered in href and _named_like(href, name))):
+            continue
+        if href.startswith("#") or href[:11].lower().startswith(("javascript:", "mailto:")):
             continue
         url = urljoin(page_url, href).split("#", 1)[0]
         if not in_list_scope(url, page_url, column):
@@ -267,7 +288,15 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
     return list(found), next_url, highest or _last_page_count(last_url, first_url)
 
 
+#: Looser than :data:`_TEXT_COUNT` (no look-behind, less before ``/``): it matches a page's whole
+#: text wherever that matches one of the page's texts (one regex pass instead of a test of every
+#: text node); each branch starts with a fixed character, so the pass skips along quickly.
+_TEXT_COUNT_ANYWHERE = re.compile(r"共\s*\d+\s*页|/\s*\d+\s*页|页次\s*[:：]?\s*\d+\s*/\s*\d+")
+
+
 def _text_count(tree: _Element) -> int | None:
+    if not _TEXT_COUNT_ANYWHERE.search("".join(string_value(body) for body in tree.xpath("//body"))):
+        return None
     for text in tree.xpath("//body//text()[contains(., '页')]"):
         match = _TEXT_COUNT.search(str(text))
         if match:

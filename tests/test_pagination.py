@@ -102,6 +102,13 @@ def test_announced_page_counts_in_text(text):
     assert read_pager(parse_html(f"<div class='page'>{text}</div>"), "http://h/c/index.html").announced == 41
 
 
+def test_a_digit_that_is_no_number_is_no_page_number():
+    """``①`` is a digit to str.isdigit() but no number to int(): reading the pager once failed."""
+    pager = read_pager(parse_html('<a href="index_1.html">①</a><a href="index_2.html">2</a>'), "http://h/c/index.html")
+    assert pager.links == ("http://h/c/index_1.html", "http://h/c/index_2.html")
+    assert pager.announced == 2
+
+
 def test_hostile_page_count_is_capped():
     tree = parse_html('<script>createPageHTML(99999999, 0, "index", "html")</script>')
     assert len(read_pagination(tree, "http://h/c/").page_urls("http://h/c/")) == MAX_PAGES
@@ -123,6 +130,16 @@ def test_the_column_list_wins_over_a_sidebar_of_the_same_shape():
         "http://h/elsewhere/202001/t20200101_3.shtml",
         "http://mirror.example/c/202001/t20200101_4.shtml",  # the spider drops other hosts
     ]
+
+
+def test_a_comment_after_a_bare_link_is_no_text_beside_it():
+    """A comment beside a link standing alone once stopped the list reading (text_content() of a
+    comment raises); its words are not the entry's date."""
+    html = "<div>" + "".join(f'<a href="/c/{n}.html">第{n}号督查通报文件</a><!-- 2020-01-0{n} -->'
+                             for n in range(1, 4)) + "</div>"
+    entries = list_entries(parse_html(html), "http://h/c/", "http://h/c/")
+    assert [(e.url, e.title, e.date) for e in entries] == [(f"http://h/c/{n}.html", f"第{n}号督查通报文件", None)
+                                                         for n in range(1, 4)]
 
 
 DOC = "http://h/c/202009/t20200916_2183980.shtml"
