@@ -199,7 +199,8 @@ class ColumnSpider(scrapy.Spider):
         self._list_owner[url] = walk.start_url
         meta: dict[str, Any] = {"page_kind": "list", **({"start_url": url} if start else {})}
         if probe:
-            meta.update(probe=True, handle_httpstatus_list=[404, 410])
+            # the guesses travel with the probe: in a shared crawl another worker may read it
+            meta.update(probe=True, guesses=walk.guesses, handle_httpstatus_list=[404, 410])
         elif not start and self._profile(walk).get("pager") and not walk.report["announced"]:
             meta.update(template_end=True, handle_httpstatus_list=[404, 410])  # the end of the column
         browser = self.rendering.browser_for(walk.column) if rendered is None else rendered
@@ -256,6 +257,8 @@ class ColumnSpider(scrapy.Spider):
             if response.meta.get("start_url"):
                 self.start_outcomes[start_url] = reason
             return
+        if response.meta.get("probe"):
+            walk.adopt(response.meta.get("guesses", ()))
         if response.meta.get("probe") and response.status >= 400:
             yield from self._wrong_guess(walk, response.url, f"HTTP {response.status}")
             return
@@ -335,7 +338,9 @@ class ColumnSpider(scrapy.Spider):
 
     def _guess_confirmed(self, walk: ColumnWalk, url: str) -> Iterable[scrapy.Request]:
         """The naming is right: when the checked page was not the next one, go on from page 2."""
-        guess = next(g for g in walk.guesses if g.probe == url)
+        guess = next((g for g in walk.guesses if g.probe == url), None)
+        if guess is None:  # settled here already (a link showed the naming): a page like any other
+            return
         walk.confirm(guess)
         if guess.urls and guess.urls[0] != url:
             pending = [page for page in guess.urls if page not in walk.requested]

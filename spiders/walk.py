@@ -68,8 +68,16 @@ class ColumnWalk:
         self.guess_state = "probing"
         return self.guesses[0].probe
 
+    def adopt(self, guesses: tuple[PageGuess, ...]) -> None:
+        """The guesses a probe carries, when this walk made none: in a crawl shared by several
+        processes, the one reading a probe may not be the one that read the pager script."""
+        if self.guess_state == "none" and not self.guesses and guesses:
+            self.guesses, self.guess_state = tuple(guesses), "probing"
+
     def guess_failed(self, probe: str, why: str) -> str | None:
         """A guessed page that 404s or repeats earlier pages: the other naming, if any."""
+        if self.guess_state == "confirmed":
+            return None  # settled already: this probe's naming was not the one
         self.guesses = tuple(g for g in self.guesses if g.probe != probe)
         if self.guesses:
             return self.guesses[0].probe

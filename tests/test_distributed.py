@@ -15,7 +15,8 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
+import urllib.request
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import sqlite_utils
@@ -273,3 +274,50 @@ def test_list_pages_a_dead_worker_took_go_back_to_the_queue(redis_server):
         scheduler.close("finished")
         server.delete(*(server.keys(settings["SCHEDULER_QUEUE_KEY"].rsplit(":", 1)[0] + ":*") or ["-"]))
     assert not server.exists(inflight)
+
+
+def test_a_worker_killed_while_fetching_a_list_page_does_not_lose_it(redis_server, tmp_path):
+    """Worker a is killed while the replica holds its request for list page 2; worker b,
+    started then, finds the page back in the queue once a's key has expired, reads it, and
+    the crawl is whole: every bulletin of the column is archived by b, and b's run is ok."""
+    import threading
+
+    release = threading.Event()
+    held = threading.Event()
+    with ReplicaPortal(per_family=30, seed=43, families=("xianning",)) as portal:
+        (column,) = portal.columns.values()
+        page_2 = urlsplit(column.list_pages[1]).path
+        with urllib.request.urlopen(column.list_pages[1]) as answer:  # its bulletins, read by a test regex
+            linked = {urlsplit(urljoin(column.list_pages[1], href)).path for href in re.findall(
+                r'href="([^"]*t\d{8}_\d+\.\w+)"', answer.read().decode("utf-8"))}
+        on_page_2 = {path for path in linked if path.startswith(urljoin(urlsplit(column.start_url).path, "./"))}
+        portal.clear_requests()
+
+        def hold_for_a(handler) -> None:
+            if handler.headers.get("User-Agent") == "zwdc-test-a":
+                held.set()
+                release.wait(60)  # the request never gets its answer: worker a dies waiting
+                handler.close_connection = True
+            else:
+                handler.serve_normally()
+
+        portal.faults[page_2] = hold_for_a
+        try:
+            a = start_worker(tmp_path / "a.db", [column.start_url], redis_server.url, "a")
+            assert held.wait(60), "worker a never asked for list page 2"
+            a.send_signal(signal.SIGKILL)
+            a.wait(timeout=30)
+            b = start_worker(tmp_path / "b.db", [column.start_url], redis_server.url, "b")
+            out, err = b.communicate(timeout=180)
+        finally:
+            release.set()
+        assert b.returncode == 0, err[-2000:]
+        assert "put back in the queue" in err
+        assert [r["headers"].get("User-Agent") for r in portal.requests if r["path"] == page_2] == [
+            "zwdc-test-a", "zwdc-test-b"]
+        fetched_by_a = set(detail_fetches(portal.requests, "zwdc-test-a"))
+        archived_by_b = {urlsplit(url).path for (url,) in sqlite_utils.Database(tmp_path / "b.db").execute(
+            "select url from bulletins").fetchall()}
+        assert len(on_page_2) >= 10 and not on_page_2 & fetched_by_a  # a never read page 2
+        assert on_page_2 <= archived_by_b, sorted(on_page_2 - archived_by_b)
+        assert "Traceback" not in err
