@@ -147,12 +147,14 @@ class SharedScheduler(Scheduler):
     """scrapy-redis's scheduler, keeping the list pages this worker took in its in-flight set
     (a sorted set scored like the queue) until they are read, so that they outlive the worker."""
 
-    #: Requests kept in flight: a column's list pages (its bulletins are re-found from them).
-    KINDS = frozenset({"list"})
+    #: Requests kept in flight: a column's list pages and its endpoint's pages (its bulletins
+    #: are re-found from them).
+    KINDS = frozenset({"list", "list-data"})
 
     def open(self, spider: Spider) -> None:
         super().open(spider)
         self.inflight_key = f"{spider.crawler.settings.get('SHARED_QUEUE_INFLIGHT_KEY')}:{worker_id()}"
+        #: request fingerprint -> the request as queued, for the list pages held in flight.
         self.taken: dict[str, bytes] = {}
         spider.crawler.signals.connect(self.page_read, signal=list_page_read)
 
@@ -161,11 +163,11 @@ class SharedScheduler(Scheduler):
         if request is not None and request.meta.get("page_kind") in self.KINDS:
             data = self.queue._encode_request(request)
             self.server.execute_command("ZADD", self.inflight_key, -request.priority, data)
-            self.taken[request.url] = data
+            self.taken[self.df.request_fingerprint(request)] = data
         return request
 
-    def page_read(self, url: str) -> None:
-        data = self.taken.pop(url, None)
+    def page_read(self, request: Any) -> None:
+        data = self.taken.pop(self.df.request_fingerprint(request), None)
         if data is not None:
             self.server.zrem(self.inflight_key, data)
 

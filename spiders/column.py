@@ -214,7 +214,10 @@ class ColumnSpider(scrapy.Spider):
     def _api_request(self, walk: ColumnWalk, list_url: str, page: int, probe: bool = False) -> scrapy.Request:
         """One page of a list's endpoint (GET or POST with its form); a probe may answer 4xx."""
         endpoint = self._api_endpoints[walk.start_url]
-        meta: dict[str, Any] = {"page_kind": "list-data"}
+        # the endpoint and its first page travel with the request: in a shared crawl another
+        # worker, which never read the page naming the endpoint, may read this one
+        meta: dict[str, Any] = {"page_kind": "list-data", "endpoint": endpoint,
+                                "api_first": self._api_first.get(walk.start_url)}
         if probe:
             meta.update(api_probe=True, handle_httpstatus_list=[400, 404, 500])
         kwargs = {"start_url": walk.start_url, "list_url": list_url, "page": page}
@@ -294,7 +297,8 @@ class ColumnSpider(scrapy.Spider):
         elif links and not fresh and not response.meta.get("start_url"):
             stats.inc_value("column/list_loops" if walk.repeated(response.url, links) else "column/list_aliases")
             return
-        self._page_read(walk, response.url, embedded.pages_covered if embedded is not None else 1, links)
+        self._page_read(walk, response.url, embedded.pages_covered if embedded is not None else 1, links,
+                        response.request)
         stats.inc_value("column/list_pages")
         self.column_links[walk.column] = self.column_links.get(walk.column, 0) + len(fresh)
         stats.inc_value("column/bulletin_links", len(fresh))
@@ -432,7 +436,9 @@ class ColumnSpider(scrapy.Spider):
         """A page of a list's endpoint (JSON or XML): its items are the list page's entries."""
         stats = self.crawler.stats
         walk = self.walks[start_url]
-        endpoint = self._api_endpoints[start_url]
+        endpoint = self._api_endpoints.setdefault(start_url, response.meta["endpoint"])
+        if response.meta.get("api_first") is not None:
+            self._api_first.setdefault(start_url, response.meta["api_first"])
         entries: list = []
         count = None
         if 200 <= response.status < 300:
@@ -455,7 +461,7 @@ class ColumnSpider(scrapy.Spider):
                     self.rendering.not_read(walk.column, NEEDS_RENDERING_EMPTY_ENDPOINT)
             return
         first = self._api_first.setdefault(start_url, page)
-        self._page_read(walk, f"{endpoint.describe()}#{page}", 1, links)
+        self._page_read(walk, f"{endpoint.describe()}#{page}", 1, links, response.request)
         stats.inc_value("column/list_pages")
         stats.inc_value("render/api_pages")
         if count:
@@ -470,10 +476,11 @@ class ColumnSpider(scrapy.Spider):
                 yield self._api_request(walk, list_url, page + 1)
         yield from bulletins
 
-    def _page_read(self, walk: ColumnWalk, url: str, pages: int, links: list[str]) -> None:
+    def _page_read(self, walk: ColumnWalk, url: str, pages: int, links: list[str],
+                   request: scrapy.Request) -> None:
         walk.page_read(pages)
         self.crawler.signals.send_catch_log(
-            list_page_read, start_url=walk.start_url, url=url, pages=pages, links=links)
+            list_page_read, start_url=walk.start_url, url=url, pages=pages, links=links, request=request)
 
     def _on_portal(self, url: str) -> bool:
         if self.is_portal_url(url):

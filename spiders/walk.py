@@ -21,8 +21,9 @@ LIST_PAGES_MAX = 1000
 NAMED_UNREAD = 5
 
 #: Signal sent by the spider for each list page it read (``start_url``, ``url``, ``pages``:
-#: pages it covers, ``links``: its entries). A crawl shared by several processes counts them
-#: crawl-wide (``crawler.distributed``): one process's walk sees only the pages it fetched.
+#: pages it covers, ``links``: its entries, ``request``: the request it answered). A crawl
+#: shared by several processes counts them crawl-wide (``crawler.distributed``): one process's
+#: walk sees only the pages it fetched.
 list_page_read = object()
 
 

@@ -49,6 +49,12 @@ def truth_urls(portal: ReplicaPortal) -> set[str]:
     return {bulletin["url"] for column in portal.columns.values() for bulletin in column.bulletins}
 
 
+def document_ids(paths) -> set[str]:
+    """The document ids of bulletin page paths (``t20231205_3359488.shtml``: an alias such as
+    ``old/t…_3359488.shtml`` names the same document)."""
+    return {re.search(r"_(\d+)\.\w+$", path).group(1) for path in paths}
+
+
 def truth_paths(portal: ReplicaPortal) -> set[str]:
     return {urlsplit(url).path for url in truth_urls(portal)}
 
@@ -108,12 +114,15 @@ def distributed(redis_server, tmp_path_factory):
         merged = folder / "merged.db"
         merge = run_cli("merge", "--archive", str(merged), str(folder / "a.db"), str(folder / "b.db"))
         before_recovery = table_counts(merged) if merge.returncode == 0 else {}
+        archived_before_recovery = {url for (url,) in sqlite_utils.Database(merged).execute(
+            "select url from bulletins")} if merge.returncode == 0 else set()
         recovery = crawl(merged, *start_urls)
         recovery_log = portal.requests
         single = crawl(folder / "single.db", *start_urls)
         yield {
             "portal": portal, "folder": folder, "killed": killed, "survivor": (survivor.returncode, out, err),
             "workers_log": workers_log, "merge": merge, "merged": merged, "before_recovery": before_recovery,
+            "archived_before_recovery": archived_before_recovery,
             "recovery": recovery, "recovery_log": recovery_log, "single": single,
             "keys_left": sorted(key.decode() for key in redis_server.client().keys("zwdc:*")),
         }
@@ -151,11 +160,14 @@ def test_the_worker_s_redis_keys_are_gone_once_the_crawl_is_over(distributed):
 def test_the_next_run_redoes_only_what_the_killed_worker_lost(distributed):
     assert distributed["merge"].returncode == 0, distributed["merge"].stderr[-2000:]
     assert distributed["recovery"].returncode == 0, distributed["recovery"].stderr[-2000:]
-    log = distributed["workers_log"]
-    redone = set(detail_fetches(distributed["recovery_log"]))
-    # what the killed worker had in flight, or what lay behind a list page it had in flight
-    assert redone <= set(detail_fetches(log, "zwdc-test-a")) | (truth_paths(distributed["portal"]) - set(detail_fetches(log)))
-    assert not redone & set(detail_fetches(log, "zwdc-test-b"))
+    redone = document_ids(detail_fetches(distributed["recovery_log"]))
+    # Only bulletins the merged archive lacked (the killed worker's in flight, or behind them:
+    # a listed URL redirecting to one) are fetched again; none that worker b archived.
+    lost = document_ids(truth_paths(distributed["portal"])) - document_ids(
+        urlsplit(url).path for url in distributed["archived_before_recovery"])
+    assert redone <= lost
+    assert not redone & document_ids(urlsplit(url).path for (url,) in sqlite_utils.Database(
+        distributed["folder"] / "b.db").execute("select url from bulletins"))
     merged = sqlite_utils.Database(distributed["merged"])
     assert {row["url"] for row in merged["bulletins"].rows} == truth_urls(distributed["portal"])
 
@@ -253,10 +265,11 @@ def test_list_pages_a_dead_worker_took_go_back_to_the_queue(redis_server):
         for url, kind, priority in ((start, "list", 10), (start.replace("index", "index_1"), "list", 10),
                                     ("http://127.0.0.1:1/requeue/t1.html", "bulletin", 0)):
             assert scheduler.enqueue_request(Request(url, meta={"page_kind": kind}, priority=priority))
-        taken = [scheduler.next_request().url for _ in range(3)]
-        assert taken[2].endswith("t1.html")  # list pages first, bulletins are not kept in flight
+        taken = [scheduler.next_request() for _ in range(3)]
+        assert taken[2].url.endswith("t1.html")  # list pages first, bulletins are not kept in flight
         assert server.zcard(inflight) == 2
-        crawler.signals.send_catch_log(list_page_read, start_url=start, url=start, pages=1, links=[])
+        crawler.signals.send_catch_log(list_page_read, start_url=start, url=start, pages=1, links=[],
+                                       request=taken[0])
         assert server.zrange(inflight, 0, -1, withscores=True)[0][1] == -10  # index_1 is still held
 
         # This worker "dies": no worker key says it is alive, so its held page is queued again.
@@ -276,14 +289,43 @@ def test_list_pages_a_dead_worker_took_go_back_to_the_queue(redis_server):
     assert not server.exists(inflight)
 
 
-def test_a_worker_killed_while_fetching_a_list_page_does_not_lose_it(redis_server, tmp_path):
-    """Worker a is killed while the replica holds its request for list page 2; worker b,
-    started then, finds the page back in the queue once a's key has expired, reads it, and
-    the crawl is whole: every bulletin of the column is archived by b, and b's run is ok."""
+def kill_a_while_the_replica_holds(redis_server, portal: ReplicaPortal, column, held_path: str,
+                                   folder: Path) -> subprocess.CompletedProcess:
+    """Start worker a on ``column``, kill it while the replica holds its first request for
+    ``held_path`` unanswered, then run worker b to its end (b is answered normally)."""
     import threading
 
-    release = threading.Event()
-    held = threading.Event()
+    release, held = threading.Event(), threading.Event()
+
+    def hold_for_a(handler) -> None:
+        if handler.headers.get("User-Agent") == "zwdc-test-a":
+            held.set()
+            release.wait(60)  # no answer: worker a dies waiting
+            handler.close_connection = True
+        else:
+            handler.serve_normally()
+
+    portal.faults[held_path] = hold_for_a
+    try:
+        a = start_worker(folder / "a.db", [column.start_url], redis_server.url, "a")
+        assert held.wait(60), f"worker a never asked for {held_path}"
+        a.send_signal(signal.SIGKILL)
+        a.wait(timeout=30)
+        b = start_worker(folder / "b.db", [column.start_url], redis_server.url, "b")
+        out, err = b.communicate(timeout=180)
+    finally:
+        release.set()
+    return subprocess.CompletedProcess(b.args, b.returncode, out, err)
+
+
+def archived_paths(archive: Path) -> set[str]:
+    return {urlsplit(url).path for (url,) in sqlite_utils.Database(archive).execute("select url from bulletins")}
+
+
+def test_a_worker_killed_while_fetching_a_list_page_does_not_lose_it(redis_server, tmp_path):
+    """Worker a is killed while the replica holds its request for list page 2 (a page its pager
+    script names, so a probe); worker b, started then, finds the page back in the queue once a's
+    key has expired, reads it though it never read the pager script, and archives its bulletins."""
     with ReplicaPortal(per_family=30, seed=43, families=("xianning",)) as portal:
         (column,) = portal.columns.values()
         page_2 = urlsplit(column.list_pages[1]).path
@@ -292,32 +334,35 @@ def test_a_worker_killed_while_fetching_a_list_page_does_not_lose_it(redis_serve
                 r'href="([^"]*t\d{8}_\d+\.\w+)"', answer.read().decode("utf-8"))}
         on_page_2 = {path for path in linked if path.startswith(urljoin(urlsplit(column.start_url).path, "./"))}
         portal.clear_requests()
-
-        def hold_for_a(handler) -> None:
-            if handler.headers.get("User-Agent") == "zwdc-test-a":
-                held.set()
-                release.wait(60)  # the request never gets its answer: worker a dies waiting
-                handler.close_connection = True
-            else:
-                handler.serve_normally()
-
-        portal.faults[page_2] = hold_for_a
-        try:
-            a = start_worker(tmp_path / "a.db", [column.start_url], redis_server.url, "a")
-            assert held.wait(60), "worker a never asked for list page 2"
-            a.send_signal(signal.SIGKILL)
-            a.wait(timeout=30)
-            b = start_worker(tmp_path / "b.db", [column.start_url], redis_server.url, "b")
-            out, err = b.communicate(timeout=180)
-        finally:
-            release.set()
-        assert b.returncode == 0, err[-2000:]
-        assert "put back in the queue" in err
+        b = kill_a_while_the_replica_holds(redis_server, portal, column, page_2, tmp_path)
+        assert b.returncode == 0, b.stderr[-2000:]
+        assert "put back in the queue" in b.stderr and "Traceback" not in b.stderr
         assert [r["headers"].get("User-Agent") for r in portal.requests if r["path"] == page_2] == [
             "zwdc-test-a", "zwdc-test-b"]
-        fetched_by_a = set(detail_fetches(portal.requests, "zwdc-test-a"))
-        archived_by_b = {urlsplit(url).path for (url,) in sqlite_utils.Database(tmp_path / "b.db").execute(
-            "select url from bulletins").fetchall()}
-        assert len(on_page_2) >= 10 and not on_page_2 & fetched_by_a  # a never read page 2
-        assert on_page_2 <= archived_by_b, sorted(on_page_2 - archived_by_b)
-        assert "Traceback" not in err
+        assert len(on_page_2) >= 10 and not on_page_2 & set(detail_fetches(portal.requests, "zwdc-test-a"))
+        assert on_page_2 <= archived_paths(tmp_path / "b.db"), sorted(on_page_2 - archived_paths(tmp_path / "b.db"))
+
+
+def test_a_worker_killed_while_fetching_an_endpoint_page_does_not_lose_the_column(redis_server, tmp_path):
+    """A list filled from a JSON endpoint: worker a dies while the replica holds its first request
+    to the endpoint; worker b, whose start page a had taken, never reads the page naming the
+    endpoint: it learns the endpoint from the request put back, and archives the whole column."""
+    with ReplicaPortal(per_family=30, seed=44, families=("json-api",)) as portal:
+        (column,) = portal.columns.values()
+        endpoint = urlsplit(column.endpoint or "").path
+        assert endpoint, "the json-api family names its endpoint"
+        b = kill_a_while_the_replica_holds(redis_server, portal, column, endpoint, tmp_path)
+        assert b.returncode == 0, b.stderr[-2000:]
+        assert "put back in the queue" in b.stderr and "Traceback" not in b.stderr
+        start_fetchers = {r["headers"].get("User-Agent") for r in portal.requests
+                          if r["path"] == urlsplit(column.start_url).path}
+        assert start_fetchers == {"zwdc-test-a"}, "b never read the page naming the endpoint"
+        with urllib.request.urlopen(column.start_url) as answer:  # the page only a read
+            on_start_page = set(re.findall(r"docId=\d+", answer.read().decode("utf-8")))
+        truth = {urlsplit(bulletin["url"]).query for bulletin in column.bulletins}
+        archived = {urlsplit(url).query for (url,) in sqlite_utils.Database(tmp_path / "b.db").execute(
+            "select url from bulletins")}
+        assert archived <= truth and len(archived) >= len(truth) - 10
+        # What b lacks is what a had taken from the start page it read (bulletins in flight go
+        # down with their worker; the next run fetches them): every endpoint page's bulletin is there.
+        assert truth - archived <= on_start_page, sorted(truth - archived)
