@@ -104,6 +104,11 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def inflight_prefix(settings: Any) -> str:
+    """The in-flight sets' names but the worker's id (:func:`worker_id`)."""
+    return f"{settings.get('SHARED_QUEUE_INFLIGHT_KEY')}:"
+
+
 def requeue_orphans(server: Any, queue_key: str, inflight_prefix: str, workers_prefix: str) -> int:
     """Put the list pages taken by workers that are gone (key expired) back in the queue."""
     return int(server.eval(_REQUEUE, 1, queue_key, inflight_prefix, workers_prefix))
@@ -153,7 +158,7 @@ class SharedScheduler(Scheduler):
 
     def open(self, spider: Spider) -> None:
         super().open(spider)
-        self.inflight_key = f"{spider.crawler.settings.get('SHARED_QUEUE_INFLIGHT_KEY')}:{worker_id()}"
+        self.inflight_key = inflight_prefix(spider.crawler.settings) + worker_id()
         #: request fingerprint -> the request as queued, for the list pages held in flight.
         self.taken: dict[str, bytes] = {}
         spider.crawler.signals.connect(self.page_read, signal=list_page_read)
@@ -233,7 +238,7 @@ class SharedQueueWorker:
         self.workers_pattern = f"{workers}:*"
         self.workers_prefix = f"{workers}:"
         self.worker_key = f"{workers}:{worker_id()}"
-        self.inflight_prefix = f"{settings.get('SHARED_QUEUE_INFLIGHT_KEY')}:"
+        self.inflight_prefix = inflight_prefix(settings)
         self.idle_timeout = settings.getfloat("SHARED_QUEUE_IDLE_TIMEOUT")
         self.idle_since: float | None = None
         self.heartbeat = LoopingCall(self.beat)

@@ -34,7 +34,7 @@ import os
 import signal
 import sys
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -425,13 +425,12 @@ class Ingest:
             self.worker_cpu += sum(result.cpu for result in extracted)
         if not self.db.conn.in_transaction:
             self.db.execute("BEGIN")  # one transaction for the batch, index flush included
-        # Each capture's record is let go once written (with its items, as large as its body):
-        # the future holds this list too, so it is emptied.
-        results = deque(extracted)
-        extracted.clear()
         try:
             for capture in batch.captures:
-                outcome = self._ingest(capture, results.popleft() if "job" in capture else None)
+                job, record = capture.get("job"), None
+                if job is not None:  # let go once written (as large as its body): the future holds the list too
+                    record, extracted[job] = extracted[job], None
+                outcome = self._ingest(capture, record)
                 self.counts[f"ingest/{outcome}"] += 1
                 if capture["list_url"]:
                     self.by_list[capture["list_url"]][_LIST_OUTCOMES.get(outcome, "other")] += 1

@@ -262,9 +262,9 @@ class ColumnSpider(scrapy.Spider):
             return
         if response.meta.get("probe"):
             walk.adopt(response.meta.get("guesses", ()))
-        if response.meta.get("probe") and response.status >= 400:
-            yield from self._wrong_guess(walk, response.url, f"HTTP {response.status}")
-            return
+            if response.status >= 400:
+                yield from self._wrong_guess(walk, response.url, f"HTTP {response.status}")
+                return
         if response.meta.get("template_end") and response.status >= 400:
             self.logger.info("the column ends before %s (HTTP %s)", response.url, response.status)
             return
