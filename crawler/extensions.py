@@ -303,7 +303,6 @@ class ArchiveRun:
         if engine is not None and engine.spider is not None and self._batches.running:
             deferred_from_coro(engine.close_spider_async(reason=ARCHIVE_FAILED))
 
-    # --- signals ------------------------------------------------------------------
     # --- what the spider asks of the archive (spiders.archive.CrawlArchive) ----------
     def known_bulletins(self) -> Iterator[dict[str, Any]]:
         return self.db.query("select url, list_url, etag, last_modified from bulletins where missing_since is null")
@@ -311,6 +310,7 @@ class ArchiveRun:
     def url_aliases(self) -> dict[str, str]:
         return {alias: url for alias, url in self.db.execute("select alias, url from url_aliases")}
 
+    # --- signals ------------------------------------------------------------------
     def spider_opened(self, spider: Spider) -> None:
         spider.archive = self  # what it needs of the archive, before its start() runs
         self._write("update crawl_runs set start_urls = ? where id = ?",
