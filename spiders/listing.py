@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import islice
 from typing import NamedTuple
 from urllib.parse import urljoin
 
@@ -92,13 +91,17 @@ _Candidate = tuple[str, str, str, str | None]
 _HREF, _TITLE = range(2)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
     container: _Element
     item_tag: str
     entries: list[_Candidate]
     #: The element the first entry is the entry of (where the group stands on the page).
     first_item: _Element
+    #: The element the last entry is the entry of. A further link in it belongs to that entry:
+    #: an element's links come one after the other, and no other entry of the group comes
+    #: between them (the group's items are siblings, so none lies inside another).
+    last_item: _Element
 
 
 def _class_words(element: _Element) -> str:
@@ -188,7 +191,6 @@ def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set
     pager_links = set()
     links_per_parent = _LinksPerParent()
     groups: dict[tuple[_Element, str], _Group] = {}
-    best_in_item: dict[_Element, int] = {}  # where its candidate is in its group
     for link in tree.iter("a"):
         text = string_value(link)
         line = normalize_line(text)
@@ -202,21 +204,14 @@ def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set
             continue
         item, container, tag = _item_of(link, links_per_parent)
         key = (container, tag)  # the same for every link of an item
-        known = best_in_item.get(item)
-        if known is not None:
-            entries = groups[key].entries
-            if len(title) > len(entries[known][_TITLE]):  # a title link beside a category link: the title wins
-                entries[known] = _candidate(href, title, item, link, text)
-            continue
         group = groups.get(key)
         if group is None:
-            groups[key] = group = _Group(container, tag, [], item)
-        if next(islice(item.iter("a"), 1, None), None) is not None:
-            # another link may share the item: remembered (the usual item, a link alone in
-            # it, is not, so that its element is let go: 100,000 kept would cost the
-            # garbage collector more than the rest of the reading)
-            best_in_item[item] = len(group.entries)
-        group.entries.append(_candidate(href, title, item, link, text))
+            groups[key] = _Group(container, tag, [_candidate(href, title, item, link, text)], item, item)
+        elif group.last_item is not item:
+            group.last_item = item
+            group.entries.append(_candidate(href, title, item, link, text))
+        elif len(title) > len(group.entries[-1][_TITLE]):  # a title link beside a category link: the title wins
+            group.entries[-1] = _candidate(href, title, item, link, text)
     return groups, pager_links
 
 
