@@ -41,7 +41,7 @@ from pipelines.text import parse_html
 from pipelines.urls import canonical_url, column_of, netloc_of
 from spiders.archive import CrawlArchive
 from spiders.listing import ListHint, read_list
-from spiders.pagination import Pager, document_parts, read_pager, templated_pager
+from spiders.pagination import Pager, document_parts, page_links, read_pager, templated_pager
 from spiders.rendering import (
     NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
 )
@@ -272,8 +272,9 @@ class ColumnSpider(scrapy.Spider):
             self.start_outcomes[start_url] = "ok"
         tree = parse_html(response.text if isinstance(response, TextResponse) else "")
         profile = self._profile(walk)
+        links = page_links(tree, response.url)  # read once for the list and the pager
         reading = read_list(tree, response.url, walk.column,
-                            ListHint(profile.get("list_container"), profile.get("entry_link")))
+                            ListHint(profile.get("list_container"), profile.get("entry_link")), links)
         entries, embedded = reading.entries, embedded_list(tree, response.url, walk.column)
         if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
             entries = embedded.entries  # the data the page carries is its list
@@ -304,7 +305,7 @@ class ColumnSpider(scrapy.Spider):
         stats.inc_value("column/bulletin_links", len(fresh))
         if not links:
             self.logger.warning("list page lists no bulletins: %s", response.url)
-        pager = read_pager(tree, response.url, walk.column)
+        pager = read_pager(tree, response.url, walk.column, links)
         if profile.get("pager"):
             pager = templated_pager(pager, walk.start_url, profile["pager"], response.url)
         walk.saw_pager(pager)

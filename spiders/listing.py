@@ -134,9 +134,9 @@ def is_pager_text(text: str) -> bool:
             or ((text[:1] == "[" or text[-1:] == "]") and bool(_BRACKETED_NUMBER.fullmatch(text))))
 
 
-def _plain_href(link: _Element) -> str | None:
-    """The link's target as written, unless it is no page (``javascript:``, ``#``, a file)."""
-    href = (link.get("href") or "").strip()
+def _plain_href(written: str | None) -> str | None:
+    """A link's target as written, unless it is no page (``javascript:``, ``#``, a file)."""
+    href = (written or "").strip()
     if not href or href[0] == "#" or (":" in href[:11] and href[:11].lower().startswith(
             ("javascript:", "mailto:", "tel:", "file:"))):
         return None
@@ -147,7 +147,7 @@ class _LinksPerParent(dict):
     """How many links to a page each element holds as its children, counted when first asked."""
 
     def __missing__(self, parent: _Element) -> int:
-        self[parent] = count = sum(_plain_href(link) is not None for link in parent.iterchildren("a"))
+        self[parent] = count = sum(_plain_href(link.get("href")) is not None for link in parent.iterchildren("a"))
         return count
 
 
@@ -184,19 +184,49 @@ def _outside_text(candidate: _Candidate) -> str:
     return entry_text if link_text is None else entry_text.replace(link_text, " ", 1)
 
 
-def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set[_Element]]:
-    """Links grouped by their list (one pass; the best link of each item only), and the
-    page's pager links. URLs are not resolved here: only the chosen list's are (a page may
-    carry 100,000 links)."""
-    pager_links = set()
+@dataclass(frozen=True)
+class PagerLinkShape:
+    """What makes a link worth a look by the pager's reader (:mod:`spiders.pagination`), which
+    takes its links from the list's pass over the page: a short text (a pager word, a page
+    number), a place inside one of the page's pager blocks, or a target holding ``marker`` (the
+    page's own name, as ``index_3.shtml`` does)."""
+
+    max_text: int
+    in_blocks: set[_Element]
+    marker: str
+
+
+@dataclass
+class PageLinks:
+    """One pass over a page's links (a page may carry 100,000, issue #14), for its list and its
+    pager: the groups a list may be, the links saying a pager word, and the links of the pager's
+    shape (if one was given) as ``(link, target as written, text)``, in page order."""
+
+    groups: dict[tuple[_Element, str], _Group]
+    pager_words: set[_Element]
+    pager_shape: PagerLinkShape | None
+    pager_candidates: list[tuple[_Element, str, str]]
+
+
+def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: bool = True) -> PageLinks:
+    """The page's links grouped by the list they may be (the best link of each item only), and
+    the links of the pager's shape. URLs are not resolved here: only the chosen list's are."""
+    pager_words = set()
+    pager_candidates = []
     links_per_parent = _LinksPerParent()
     groups: dict[tuple[_Element, str], _Group] = {}
     for link in tree.iter("a"):
         text = string_value(link)
         line = normalize_line(text)
+        written = link.get("href")
+        if pager is not None and written and (len(line) <= pager.max_text or link in pager.in_blocks
+                                              or pager.marker in written) and (stripped := written.strip()):
+            pager_candidates.append((link, stripped, line))
+        if not entries:
+            continue
         if line in PAGER_TEXTS:
-            pager_links.add(link)
-        href = _plain_href(link)
+            pager_words.add(link)
+        href = _plain_href(written)
         if href is None:
             continue
         title = _title(link, line)
@@ -212,12 +242,12 @@ def _candidates(tree: _Element) -> tuple[dict[tuple[_Element, str], _Group], set
             group.entries.append(_candidate(href, title, item, link, text))
         elif len(title) > len(group.entries[-1][_TITLE]):  # a title link beside a category link: the title wins
             group.entries[-1] = _candidate(href, title, item, link, text)
-    return groups, pager_links
+    return PageLinks(groups, pager_words, pager, pager_candidates)
 
 
-def _pager_elements(tree: _Element, pager_links: set[_Element]) -> set[_Element]:
+def _pager_elements(tree: _Element, pager_words: set[_Element]) -> set[_Element]:
     """Elements holding the page's pager (its links, its script), for the nearness bonus."""
-    found = set(pager_links)
+    found = set(pager_words)
     for script in tree.iter("script"):
         if script.text and re.search(r"createPageHTML|countPage|pageCount|totalPage", script.text):
             found.add(script)
@@ -277,7 +307,7 @@ def _hinted(tree: _Element, page_url: str, hint: ListHint) -> list[_Candidate] |
     found = []
     for scope in scopes:
         for link in scope.iter("a"):
-            href = _plain_href(link)
+            href = _plain_href(link.get("href"))
             text = string_value(link)
             title = _title(link, normalize_line(text))
             if href is None or not title or is_pager_text(title):
@@ -304,17 +334,21 @@ def _in_chrome(container: _Element) -> bool:
         for element in (container, *container.iterancestors()))
 
 
-def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None = None) -> ListReading:
-    """The column's entries on this list page, in page order, each URL once (canonical)."""
+def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None = None,
+              links: PageLinks | None = None) -> ListReading:
+    """The column's entries on this list page, in page order, each URL once (canonical); from
+    ``links`` when the page's links are read already (:func:`spiders.pagination.page_links`)."""
     in_chrome = False
     resolver = LinkResolver(page_url)
     if hint is not None and (hint.container or hint.link):
         chosen = _hinted(tree, page_url, hint) or []
     else:
-        groups, pager_links = _candidates(tree)
+        if links is None:
+            links = read_links(tree)
+        groups = links.groups
         if not groups:
             return ListReading([])
-        near_pager = _ancestors_within(_pager_elements(tree, pager_links), 4)
+        near_pager = _ancestors_within(_pager_elements(tree, links.pager_words), 4)
         scored = [(_score(group, resolver, column, near_pager), group) for group in groups.values()]
         best_score, best = max(scored, key=lambda pair: pair[0])
         if best_score <= 0:

@@ -33,7 +33,7 @@ from lxml.etree import _Element
 
 from pipelines.urls import canonical_url, document_page, netloc_of
 from pipelines.text import decode_html, normalize_line, parse_html, string_value
-from spiders.listing import PAGER_TEXTS
+from spiders.listing import PAGER_TEXTS, PageLinks, PagerLinkShape, read_links
 
 _ARG = r"""\s*(?:'([^']*)'|"([^"]*)"|([\w.$]+))\s*"""
 _CREATE_PAGE = re.compile(r"createPageHTML\s*\(((?:" + _ARG + r",?)+)\)")
@@ -241,7 +241,20 @@ def _last_page_count(last_url: str | None, first_url: str | None) -> int | None:
     return numbers[-1] + 1
 
 
-def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str], str | None, int | None]:
+def _own_link_shape(tree: _Element, page_url: str) -> PagerLinkShape:
+    """The links this page's pager may be made of (see :func:`_linked_pages`)."""
+    name, _ext = _own_name(page_url)
+    # in every href named like the page plus a number (``index_3.shtml``)
+    return PagerLinkShape(PAGER_TEXT_MAX, _links_in_pager_blocks(tree), f"{name}_")
+
+
+def page_links(tree: _Element, page_url: str) -> PageLinks:
+    """The page's links read once for both its list (:func:`spiders.listing.read_list`) and its
+    pager (:func:`read_pager`): a list page may carry 100,000 links."""
+    return read_links(tree, _own_link_shape(tree, page_url))
+
+
+def _linked_pages(page: PageLinks, page_url: str, column: str) -> tuple[list[str], str | None, int | None]:
     """(pager links in order, the 下一页 link, the page count its numbered or 尾页 links show)."""
     name, _ext = _own_name(page_url)
     found: dict[str, None] = {}
@@ -249,14 +262,8 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
     last_url: str | None = None
     first_url: str | None = None
     highest: int | None = None
-    in_blocks = _links_in_pager_blocks(tree)
-    own_numbered = f"{name}_"  # in every href named like the page plus a number (``index_3.shtml``)
-    for link in tree.iter("a"):
-        # cheap tests first: a page may carry 100,000 links, few of them a pager's
-        href = (link.get("href") or "").strip()
-        if not href:
-            continue
-        text = normalize_line(string_value(link))
+    shape = page.pager_shape
+    for link, href, text in page.pager_candidates:  # a page may carry 100,000 links, few of them a pager's
         if len(text) <= PAGER_TEXT_MAX:
             lowered = text.lower()
             # isdecimal(): what int() reads (``①`` is a digit, not a number)
@@ -264,7 +271,7 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
             worded = lowered in NEXT_TEXTS or lowered in LAST_TEXTS or lowered in PAGER_TEXTS
         else:  # a title: a pager's link only by where it stands or how it is named
             lowered, numbered, worded = "", False, False
-        if not (worded or numbered or link in in_blocks or (own_numbered in href and _named_like(href, name))):
+        if not (worded or numbered or link in shape.in_blocks or (shape.marker in href and _named_like(href, name))):
             continue
         if href.startswith("#") or href[:11].lower().startswith(("javascript:", "mailto:")):
             continue
@@ -281,8 +288,7 @@ def _linked_pages(tree: _Element, page_url: str, column: str) -> tuple[list[str]
             number = int(text.strip("[]"))
             highest = number if highest is None else max(highest, number)
         found.setdefault(url, None)
-    links = list(found)
-    for url in _filled(links + [page_url]):
+    for url in _filled([*found, page_url]):
         if url != page_url and in_list_scope(url, page_url, column):
             found.setdefault(url, None)
     return list(found), next_url, highest or _last_page_count(last_url, first_url)
@@ -304,24 +310,27 @@ def _text_count(tree: _Element) -> int | None:
     return None
 
 
-def read_pager(tree: _Element, page_url: str, column: str | None = None) -> Pager:
-    """What this list page shows of its column's pages (see the module's docs)."""
+def read_pager(tree: _Element, page_url: str, column: str | None = None, links: PageLinks | None = None) -> Pager:
+    """What this list page shows of its column's pages (see the module's docs); from ``links``
+    when the page's links are read already (:func:`page_links`)."""
     column = column or urljoin(page_url, "./")
+    if links is None or links.pager_shape is None:
+        links = read_links(tree, _own_link_shape(tree, page_url), entries=False)
     script = "\n".join(s.text for s in tree.iter("script") if s.text)
     scripted = _from_script(script, page_url) if script else None
-    links, next_url, highest = _linked_pages(tree, page_url, column)
+    linked, next_url, highest = _linked_pages(links, page_url, column)
     guesses: tuple[PageGuess, ...] = ()
     announced = _text_count(tree)
     if scripted is not None:
         folder = urljoin(page_url, "./")
         guesses = guesses_for(scripted.count, scripted.name, scripted.ext, folder, scripted.from_one)
         announced = scripted.count
-        if guesses and all(url in links for url in guesses[0].urls):
+        if guesses and all(url in linked for url in guesses[0].urls):
             guesses = ()  # the links show every page: nothing to guess
-    if announced is None and highest is not None and links:
+    if announced is None and highest is not None and linked:
         announced = highest if highest > 1 else None
-    kind = "script" if guesses else ("numbered" if highest and links else ("links" if links else "none"))
-    return Pager(kind, announced, tuple(links), next_url, guesses)
+    kind = "script" if guesses else ("numbered" if highest and linked else ("links" if linked else "none"))
+    return Pager(kind, announced, tuple(linked), next_url, guesses)
 
 
 def read_pagination(tree: _Element, page_url: str, column: str | None = None) -> Pager:

@@ -29,7 +29,7 @@ from pipelines.bulletin import not_a_bulletin
 from pipelines.extraction import NO_HINTS, Hints, extract_record
 from pipelines.text import decode_html, parse_html
 from spiders.listing import Entry, ListHint, read_list
-from spiders.pagination import Pager, read_pager, templated_pager
+from spiders.pagination import Pager, page_links, read_pager, templated_pager
 from spiders.scripted import (
     ApiEndpoint, embedded_list, entries_in_answer, find_endpoint, looks_script_built,
 )
@@ -186,10 +186,11 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile()) -> Probe:
     result = Probe(url)
     tree = parse_html(answer.text)
     hint = ListHint(profile.list_container, profile.entry_link)
-    reading = read_list(tree, url, column, hint)
+    links = page_links(tree, url)  # read once for the list and the pager
+    reading = read_list(tree, url, column, hint, links)
     entries = reading.entries
     embedded = embedded_list(tree, url, column)
-    pager = read_pager(tree, url, column)
+    pager = read_pager(tree, url, column, links)
     if profile.pager:
         pager = templated_pager(pager, url, profile.pager, url)
     result.pagination, result.pages = _pagination(fetcher, pager, column, url)
