@@ -65,7 +65,18 @@ class Body:
 
 
 def is_attachment_href(href: str) -> bool:
-    return bool(_ATTACHMENT_HREF.search(href.strip()))
+    """Whether the link's target ends in a file's extension (before any query or fragment).
+
+    Without a query or fragment, only the text after the last dot can be the extension: an ASCII
+    one is looked up as it is, which is what the pattern decides without a regex search (a list
+    page may carry 100,000 links); the pattern decides everything else.
+    """
+    href = href.strip()
+    if "?" not in href and "#" not in href:
+        extension = href[href.rfind(".") + 1:]
+        if extension.isascii():
+            return "." in href and extension.lower() in ATTACHMENT_EXTENSIONS
+    return bool(_ATTACHMENT_HREF.search(href))
 
 
 def stored_name(sha256: str, url: str) -> str:

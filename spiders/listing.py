@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import urljoin
 
@@ -82,20 +82,48 @@ class ListHint:
     link: str | None = None
 
 
-#: A link that may be an entry, kept as a plain tuple of strings (a page may carry 100,000 of
-#: them, and the garbage collector passes over such tuples): its target as written, its title,
-#: the text of the element it is the entry of, and its own text as written (what
-#: :func:`_outside_text` takes out of the entry's), or ``None`` for a link standing alone,
-#: whose entry text is the text beside it already.
-_Candidate = tuple[str, str, str, str | None]
-_HREF, _TITLE = range(2)
+@dataclass(slots=True)
+class _Candidates:
+    """Links that may be entries, in page order, as lists of strings side by side (a page may
+    carry 100,000 links: no object per link for the garbage collector to pass over)."""
+
+    #: targets as written
+    hrefs: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    #: text of the element each link is the entry of
+    texts: list[str] = field(default_factory=list)
+    #: each link's own text as written (what :meth:`outside_text` takes out of the entry's), or
+    #: ``None`` for a link standing alone, whose entry text is the text beside it already
+    link_texts: list[str | None] = field(default_factory=list)
+
+    def add(self, href: str, title: str, item: _Element, link: _Element, text: str) -> None:
+        entry_text, link_text = _entry_texts(item, link, text)
+        self.hrefs.append(href)
+        self.titles.append(title)
+        self.texts.append(entry_text)
+        self.link_texts.append(link_text)
+
+    def replace_last(self, href: str, title: str, item: _Element, link: _Element, text: str) -> None:
+        self.hrefs[-1], self.titles[-1] = href, title
+        self.texts[-1], self.link_texts[-1] = _entry_texts(item, link, text)
+
+    def extend(self, other: _Candidates) -> None:
+        self.hrefs += other.hrefs
+        self.titles += other.titles
+        self.texts += other.texts
+        self.link_texts += other.link_texts
+
+    def outside_text(self, index: int) -> str:
+        """Text of the entry beside its link (where a list writes the date)."""
+        text, link_text = self.texts[index], self.link_texts[index]
+        return text if link_text is None else text.replace(link_text, " ", 1)
 
 
 @dataclass(slots=True)
 class _Group:
     container: _Element
     item_tag: str
-    entries: list[_Candidate]
+    entries: _Candidates
     #: The element the first entry is the entry of (where the group stands on the page).
     first_item: _Element
     #: The element the last entry is the entry of. A further link in it belongs to that entry:
@@ -153,35 +181,32 @@ class _LinksPerParent(dict):
 
 def _item_of(link: _Element, links_per_parent: _LinksPerParent) -> tuple[_Element, _Element, str]:
     """(item, container, item tag) of a link: the repeated element it is the entry of."""
-    node = link
-    for _ in range(_ITEM_DEPTH):
-        parent = node.getparent()
-        if parent is None:
-            break
-        if parent.tag in _ITEM_TAGS:
-            container = parent.getparent()
-            return parent, container if container is not None else parent, parent.tag
-        node = parent
     parent = link.getparent()
-    if parent is None or links_per_parent[parent] > 1:  # bare links side by side in one block
-        return link, parent if parent is not None else link, "a"
+    if parent is None:
+        return link, link, "a"
+    node = parent
+    for _ in range(_ITEM_DEPTH):
+        tag = node.tag
+        if tag in _ITEM_TAGS:
+            container = node.getparent()
+            return node, container if container is not None else node, tag
+        node = node.getparent()
+        if node is None:
+            break
+    if links_per_parent[parent] > 1:  # bare links side by side in one block
+        return link, parent, "a"
     grand = parent.getparent()
     return parent, grand if grand is not None else parent, f"{parent.tag}.{parent.get('class') or ''}"
 
 
-def _candidate(href: str, title: str, item: _Element, link: _Element, text: str) -> _Candidate:
+def _entry_texts(item: _Element, link: _Element, text: str) -> tuple[str, str | None]:
+    """(the entry's text, the link's text in it) (see :class:`_Candidates`)."""
     if item is link:  # a link standing alone: the text after it
         following = link.getnext()
         beside = (string_value(following)
                   if following is not None and isinstance(following.tag, str) and following.tag != "a" else "")
-        return href, title, f"{link.tail or ''} {beside}", None
-    return href, title, string_value(item), text
-
-
-def _outside_text(candidate: _Candidate) -> str:
-    """Text of the entry beside its link (where a list writes the date)."""
-    _href, _title, entry_text, link_text = candidate
-    return entry_text if link_text is None else entry_text.replace(link_text, " ", 1)
+        return f"{link.tail or ''} {beside}", None
+    return string_value(item), text
 
 
 @dataclass(frozen=True)
@@ -236,12 +261,13 @@ def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: boo
         key = (container, tag)  # the same for every link of an item
         group = groups.get(key)
         if group is None:
-            groups[key] = _Group(container, tag, [_candidate(href, title, item, link, text)], item, item)
-        elif group.last_item is not item:
-            group.last_item = item
-            group.entries.append(_candidate(href, title, item, link, text))
-        elif len(title) > len(group.entries[-1][_TITLE]):  # a title link beside a category link: the title wins
-            group.entries[-1] = _candidate(href, title, item, link, text)
+            groups[key] = group = _Group(container, tag, _Candidates(), item, item)
+        elif group.last_item is item:
+            if len(title) > len(group.entries.titles[-1]):  # a title link beside a category link: the title wins
+                group.entries.replace_last(href, title, item, link, text)
+            continue
+        group.last_item = item
+        group.entries.add(href, title, item, link, text)
     return PageLinks(groups, pager_words, pager, pager_candidates)
 
 
@@ -272,12 +298,13 @@ _UNREAD = object()
 
 def _score(group: _Group, resolver: LinkResolver, column: str, near_pager: set[_Element]) -> float:
     entries = group.entries
-    sample = entries[:_SAMPLE]
-    titled = sum(len(c[_TITLE]) >= MIN_TITLE_CHARS for c in entries)
-    dated = sum(bool(_SHORT_DATE.search(_outside_text(c))) for c in sample) / len(sample)
-    score = (titled + 0.25 * (len(entries) - titled)) * (1.0 + dated)
-    score *= 1.0 + sum(len(c[_TITLE]) for c in sample) / len(sample) / 20  # sentences, not menu words
-    urls = [url for url in (resolver.web_url(c[_HREF]) for c in sample) if url]
+    count = len(entries.titles)
+    sample = range(min(count, _SAMPLE))
+    titled = sum(map(MIN_TITLE_CHARS.__le__, map(len, entries.titles)))  # no Python step per link
+    dated = sum(bool(_SHORT_DATE.search(entries.outside_text(i))) for i in sample) / len(sample)
+    score = (titled + 0.25 * (count - titled)) * (1.0 + dated)
+    score *= 1.0 + sum(len(entries.titles[i]) for i in sample) / len(sample) / 20  # sentences, not menu words
+    urls = [url for url in (resolver.web_url(entries.hrefs[i]) for i in sample) if url]
     if not urls:
         return 0.0
     page_host = netloc_of(resolver.page_url)
@@ -298,13 +325,13 @@ def _score(group: _Group, resolver: LinkResolver, column: str, near_pager: set[_
     return score
 
 
-def _hinted(tree: _Element, page_url: str, hint: ListHint) -> list[_Candidate] | None:
+def _hinted(tree: _Element, page_url: str, hint: ListHint) -> _Candidates | None:
     """Entries as a site profile says: links under its container and/or matching its pattern."""
     scopes = tree.cssselect(hint.container) if hint.container else [tree]
     if not scopes:
         return None
     pattern = re.compile(hint.link) if hint.link else None
-    found = []
+    found = _Candidates()
     for scope in scopes:
         for link in scope.iter("a"):
             href = _plain_href(link.get("href"))
@@ -315,7 +342,7 @@ def _hinted(tree: _Element, page_url: str, hint: ListHint) -> list[_Candidate] |
             if pattern is not None and not pattern.search(urljoin(page_url, href)):
                 continue
             parent = link.getparent()
-            found.append(_candidate(href, title, parent if parent is not None else link, link, text))
+            found.add(href, title, parent if parent is not None else link, link, text)
     return found
 
 
@@ -341,7 +368,7 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
     in_chrome = False
     resolver = LinkResolver(page_url)
     if hint is not None and (hint.container or hint.link):
-        chosen = _hinted(tree, page_url, hint) or []
+        chosen = _hinted(tree, page_url, hint) or _Candidates()
     else:
         if links is None:
             links = read_links(tree)
@@ -363,18 +390,20 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
                                  and group.container.get("class") == best.container.get("class"))
         ]
         # Twins are sibling blocks, each group's entries in page order: so is their sequence.
-        chosen = [c for group in twins for c in group.entries]
+        chosen = _Candidates()
+        for group in twins:
+            chosen.extend(group.entries)
     entries: dict[str, Entry] = {}
     dates: dict[str, str | None] = {}  # a list repeats its dates: each distinct text is read once
     own = canonical_url(page_url)
-    for candidate, url in zip(chosen, resolver.canonical_urls([c[_HREF] for c in chosen])):
+    for index, url in enumerate(resolver.canonical_urls(chosen.hrefs)):
         if url is None or url in entries or url == own:
             continue
-        beside = _outside_text(candidate)
+        beside = chosen.outside_text(index)
         date = dates.get(beside, _UNREAD)
         if date is _UNREAD:
             dates[beside] = date = parse_date(beside)
-        entries[url] = Entry(url, candidate[_TITLE], date)
+        entries[url] = Entry(url, chosen.titles[index], date)
     return ListReading(list(entries.values()), in_chrome)
 
 
