@@ -113,10 +113,10 @@ class _Candidates:
         self.texts += other.texts
         self.link_texts += other.link_texts
 
-    def outside_text(self, index: int) -> str:
-        """Text of the entry beside its link (where a list writes the date)."""
-        text, link_text = self.texts[index], self.link_texts[index]
-        return text if link_text is None else text.replace(link_text, " ", 1)
+    def outside_texts(self, count: int | None = None) -> list[str]:
+        """Text of each entry (of the first ``count``) beside its link (where a list writes the date)."""
+        return [text if link_text is None else text.replace(link_text, " ", 1)
+                for text, link_text in zip(self.texts[:count], self.link_texts[:count])]
 
 
 @dataclass(slots=True)
@@ -240,12 +240,14 @@ def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: boo
     pager_candidates = []
     links_per_parent = _LinksPerParent()
     groups: dict[tuple[_Element, str], _Group] = {}
+    pager_max_text, pager_blocks, pager_marker = (
+        (pager.max_text, pager.in_blocks, pager.marker) if pager is not None else (0, set(), None))
     for link in tree.iter("a"):
         text = string_value(link)
         line = normalize_line(text)
         written = link.get("href")
-        if pager is not None and written and (len(line) <= pager.max_text or link in pager.in_blocks
-                                              or pager.marker in written) and (stripped := written.strip()):
+        if (pager_marker is not None and written and (len(line) <= pager_max_text or link in pager_blocks
+                                                      or pager_marker in written) and (stripped := written.strip())):
             pager_candidates.append((link, stripped, line))
         if not entries:
             continue
@@ -292,8 +294,6 @@ def _ancestors_within(elements: Iterable[_Element], levels: int) -> set[_Element
 
 #: Entries of a group looked at closely when scoring it (shares, not counts, need a sample).
 _SAMPLE = 40
-#: A text beside a link whose date is not read yet.
-_UNREAD = object()
 
 
 def _score(group: _Group, resolver: LinkResolver, column: str, near_pager: set[_Element]) -> float:
@@ -301,7 +301,7 @@ def _score(group: _Group, resolver: LinkResolver, column: str, near_pager: set[_
     count = len(entries.titles)
     sample = range(min(count, _SAMPLE))
     titled = sum(map(MIN_TITLE_CHARS.__le__, map(len, entries.titles)))  # no Python step per link
-    dated = sum(bool(_SHORT_DATE.search(entries.outside_text(i))) for i in sample) / len(sample)
+    dated = sum(bool(_SHORT_DATE.search(text)) for text in entries.outside_texts(_SAMPLE)) / len(sample)
     score = (titled + 0.25 * (count - titled)) * (1.0 + dated)
     score *= 1.0 + sum(len(entries.titles[i]) for i in sample) / len(sample) / 20  # sentences, not menu words
     urls = [url for url in (resolver.web_url(entries.hrefs[i]) for i in sample) if url]
@@ -394,16 +394,13 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
         for group in twins:
             chosen.extend(group.entries)
     entries: dict[str, Entry] = {}
-    dates: dict[str, str | None] = {}  # a list repeats its dates: each distinct text is read once
+    besides = chosen.outside_texts()
+    dates = {text: parse_date(text) for text in set(besides)}  # a list repeats its dates: each read once
     own = canonical_url(page_url)
-    for index, url in enumerate(resolver.canonical_urls(chosen.hrefs)):
+    for url, title, beside in zip(resolver.canonical_urls(chosen.hrefs), chosen.titles, besides):
         if url is None or url in entries or url == own:
             continue
-        beside = chosen.outside_text(index)
-        date = dates.get(beside, _UNREAD)
-        if date is _UNREAD:
-            dates[beside] = date = parse_date(beside)
-        entries[url] = Entry(url, chosen.titles[index], date)
+        entries[url] = Entry(url, title, dates[beside])
     return ListReading(list(entries.values()), in_chrome)
 
 
