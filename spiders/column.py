@@ -272,9 +272,9 @@ class ColumnSpider(scrapy.Spider):
             self.start_outcomes[start_url] = "ok"
         tree = parse_html(response.text if isinstance(response, TextResponse) else "")
         profile = self._profile(walk)
-        links = page_links(tree, response.url)  # read once for the list and the pager
+        page_read = page_links(tree, response.url)  # read once for the list and the pager
         reading = read_list(tree, response.url, walk.column,
-                            ListHint(profile.get("list_container"), profile.get("entry_link")), links)
+                            ListHint(profile.get("list_container"), profile.get("entry_link")), page_read)
         entries, embedded = reading.entries, embedded_list(tree, response.url, walk.column)
         if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
             entries = embedded.entries  # the data the page carries is its list
@@ -305,7 +305,7 @@ class ColumnSpider(scrapy.Spider):
         stats.inc_value("column/bulletin_links", len(fresh))
         if not links:
             self.logger.warning("list page lists no bulletins: %s", response.url)
-        pager = read_pager(tree, response.url, walk.column, links)
+        pager = read_pager(tree, response.url, walk.column, page_read)
         if profile.get("pager"):
             pager = templated_pager(pager, walk.start_url, profile["pager"], response.url)
         walk.saw_pager(pager)

@@ -6,8 +6,8 @@ import pytest
 
 from pipelines.text import parse_html
 from pipelines.urls import column_of
-from spiders.listing import bulletin_links, list_entries
-from spiders.pagination import MAX_DOCUMENT_PAGES, MAX_PAGES, document_parts, read_pager, read_pagination
+from spiders.listing import bulletin_links, list_entries, read_list
+from spiders.pagination import MAX_DOCUMENT_PAGES, MAX_PAGES, document_parts, page_links, read_pager, read_pagination
 
 
 @pytest.mark.parametrize(
@@ -238,3 +238,27 @@ def test_list_reading_is_linear_in_links():
 def test_pager_reading_is_linear_in_links():
     small, large = (parse_html(_flat_list(n) + '<a href="index_1.html">下一页</a>') for n in (2_000, 20_000))
     assert _calls(read_pager, large, "http://h/c/index.html") < 10.5 * _calls(read_pager, small, "http://h/c/index.html")
+
+
+def test_list_and_pager_from_one_pass_over_the_links_as_each_read_alone():
+    """The crawl reads a page's links once for both (``page_links``): the same entries and pager
+    as reading each alone, pager links found by their text, their block and their name."""
+    entries = "".join(f'<li><a href="/c/202401/t20240101_{n}.html">第{n}号督查情况通报</a><span>2024-01-0{n}</span></li>'
+                      for n in range(1, 8))
+    page = parse_html(
+        f'<html><body><ul class="list">{entries}</ul>'
+        '<div class="pagebar"><a href="index_1.html">2</a><a href="index_2.html">下一页</a>'
+        '<a href="list_9.html">往期督查通报合集（第九期）</a></div>'
+        '<p><a href="index_5.html">二〇二三年以前的督查通报</a></p></body></html>')
+    url = "http://h/c/index.html"
+    read = page_links(page, url)
+    together = read_list(page, url, "http://h/c/", links=read), read_pager(page, url, "http://h/c/", read)
+    alone = read_list(page, url, "http://h/c/"), read_pager(page, url, "http://h/c/")
+    assert together == alone
+    reading, pager = together
+    assert [(e.url, e.date) for e in reading.entries][:2] == [
+        ("http://h/c/202401/t20240101_1.html", "2024-01-01"), ("http://h/c/202401/t20240101_2.html", "2024-01-02")]
+    assert len(reading.entries) == 7
+    assert pager.next_url == "http://h/c/index_2.html"
+    # a long text in the pager's block, a long text named like the page: pager links all the same
+    assert {"http://h/c/list_9.html", "http://h/c/index_5.html"} <= set(pager.links)

@@ -186,11 +186,11 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile()) -> Probe:
     result = Probe(url)
     tree = parse_html(answer.text)
     hint = ListHint(profile.list_container, profile.entry_link)
-    links = page_links(tree, url)  # read once for the list and the pager
-    reading = read_list(tree, url, column, hint, links)
+    page_read = page_links(tree, url)  # read once for the list and the pager
+    reading = read_list(tree, url, column, hint, page_read)
     entries = reading.entries
     embedded = embedded_list(tree, url, column)
-    pager = read_pager(tree, url, column, links)
+    pager = read_pager(tree, url, column, page_read)
     if profile.pager:
         pager = templated_pager(pager, url, profile.pager, url)
     result.pagination, result.pages = _pagination(fetcher, pager, column, url)
