@@ -246,6 +246,13 @@ def extract_all(jobs: Sequence[ExtractJob]) -> list[Extracted]:
     return [extract_capture(job) for job in jobs]
 
 
+def _take(extracted: list[Extracted | None], job: int) -> Extracted | None:
+    """The job's extraction, its slot emptied: once written it is let go (it is as large as its
+    body, and the future holds the list too), with no name left holding it through the index flush."""
+    record, extracted[job] = extracted[job], None
+    return record
+
+
 def _start_worker() -> None:
     """A worker is stopped by its parent (which handles Ctrl-C and SIGTERM), never by the signal
     a terminal or systemd sends the whole group; and it says nothing: what goes wrong in it
@@ -427,10 +434,8 @@ class Ingest:
             self.db.execute("BEGIN")  # one transaction for the batch, index flush included
         try:
             for capture in batch.captures:
-                job, record = capture.get("job"), None
-                if job is not None:  # let go once written (as large as its body): the future holds the list too
-                    record, extracted[job] = extracted[job], None
-                outcome = self._ingest(capture, record)
+                job = capture.get("job")
+                outcome = self._ingest(capture, None if job is None else _take(extracted, job))
                 self.counts[f"ingest/{outcome}"] += 1
                 if capture["list_url"]:
                     self.by_list[capture["list_url"]][_LIST_OUTCOMES.get(outcome, "other")] += 1

@@ -150,9 +150,11 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
 
 def serve(jobs: BinaryIO, answers: BinaryIO) -> None:
     """Answer each job read from ``jobs`` with the result of a limited child, until EOF."""
-    import pipelines.attachment_text  # noqa: F401  the parsers, imported once for every child
-    import docx, openpyxl, pdfplumber, pypdfium2, xlrd  # noqa: E401,F401
+    from pipelines.attachment_text import preload_pdf_maps
+    import docx, openpyxl, pdfplumber, pypdfium2, xlrd  # noqa: E401,F401  the parsers, imported once for every child
     from PIL import Image  # noqa: F401
+
+    preload_pdf_maps()  # inherited by every child, like the imports
 
     logging.disable(logging.WARNING)  # pdfminer's complaints about broken files are not errors here
     while True:

@@ -239,6 +239,24 @@ class _Line:
     rows: list[list[str]] | None = None  # a table standing in the text
 
 
+#: CMaps and character collections through which pdfminer maps the text of Chinese PDFs whose
+#: fonts carry no map of their own (reportlab's STSong-Light, a 宋体 not embedded …). It reads
+#: each from its pickle on first use (15–50 ms); the sandbox forks a child per file, so they
+#: were read again for every such PDF (a third of a small PDF's reading).
+_CJK_CMAPS = ("UniGB-UCS2-H", "UniGB-UTF16-H", "GBK-EUC-H", "GB-EUC-H")
+_CJK_COLLECTIONS = ("Adobe-GB1",)
+
+
+def preload_pdf_maps() -> None:
+    """Load those maps once, in a process that forks readers (:mod:`pipelines.attachment_sandbox`)."""
+    from pdfminer.cmapdb import CMapDB
+
+    for name in _CJK_CMAPS:
+        CMapDB.get_cmap(name)
+    for collection in _CJK_COLLECTIONS:
+        CMapDB.get_unicode_map(collection, vertical=False)
+
+
 def _pdf(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
     import pdfplumber
 

@@ -297,3 +297,25 @@ def test_the_type_comes_from_the_bytes(made):
     assert detect_kind(made["xlsx"][1], "x.xls") == "xlsx"
     assert detect_kind(b"\n  <html><head>", "x.pdf") == "html"
     assert detect_kind(b"", "x.pdf") == "empty"
+
+
+def test_the_chinese_pdfs_need_no_map_beyond_those_the_sandbox_loads_before_forking(made):
+    """The sandbox loads pdfminer's Chinese CMaps once (its children inherit them); a PDF whose
+    text needs another would still be read, a map at a time, as before: slower, not wrong."""
+    from pdfminer.cmapdb import CMapDB
+
+    from pipelines.attachment_text import extract_attachment, preload_pdf_maps
+
+    saved = dict(CMapDB._cmap_cache), dict(CMapDB._umap_cache)
+    try:
+        CMapDB._cmap_cache.clear()
+        CMapDB._umap_cache.clear()
+        preload_pdf_maps()
+        loaded = set(CMapDB._cmap_cache), set(CMapDB._umap_cache)
+        for flavour in ("pdf-text", "pdf-text-list", "pdf-office"):
+            name, data, truth = made[flavour]
+            assert similarity(extract_attachment(data, name).text, truth["text"]) >= TEXT_LAYER
+        assert (set(CMapDB._cmap_cache), set(CMapDB._umap_cache)) == loaded
+    finally:
+        CMapDB._cmap_cache.update(saved[0])
+        CMapDB._umap_cache.update(saved[1])

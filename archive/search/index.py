@@ -29,7 +29,8 @@ the next :func:`ensure_search_shape`, and a count and rowid sum of what was inde
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -114,14 +115,26 @@ def _count_indexed(db: sqlite_utils.Database, *rowids: int) -> None:
     db.execute(f"UPDATE [{META_TABLE}] SET value = value + ? WHERE key = 'rowid_sum'", [sum(rowids)])
 
 
-def _streams(indexed: Indexed) -> tuple[bytearray, bytearray, bytearray]:
-    """The token streams of an index row in UTF-8 (bound as text: see :data:`_AS_TEXT`)."""
-    title, body, _, attachments = _full(indexed)
-    return index_stream(title), index_stream(body), index_stream(attachments)
+class _RowBeingWritten(threading.local):
+    """The texts (as :func:`_full` gives them) of the index row a statement of this thread writes."""
+
+    texts: tuple[str, str, str, str] = ("", "", "", "")
 
 
-#: The three token streams of a row, bound as UTF-8 bytes and given to the index as the text they spell.
-_AS_TEXT = "CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT)"
+_ROW = _RowBeingWritten()
+#: SQL function: the token stream (UTF-8) of text ``n`` of :data:`_ROW`.
+_STREAM_FUNCTION = "zwdc_index_stream"
+#: The row's title, body and attachments streams, given to the index as the text they spell.
+_STREAMS = ", ".join(f"CAST({_STREAM_FUNCTION}({n}) AS TEXT)" for n in (0, 1, 3))
+
+
+def _stream_of(n: int) -> bytearray:
+    return index_stream(_ROW.texts[n])
+
+
+def _register_streams(db: sqlite_utils.Database) -> None:
+    """Let the connection's index writes ask for their token streams (:func:`_write`)."""
+    db.register_function(_stream_of, name=_STREAM_FUNCTION)
 
 
 def index_bulletin(
@@ -150,6 +163,7 @@ def index_bulletin(
         pending.entries.append((rowid, current, previous))
         return
     with db.atomic():
+        _register_streams(db)
         _index_writes(db, rowid, current, previous)
 
 
@@ -168,23 +182,32 @@ def index_attachments(
 
 def _index_writes(db: sqlite_utils.Database, rowid: int, now: Indexed, previous: Indexed | None) -> None:
     if previous is not None:
-        _write(db, fts_key(rowid, previous[2]), "delete", *_streams(previous))
-    _write(db, fts_key(rowid, now[2]), None, *_streams(now))
+        _write(db, fts_key(rowid, previous[2]), "delete", previous)
+    _write(db, fts_key(rowid, now[2]), None, now)
     if previous is None:
         _count_indexed(db, rowid)
 
 
-def _write(db: sqlite_utils.Database, key: int, command: str | None, title: bytearray, body: bytearray,
-           attachments: bytearray) -> None:
-    """Add (``command`` None) or forget ("delete": the tokens must be those indexed) index row ``key``."""
-    if command is None:
-        db.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, {_AS_TEXT})",
-                   [key, title, body, attachments])
-    else:
-        db.execute(
-            f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body, attachments) VALUES (?, ?, {_AS_TEXT})",
-            [command, key, title, body, attachments],
-        )
+def _write(db: sqlite_utils.Database, key: int, command: str | None, indexed: Indexed) -> None:
+    """Add (``command`` None) or forget ("delete": the texts must be those indexed) index row ``key``.
+
+    The token streams are not bound but made when the statement asks for them
+    (:data:`_STREAM_FUNCTION`): SQLite copies a bound value and its cached statement keeps the
+    copy, so the stream of a large body (about 6 bytes a character) was held twice, once in
+    Python, while FTS5 built the row's term lists beside it; now each stream lives only as
+    SQLite's copy once made. Needs :func:`_register_streams` on the connection.
+    """
+    _ROW.texts = _full(indexed)
+    try:
+        if command is None:
+            db.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, {_STREAMS})", [key])
+        else:
+            db.execute(
+                f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body, attachments) VALUES (?, ?, {_STREAMS})",
+                [command, key],
+            )
+    finally:
+        del _ROW.texts  # back to the class default: no text held
 
 
 @dataclass
@@ -212,8 +235,9 @@ class PendingIndex:
             writes.append((fts_key(rowid, now[2]), None, now))
         _count_indexed(db, *(rowid for rowid, _now, previous in self.entries if previous is None))
         writes.sort(key=lambda write: write[0])
+        _register_streams(db)
         for key, command, indexed in writes:
-            _write(db, key, command, *_streams(indexed))
+            _write(db, key, command, indexed)
         self.entries.clear()
 
 
@@ -239,21 +263,15 @@ def rebuild_index(
         keys = sorted(fts_key(rowid, published) for rowid, published in db.conn.execute(
             "SELECT rowid, published FROM bulletins"))
         done = 0
-
-        def rows() -> Iterator[tuple[int, bytearray, bytearray, bytearray]]:
-            nonlocal done
-            read = db.conn.cursor()
-            for key in keys:
-                title, body, url = read.execute(
-                    "SELECT title, body, url FROM bulletins WHERE rowid = ?", [key & ROWID_MASK]).fetchone()
-                yield (key, *_streams((title, body, None, attachment_text(db, url))))
-                done += 1
-                if progress is not None and done % 500 == 0:
-                    progress(done, total)
-
-        db.conn.executemany(
-            f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, {_AS_TEXT})", rows()
-        )
+        read = db.conn.cursor()
+        _register_streams(db)
+        for key in keys:
+            title, body, url = read.execute(
+                "SELECT title, body, url FROM bulletins WHERE rowid = ?", [key & ROWID_MASK]).fetchone()
+            _write(db, key, None, (title, body, None, attachment_text(db, url)))
+            done += 1
+            if progress is not None and done % 500 == 0:
+                progress(done, total)
         db.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}]) VALUES ('optimize')")
         _set_meta(db, "scheme", SCHEME)
         _set_meta(db, "docs", done)

@@ -100,7 +100,7 @@ def index_stream(text: str) -> bytearray:
     """:func:`tokenize_for_index` of ``text`` in UTF-8, as the index is given it.
 
     Encoded a slice at a time into one buffer: the stream of a large body as a ``str`` (2-4 bytes
-    a character) would be held beside its UTF-8 copy, which the database driver makes to bind it.
+    a character) would be held beside the UTF-8 copy SQLite is given.
     """
     stream = bytearray()
     for piece in _stream_slices(text):
