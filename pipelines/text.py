@@ -196,7 +196,7 @@ def flatten_nesting(text: str) -> str:
 
 #: Every element an ``HtmlElement``, its class found in C: lxml.html's own lookup runs Python for
 #: each element a walk meets (to give forms and inputs their classes, which nothing here uses),
-#: and a list page may carry 100,000 links.
+#: and a list page may carry 100,000 links (4–6% of an ingest's CPU went there too).
 _CLASS_LOOKUP = ElementDefaultClassLookup(element=lxml_html.HtmlElement, comment=lxml_html.HtmlComment,
                                           pi=lxml_html.HtmlProcessingInstruction, entity=lxml_html.HtmlEntity)
 
@@ -209,20 +209,6 @@ def _html_parser() -> lxml_html.HTMLParser:
 
 def _too_deep(parser: lxml_html.HTMLParser) -> bool:
     return any(error.type == ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log)
-
-
-#: Every element an ``HtmlElement``, decided in C. lxml.html's own lookup runs Python code for
-#: each element proxy made (to give form fields classes of their own, which nothing here uses):
-#: 4–6% of an ingest's CPU, and most of a 100,000-link list page's reading.
-_HTML_CLASSES = ElementDefaultClassLookup(
-    element=lxml_html.HtmlElement, comment=lxml_html.HtmlComment,
-    pi=lxml_html.HtmlProcessingInstruction, entity=lxml_html.HtmlEntity)
-
-
-def _html_parser() -> lxml_html.HTMLParser:
-    parser = lxml_html.HTMLParser()
-    parser.set_element_class_lookup(_HTML_CLASSES)
-    return parser
 
 
 def parse_html_checked(text: str) -> tuple[_Element, bool]:

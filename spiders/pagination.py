@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml.etree import _Element
 
 from pipelines.urls import canonical_url, document_page, netloc_of
-from pipelines.text import decode_html, normalize_line, parse_html, string_value
+from pipelines.text import decode_html, parse_html, string_value
 from spiders.listing import PAGER_TEXTS, PageLinks, PagerLinkShape, read_links
 
 _ARG = r"""\s*(?:'([^']*)'|"([^"]*)"|([\w.$]+))\s*"""
