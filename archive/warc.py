@@ -191,16 +191,18 @@ def read_capture(warc_path: Path, offset: int, url: str | None = None) -> Stored
 def _read_with_warcio(handle: BinaryIO, where: str) -> StoredResponse:
     try:
         record = next(iter(ArchiveIterator(handle)), None)
-    except Exception as error:  # warcio's own errors: not a record there
-        raise CaptureMismatch(f"no WARC record at {where} ({error})") from None
-    if record is None or record.rec_type != "response":
-        raise CaptureMismatch(f"no response record at {where}")
-    return StoredResponse(
-        url=record.rec_headers.get_header("WARC-Target-URI"),
-        status=int(record.http_headers.get_statuscode()),
-        headers=dict(record.http_headers.headers),
-        body=record.content_stream().read(),
-    )
+        if record is None or record.rec_type != "response" or record.http_headers is None:
+            raise CaptureMismatch(f"no response record at {where}")
+        return StoredResponse(
+            url=record.rec_headers.get_header("WARC-Target-URI"),
+            status=int(record.http_headers.get_statuscode()),
+            headers=dict(record.http_headers.headers),
+            body=record.content_stream().read(),
+        )
+    except CaptureMismatch:
+        raise
+    except Exception as error:  # warcio's own errors, or bytes it half-read as a record: not one there
+        raise CaptureMismatch(f"no WARC record at {where} ({type(error).__name__}: {error})") from None
 
 
 #: Read at a time from the file while looking for a record's heads, and inflated at most.

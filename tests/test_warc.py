@@ -85,5 +85,6 @@ def test_a_record_that_is_not_the_capture_s_is_refused(warc):
         read_capture(path, offsets["page"], "http://127.0.0.1/a/other.html")
     with pytest.raises(CaptureMismatch, match="no response record"):
         read_capture(path, 0)  # the warcinfo record
-    with pytest.raises(CaptureMismatch, match="no WARC record"):
-        read_capture(path, offsets["page"] + 7)  # inside a gzip member
+    for inside in range(1, 40):  # inside a gzip member: whatever warcio makes of the bytes there
+        with pytest.raises(CaptureMismatch, match="no WARC record|no response record"):
+            read_capture(path, offsets["page"] + inside)
