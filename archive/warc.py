@@ -208,6 +208,8 @@ def _read_with_warcio(handle: BinaryIO, where: str) -> StoredResponse:
 #: Read at a time from the file while looking for a record's heads, and inflated at most.
 _HEAD_CHUNK = 16384
 _HEADS_AT_MOST = 1 << 20
+#: Read at a time for the payload: compressed bytes of a large page, never much of the records after it.
+_PAYLOAD_CHUNK = 1 << 20
 #: Headers after which the stored payload is not the body as is (warcio undoes them).
 _ENCODING_HEADERS = {"content-encoding", "transfer-encoding"}
 
@@ -253,7 +255,7 @@ def _read_plain_record(handle: BinaryIO) -> StoredResponse | None:
     del inflated
     have = len(pieces[0])
     while have < payload_length and not inflater.eof:
-        chunk = handle.read(max(_HEAD_CHUNK, payload_length - have))
+        chunk = handle.read(min(max(_HEAD_CHUNK, payload_length - have), _PAYLOAD_CHUNK))
         try:
             piece = inflater.decompress(chunk)
         except zlib.error:
