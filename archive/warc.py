@@ -173,111 +173,23 @@ def read_capture(warc_path: Path, offset: int, url: str | None = None) -> Stored
 
     With ``url``, the record must be that URL's (:class:`CaptureMismatch` otherwise): a
     ``captures`` row is trusted only once the bytes it points at are proved to be its own.
-    A record as this module writes it (plain ASCII heads, no content- or transfer-encoding)
-    is read directly; anything else by warcio, which gives the same answer for those
-    (ingest reads every bulletin back, and warcio's parsing was a tenth of its CPU).
     """
+    where = f"{warc_path.name}:{offset}"
     with open(warc_path, "rb") as handle:
         handle.seek(offset)
-        stored = _read_plain_record(handle)
-        if stored is None:
-            handle.seek(offset)
-            stored = _read_with_warcio(handle, f"{warc_path.name}:{offset}")
+        try:
+            record = next(iter(ArchiveIterator(handle)), None)
+            is_response = record is not None and record.rec_type == "response" and record.http_headers is not None
+            stored = StoredResponse(
+                url=record.rec_headers.get_header("WARC-Target-URI"),
+                status=int(record.http_headers.get_statuscode()),
+                headers=dict(record.http_headers.headers),
+                body=record.content_stream().read(),
+            ) if is_response else None
+        except Exception as error:  # warcio's own errors, or bytes it half-read as a record: not one there
+            raise CaptureMismatch(f"no WARC record at {where} ({type(error).__name__}: {error})") from None
+    if stored is None:
+        raise CaptureMismatch(f"no response record at {where}")
     if url is not None and stored.url != url:
-        raise CaptureMismatch(f"the record at {warc_path.name}:{offset} is {stored.url}, not {url}")
+        raise CaptureMismatch(f"the record at {where} is {stored.url}, not {url}")
     return stored
-
-
-def _read_with_warcio(handle: BinaryIO, where: str) -> StoredResponse:
-    try:
-        record = next(iter(ArchiveIterator(handle)), None)
-        if record is None or record.rec_type != "response" or record.http_headers is None:
-            raise CaptureMismatch(f"no response record at {where}")
-        return StoredResponse(
-            url=record.rec_headers.get_header("WARC-Target-URI"),
-            status=int(record.http_headers.get_statuscode()),
-            headers=dict(record.http_headers.headers),
-            body=record.content_stream().read(),
-        )
-    except CaptureMismatch:
-        raise
-    except Exception as error:  # warcio's own errors, or bytes it half-read as a record: not one there
-        raise CaptureMismatch(f"no WARC record at {where} ({type(error).__name__}: {error})") from None
-
-
-#: Read at a time from the file while looking for a record's heads, and inflated at most.
-_HEAD_CHUNK = 16384
-_HEADS_AT_MOST = 1 << 20
-#: Read at a time for the payload: compressed bytes of a large page, never much of the records after it.
-_PAYLOAD_CHUNK = 1 << 20
-#: Headers after which the stored payload is not the body as is (warcio undoes them).
-_ENCODING_HEADERS = {"content-encoding", "transfer-encoding"}
-
-
-def _read_plain_record(handle: BinaryIO) -> StoredResponse | None:
-    """The response record at the handle's position, or ``None`` when it is not plainly one.
-
-    ``None`` (warcio decides) for anything but a gzip member holding a ``response`` record
-    with ASCII heads of ``Name: value`` lines, an ``HTTP/…`` status line and a payload
-    stored without content- or transfer-encoding, complete.
-    """
-    inflater = zlib.decompressobj(zlib.MAX_WBITS + 16)
-    inflated = b""
-    while True:
-        chunk = handle.read(_HEAD_CHUNK)
-        try:
-            inflated += inflater.decompress(chunk)
-        except zlib.error:
-            return None
-        warc_end = inflated.find(b"\r\n\r\n")
-        http_end = inflated.find(b"\r\n\r\n", warc_end + 4) if warc_end >= 0 else -1
-        if http_end >= 0:
-            break
-        if not chunk or inflater.eof or len(inflated) > _HEADS_AT_MOST:
-            return None
-    warc_head, http_head = inflated[:warc_end], inflated[warc_end + 4:http_end]
-    if not (warc_head + http_head).isascii():
-        return None
-    warc_lines = warc_head.decode("ascii").split("\r\n")
-    http_lines = http_head.decode("ascii").split("\r\n")
-    warc_fields, http_fields = _fields(warc_lines[1:]), _fields(http_lines[1:])
-    status = http_lines[0].split(" ", 2)
-    if (warc_fields is None or http_fields is None or not warc_lines[0].startswith("WARC/")
-            or warc_fields.get("WARC-Type") != "response" or "WARC-Target-URI" not in warc_fields
-            or len(status) < 2 or not status[0].startswith("HTTP/") or not status[1].isdigit()
-            or any(name.lower() in _ENCODING_HEADERS for name in http_fields)):
-        return None
-    try:
-        payload_length = int(warc_fields["Content-Length"]) - (http_end + 4 - warc_end - 4)
-    except (KeyError, ValueError):
-        return None
-    pieces = [inflated[http_end + 4:]]
-    del inflated
-    have = len(pieces[0])
-    while have < payload_length and not inflater.eof:
-        chunk = handle.read(min(max(_HEAD_CHUNK, payload_length - have), _PAYLOAD_CHUNK))
-        try:
-            piece = inflater.decompress(chunk)
-        except zlib.error:
-            return None
-        pieces.append(piece)
-        have += len(piece)
-        if not chunk:
-            break
-    if have < payload_length or payload_length < 0:
-        return None
-    body = pieces[0][:payload_length] if len(pieces) == 1 else b"".join(pieces)[:payload_length]
-    return StoredResponse(url=warc_fields["WARC-Target-URI"], status=int(status[1]), headers=http_fields,
-                          body=body)
-
-
-def _fields(lines: list[str]) -> dict[str, str] | None:
-    """``Name: value`` lines as warcio reads them (the last of a repeated name wins), or
-    ``None`` for a line that is not one (a folded continuation, no colon)."""
-    fields: dict[str, str] = {}
-    for line in lines:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip() or line[:1] in (" ", "\t"):
-            return None
-        fields[name] = value.strip()
-    return fields
