@@ -14,12 +14,7 @@ from urllib.parse import urljoin
 
 from lxml.etree import _Element
 
-from pipelines.body import (
-    ATTACHMENT_EXTENSIONS,
-    container_names,
-    extract_body,
-    is_attachment_href,
-)
+from pipelines.body import ATTACHMENT_EXTENSIONS, container_names, extract_body, is_attachment_href
 from pipelines.challenges import script_only
 from pipelines.dates import parse_date
 from pipelines.metadata import ExtraLabels, extra_labels, parse_metadata

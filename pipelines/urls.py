@@ -226,7 +226,7 @@ class LinkResolver:
 
     def canonical_urls(self, hrefs: Sequence[str]) -> list[str | None]:
         """:func:`canonical_url` of each href's :meth:`web_url` (``None``: no web URL). When every
-        href is a plain path (one regex pass over them all), the URLs are canonical as joined,
+        href is a plain path (tested over all of them at once), the URLs are canonical as joined,
         but for TRS document views, which only a path holding ``/t`` can be."""
         if self._plain_origin and self._plain_folder and _plain_paths("\n".join(hrefs)):
             origin, folder = self._plain_origin, self._plain_folder
