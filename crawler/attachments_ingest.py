@@ -32,6 +32,7 @@ from archive.attachments import (
     PendingFile, attachment_sources, known_text, pending_files, save_text, text_values, unread_files,
 )
 from archive.layout import ArchiveLayout, attachment_file
+from archive.search import PendingIndex
 from archive.structure import save_structure
 from pipelines.attachment_items import attachment_structure
 from pipelines.attachment_sandbox import AttachmentReader
@@ -96,14 +97,14 @@ class AttachmentTexts:
         """Files linked since the last look that have no text yet (cheap enough for every batch)."""
         return unread_files(self.db)
 
-    def copy_known(self, file: PendingFile) -> bool:
+    def copy_known(self, file: PendingFile, pending: PendingIndex | None = None) -> bool:
         """Store the text another row of the same file already has (made by this extractor); False
-        when there is none and the file must be read."""
+        when there is none and the file must be read. ``pending``: see :meth:`store`."""
         known = known_text(self.db, file.sha256, EXTRACTOR_VERSION, ocr=self.ocr)
         if known is None or known["error"] in self.redo_errors:
             return False
         with self.db.atomic():
-            for url in save_text(self.db, file.sha256, known):
+            for url in save_text(self.db, file.sha256, known, pending):
                 save_attachment_items(self.db, url)
         self.counts["attachments/text_copied"] += 1
         return True
@@ -127,10 +128,14 @@ class AttachmentTexts:
         return result
 
     # --- storing (the database's thread) -------------------------------------------------
-    def store(self, file: PendingFile, result: dict[str, Any]) -> None:
-        """Store what reading ``file`` gave on every row holding it, with index and items."""
+    def store(self, file: PendingFile, result: dict[str, Any], pending: PendingIndex | None = None) -> None:
+        """Store what reading ``file`` gave on every row holding it, with index and items.
+
+        ``pending``: the re-indexing of its bulletins is held there, for the caller to flush in
+        the same transaction (see :meth:`CrawlTexts.tick`).
+        """
         with self.db.atomic():
-            for url in save_text(self.db, file.sha256, text_values(result, EXTRACTOR_VERSION)):
+            for url in save_text(self.db, file.sha256, text_values(result, EXTRACTOR_VERSION), pending):
                 save_attachment_items(self.db, url)
         error = result.get("error")
         self.counts["attachments/text_read"] += 1
@@ -232,19 +237,27 @@ class CrawlTexts:
         self.stopped = not enabled
 
     def tick(self) -> None:
-        """Store what was read, look for new files, keep the thread busy (the reactor's thread)."""
+        """Store what was read, look for new files, keep the thread busy (the reactor's thread).
+
+        One transaction, its re-indexing written once at its end: stored one by one, each text
+        cost a commit and an index segment, and a bulletin was re-indexed (its body tokenized
+        twice) once per attachment: a third of the crawl process's time.
+        """
         if self.stopped:
             return
-        for future in [future for future in self._running if future.done()]:
-            file = self._running.pop(future)
-            self.texts.store(file, future.result())
-            self._busy.discard(file.sha256)
-        files = self.texts.pending() if self._first_look else self.texts.unread()
-        self._first_look = False
-        for file in files:
-            if file.sha256 not in self._busy and not self.texts.copy_known(file):
-                self._busy.add(file.sha256)
-                self._running[self._thread.submit(self._read, file)] = file
+        pending, db = PendingIndex(), self.texts.db
+        with db.atomic():
+            for future in [future for future in self._running if future.done()]:
+                file = self._running.pop(future)
+                self.texts.store(file, future.result(), pending)
+                self._busy.discard(file.sha256)
+            files = self.texts.pending() if self._first_look else self.texts.unread()
+            self._first_look = False
+            for file in files:
+                if file.sha256 not in self._busy and not self.texts.copy_known(file, pending):
+                    self._busy.add(file.sha256)
+                    self._running[self._thread.submit(self._read, file)] = file
+            pending.flush(db)
 
     def _read(self, file: PendingFile) -> dict[str, Any]:
         try:

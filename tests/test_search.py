@@ -556,3 +556,34 @@ def test_held_index_writes_land_in_key_order_and_stay_consistent(small) -> None:
     assert found(small, "改后") == found(small, "咸宁") == set() and index_status(small).in_sync
     assert [h.rowid for h in search(small, "会议 ", sort="newest")] == [rowids[1]]
     small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")
+
+
+def test_held_rewrites_of_an_indexed_bulletin_are_written_once_from_what_the_index_holds(small) -> None:
+    """An indexed bulletin changed twice in one batch (its attachments' texts arriving one by one)
+    is rewritten once, from the texts indexed before; one changed and changed back is not touched."""
+    from archive.search import PendingIndex
+
+    ids = [small["bulletins"].insert({"url": f"https://x/{n}", "site": "x", "published": "2021-05-01",
+                                      "title": title, "body": ""}).last_rowid for n, title in ((1, "通报"), (2, "纪要"))]
+    index_bulletin(small, ids[0], "通报", "", "2021-05-01")
+    index_bulletin(small, ids[1], "纪要", "", "2021-05-01")
+    pending = PendingIndex()
+    with small.atomic():
+        index_bulletin(small, ids[0], "通报", "", "2021-05-01", previous=("通报", "", "2021-05-01", ""),
+                       pending=pending, attachments="附件甲")
+        index_bulletin(small, ids[0], "通报", "", "2021-05-01", previous=("通报", "", "2021-05-01", "附件甲"),
+                       pending=pending, attachments="附件甲\n附件乙")
+        index_bulletin(small, ids[1], "纪要", "", "2021-05-01", previous=("纪要", "", "2021-05-01", ""),
+                       pending=pending, attachments="附件丙")
+        index_bulletin(small, ids[1], "纪要", "", "2021-05-01", previous=("纪要", "", "2021-05-01", "附件丙"),
+                       pending=pending, attachments="")
+        assert len(pending.entries) == 2
+        writes: list[str] = []
+        small.conn.set_trace_callback(lambda sql: writes.append(sql) if FTS_TABLE in sql and "INSERT" in sql else None)
+        pending.flush(small)
+        small.conn.set_trace_callback(None)
+    assert len(writes) == 2  # the first bulletin's delete and insert; nothing for the second
+    assert set(matching_rowids(small, "附件乙")) == set(matching_rowids(small, "附件甲")) == {ids[0]}
+    assert set(matching_rowids(small, "附件丙")) == set() and found(small, "纪要") == {ids[1]}
+    assert index_status(small).in_sync
+    small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")

@@ -160,7 +160,7 @@ def index_bulletin(
     if previous is not None and _full(previous) == current:
         return
     if pending is not None:
-        pending.entries.append((rowid, current, previous))
+        pending.add(rowid, current, previous)
         return
     with db.atomic():
         _register_streams(db)
@@ -220,20 +220,29 @@ class PendingIndex:
     :meth:`flush` inside the same transaction, so table and index still commit together.
     """
 
-    entries: list[tuple[int, Indexed, Indexed | None]] = field(default_factory=list)
+    #: rowid -> (texts to index now, texts indexed before the transaction; None: not indexed).
+    entries: dict[int, tuple[Indexed, Indexed | None]] = field(default_factory=dict)
+
+    def add(self, rowid: int, now: Indexed, previous: Indexed | None) -> None:
+        """Hold the re-indexing of ``rowid``; a row changed twice in the transaction (a bulletin
+        whose attachments' texts arrive one by one) is written once, from what the index holds."""
+        held = self.entries.pop(rowid, None)
+        self.entries[rowid] = (now, previous if held is None else held[1])
 
     def flush(self, db: sqlite_utils.Database) -> None:
         """Write the held entries (no savepoints: the caller's transaction is the unit).
 
         In key order: FTS5 flushes its pending terms to a new segment whenever a write's rowid is
-        below the previous one's. The sort is stable, so writes to one key keep their order.
+        below the previous one's. The sort is stable, so a row's delete comes before its insert.
         """
         writes: list[tuple[int, str | None, Indexed]] = []
-        for rowid, now, previous in self.entries:
+        for rowid, (now, previous) in self.entries.items():
+            if previous is not None and _full(previous) == _full(now):
+                continue  # changed, then back: the index holds it already
             if previous is not None:
                 writes.append((fts_key(rowid, previous[2]), "delete", previous))
             writes.append((fts_key(rowid, now[2]), None, now))
-        _count_indexed(db, *(rowid for rowid, _now, previous in self.entries if previous is None))
+        _count_indexed(db, *(rowid for rowid, (_now, previous) in self.entries.items() if previous is None))
         writes.sort(key=lambda write: write[0])
         _register_streams(db)
         for key, command, indexed in writes:
