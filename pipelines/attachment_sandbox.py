@@ -12,6 +12,7 @@ it safe in a threaded caller and cheap (milliseconds, not an interpreter start, 
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -157,6 +158,10 @@ def serve(jobs: BinaryIO, answers: BinaryIO) -> None:
     preload_pdf_maps()  # inherited by every child, like the imports
 
     logging.disable(logging.WARNING)  # pdfminer's complaints about broken files are not errors here
+    # What every child inherits is left out of its garbage collections: they walked all of it,
+    # touching (and so copying) the server's pages in each child: a PDF cost 96–129 ms of CPU
+    # without this, 76–85 ms with it.
+    gc.freeze()
     while True:
         try:
             job = _receive(jobs)
