@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -41,6 +42,23 @@ from pipelines.attachment_text import EXTRACTOR_VERSION, MISSING, Tools
 logger = logging.getLogger(__name__)
 
 _SPACE = re.compile(r"\s+")
+
+
+@dataclass
+class TextWrites:
+    """What storing several texts in one transaction leaves to its end: the bulletins' re-indexing
+    (each written once) and the bulletins whose attachment items are to be made again (each once,
+    however many of its files got their text)."""
+
+    index: PendingIndex = field(default_factory=PendingIndex)
+    bulletins: set[str] = field(default_factory=set)
+
+    def finish(self, db: sqlite_utils.Database) -> None:
+        """Inside the transaction, before it commits."""
+        for url in sorted(self.bulletins):
+            save_attachment_items(db, url)
+        self.bulletins.clear()
+        self.index.flush(db)
 
 
 class AttachmentTexts:
@@ -97,15 +115,13 @@ class AttachmentTexts:
         """Files linked since the last look that have no text yet (cheap enough for every batch)."""
         return unread_files(self.db)
 
-    def copy_known(self, file: PendingFile, pending: PendingIndex | None = None) -> bool:
+    def copy_known(self, file: PendingFile, writes: TextWrites | None = None) -> bool:
         """Store the text another row of the same file already has (made by this extractor); False
-        when there is none and the file must be read. ``pending``: see :meth:`store`."""
+        when there is none and the file must be read. ``writes``: see :meth:`store`."""
         known = known_text(self.db, file.sha256, EXTRACTOR_VERSION, ocr=self.ocr)
         if known is None or known["error"] in self.redo_errors:
             return False
-        with self.db.atomic():
-            for url in save_text(self.db, file.sha256, known, pending):
-                save_attachment_items(self.db, url)
+        self._save(file, known, writes)
         self.counts["attachments/text_copied"] += 1
         return True
 
@@ -128,15 +144,13 @@ class AttachmentTexts:
         return result
 
     # --- storing (the database's thread) -------------------------------------------------
-    def store(self, file: PendingFile, result: dict[str, Any], pending: PendingIndex | None = None) -> None:
+    def store(self, file: PendingFile, result: dict[str, Any], writes: TextWrites | None = None) -> None:
         """Store what reading ``file`` gave on every row holding it, with index and items.
 
-        ``pending``: the re-indexing of its bulletins is held there, for the caller to flush in
-        the same transaction (see :meth:`CrawlTexts.tick`).
+        ``writes``: the re-indexing and items of its bulletins are left there, for the caller to
+        finish in the same transaction (see :meth:`CrawlTexts.tick`).
         """
-        with self.db.atomic():
-            for url in save_text(self.db, file.sha256, text_values(result, EXTRACTOR_VERSION), pending):
-                save_attachment_items(self.db, url)
+        self._save(file, text_values(result, EXTRACTOR_VERSION), writes)
         error = result.get("error")
         self.counts["attachments/text_read"] += 1
         self.counts["attachments/text_seconds"] += result.get("seconds") or 0.0
@@ -145,6 +159,14 @@ class AttachmentTexts:
         if error in MISSING.values() and error not in self._warned:
             self._warned.add(error)
             self.warn(error)
+
+    def _save(self, file: PendingFile, values: dict[str, Any], writes: TextWrites | None) -> None:
+        if writes is not None:
+            writes.bulletins.update(save_text(self.db, file.sha256, values, writes.index))
+            return
+        with self.db.atomic():
+            for url in save_text(self.db, file.sha256, values):
+                save_attachment_items(self.db, url)
 
     def run(self, everything: bool = False, progress: Callable[[int], None] | None = None) -> int:
         """Read and store every pending file here and now, committing each; return how many."""
@@ -239,25 +261,26 @@ class CrawlTexts:
     def tick(self) -> None:
         """Store what was read, look for new files, keep the thread busy (the reactor's thread).
 
-        One transaction, its re-indexing written once at its end: stored one by one, each text
-        cost a commit and an index segment, and a bulletin was re-indexed (its body tokenized
-        twice) once per attachment: a third of the crawl process's time.
+        One transaction, each bulletin's re-indexing and items written once at its end: stored one
+        by one, each text cost a commit and an index segment, and a bulletin was re-indexed (its
+        body tokenized twice) and its items made again once per attachment: a third of the crawl
+        process's time.
         """
         if self.stopped:
             return
-        pending, db = PendingIndex(), self.texts.db
+        writes, db = TextWrites(), self.texts.db
         with db.atomic():
             for future in [future for future in self._running if future.done()]:
                 file = self._running.pop(future)
-                self.texts.store(file, future.result(), pending)
+                self.texts.store(file, future.result(), writes)
                 self._busy.discard(file.sha256)
             files = self.texts.pending() if self._first_look else self.texts.unread()
             self._first_look = False
             for file in files:
-                if file.sha256 not in self._busy and not self.texts.copy_known(file, pending):
+                if file.sha256 not in self._busy and not self.texts.copy_known(file, writes):
                     self._busy.add(file.sha256)
                     self._running[self._thread.submit(self._read, file)] = file
-            pending.flush(db)
+            writes.finish(db)
 
     def _read(self, file: PendingFile) -> dict[str, Any]:
         try:
