@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -65,7 +66,8 @@ class AttachmentTexts:
     """Reads and stores the text of an archive's attachment files (``ocr``: scans too).
 
     ``counts`` adds up what happened under the crawl's stats names (``attachments/text_read`` …).
-    A context manager: it owns the reader's process. ``warn`` is told, once per run and tool,
+    A context manager: it owns the readers' processes (one for each thread reading at once).
+    ``warn`` is told, once per run and tool,
     the line naming the Debian package of a tool a file needed and this machine lacks.
     """
 
@@ -77,7 +79,9 @@ class AttachmentTexts:
         self.warn = warn
         self.counts: Counter[str] = Counter()
         self._tools = tools
-        self._reader: AttachmentReader | None = None
+        self._readers: list[AttachmentReader] = []  # every reader made
+        self._idle: list[AttachmentReader] = []  # those no thread is reading with
+        self._lock = threading.Lock()
         self._warned: set[str] = set()
         #: The lines of tools that are here now: files that failed for want of them are read again.
         self._redo_errors: list[str] | None = None
@@ -89,14 +93,17 @@ class AttachmentTexts:
         self.close()
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        with self._lock:
+            readers, self._readers, self._idle = self._readers, [], []
+        for reader in readers:
+            reader.close()
 
     def abort(self) -> None:
-        """From another thread: end the read in flight (its result is not stored)."""
-        if self._reader is not None:
-            self._reader.abort()
+        """From another thread: end the reads in flight (their results are not stored)."""
+        with self._lock:
+            readers = list(self._readers)
+        for reader in readers:
+            reader.abort()
 
     @property
     def redo_errors(self) -> list[str]:
@@ -125,7 +132,7 @@ class AttachmentTexts:
         self.counts["attachments/text_copied"] += 1
         return True
 
-    # --- reading (no database: safe in another thread) -----------------------------------
+    # --- reading (no database: safe in other threads, several at once) --------------------
     def read(self, file: PendingFile) -> dict[str, Any]:
         """What reading the stored file gives (an AttachmentText as a mapping); never raises."""
         started = time.perf_counter()
@@ -137,9 +144,17 @@ class AttachmentTexts:
             data = path.read_bytes()
         except OSError as error:
             return {"error": f"the archived file cannot be read: {error.strerror or error}"}
-        if self._reader is None:
-            self._reader = AttachmentReader(ocr=self.ocr, tools=self._tools)
-        result = self._reader.read(data, file.name, file.mime_type).as_dict()
+        with self._lock:
+            reader = self._idle.pop() if self._idle else None
+            if reader is None:
+                reader = AttachmentReader(ocr=self.ocr, tools=self._tools)
+                self._readers.append(reader)
+        try:
+            result = reader.read(data, file.name, file.mime_type).as_dict()
+        finally:
+            with self._lock:
+                if reader in self._readers:  # not closed meanwhile
+                    self._idle.append(reader)
         result["seconds"] = time.perf_counter() - started
         return result
 
@@ -239,18 +254,20 @@ def save_attachment_items(db: sqlite_utils.Database, bulletin_url: str) -> None:
 
 
 class CrawlTexts:
-    """During a crawl: files read in a thread of their own, results stored on the reactor's thread.
+    """During a crawl: files read in threads of their own, results stored on the reactor's thread.
 
     :meth:`tick` (after each ingest batch) stores the files read since, copies the text of files
-    already read for another bulletin, and queues the newly linked ones for the thread, which
-    reads its queue in order without waiting for the ticks. Reading never blocks the reactor; :meth:`drain` (the crawl's end) waits for what is left without blocking
-    it either, so a stop signal still gets through, and :meth:`stop` leaves the rest for the next
+    already read for another bulletin, and queues the newly linked ones for the threads
+    (``ATTACHMENT_READERS``), which read the queue in order without waiting for the ticks.
+    Reading never blocks the reactor; :meth:`drain` (the crawl's end) waits for what is left
+    without blocking it either, so a stop signal still gets through, and :meth:`stop` leaves the rest for the next
     run (nothing is lost: a file without text stays pending).
     """
 
-    def __init__(self, texts: AttachmentTexts, *, enabled: bool = True):
+    def __init__(self, texts: AttachmentTexts, *, enabled: bool = True, readers: int = 1):
         self.texts = texts
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="zwdc-attachments")
+        #: ``readers`` files read at once, each in a child process of its own reader.
+        self._thread = ThreadPoolExecutor(max(1, readers), thread_name_prefix="zwdc-attachments")
         #: Files handed to the thread (queued or being read), until their result is stored.
         self._running: dict[Future[dict[str, Any]], PendingFile] = {}
         self._busy: set[str] = set()  # files queued or in flight

@@ -3,6 +3,7 @@
 Every value here can be overridden per run with ``python -m crawler crawl -s NAME=VALUE``
 (e.g. ``-s DOWNLOAD_DELAY=0 -s AUTOTHROTTLE_ENABLED=False`` against the local replica).
 """
+import os
 
 BOT_NAME = "zwdc-archive"
 SPIDER_MODULES = ["spiders"]
@@ -49,6 +50,10 @@ ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
 #: crawl ends once they are read). False leaves them for ``python -m crawler ingest``, which
 #: reads every file still without text.
 ATTACHMENT_TEXT = True
+#: Files read at once during the crawl, each by a child process of its own: one a core (at most
+#: 4), since reading (0.01–0.3 s of CPU a file, seconds through LibreOffice) is what the crawl of
+#: a fast portal waits for at its end.
+ATTACHMENT_READERS = min(4, len(os.sched_getaffinity(0)))
 #: Read scanned PDFs and images with Tesseract (``crawl --ocr``): seconds a page, so off by
 #: default; text layers, Word, WPS and spreadsheets are always read.
 ATTACHMENT_OCR = False

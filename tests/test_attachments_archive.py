@@ -288,3 +288,38 @@ def test_a_crawl_may_leave_the_texts_to_ingest(replica, archived, tmp_path):
     assert result.returncode == 0, result.stderr
     read = {row["sha256"]: (row["text"], row["error"]) for row in attachments(path)}
     assert read == {row["sha256"]: (row["text"], row["error"]) for row in attachments(archived)}
+
+
+def _reader_servers() -> int:
+    """Attachment reader servers that are children of this process."""
+    count = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            status = (proc / "status").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if f"\nPPid:\t{os.getpid()}\n" in status and b"pipelines.attachment_sandbox" in cmdline:
+            count += 1
+    return count
+
+
+def test_files_are_read_several_at_once_each_by_a_reader_of_its_own(archived, tmp_path):
+    """``ATTACHMENT_READERS``: the crawl's threads read side by side, each through its own
+    sandbox server, and give what the crawl stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crawler.attachments_ingest import AttachmentTexts
+
+    path = copy_archive(archived, tmp_path)
+    db = open_archive(path)
+    stored = {row["sha256"]: (row["text"], row["error"]) for row in attachments(path) if row["sha256"]}
+    with AttachmentTexts(db, ArchiveLayout.of(path)) as texts:
+        files = texts.pending(everything=True)
+        assert len(files) == len(stored) > 3
+        with ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(texts.read, files))
+        assert 1 < _reader_servers() <= 3
+    assert _reader_servers() == 0  # closed with the texts
+    db.close()
+    assert {file.sha256: (result.get("text") or "", result.get("error")) for file, result in zip(files, results)} == stored
