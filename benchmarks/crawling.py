@@ -138,7 +138,7 @@ class CrawlSession:
 
 @contextmanager
 def session(per_family: int = 500, concurrency: int = 8) -> Iterator[CrawlSession]:
-    """A ``per_family`` × 4 replica on 127.0.0.1 and a scratch directory, both removed afterwards."""
+    """A ``per_family`` × 8 replica (one column a template family) on 127.0.0.1 and a scratch directory, both removed afterwards."""
     scratch = Path(tempfile.mkdtemp(prefix="zwdc-bench-"))
     try:
         with ReplicaPortal(per_family=per_family, seed=1) as portal:

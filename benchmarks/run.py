@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"benchmarks to run, space- or comma-separated: {', '.join(NAMES)} (default: all)")
     parser.add_argument("--rounds", type=int, default=3, help="project/bare crawl pairs, alternated (default 3)")
     parser.add_argument("--per-family", type=int, default=500,
-                        help="replica bulletins per template family, 4 families (default 500: 2,000 bulletins)")
+                        help="replica bulletins per template family, 8 families (default 500: 4,000 bulletins)")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="CONCURRENT_REQUESTS(_PER_DOMAIN) of both crawl sides (default 8)")
     parser.add_argument("--rows", type=int, default=100_000, help="bulletins in the synthetic archive (default 100,000)")
