@@ -27,6 +27,7 @@ from is skipped, so the order captures are ingested in never matters.
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import multiprocessing
@@ -218,6 +219,8 @@ class Extracted:
     unreadable: bool = False
     #: CPU seconds the extraction took (where it ran).
     cpu: float = 0.0
+    #: Bytes of the page (its first), for what a large one needs (see :data:`LARGE_PAGE`).
+    page_size: int = 0
 
 
 def extract_capture(job: ExtractJob) -> Extracted:
@@ -233,13 +236,33 @@ def extract_capture(job: ExtractJob) -> Extracted:
                          cpu=time.process_time() - started)
     page = Page(url=job.url, source_url=job.source_url, status=200, headers=stored.headers, body=stored.body,
                 fetched_at=job.fetched_at, list_url=job.list_url, parts=parts)
+    headers, size = stored.headers, len(stored.body)
+    del stored  # the page's bytes are the page's alone: extraction lets them go once parsed
     try:
-        record = extract_record(page, job.hints)
+        record = extract_record(page, job.hints, handed_over=True)
+        if size >= LARGE_PAGE:
+            _return_freed_memory()
         structure = _structure_rows(record.body)
     except Exception as error:  # a bug in extraction: recorded, the run goes on
-        return Extracted(headers=stored.headers, failure=f"extraction failed: {type(error).__name__}: {error}",
+        return Extracted(headers=headers, failure=f"extraction failed: {type(error).__name__}: {error}",
                          cpu=time.process_time() - started)
-    return Extracted(record, stored.headers, structure, cpu=time.process_time() - started)
+    return Extracted(record, headers, structure, cpu=time.process_time() - started, page_size=size)
+
+
+#: Bytes of a page from which the memory its extraction freed, and its writes, are given back
+#: (:func:`_return_freed_memory`).
+LARGE_PAGE = 4 << 20
+
+
+def _return_freed_memory() -> None:
+    """Give the memory that a large page's tree took and left back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing). libxml2's nodes are freed into the C heap, where the
+    Python objects made next (the structure's items, in their own arenas) cannot reuse them, and
+    the process would keep the tree's size through the writes that follow."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def extract_all(jobs: Sequence[ExtractJob]) -> list[Extracted]:
@@ -430,6 +453,7 @@ class Ingest:
             extracted = extract_all(batch.jobs)
         if batch.in_worker:
             self.worker_cpu += sum(result.cpu for result in extracted)
+        large = any(result.page_size >= LARGE_PAGE for result in extracted)
         if not self.db.conn.in_transaction:
             self.db.execute("BEGIN")  # one transaction for the batch, index flush included
         try:
@@ -442,6 +466,8 @@ class Ingest:
             self.db.execute(
                 f"update captures set ingest_state = 'ingested' where id in ({', '.join('?' * len(batch.ids))})"
                 " and ingest_state is not null", batch.ids)
+            if large:  # what its rows' writes freed, before the index takes its streams' size twice
+                _return_freed_memory()
             self._pending_index.flush(self.db)
             self.db.conn.commit()
         except BaseException:

@@ -134,18 +134,22 @@ def attachment_urls(page: Page) -> list[str]:
     return [attachment.url for attachment in found]
 
 
-def extract_record(page: Page, hints: Hints = NO_HINTS) -> BulletinRecord:
+def extract_record(page: Page, hints: Hints = NO_HINTS, *, handed_over: bool = False) -> BulletinRecord:
     """Read every field of the ``bulletins`` row from a fetched page.
 
     A document split over several pages (``page.parts``) is one record: metadata and title
     from the first page, the body of every page in order, the attachments of all of them.
-    ``hints``: the portal's profile, when detection needs one.
+    ``hints``: the portal's profile, when detection needs one. ``handed_over``: the caller keeps
+    nothing of the page, whose bytes are let go (``page.body`` emptied) once parsed: a large page
+    is not held beside its tree.
     """
     # Valid UTF-8 (most pages) is parsed and searched as the bytes it is: a large page never has its text beside them.
     decoded = decode_html(page.body, page.headers.get("Content-Type"), keep_utf8=True)
     tree, flattened = parse_html_checked(decoded.text)
     names = container_names(decoded.text)
     decoded = decoded._replace(text="")  # the tree holds the page now: its text (2-4 bytes a character) goes
+    if handed_over:
+        page.body = b""
     # Every element's Python proxy made once and kept while the page is read: lxml otherwise
     # makes (and looks up the class of) a new one at each of the several walks over the tree.
     elements = list(tree.iter())
