@@ -34,6 +34,8 @@ _TITLE_META = ("ArticleTitle", "articletitle", "title", "og:title")
 _DATE_META = ("PubDate", "pubdate", "publishdate", "firstpublishedtime", "PublishDate", "created")
 #: Fields only the metadata block carries (an info bar also shows 来源 and 发布时间).
 BLOCK_FIELDS = frozenset({"index_no", "doc_no", "category", "validity"})
+#: Bytes of a page up to which its elements' proxies are kept while it is read (see :func:`extract_record`).
+PROXIES_UP_TO = 4 << 20
 _TITLE_SUFFIX = re.compile(r"\s*(?:[_|｜]|--|——|-\s).*$")
 
 
@@ -148,11 +150,13 @@ def extract_record(page: Page, hints: Hints = NO_HINTS, *, handed_over: bool = F
     tree, flattened = parse_html_checked(decoded.text)
     names = container_names(decoded.text)
     decoded = decoded._replace(text="")  # the tree holds the page now: its text (2-4 bytes a character) goes
+    size = len(page.body)
     if handed_over:
         page.body = b""
     # Every element's Python proxy made once and kept while the page is read: lxml otherwise
     # makes (and looks up the class of) a new one at each of the several walks over the tree.
-    elements = list(tree.iter())
+    # Not for a very large page, whose proxies would weigh half its size beside its tree.
+    elements = list(tree.iter()) if size < PROXIES_UP_TO else []
     body = extract_body(tree, hints.body_container, names)
     skip = frozenset([body.element]) if body.element is not None else frozenset()
     metadata = parse_metadata(element_lines(tree, skip), hints.labels)
