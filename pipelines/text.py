@@ -271,6 +271,8 @@ def parse_html_checked(text: str | bytes) -> tuple[_Element, bool]:
         if _blank(text):
             return lxml_html.fromstring("<html><body></body></html>"), False
         text = _without_xml_declaration(text)
+        if text.startswith(b"<?xml"):  # a second declaration: parsed as text, as lxml refuses that (below)
+            text = text.decode("utf-8")
     else:
         text = text.lstrip("\ufeff")
         if not text.strip():
