@@ -108,6 +108,26 @@ def open_for_ingest(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
+#: Bytes of a page from which the memory its extraction freed, and its writes, are given back
+#: (:func:`_return_freed_memory`).
+LARGE_PAGE = 4 << 20
+
+
+#: Characters of a body from which its writes' freed memory is given back before its items are parsed.
+LARGE_BODY = LARGE_PAGE // 4
+
+
+def _return_freed_memory() -> None:
+    """Give the memory that a large page's tree took and left back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing). libxml2's nodes are freed into the C heap, where the
+    Python objects made next (the structure's items, in their own arenas) cannot reuse them, and
+    the process would keep the tree's size through the writes that follow."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _structure_rows(body: str) -> dict[str, list[dict[str, Any]]]:
     """The parsed structure as the plain mappings :func:`archive.structure.save_structure` takes."""
     structure = parse_structure(body or "")
@@ -134,6 +154,8 @@ def store_record(
     with db.atomic():
         outcome = save_bulletin(db, content or record.row(), capture, pending_index, previous)
         if outcome != "unchanged":  # an unchanged body parses to the same items
+            if structure is None and len(record.body) >= LARGE_BODY:
+                _return_freed_memory()  # the row's writes left the body's size thrice in the C heap
             structure = structure or _structure_rows(record.body)
             save_structure(db, record.url, structure["meetings"], structure["items"], new=outcome == "new")
         if outcome == "changed":  # its files' items leave out what the page now says itself
@@ -242,27 +264,13 @@ def extract_capture(job: ExtractJob) -> Extracted:
         record = extract_record(page, job.hints, handed_over=True)
         if size >= LARGE_PAGE:
             _return_freed_memory()
-        structure = _structure_rows(record.body)
+        # A large page's items are parsed when its row is stored, once the row's writes are done
+        # (store_record): not held through them.
+        structure = _structure_rows(record.body) if size < LARGE_PAGE else None
     except Exception as error:  # a bug in extraction: recorded, the run goes on
         return Extracted(headers=headers, failure=f"extraction failed: {type(error).__name__}: {error}",
                          cpu=time.process_time() - started)
     return Extracted(record, headers, structure, cpu=time.process_time() - started, page_size=size)
-
-
-#: Bytes of a page from which the memory its extraction freed, and its writes, are given back
-#: (:func:`_return_freed_memory`).
-LARGE_PAGE = 4 << 20
-
-
-def _return_freed_memory() -> None:
-    """Give the memory that a large page's tree took and left back to the system (glibc's
-    ``malloc_trim``; elsewhere nothing). libxml2's nodes are freed into the C heap, where the
-    Python objects made next (the structure's items, in their own arenas) cannot reuse them, and
-    the process would keep the tree's size through the writes that follow."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def extract_all(jobs: Sequence[ExtractJob]) -> list[Extracted]:

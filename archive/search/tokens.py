@@ -76,7 +76,7 @@ def _pair_stream(chars: str) -> str:
 
 
 #: Characters of a text folded and joined at a time (:func:`_whole_runs`).
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16
 #: ASCII characters outside runs: :func:`fold` keeps them, so no run of the folded text crosses one.
 _ASCII_BETWEEN_RUNS = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]")
 
