@@ -108,20 +108,23 @@ def open_for_ingest(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
-#: Bytes of a page from which the memory its extraction freed, and its writes, are given back
-#: (:func:`_return_freed_memory`).
+#: Bytes of a page that is large: its items are parsed when its row is stored (see
+#: :func:`extract_capture`), and the memory freed by its extraction and writes is given back
+#: before its items are parsed and before the batch's index write (:func:`_return_freed_memory`).
 LARGE_PAGE = 4 << 20
-
-
-#: Characters of a body from which its writes' freed memory is given back before its items are parsed.
+#: Characters of a body that is large (a large page's, about): see :data:`LARGE_PAGE`.
 LARGE_BODY = LARGE_PAGE // 4
 
 
 def _return_freed_memory() -> None:
-    """Give the memory that a large page's tree took and left back to the system (glibc's
-    ``malloc_trim``; elsewhere nothing). libxml2's nodes are freed into the C heap, where the
-    Python objects made next (the structure's items, in their own arenas) cannot reuse them, and
-    the process would keep the tree's size through the writes that follow."""
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    A large page's tree (libxml2's nodes) and its row's writes (SQLite's copies of the body) are
+    freed into the C heap, which the Python objects made next (the items, in arenas of their
+    own) and the index's stream (a mapping of its own) cannot reuse: the process would keep
+    their size besides. Measured by ``python -m benchmarks.run largepage``: only where it lowers
+    the peak.
+    """
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):
@@ -155,7 +158,7 @@ def store_record(
         outcome = save_bulletin(db, content or record.row(), capture, pending_index, previous)
         if outcome != "unchanged":  # an unchanged body parses to the same items
             if structure is None and len(record.body) >= LARGE_BODY:
-                _return_freed_memory()  # the row's writes left the body's size thrice in the C heap
+                _return_freed_memory()  # the row's writes left the body's size twice in the C heap
             structure = structure or _structure_rows(record.body)
             save_structure(db, record.url, structure["meetings"], structure["items"], new=outcome == "new")
         if outcome == "changed":  # its files' items leave out what the page now says itself
@@ -262,8 +265,6 @@ def extract_capture(job: ExtractJob) -> Extracted:
     del stored  # the page's bytes are the page's alone: extraction lets them go once parsed
     try:
         record = extract_record(page, job.hints, handed_over=True)
-        if size >= LARGE_PAGE:
-            _return_freed_memory()
         # A large page's items are parsed when its row is stored, once the row's writes are done
         # (store_record): not held through them.
         structure = _structure_rows(record.body) if size < LARGE_PAGE else None
@@ -474,7 +475,7 @@ class Ingest:
             self.db.execute(
                 f"update captures set ingest_state = 'ingested' where id in ({', '.join('?' * len(batch.ids))})"
                 " and ingest_state is not null", batch.ids)
-            if large:  # what its rows' writes freed, before the index takes its streams' size twice
+            if large:  # before the index takes a large body's stream twice (ours, then SQLite's copy)
                 _return_freed_memory()
             self._pending_index.flush(self.db)
             self.db.conn.commit()

@@ -132,7 +132,7 @@ def container_names(source: str | bytes) -> frozenset[str]:
     found = set()
     for start in range(0, max(len(source), 1), _NAME_SLICE):
         folded = source[start:start + _NAME_SLICE + _LONGEST_NAME - 1].lower()
-        found |= {name for name in names - found if (name if isinstance(folded, str) else name.encode()) in folded}
+        found |= {name for name in names - found if (name if isinstance(source, str) else name.encode()) in folded}
     return frozenset(found)
 
 
