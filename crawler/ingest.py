@@ -28,6 +28,7 @@ from is skipped, so the order captures are ingested in never matters.
 from __future__ import annotations
 
 import ctypes
+import gc
 import hashlib
 import logging
 import multiprocessing
@@ -116,19 +117,31 @@ LARGE_PAGE = 4 << 20
 LARGE_BODY = LARGE_PAGE // 4
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, where there is one."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, TypeError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
 def _return_freed_memory() -> None:
-    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+    """Give freed memory back to the system: the C heap's free pages (``malloc_trim``), and the
+    Python arenas that only the object free lists kept (a full collection empties them).
 
     A large page's tree (libxml2's nodes) and its row's writes (SQLite's copies of the body) are
     freed into the C heap, which the Python objects made next (the items, in arenas of their
-    own) and the index's stream (a mapping of its own) cannot reuse: the process would keep
+    own) and the index's stream (a mapping of its own) cannot reuse; the items' parse leaves
+    freed tuples in free lists scattered over otherwise empty arenas: the process would keep
     their size besides. Measured by ``python -m benchmarks.run largepage``: only where it lowers
     the peak.
     """
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    gc.collect()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _structure_rows(body: str) -> dict[str, list[dict[str, Any]]]:
