@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -477,14 +478,56 @@ def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
                 db.create_view(view.name, view.view_sql.strip(), replace=True)
 
 
+#: Texts longer than this (characters) are lent to a write rather than bound (:func:`_write_row`).
+_BOUND_CHARS = 1 << 16
+#: SQL function: the UTF-8 of lent text ``n`` of the write under way.
+_LENT_FUNCTION = "zwdc_lent_text"
+
+
+class _LentTexts(threading.local):
+    """The long texts of the row this thread is writing (:func:`_write_row`)."""
+
+    texts: tuple[str, ...] = ()
+
+
+_LENT = _LentTexts()
+
+
+def _lent_text(n: int) -> bytes:
+    return _LENT.texts[n].encode("utf-8")
+
+
 @functools.lru_cache(maxsize=64)
-def _write_sql(table: str, columns: tuple[str, ...], conflict: tuple[str, ...]) -> str:
+def _write_sql(table: str, columns: tuple[str, ...], conflict: tuple[str, ...], lent: tuple[int, ...] = ()) -> str:
     names = ", ".join(f"[{c}]" for c in columns)
-    sql = f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})"
+    values = ", ".join(f"CAST({_LENT_FUNCTION}({lent.index(i)}) AS TEXT)" if i in lent else "?"
+                       for i in range(len(columns)))
+    sql = f"INSERT INTO [{table}] ({names}) VALUES ({values})"
     if conflict:
         updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c not in conflict)
         sql += f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
     return sql
+
+
+def _write_row(db: sqlite_utils.Database, table: str, row: dict[str, Any], conflict: tuple[str, ...]) -> sqlite3.Cursor:
+    """Insert (or upsert on ``conflict``) ``row``; its long texts lent, not bound.
+
+    A bound value stays with its cached statement until the statement's next use, and binding a
+    ``str`` leaves its UTF-8 copy on it: a large body was held twice more until the next
+    bulletin, through the batch's index write. A lent text is given to the statement through
+    :data:`_LENT_FUNCTION`, whose result the statement lets go once done.
+    """
+    values = tuple(row.values())
+    lent = tuple(i for i, value in enumerate(values) if isinstance(value, str) and len(value) > _BOUND_CHARS)
+    if not lent:
+        return db.conn.execute(_write_sql(table, tuple(row), conflict), values)
+    db.conn.create_function(_LENT_FUNCTION, 1, _lent_text)
+    _LENT.texts = tuple(values[i] for i in lent)
+    try:
+        return db.conn.execute(_write_sql(table, tuple(row), conflict, lent),
+                               tuple(value for i, value in enumerate(values) if i not in lent))
+    finally:
+        del _LENT.texts  # back to the class default: no text held
 
 
 def insert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> None:
@@ -493,7 +536,7 @@ def insert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> No
     For the crawl's many small writes: sqlite-utils' ``insert`` reads the table's columns on
     every call, which costs ten times the insert itself.
     """
-    db.conn.execute(_write_sql(table, tuple(row), ()), tuple(row.values()))
+    _write_row(db, table, row, ())
 
 
 def upsert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any], pk: tuple[str, ...]) -> int:
@@ -501,7 +544,7 @@ def upsert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any], pk: t
 
     Returns the rowid of an inserted row (undefined after an update).
     """
-    return db.conn.execute(_write_sql(table, tuple(row), pk), tuple(row.values())).lastrowid
+    return _write_row(db, table, row, pk).lastrowid
 
 
 class ArchiveError(Exception):

@@ -27,6 +27,8 @@ from is skipped, so the order captures are ingested in never matters.
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import logging
 import multiprocessing
@@ -107,6 +109,41 @@ def open_for_ingest(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
+#: Bytes of a page that is large: its items are parsed when its row is stored (see
+#: :func:`extract_capture`), and the memory freed by its extraction and writes is given back
+#: before its items are parsed and before the batch's index write (:func:`_return_freed_memory`).
+LARGE_PAGE = 4 << 20
+#: Characters of a body that is large (a large page's, about): see :data:`LARGE_PAGE`.
+LARGE_BODY = LARGE_PAGE // 4
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, where there is one."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, TypeError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def _return_freed_memory() -> None:
+    """Give freed memory back to the system: the C heap's free pages (``malloc_trim``), and the
+    Python arenas that only the object free lists kept (a full collection empties them).
+
+    A large page's tree (libxml2's nodes) and its row's writes (SQLite's copies of the body) are
+    freed into the C heap, which the Python objects made next (the items, in arenas of their
+    own) and the index's stream (a mapping of its own) cannot reuse; the items' parse leaves
+    freed tuples in free lists scattered over otherwise empty arenas: the process would keep
+    their size besides. Measured by ``python -m benchmarks.run largepage``: only where it lowers
+    the peak.
+    """
+    gc.collect()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def _structure_rows(body: str) -> dict[str, list[dict[str, Any]]]:
     """The parsed structure as the plain mappings :func:`archive.structure.save_structure` takes."""
     structure = parse_structure(body or "")
@@ -133,6 +170,8 @@ def store_record(
     with db.atomic():
         outcome = save_bulletin(db, content or record.row(), capture, pending_index, previous)
         if outcome != "unchanged":  # an unchanged body parses to the same items
+            if structure is None and len(record.body) >= LARGE_BODY:
+                _return_freed_memory()  # the row's writes left the body's size twice in the C heap
             structure = structure or _structure_rows(record.body)
             save_structure(db, record.url, structure["meetings"], structure["items"], new=outcome == "new")
         if outcome == "changed":  # its files' items leave out what the page now says itself
@@ -218,6 +257,8 @@ class Extracted:
     unreadable: bool = False
     #: CPU seconds the extraction took (where it ran).
     cpu: float = 0.0
+    #: Bytes of the page (its first), for what a large one needs (see :data:`LARGE_PAGE`).
+    page_size: int = 0
 
 
 def extract_capture(job: ExtractJob) -> Extracted:
@@ -233,13 +274,17 @@ def extract_capture(job: ExtractJob) -> Extracted:
                          cpu=time.process_time() - started)
     page = Page(url=job.url, source_url=job.source_url, status=200, headers=stored.headers, body=stored.body,
                 fetched_at=job.fetched_at, list_url=job.list_url, parts=parts)
+    headers, size = stored.headers, len(stored.body)
+    del stored  # the page's bytes are the page's alone: extraction lets them go once parsed
     try:
-        record = extract_record(page, job.hints)
-        structure = _structure_rows(record.body)
+        record = extract_record(page, job.hints, handed_over=True)
+        # A large page's items are parsed when its row is stored, once the row's writes are done
+        # (store_record): not held through them.
+        structure = _structure_rows(record.body) if size < LARGE_PAGE else None
     except Exception as error:  # a bug in extraction: recorded, the run goes on
-        return Extracted(headers=stored.headers, failure=f"extraction failed: {type(error).__name__}: {error}",
+        return Extracted(headers=headers, failure=f"extraction failed: {type(error).__name__}: {error}",
                          cpu=time.process_time() - started)
-    return Extracted(record, stored.headers, structure, cpu=time.process_time() - started)
+    return Extracted(record, headers, structure, cpu=time.process_time() - started, page_size=size)
 
 
 def extract_all(jobs: Sequence[ExtractJob]) -> list[Extracted]:
@@ -430,6 +475,7 @@ class Ingest:
             extracted = extract_all(batch.jobs)
         if batch.in_worker:
             self.worker_cpu += sum(result.cpu for result in extracted)
+        large = any(result.page_size >= LARGE_PAGE for result in extracted)
         if not self.db.conn.in_transaction:
             self.db.execute("BEGIN")  # one transaction for the batch, index flush included
         try:
@@ -442,6 +488,8 @@ class Ingest:
             self.db.execute(
                 f"update captures set ingest_state = 'ingested' where id in ({', '.join('?' * len(batch.ids))})"
                 " and ingest_state is not null", batch.ids)
+            if large:  # before the index takes a large body's stream twice (ours, then SQLite's copy)
+                _return_freed_memory()
             self._pending_index.flush(self.db)
             self.db.conn.commit()
         except BaseException:

@@ -121,16 +121,18 @@ _NAME_SLICE = 1 << 20
 _LONGEST_NAME = max(len(name) for _css, _select, name in _CONTAINER_SELECTORS)
 
 
-def container_names(source: str) -> frozenset[str]:
+def container_names(source: str | bytes) -> frozenset[str]:
     """The names of the known containers that the page's HTML mentions (ignoring case).
 
     Lowered a slice at a time (slices overlapping by a name's length), not as one copy of the page.
+    ``source`` may be UTF-8 bytes: the names are ASCII, and no other character lowers to one of
+    their letters but K (KELVIN SIGN), whose ``k`` no name has, so the bytes give the text's names.
     """
     names = {name for _css, _select, name in _CONTAINER_SELECTORS}
     found = set()
     for start in range(0, max(len(source), 1), _NAME_SLICE):
         folded = source[start:start + _NAME_SLICE + _LONGEST_NAME - 1].lower()
-        found |= {name for name in names - found if name in folded}
+        found |= {name for name in names - found if (name if isinstance(source, str) else name.encode()) in folded}
     return frozenset(found)
 
 

@@ -34,6 +34,8 @@ _TITLE_META = ("ArticleTitle", "articletitle", "title", "og:title")
 _DATE_META = ("PubDate", "pubdate", "publishdate", "firstpublishedtime", "PublishDate", "created")
 #: Fields only the metadata block carries (an info bar also shows 来源 and 发布时间).
 BLOCK_FIELDS = frozenset({"index_no", "doc_no", "category", "validity"})
+#: Bytes of a page up to which its elements' proxies are kept while it is read (see :func:`extract_record`).
+PROXIES_UP_TO = 4 << 20
 _TITLE_SUFFIX = re.compile(r"\s*(?:[_|｜]|--|——|-\s).*$")
 
 
@@ -134,20 +136,27 @@ def attachment_urls(page: Page) -> list[str]:
     return [attachment.url for attachment in found]
 
 
-def extract_record(page: Page, hints: Hints = NO_HINTS) -> BulletinRecord:
+def extract_record(page: Page, hints: Hints = NO_HINTS, *, handed_over: bool = False) -> BulletinRecord:
     """Read every field of the ``bulletins`` row from a fetched page.
 
     A document split over several pages (``page.parts``) is one record: metadata and title
     from the first page, the body of every page in order, the attachments of all of them.
-    ``hints``: the portal's profile, when detection needs one.
+    ``hints``: the portal's profile, when detection needs one. ``handed_over``: the caller keeps
+    nothing of the page, whose bytes are let go (``page.body`` emptied) once parsed: a large page
+    is not held beside its tree.
     """
-    decoded = decode_html(page.body, page.headers.get("Content-Type"))
+    # Valid UTF-8 (most pages) is parsed and searched as the bytes it is: a large page never has its text beside them.
+    decoded = decode_html(page.body, page.headers.get("Content-Type"), keep_utf8=True)
     tree, flattened = parse_html_checked(decoded.text)
     names = container_names(decoded.text)
     decoded = decoded._replace(text="")  # the tree holds the page now: its text (2-4 bytes a character) goes
+    size = len(page.body)
+    if handed_over:
+        page.body = b""
     # Every element's Python proxy made once and kept while the page is read: lxml otherwise
     # makes (and looks up the class of) a new one at each of the several walks over the tree.
-    elements = list(tree.iter())  # noqa: F841
+    # Not for a very large page, whose proxies would weigh half its size beside its tree.
+    elements = list(tree.iter()) if size < PROXIES_UP_TO else []
     body = extract_body(tree, hints.body_container, names)
     skip = frozenset([body.element]) if body.element is not None else frozenset()
     metadata = parse_metadata(element_lines(tree, skip), hints.labels)
@@ -165,6 +174,10 @@ def extract_record(page: Page, hints: Hints = NO_HINTS) -> BulletinRecord:
         part_tree = _parse(part.body, part.headers)
         lines = lines + _without_title(extract_body(part_tree, hints.body_container).lines, title)
         attachments = _merge_attachments(attachments, _attachments(part_tree, part.url))
+        del part_tree
+    container, script = body.container, not lines and script_only(tree)
+    # The trees (several times the page) go before the body's text is made, which reuses their memory.
+    del tree, elements, body, skip
     return BulletinRecord(
         url=page.url,
         site=site_of(page.url),
@@ -182,9 +195,9 @@ def extract_record(page: Page, hints: Hints = NO_HINTS) -> BulletinRecord:
         source_url=page.source_url,
         list_url=page.list_url,
         extraction={
-            "container": body.container,
+            "container": container,
             "metadata_block": "yes" if BLOCK_FIELDS & metadata.keys() else "no",
-            "script_only": "yes" if not lines and script_only(tree) else "no",
+            "script_only": "yes" if script else "no",
             "encoding": decoded.encoding,
             # The declaration the bytes proved wrong, kept so a lying portal shows in the record.
             **({"declared_encoding": decoded.declared} if decoded.overruled else {}),

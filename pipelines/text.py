@@ -9,6 +9,7 @@ Word spans (``2019`` ``年`` ``11`` ``月``) comes out whole.
 """
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from array import array
@@ -66,9 +67,12 @@ _FALLBACKS = ("utf-8", "gb18030")
 
 
 class Decoded(NamedTuple):
-    """A page's text, the encoding that produced it, and what the page declared (``""``: nothing)."""
+    """A page's text, the encoding that produced it, and what the page declared (``""``: nothing).
 
-    text: str
+    ``text`` is the page's own bytes when :func:`decode_html` was asked to keep valid UTF-8 as it is.
+    """
+
+    text: str | bytes
     encoding: str
     declared: str
 
@@ -90,13 +94,34 @@ def _errors(text: str, body: bytes, encoding: str) -> int:
     return text.count("\ufffd") - (body.count(genuine) if genuine else 0)
 
 
-def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
+#: Bytes of a page decoded at a time when only checking them.
+_CHECK_SLICE = 1 << 20
+
+
+def _valid_utf8(body: bytes) -> bool:
+    """Whether the bytes are UTF-8 without an error, checked a slice at a time (no text of the whole page)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
+    try:
+        for start in range(0, len(body), _CHECK_SLICE):
+            decoder.decode(view[start:start + _CHECK_SLICE])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_html(body: bytes, content_type: str | None = None, keep_utf8: bool = False) -> Decoded:
     """Decode a page by evidence: the BOM, the HTTP header, ``<meta>`` and the bytes themselves.
 
     A BOM is proof. Otherwise each candidate is tried and the one decoding with the fewest bad
     bytes wins, declared ones first when they tie; text that is (almost entirely) valid UTF-8 is
     UTF-8 whatever is declared. So a declaration the bytes contradict loses, and one stray byte
     never turns a page into mojibake: it costs one U+FFFD.
+
+    ``keep_utf8``: bytes that are valid UTF-8 (ASCII included) are returned as they are, for
+    :func:`parse_html_checked` (libxml2 reads UTF-8 itself): a large page is never held as text
+    (2–4 bytes a character) beside its bytes.
     """
     header = http_content_type_encoding(content_type) if content_type else None
     meta = html_body_declared_encoding(body)
@@ -107,7 +132,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     candidates = [resolve_encoding(name) for name in (header, meta) if name]
     candidates = [name for name in dict.fromkeys([*candidates, *_FALLBACKS]) if name]
     if body.isascii():
-        return Decoded(body.decode("ascii"), candidates[0], declared)
+        return Decoded(body if keep_utf8 else body.decode("ascii"), candidates[0], declared)
+    if keep_utf8 and _valid_utf8(body):  # no bad byte: UTF-8 wins whatever is declared (see below)
+        return Decoded(body, "utf-8", declared)
     utf8 = to_unicode(body, "utf-8")
     utf8_errors = _errors(utf8, body, "utf-8")
     multibyte = len(body) - len(body.translate(None, _UTF8_LEADS)) - utf8_errors
@@ -201,8 +228,9 @@ _CLASS_LOOKUP = ElementDefaultClassLookup(element=lxml_html.HtmlElement, comment
                                           pi=lxml_html.HtmlProcessingInstruction, entity=lxml_html.HtmlEntity)
 
 
-def _html_parser() -> lxml_html.HTMLParser:
-    parser = lxml_html.HTMLParser()
+def _html_parser(utf8: bool = False) -> lxml_html.HTMLParser:
+    """A parser of text, or of UTF-8 bytes (whatever they declare: :func:`decode_html` decided)."""
+    parser = lxml_html.HTMLParser(encoding="utf-8" if utf8 else None)
     parser.set_element_class_lookup(_CLASS_LOOKUP)
     return parser
 
@@ -211,31 +239,62 @@ def _too_deep(parser: lxml_html.HTMLParser) -> bool:
     return any(error.type == ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log)
 
 
-def parse_html_checked(text: str) -> tuple[_Element, bool]:
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def _blank(utf8: bytes) -> bool:
+    """``not text.strip()`` of the bytes' text, decoded a slice at a time until a visible character."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    return not any(decoder.decode(utf8[start:start + _CHECK_SLICE]).strip()
+                   for start in range(0, len(utf8), _CHECK_SLICE))
+
+
+def _without_xml_declaration(utf8: bytes) -> bytes:
+    """The bytes without the leading XML declaration that text would lose (see :func:`parse_html_checked`).
+
+    The declaration ends at the page's first ``>``: only the text up to there is decoded.
+    """
+    head = utf8[:utf8.find(b">") + 1].decode("utf-8")
+    declaration = _XML_DECLARATION.match(head)
+    return utf8[len(declaration.group().encode("utf-8")):] if declaration else utf8
+
+
+def parse_html_checked(text: str | bytes) -> tuple[_Element, bool]:
     """Parse (possibly broken) HTML text into an lxml tree; never raises on junk.
 
+    ``text`` may be UTF-8 bytes without a BOM (:func:`decode_html` with ``keep_utf8``): they give
+    the tree their text would, without the text.
     Also says whether the page nested deeper than the parser keeps and was flattened
     (:func:`flatten_nesting`) so that its text after the deep part is not lost.
     """
-    text = text.lstrip("\ufeff")
-    if not text.strip():
-        return lxml_html.fromstring("<html><body></body></html>"), False
-    # lxml refuses str input that carries an XML encoding declaration.
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    if isinstance(text, bytes):
+        if _blank(text):
+            return lxml_html.fromstring("<html><body></body></html>"), False
+        text = _without_xml_declaration(text)
+        if text.startswith(b"<?xml"):  # a second declaration: parsed as text, as lxml refuses that (below)
+            text = text.decode("utf-8")
+    else:
+        text = text.lstrip("\ufeff")
+        if not text.strip():
+            return lxml_html.fromstring("<html><body></body></html>"), False
+        # lxml refuses str input that carries an XML encoding declaration.
+        text = _XML_DECLARATION.sub("", text)
     flattened = False
     try:
-        parser = _html_parser()
+        parser = _html_parser(isinstance(text, bytes))
         tree = lxml_html.document_fromstring(text, parser=parser)
         if _too_deep(parser):
             flattened = True
             parser = _html_parser()
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
             tree = lxml_html.document_fromstring(flatten_nesting(text), parser=parser)
     except Exception:  # lxml raises several types on hopeless input
         return lxml_html.fromstring("<html><body></body></html>"), flattened
     return tree, flattened
 
 
-def parse_html(text: str) -> _Element:
+def parse_html(text: str | bytes) -> _Element:
     """Parse (possibly broken) HTML text into an lxml tree; never raises on junk."""
     return parse_html_checked(text)[0]
 

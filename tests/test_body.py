@@ -1,8 +1,11 @@
 """Body extraction: Word span soup, tables, chrome, encodings, unknown templates."""
+import pytest
+from lxml import etree
+
 from spiders.items import BulletinPage
-from pipelines.body import extract_body
+from pipelines.body import container_names, extract_body
 from pipelines.extraction import extract_record
-from pipelines.text import decode_html, parse_html
+from pipelines.text import decode_html, parse_html, parse_html_checked
 
 WORD_SOUP = (
     '<div class="TRS_Editor"><p class="MsoNormal" style="text-indent:32pt">'
@@ -159,3 +162,31 @@ def test_nesting_deeper_than_the_parser_keeps_is_parsed_whole():
     assert record.body == plain.body and record.title == plain.title == "深层嵌套的通报"
     assert record.extraction["container"] == "div.TRS_Editor"
     assert "flattened" in record.extraction["nesting"] and "nesting" not in plain.extraction
+
+
+UTF8_PAGES = [
+    f"<html><head><title>通报</title></head><body>{WORD_SOUP}</body></html>",
+    f"<?xml version='1.0' encoding='gbk'?>\n<html><body>{WORD_SOUP}</body></html>",  # lxml refuses it as text
+    "<?xml version='1.0'?><?xml version='1.0' encoding='gbk'?><p>督查</p>",  # ... once left after the first
+    '<meta charset="gbk"><div id="ZOOM"><p>督查\x00通报\x0b😀</p></div>',  # a declaration the bytes overrule
+    "\u3000 \n\u3000",  # blank to a text
+    "",
+    "<p>1</p>" + "<div>" * 300 + "深层" + "</div>" * 300 + "<p>尾</p>",  # flattened
+]
+
+
+@pytest.mark.parametrize("html", UTF8_PAGES)
+def test_valid_utf8_is_parsed_as_its_bytes_into_the_tree_of_its_text(html: str) -> None:
+    """Extraction parses a valid UTF-8 page as bytes (no text of the page beside its tree): the
+    same tree, nesting flag and container names as its text gives."""
+    raw = html.encode("utf-8")
+    kept, decoded = decode_html(raw, "text/html; charset=gbk", keep_utf8=True), decode_html(raw, "text/html; charset=gbk")
+    assert kept.text == raw and (kept.encoding, kept.declared) == (decoded.encoding, decoded.declared)
+    (tree, flattened), (text_tree, text_flattened) = parse_html_checked(kept.text), parse_html_checked(decoded.text)
+    assert etree.tostring(tree, encoding="unicode") == etree.tostring(text_tree, encoding="unicode")
+    assert flattened == text_flattened and container_names(kept.text) == container_names(decoded.text)
+
+
+def test_bytes_that_are_not_utf8_are_decoded_as_before() -> None:
+    raw = "<p>咸宁市督查通报</p>".encode("gbk")
+    assert decode_html(raw, "text/html; charset=gbk", keep_utf8=True) == decode_html(raw, "text/html; charset=gbk")

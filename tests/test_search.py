@@ -28,6 +28,7 @@ from archive.search import (
     tokenize_for_index,
 )
 from archive.attachments import save_text
+from archive.search.tokens import RUN, index_stream
 from archive.search import mark
 from tests.conftest import run_cli
 
@@ -123,6 +124,20 @@ def test_tokenizer_turns_runs_into_bigrams_and_a_last_character() -> None:
     assert tokenize_for_index("1.6436亿元") == "1 64 43 36 6亿 亿元 元"
     assert tokenize_for_index("督") == "督"
     assert tokenize_for_index("") == tokenize_for_index("。，！ _") == ""
+
+
+def test_the_stream_of_a_large_text_is_its_runs_bigrams() -> None:
+    """A large body's stream is made a piece of whole runs at a time into a mapped buffer: it is
+    still every run's bigrams and last character, the runs' tokens joined by spaces."""
+    rng = random.Random(14)
+    words = ["咸宁市", "GDP增长", "2020年", "Σίσυφος", "İstanbul", "5G", "督", "x_y", "😀表"]
+    separators = [" ", "，", "\n", "。", "__", "\t", "(", ""]
+    text = "".join(rng.choice(words) + rng.choice(separators) for _ in range(60_000))
+    assert len(text) > 3 * (1 << 16)
+    runs = RUN.findall(fold(text))
+    reference = " ".join(" ".join([*map(str.__add__, run, run[1:]), run[-1]]) for run in runs)
+    assert bytes(index_stream(text)) == reference.encode("utf-8")
+    assert tokenize_for_index(text) == reference
 
 
 def test_build_match_quotes_bigrams_and_never_passes_user_text() -> None:
@@ -587,3 +602,22 @@ def test_held_rewrites_of_an_indexed_bulletin_are_written_once_from_what_the_ind
     assert set(matching_rowids(small, "附件丙")) == set() and found(small, "纪要") == {ids[1]}
     assert index_status(small).in_sync
     small.execute(f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rank) VALUES ('integrity-check', 0)")
+
+
+def test_a_long_body_is_stored_and_indexed_as_written(small) -> None:
+    """A body longer than a bound value's limit is lent to its write (no copy kept by the cached
+    statement): stored as the same text, versioned, and indexed whole."""
+    from archive.store import save_bulletin
+
+    body = "\n".join(f"第{n}条，咸宁市督查\x00通报😀" for n in range(20_000))
+    assert len(body) > 1 << 16
+    row = {"url": "https://x/long", "site": "x", "title": "长通报", "body": body, "published": "2021-05-01",
+           "fetched_at": "2026-01-01T00:00:00+00:00"}
+    assert save_bulletin(small, row) == "new"
+    stored, kind = small.execute("select body, typeof(body) from bulletins where url = 'https://x/long'").fetchone()
+    assert (stored, kind) == (body, "text")
+    assert small.execute("select body from versions where url = 'https://x/long'").fetchone()[0] == body
+    rowid = small.execute("select rowid from bulletins where url = 'https://x/long'").fetchone()[0]
+    assert found(small, "第19999条") == found(small, "通报😀") == {rowid} and index_status(small).in_sync
+    assert save_bulletin(small, {**row, "body": body + "。"}) == "changed"
+    assert small.execute("select body from bulletins where url = 'https://x/long'").fetchone()[0] == body + "。"

@@ -128,7 +128,7 @@ _STREAM_FUNCTION = "zwdc_index_stream"
 _STREAMS = ", ".join(f"CAST({_STREAM_FUNCTION}({n}) AS TEXT)" for n in (0, 1, 3))
 
 
-def _stream_of(n: int) -> bytearray:
+def _stream_of(n: int) -> bytes | memoryview:
     return index_stream(_ROW.texts[n])
 
 

@@ -8,6 +8,7 @@ never straddles two runs.
 """
 from __future__ import annotations
 
+import mmap
 import operator
 import re
 from array import array
@@ -74,14 +75,31 @@ def _pair_stream(chars: str) -> str:
     return stream.tobytes().decode("utf-32-le")
 
 
-def _stream_slices(text: str) -> Iterator[str]:
-    """The token stream of ``text`` (see :func:`tokenize_for_index`), a slice of the text at a time.
+#: Characters of a text folded and joined at a time (:func:`_whole_runs`).
+_CHUNK = 1 << 16
+#: ASCII characters outside runs: :func:`fold` keeps them, so no run of the folded text crosses one.
+_ASCII_BETWEEN_RUNS = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]")
+
+
+def _whole_runs(text: str) -> Iterator[str]:
+    """``text`` in pieces of about :data:`_CHUNK` characters, each cut at an ASCII character between
+    runs: the runs of the pieces are those of the text (:func:`fold` maps a character alone)."""
+    start = 0
+    while start < len(text):
+        cut = _ASCII_BETWEEN_RUNS.search(text, start + _CHUNK)
+        end = cut.start() if cut else len(text)
+        yield text[start:end]
+        start = end
+
+
+def _piece_slices(text: str) -> Iterator[str]:
+    """The token stream of a piece of text, a slice at a time (see :func:`_stream_slices`).
 
     The runs are joined by NUL and paired in one pass: a pair ending in NUL is a run's last
     character alone, one starting with it spans two runs and is dropped. A slice at a time, so a
     body of millions of characters never becomes millions of Python strings.
     """
-    joined = _BETWEEN_RUNS.sub(_JOIN, fold(text or "")).strip(_JOIN)
+    joined = _BETWEEN_RUNS.sub(_JOIN, fold(text)).strip(_JOIN)
     if not joined:
         return
     for start in range(0, len(joined) - 1, _SLICE):
@@ -90,19 +108,44 @@ def _stream_slices(text: str) -> Iterator[str]:
     yield joined[-1]
 
 
+def _stream_slices(text: str) -> Iterator[str]:
+    """The token stream of ``text`` (see :func:`tokenize_for_index`), a slice of the text at a time.
+
+    Folded and joined a piece of whole runs at a time (:func:`_whole_runs`): a large body's
+    folded and joined copies were held whole beside it while its stream was made. The streams of
+    the pieces are joined by a space, as runs are.
+    """
+    started = False
+    for piece in _whole_runs(text or ""):
+        for position, stream in enumerate(_piece_slices(piece)):
+            yield " " + stream if started and not position else stream
+            started = True
+
+
 def tokenize_for_index(text: str) -> str:
     """The token stream stored for ``text``: per run, its bigrams then its last character
     (about 3× the text)."""
     return "".join(_stream_slices(text))
 
 
-def index_stream(text: str) -> bytearray:
+#: Streams that may exceed this many bytes are written into a mapping of their own.
+_MAPPED = 1 << 20
+
+
+def index_stream(text: str) -> bytes | memoryview:
     """:func:`tokenize_for_index` of ``text`` in UTF-8, as the index is given it.
 
     Encoded a slice at a time into one buffer: the stream of a large body as a ``str`` (2-4 bytes
-    a character) would be held beside the UTF-8 copy SQLite is given.
+    a character) would be held beside the UTF-8 copy SQLite is given. A large stream is written
+    into an anonymous mapping of its largest size (at most three characters of stream per
+    character, four bytes each), of which only the pages written become memory: a buffer grown
+    by reallocation moves out of the heap once large and leaves its last size there, freed but
+    kept by the process.
     """
-    stream = bytearray()
+    bound = 12 * len(text)
+    if bound < _MAPPED:
+        return b"".join(piece.encode("utf-8") for piece in _stream_slices(text))
+    buffer = mmap.mmap(-1, bound)
     for piece in _stream_slices(text):
-        stream += piece.encode("utf-8")
-    return stream
+        buffer.write(piece.encode("utf-8"))
+    return memoryview(buffer)[:buffer.tell()]
