@@ -232,5 +232,8 @@ class LinkResolver:
             origin, folder = self._plain_origin, self._plain_folder
             urls = [origin + href if href[0] == "/" else folder + (href[2:] if href[:2] == "./" else href)
                     for href in hrefs]
+            joined = "\n".join(urls)
+            if "/t" not in joined and "/T" not in joined:  # tested over all at once: no TRS view
+                return urls  # type: ignore[return-value]
             return [canonical_url(url) if "/t" in url or "/T" in url else url for url in urls]
         return [canonical_url(url) if (url := self.web_url(href)) else None for href in hrefs]

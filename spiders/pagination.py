@@ -296,12 +296,14 @@ def _linked_pages(page: PageLinks, page_url: str, column: str) -> tuple[list[str
 
 #: Looser than :data:`_TEXT_COUNT` (no look-behind, less before ``/``): it matches a page's whole
 #: text wherever that matches one of the page's texts (one regex pass instead of a test of every
-#: text node); each branch starts with a fixed character, so the pass skips along quickly.
+#: text node). Every match holds ``页`` and either ``共`` or ``/``: a text without them is not
+#: passed over by the regex (a pass that tests each character against the branches' first ones).
 _TEXT_COUNT_ANYWHERE = re.compile(r"共\s*\d+\s*页|/\s*\d+\s*页|页次\s*[:：]?\s*\d+\s*/\s*\d+")
 
 
 def _text_count(tree: _Element) -> int | None:
-    if not _TEXT_COUNT_ANYWHERE.search("".join(string_value(body) for body in tree.xpath("//body"))):
+    text = "".join(string_value(body) for body in tree.xpath("//body"))
+    if "页" not in text or ("共" not in text and "/" not in text) or not _TEXT_COUNT_ANYWHERE.search(text):
         return None
     for text in tree.xpath("//body//text()[contains(., '页')]"):
         match = _TEXT_COUNT.search(str(text))
