@@ -53,7 +53,7 @@ ATTACHMENT_TEXT = True
 #: Files read at once during the crawl, each by a child process of its own: one a core (at most
 #: 4), since reading (0.01–0.3 s of CPU a file, seconds through LibreOffice) is what the crawl of
 #: a fast portal waits for at its end.
-ATTACHMENT_READERS = min(4, len(os.sched_getaffinity(0)))
+ATTACHMENT_READERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 #: Read scanned PDFs and images with Tesseract (``crawl --ocr``): seconds a page, so off by
 #: default; text layers, Word, WPS and spreadsheets are always read.
 ATTACHMENT_OCR = False
