@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +36,7 @@ from archive.attachments import (
 from archive.layout import ArchiveLayout, attachment_file
 from archive.search import PendingIndex
 from archive.structure import save_structure
+from crawler.settings import ATTACHMENT_READERS
 from pipelines.attachment_items import attachment_structure
 from pipelines.attachment_sandbox import AttachmentReader
 from pipelines.attachment_text import EXTRACTOR_VERSION, MISSING, Tools
@@ -183,23 +184,55 @@ class AttachmentTexts:
             for url in save_text(self.db, file.sha256, values):
                 save_attachment_items(self.db, url)
 
-    def run(self, everything: bool = False, progress: Callable[[int], None] | None = None) -> int:
-        """Read and store every pending file here and now, committing each; return how many."""
+    def run(self, everything: bool = False, progress: Callable[[int], None] | None = None,
+            readers: int = 1) -> int:
+        """Read and store every pending file here and now, committing each; return how many.
+
+        ``readers`` files are read at once in other threads (each through its own sandbox
+        server), a few ahead of the one stored here, in order; an interrupt ends the reads in
+        flight at once.
+        """
         files = self.pending(everything)
-        for file in files:
-            if everything or not self.copy_known(file):
-                self.store(file, self.read(file))
+
+        def stored() -> None:
             self.db.conn.commit()
             if progress is not None:
                 progress(1)
+
+        unread = []
+        for file in files:
+            if not everything and self.copy_known(file):
+                stored()
+            else:
+                unread.append(file)
+        pool = ThreadPoolExecutor(max(1, readers), thread_name_prefix="zwdc-attachments")
+        ahead: deque[tuple[PendingFile, Future[dict[str, Any]]]] = deque()
+
+        def store_first() -> None:
+            file, reading = ahead.popleft()
+            self.store(file, reading.result())
+            stored()
+
+        try:
+            for file in unread:
+                ahead.append((file, pool.submit(self.read, file)))
+                if len(ahead) > 2 * readers:
+                    store_first()
+            while ahead:
+                store_first()
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return len(files)
 
 
 def read_texts(db: sqlite_utils.Database, layout: ArchiveLayout, *, ocr: bool = False,
-               everything: bool = False) -> Counter[str]:
+               everything: bool = False, readers: int = ATTACHMENT_READERS) -> Counter[str]:
     """The commands' way (``ingest``, ``reprocess``, ``merge``): read the pending files (every file
-    with ``everything``) with a progress bar on a terminal and a warning per missing tool on
-    stderr; return the counts."""
+    with ``everything``), ``readers`` at once (the crawl's default), with a progress bar on a
+    terminal and a warning per missing tool on stderr; return the counts."""
     import sys
 
     from tqdm import tqdm
@@ -209,7 +242,7 @@ def read_texts(db: sqlite_utils.Database, layout: ArchiveLayout, *, ocr: bool = 
 
     with AttachmentTexts(db, layout, ocr=ocr, warn=warn) as texts:
         with tqdm(unit="file", desc="attachment texts", disable=not sys.stderr.isatty()) as bar:
-            texts.run(everything, progress=bar.update)
+            texts.run(everything, progress=bar.update, readers=readers)
     return texts.counts
 
 

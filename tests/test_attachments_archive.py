@@ -290,18 +290,25 @@ def test_a_crawl_may_leave_the_texts_to_ingest(replica, archived, tmp_path):
     assert read == {row["sha256"]: (row["text"], row["error"]) for row in attachments(archived)}
 
 
-def _reader_servers() -> int:
-    """Attachment reader servers that are children of this process."""
-    count = 0
+def _reader_servers(parent: int | None = None) -> set[int]:
+    """Process ids of the attachment reader servers that are children of ``parent`` (this process)."""
+    parent = os.getpid() if parent is None else parent
+    found = set()
     for proc in Path("/proc").iterdir():
         try:
-            status = (proc / "status").read_text()
-            cmdline = (proc / "cmdline").read_bytes()
-        except (OSError, ValueError):
+            if (proc.name.isdigit() and f"\nPPid:\t{parent}\n" in (proc / "status").read_text()
+                    and b"pipelines.attachment_sandbox" in (proc / "cmdline").read_bytes()):
+                found.add(int(proc.name))
+        except OSError:
             continue
-        if f"\nPPid:\t{os.getpid()}\n" in status and b"pipelines.attachment_sandbox" in cmdline:
-            count += 1
-    return count
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
 
 
 def test_files_are_read_several_at_once_each_by_a_reader_of_its_own(archived, tmp_path):
@@ -319,7 +326,41 @@ def test_files_are_read_several_at_once_each_by_a_reader_of_its_own(archived, tm
         assert len(files) == len(stored) > 3
         with ThreadPoolExecutor(3) as pool:
             results = list(pool.map(texts.read, files))
-        assert 1 < _reader_servers() <= 3
-    assert _reader_servers() == 0  # closed with the texts
+        assert 1 < len(_reader_servers()) <= 3
+    assert not _reader_servers()  # closed with the texts
     db.close()
     assert {file.sha256: (result.get("text") or "", result.get("error")) for file, result in zip(files, results)} == stored
+
+
+def test_ctrl_c_during_ingest_reading_ends_the_reads_and_the_next_ingest_finishes(archived, tmp_path):
+    """Files read side by side by ``ingest``: an interrupt ends the command (130) and every
+    reader's server at once; what was stored stays, the rest is read by the next ``ingest``."""
+    import signal
+    import time
+
+    path = copy_archive(archived, tmp_path)
+    db = open_archive(path)
+    for sha256 in {row["sha256"] for row in attachments(path) if row["sha256"]}:
+        save_text(db, sha256, {"extractor_version": EXTRACTOR_VERSION - 1})
+    db.conn.commit()
+    db.close()
+    command = subprocess.Popen([sys.executable, "-m", "crawler", "ingest", "--archive", str(path), "--readers", "3"], cwd=REPO,
+                               env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.PIPE, text=True)
+    servers: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(servers) < 2 and time.monotonic() < deadline and command.poll() is None:
+        servers = _reader_servers(command.pid)
+        time.sleep(0.05)
+    assert len(servers) >= 2, "no two readers at once"
+    command.send_signal(signal.SIGINT)
+    _, stderr = command.communicate(timeout=30)
+    assert command.returncode == 130 and stderr.strip().splitlines()[-1] == "interrupted"
+    deadline = time.monotonic() + 10
+    while not all(map(_gone, servers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(map(_gone, servers))
+    again = run_cli("ingest", "--archive", str(path))
+    assert again.returncode == 0, again.stderr
+    assert {row["sha256"]: (row["text"], row["error"]) for row in attachments(path)} == {
+        row["sha256"]: (row["text"], row["error"]) for row in attachments(archived)}
+

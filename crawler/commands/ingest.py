@@ -11,6 +11,7 @@ from archive.layout import ArchiveLayout
 from archive.lock import ArchiveBusy, ArchiveLock
 from archive.schema import ArchiveMissing
 from archive.store import mark_killed_runs
+from crawler.commands import add_readers_argument
 from crawler.errors import CommandError
 from crawler.sites import load_registry
 
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="WARC files of this archive to ingest again (default: what is not ingested yet)")
     parser.add_argument("--ocr", action="store_true",
                         help="read scanned PDFs and images with Tesseract (seconds a page; off by default)")
+    add_readers_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                     count = ingest.warc_files(names) if names else ingest.ready()
                 finally:
                     ingest.close()
-            texts = read_texts(db, layout, ocr=args.ocr)
+            texts = read_texts(db, layout, ocr=args.ocr, readers=args.readers)
             db.close()
     except ArchiveBusy as busy:
         raise CommandError(str(busy), exit_code=75) from None

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.schema import existing_archive
+from crawler.commands import add_readers_argument
 from crawler.output import inert
 from crawler.sites import load_registry
 
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a registry file adding portals (and their profiles) to the shipped sites.toml")
     parser.add_argument("--ocr", action="store_true",
                         help="read scanned PDFs and images with Tesseract (seconds a page; off by default)")
+    add_readers_argument(parser)
 
 
 def _refused(url: str, reason: str) -> None:
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 ingest.archived()  # extraction in a worker process, beside the writes
             finally:
                 ingest.close()
-        texts = read_texts(db, layout, ocr=args.ocr, everything=True)
+        texts = read_texts(db, layout, ocr=args.ocr, everything=True, readers=args.readers)
         # Unchanged bodies keep their items when re-ingested; a better parser must still reach them.
         rebuild_structures(db)
         db.conn.commit()
