@@ -52,7 +52,8 @@ ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
 ATTACHMENT_TEXT = True
 #: Files read at once during the crawl, each by a child process of its own: one a core (at most
 #: 4), since reading (0.01–0.3 s of CPU a file, seconds through LibreOffice) is what the crawl of
-#: a fast portal waits for at its end.
+#: a fast portal waits for at its end. Each reader keeps a server process with the parsers
+#: loaded (about 80 MiB) for the run; 1 for a small machine.
 ATTACHMENT_READERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 #: Read scanned PDFs and images with Tesseract (``crawl --ocr``): seconds a page, so off by
 #: default; text layers, Word, WPS and spreadsheets are always read.
