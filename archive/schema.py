@@ -13,12 +13,13 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
+from archive.lending import Lender
 
 @dataclass(frozen=True)
 class Field:
@@ -480,27 +481,14 @@ def _ensure_structure_tables(db: sqlite_utils.Database) -> None:
 
 #: Texts longer than this (characters) are lent to a write rather than bound (:func:`_write_row`).
 _BOUND_CHARS = 1 << 16
-#: SQL function: the UTF-8 of lent text ``n`` of the write under way.
-_LENT_FUNCTION = "zwdc_lent_text"
-
-
-class _LentTexts(threading.local):
-    """The long texts of the row this thread is writing (:func:`_write_row`)."""
-
-    texts: tuple[str, ...] = ()
-
-
-_LENT = _LentTexts()
-
-
-def _lent_text(n: int) -> bytes:
-    return _LENT.texts[n].encode("utf-8")
+#: The long texts of a row being written, as the UTF-8 the statement asks for.
+_LENDER = Lender("zwdc_lent_text", lambda text: text.encode("utf-8"))
 
 
 @functools.lru_cache(maxsize=64)
 def _write_sql(table: str, columns: tuple[str, ...], conflict: tuple[str, ...], lent: tuple[int, ...] = ()) -> str:
     names = ", ".join(f"[{c}]" for c in columns)
-    values = ", ".join(f"CAST({_LENT_FUNCTION}({lent.index(i)}) AS TEXT)" if i in lent else "?"
+    values = ", ".join(_LENDER.sql(lent.index(i)) if i in lent else "?"
                        for i in range(len(columns)))
     sql = f"INSERT INTO [{table}] ({names}) VALUES ({values})"
     if conflict:
@@ -510,24 +498,16 @@ def _write_sql(table: str, columns: tuple[str, ...], conflict: tuple[str, ...], 
 
 
 def _write_row(db: sqlite_utils.Database, table: str, row: dict[str, Any], conflict: tuple[str, ...]) -> sqlite3.Cursor:
-    """Insert (or upsert on ``conflict``) ``row``; its long texts lent, not bound.
-
-    A bound value stays with its cached statement until the statement's next use, and binding a
-    ``str`` leaves its UTF-8 copy on it: a large body was held twice more until the next
-    bulletin, through the batch's index write. A lent text is given to the statement through
-    :data:`_LENT_FUNCTION`, whose result the statement lets go once done.
-    """
+    """Insert (or upsert on ``conflict``) ``row``; its long texts lent, not bound
+    (:mod:`archive.lending`: a large body was held twice more until the next bulletin)."""
     values = tuple(row.values())
     lent = tuple(i for i, value in enumerate(values) if isinstance(value, str) and len(value) > _BOUND_CHARS)
     if not lent:
         return db.conn.execute(_write_sql(table, tuple(row), conflict), values)
-    db.conn.create_function(_LENT_FUNCTION, 1, _lent_text)
-    _LENT.texts = tuple(values[i] for i in lent)
-    try:
+    _LENDER.register(db)
+    with _LENDER.lending([values[i] for i in lent]):
         return db.conn.execute(_write_sql(table, tuple(row), conflict, lent),
                                tuple(value for i, value in enumerate(values) if i not in lent))
-    finally:
-        del _LENT.texts  # back to the class default: no text held
 
 
 def insert_row(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> None:

@@ -68,8 +68,8 @@ class AttachmentTexts:
 
     ``counts`` adds up what happened under the crawl's stats names (``attachments/text_read`` …).
     A context manager: it owns the readers' processes (one for each thread reading at once).
-    ``warn`` is told, once per run and tool,
-    the line naming the Debian package of a tool a file needed and this machine lacks.
+    ``warn`` is told, once per run and tool, the line naming the Debian package of a tool a
+    file needed and this machine lacks.
     """
 
     def __init__(self, db: sqlite_utils.Database, layout: ArchiveLayout, *, ocr: bool = False,
@@ -293,15 +293,15 @@ class CrawlTexts:
     already read for another bulletin, and queues the newly linked ones for the threads
     (``ATTACHMENT_READERS``), which read the queue in order without waiting for the ticks.
     Reading never blocks the reactor; :meth:`drain` (the crawl's end) waits for what is left
-    without blocking it either, so a stop signal still gets through, and :meth:`stop` leaves the rest for the next
-    run (nothing is lost: a file without text stays pending).
+    without blocking it either, so a stop signal still gets through, and :meth:`stop` leaves the
+    rest for the next run (nothing is lost: a file without text stays pending).
     """
 
     def __init__(self, texts: AttachmentTexts, *, enabled: bool = True, readers: int = 1):
         self.texts = texts
         #: ``readers`` files read at once, each in a child process of its own reader.
-        self._thread = ThreadPoolExecutor(max(1, readers), thread_name_prefix="zwdc-attachments")
-        #: Files handed to the thread (queued or being read), until their result is stored.
+        self._pool = ThreadPoolExecutor(max(1, readers), thread_name_prefix="zwdc-attachments")
+        #: Files handed to the threads (queued or being read), until their result is stored.
         self._running: dict[Future[dict[str, Any]], PendingFile] = {}
         self._busy: set[str] = set()  # files queued or in flight
         self._first_look = True
@@ -329,7 +329,7 @@ class CrawlTexts:
             for file in files:
                 if file.sha256 not in self._busy and not self.texts.copy_known(file, writes):
                     self._busy.add(file.sha256)
-                    self._running[self._thread.submit(self._read, file)] = file
+                    self._running[self._pool.submit(self._read, file)] = file
             writes.finish(db)
 
     def _read(self, file: PendingFile) -> dict[str, Any]:
@@ -371,5 +371,5 @@ class CrawlTexts:
         """Stop, end the read in flight at once, then the thread and the reader."""
         self.stop()
         self.texts.abort()
-        self._thread.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self.texts.close()

@@ -63,7 +63,7 @@ from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
 from pipelines.dates import utc_now
 from pipelines.guard import replacement_refusal
-from pipelines.extraction import NO_HINTS, Hints, extract_record
+from pipelines.extraction import LARGE_PAGE, NO_HINTS, Hints, extract_record
 from pipelines.records import BulletinRecord, Page, PagePart
 from pipelines.structure import parse_structure
 from pipelines.urls import canonical_url, document_page, netloc_of
@@ -109,11 +109,10 @@ def open_for_ingest(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
-#: Bytes of a page that is large: its items are parsed when its row is stored (see
-#: :func:`extract_capture`), and the memory freed by its extraction and writes is given back
-#: before its items are parsed and before the batch's index write (:func:`_return_freed_memory`).
-LARGE_PAGE = 4 << 20
-#: Characters of a body that is large (a large page's, about): see :data:`LARGE_PAGE`.
+#: Characters of a body that is large (a large page's, about: :data:`~pipelines.extraction.LARGE_PAGE`).
+#: A large page's items are parsed when its row is stored (see :func:`extract_capture`), and the
+#: memory its extraction and writes freed is given back before its items are parsed and before
+#: the batch's index write (:func:`_return_freed_memory`).
 LARGE_BODY = LARGE_PAGE // 4
 
 

@@ -34,8 +34,9 @@ _TITLE_META = ("ArticleTitle", "articletitle", "title", "og:title")
 _DATE_META = ("PubDate", "pubdate", "publishdate", "firstpublishedtime", "PublishDate", "created")
 #: Fields only the metadata block carries (an info bar also shows 来源 and 发布时间).
 BLOCK_FIELDS = frozenset({"index_no", "doc_no", "category", "validity"})
-#: Bytes of a page up to which its elements' proxies are kept while it is read (see :func:`extract_record`).
-PROXIES_UP_TO = 4 << 20
+#: Bytes from which a page is large: memory, not speed, decides how it is read (no element
+#: proxies kept here, see :func:`extract_record`; items parsed and memory given back by ingest).
+LARGE_PAGE = 4 << 20
 _TITLE_SUFFIX = re.compile(r"\s*(?:[_|｜]|--|——|-\s).*$")
 
 
@@ -156,7 +157,7 @@ def extract_record(page: Page, hints: Hints = NO_HINTS, *, handed_over: bool = F
     # Every element's Python proxy made once and kept while the page is read: lxml otherwise
     # makes (and looks up the class of) a new one at each of the several walks over the tree.
     # Not for a very large page, whose proxies would weigh half its size beside its tree.
-    elements = list(tree.iter()) if size < PROXIES_UP_TO else []
+    elements = list(tree.iter()) if size < LARGE_PAGE else []
     body = extract_body(tree, hints.body_container, names)
     skip = frozenset([body.element]) if body.element is not None else frozenset()
     metadata = parse_metadata(element_lines(tree, skip), hints.labels)

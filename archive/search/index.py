@@ -29,13 +29,13 @@ the next :func:`ensure_search_shape`, and a count and rowid sum of what was inde
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 import sqlite_utils
 
+from archive.lending import Lender
 from archive.search.tokens import TOKENS_VERSION, index_stream
 
 logger = logging.getLogger(__name__)
@@ -115,26 +115,10 @@ def _count_indexed(db: sqlite_utils.Database, *rowids: int) -> None:
     db.execute(f"UPDATE [{META_TABLE}] SET value = value + ? WHERE key = 'rowid_sum'", [sum(rowids)])
 
 
-class _RowBeingWritten(threading.local):
-    """The texts (as :func:`_full` gives them) of the index row a statement of this thread writes."""
-
-    texts: tuple[str, str, str, str] = ("", "", "", "")
-
-
-_ROW = _RowBeingWritten()
-#: SQL function: the token stream (UTF-8) of text ``n`` of :data:`_ROW`.
-_STREAM_FUNCTION = "zwdc_index_stream"
-#: The row's title, body and attachments streams, given to the index as the text they spell.
-_STREAMS = ", ".join(f"CAST({_STREAM_FUNCTION}({n}) AS TEXT)" for n in (0, 1, 3))
-
-
-def _stream_of(n: int) -> bytes | memoryview:
-    return index_stream(_ROW.texts[n])
-
-
-def _register_streams(db: sqlite_utils.Database) -> None:
-    """Let the connection's index writes ask for their token streams (:func:`_write`)."""
-    db.register_function(_stream_of, name=_STREAM_FUNCTION)
+#: The texts of an index row being written, as the token streams (UTF-8) the statement asks for.
+_STREAMS = Lender("zwdc_index_stream", index_stream)
+#: The row's title, body and attachments streams (texts 0, 1, 3 of :func:`_full`).
+_STREAM_VALUES = ", ".join(_STREAMS.sql(n) for n in (0, 1, 3))
 
 
 def index_bulletin(
@@ -163,7 +147,7 @@ def index_bulletin(
         pending.add(rowid, current, previous)
         return
     with db.atomic():
-        _register_streams(db)
+        _STREAMS.register(db)
         _index_writes(db, rowid, current, previous)
 
 
@@ -191,23 +175,20 @@ def _index_writes(db: sqlite_utils.Database, rowid: int, now: Indexed, previous:
 def _write(db: sqlite_utils.Database, key: int, command: str | None, indexed: Indexed) -> None:
     """Add (``command`` None) or forget ("delete": the texts must be those indexed) index row ``key``.
 
-    The token streams are not bound but made when the statement asks for them
-    (:data:`_STREAM_FUNCTION`): SQLite copies a bound value and its cached statement keeps the
-    copy, so the stream of a large body (about 6 bytes a character) was held twice, once in
-    Python, while FTS5 built the row's term lists beside it; now each stream lives only as
-    SQLite's copy once made. Needs :func:`_register_streams` on the connection.
+    The token streams are lent, not bound (:mod:`archive.lending`): the stream of a large body
+    (about 6 bytes a character) was held twice, once in Python, while FTS5 built the row's term
+    lists beside it; now each lives only as SQLite's copy once made. Needs
+    ``_STREAMS.register`` on the connection.
     """
-    _ROW.texts = _full(indexed)
-    try:
+    with _STREAMS.lending(_full(indexed)):
         if command is None:
-            db.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, {_STREAMS})", [key])
+            db.execute(f"INSERT INTO [{FTS_TABLE}](rowid, title, body, attachments) VALUES (?, {_STREAM_VALUES})", [key])
         else:
             db.execute(
-                f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body, attachments) VALUES (?, ?, {_STREAMS})",
+                f"INSERT INTO [{FTS_TABLE}]([{FTS_TABLE}], rowid, title, body, attachments)"
+                f" VALUES (?, ?, {_STREAM_VALUES})",
                 [command, key],
             )
-    finally:
-        del _ROW.texts  # back to the class default: no text held
 
 
 @dataclass
@@ -244,7 +225,7 @@ class PendingIndex:
             writes.append((fts_key(rowid, now[2]), None, now))
         _count_indexed(db, *(rowid for rowid, (_now, previous) in self.entries.items() if previous is None))
         writes.sort(key=lambda write: write[0])
-        _register_streams(db)
+        _STREAMS.register(db)
         for key, command, indexed in writes:
             _write(db, key, command, indexed)
         self.entries.clear()
@@ -273,7 +254,7 @@ def rebuild_index(
             "SELECT rowid, published FROM bulletins"))
         done = 0
         read = db.conn.cursor()
-        _register_streams(db)
+        _STREAMS.register(db)
         for key in keys:
             title, body, url = read.execute(
                 "SELECT title, body, url FROM bulletins WHERE rowid = ?", [key & ROWID_MASK]).fetchone()
