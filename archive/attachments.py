@@ -117,13 +117,16 @@ def mark_stale(db: sqlite_utils.Database, bulletin_url: str, url: str, sha256: s
 
 
 def attachment_sources(db: sqlite_utils.Database, bulletin_url: str) -> list[dict[str, Any]]:
-    """Each attachment of a bulletin that has text: url, name, text and tables (decoded), in URL order."""
-    rows = []
-    for row in db.query("select url, name, text, tables from attachments where bulletin_url = ?"
-                        " and ifnull(text, '') != '' order by url", [bulletin_url]):
-        try:
-            tables = json.loads(row["tables"] or "[]")
-        except ValueError:
-            tables = []
-        rows.append({**row, "tables": tables if isinstance(tables, list) else []})
-    return rows
+    """Each attachment of a bulletin that has text: url, name, text and tables (as stored: JSON
+    text, which a caller may key a cache on), in URL order."""
+    return list(db.query("select url, name, text, tables from attachments where bulletin_url = ?"
+                         " and ifnull(text, '') != '' order by url", [bulletin_url]))
+
+
+def decoded_tables(stored: str | None) -> list[Any]:
+    """The tables of an ``attachments`` row (``[]`` when absent or not a JSON list)."""
+    try:
+        tables = json.loads(stored or "[]")
+    except ValueError:
+        return []
+    return tables if isinstance(tables, list) else []

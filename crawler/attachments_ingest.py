@@ -25,19 +25,21 @@ from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import sqlite_utils
 from twisted.internet import defer, task
 
 from archive.attachments import (
-    PendingFile, attachment_sources, known_text, pending_files, save_text, text_values, unread_files,
+    PendingFile, attachment_sources, decoded_tables, known_text, pending_files, save_text, text_values, unread_files,
 )
 from archive.layout import ArchiveLayout, attachment_file
 from archive.search import PendingIndex
 from archive.structure import save_structure
 from crawler.settings import ATTACHMENT_READERS
 from pipelines.attachment_items import attachment_structure
+from pipelines.structure import Structure
 from pipelines.attachment_sandbox import AttachmentReader
 from pipelines.attachment_text import EXTRACTOR_VERSION, MISSING, Tools
 
@@ -259,6 +261,14 @@ def _key(subject: str, progress: str) -> tuple[str, str]:
     return _SPACE.sub("", subject), _SPACE.sub("", progress or "")
 
 
+@lru_cache(maxsize=128)
+def _parsed(text: str, tables: str | None) -> Structure:
+    """:func:`attachment_structure` of a file's stored text and tables, parsed once for a while: a
+    bulletin's items are made again from all its files whenever one of them gets its text (in a
+    crawl, three parses for each text). Read-only: callers copy what they change."""
+    return attachment_structure(text, decoded_tables(tables))
+
+
 def save_attachment_items(db: sqlite_utils.Database, bulletin_url: str) -> None:
     """The supervision items of each attachment of a bulletin, with the attachment as their source.
 
@@ -270,13 +280,13 @@ def save_attachment_items(db: sqlite_utils.Database, bulletin_url: str) -> None:
     seen = {_key(subject, progress) for subject, progress in db.execute(
         "select subject, progress from items where bulletin_url = ? and source = ?", [bulletin_url, bulletin_url])}
     for source in attachment_sources(db, bulletin_url):
-        structure = attachment_structure(source["text"] or "", source["tables"]) if source["text"] else None
+        structure = _parsed(source["text"], source["tables"]) if source["text"] else None
         items = []
         for item in structure.items if structure else ():
             key = _key(item.subject, item.progress)
             if key not in seen:
                 seen.add(key)
-                items.append(vars(item))
+                items.append(dict(vars(item)))
         used = sorted({item["meeting_index"] for item in items if item["meeting_index"] is not None})
         renumbered = {old: new for new, old in enumerate(used)}
         meetings = [vars(structure.meetings[index]) for index in used] if structure else []

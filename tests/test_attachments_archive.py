@@ -153,6 +153,34 @@ def test_supervision_lists_become_items_with_units_deadline_and_source(replica, 
     assert duplicates == []
 
 
+def test_attachment_items_made_again_from_a_kept_parse_keep_their_meetings(tmp_path):
+    """A bulletin's attachment items are made again whenever one of its files gets its text, each
+    file's parse kept a while (in a crawl, each is parsed about three times). What is made of a
+    kept parse is changed (the page's items dropped, meetings renumbered) without changing it:
+    the third making equals the first."""
+    from archive.structure import save_structure
+    from crawler.attachments_ingest import save_attachment_items
+
+    page, url = "http://h/c/1.html", "http://h/c/1.pdf"
+    text = ("(一)2020年4月15日市政府第5次常务会议\n1.审议《甲办法》的落实情况。(责任单位:市财政局)\n"
+            "(二)2020年5月6日市政府第6次常务会议\n1.审议《乙办法》的落实情况。(责任单位:市水利和湖泊局)")
+    db = open_archive(tmp_path / "archive.db")
+    try:
+        # the page gave the first meeting's item itself: the file's first meeting is left without items
+        save_structure(db, page, [], [{"meeting_index": None, "position": 1, "section": None, "status": "other",
+                                       "subject": "审议《甲办法》的落实情况。", "documents": [], "units": [],
+                                       "progress": "", "group_heading": None}])
+        db["attachments"].insert({"bulletin_url": page, "url": url, "name": "1.pdf", "text": text, "tables": "[]"})
+        made = []
+        for _ in range(3):
+            save_attachment_items(db, page)
+            made.append(list(db.query("select subject, meeting_date from item_details where source = ?", [url])))
+    finally:
+        db.close()
+    assert made[0] == [{"subject": "审议《乙办法》的落实情况。", "meeting_date": "2020-05-06"}]
+    assert made[2] == made[0]
+
+
 def test_items_and_exports_carry_the_attachment_items(archived, tmp_path):
     (count,) = rows(archived, "select count(*) as n from items where source != bulletin_url")
     assert count["n"] > 0
