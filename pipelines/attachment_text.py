@@ -12,8 +12,10 @@ The text follows the body's line contract (:mod:`pipelines.text`): one line per 
 table rows as their cells joined by a tab, so :func:`pipelines.structure.parse_structure`
 reads attachments as it reads bodies.
 
-* PDF (pdfplumber/pdfminer.six: embedded fonts, CID fonts with Adobe's CMaps): lines in
-  reading order, ruled tables as rows of cells, lines of one paragraph wrapped by the layout
+* PDF (pypdfium2: PDFium, in C, gives each character with its box and font size, and the
+  paths drawn; embedded fonts, CID fonts with Adobe's CMaps): lines in reading order (chars
+  clustered by line, as pdfplumber did, whose text this reproduces), ruled tables (a grid
+  found in the drawn rulings) as rows of cells, lines of one paragraph wrapped by the layout
   joined again, headers/footers repeated on the pages and page numbers dropped. Pages with
   no text layer but an image are OCR'd (``ocr=True``) with Tesseract's ``chi_sim``.
 * DOCX (python-docx): paragraphs and tables in document order.
@@ -42,7 +44,7 @@ from typing import Any, NamedTuple
 from pipelines.text import normalize_line
 
 #: Bumped whenever the text produced for the same bytes changes (so old rows can be redone).
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3
 
 #: Zip members (DOCX/XLSX) may not unpack to more than this in all, nor one member beyond
 #: ``_BOMB_MEMBER`` at a ratio over ``_BOMB_RATIO``: that is a zip bomb, not an office file.
