@@ -329,8 +329,11 @@ def _pdf_open_error(error: Exception) -> str:
 def _pdf_page(page: Any) -> tuple[list[_Line], tuple[float, float], float]:
     """Text lines and tables of one page, top to bottom (table cells never leak into lines); the
     page's size as shown, and how much of it images cover."""
-    place, size = _shown(page)
-    chars = _pdf_chars(page, place)
+    shown, size = _shown(page)
+    drawn, direction = _pdf_chars(page, shown)
+    place, size = _turned(shown, direction, size)
+    chars = [_Char(text, *_box(place, left, bottom, right, top), font_size)
+             for text, left, bottom, right, top, font_size in drawn]
     horizontal, vertical, image_area = _pdf_drawing(page, place)
     tables = [rows for rows in _ruled_tables(horizontal, vertical) if len(rows) >= 2]
     boxes = [_bounds([cell for row in rows for cell in row if cell]) for rows in tables]
@@ -365,29 +368,55 @@ def _shown(page: Any) -> tuple[Callable[[float, float], tuple[float, float]], tu
     return (lambda x, y: (x - left, top - y)), (width, height)
 
 
-def _pdf_chars(page: Any, place: Callable[[float, float], tuple[float, float]]) -> list[_Char]:
+def _turned(shown: Callable[[float, float], tuple[float, float]], direction: int, size: tuple[float, float]
+            ) -> tuple[Callable[[float, float], tuple[float, float]], tuple[float, float]]:
+    """From PDF coordinates to those of the page turned so that text running ``direction``
+    (quarter turns clockwise from left-to-right, as shown) reads left to right; its size so."""
+    width, height = size
+    turns: dict[int, Callable[[float, float], tuple[float, float]]] = {
+        0: lambda x, y: (x, y), 1: lambda x, y: (y, width - x),
+        2: lambda x, y: (width - x, height - y), 3: lambda x, y: (height - y, x)}
+    turn = turns[direction]
+    return (lambda x, y: turn(*shown(x, y))), (size if direction % 2 == 0 else (height, width))
+
+
+def _box(place: Callable[[float, float], tuple[float, float]], left: float, bottom: float, right: float,
+         top: float) -> tuple[float, float, float, float]:
+    """A PDF rectangle as x0, x1, top, bottom where ``place`` puts it (turned by quarters only)."""
+    (x0, y0), (x1, y1) = place(left, bottom), place(right, top)
+    return min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
+
+
+def _pdf_chars(page: Any, shown: Callable[[float, float], tuple[float, float]]
+               ) -> tuple[list[tuple[str, float, float, float, float, float]], int]:
     """The page's characters as drawn (not the spaces and line ends pdfium adds), each with its
-    box (font ascent to descent, origin to advance) and font size."""
+    box in PDF coordinates (font ascent to descent, origin to advance) and font size; and the
+    direction most of them run in as the page is shown (quarter turns clockwise from
+    left-to-right: a landscape table printed across a portrait page runs 1 or 3)."""
     import pypdfium2.raw as pdfium_c
 
     textpage = page.get_textpage()
     try:
-        box = pdfium_c.FS_RECTF()
-        chars: list[_Char] = []
+        box, matrix = pdfium_c.FS_RECTF(), pdfium_c.FS_MATRIX()
+        chars: list[tuple[str, float, float, float, float, float]] = []
+        directions = [0, 0, 0, 0]
+        origin = shown(0, 0)
         for index in range(pdfium_c.FPDFText_CountChars(textpage)):
             if pdfium_c.FPDFText_IsGenerated(textpage, index):
                 continue
             code = pdfium_c.FPDFText_GetUnicode(textpage, index)
-            if 0xDC00 <= code < 0xE000 and chars and "\ud800" <= chars[-1].text[-1] < "\udc00":
-                chars[-1] = chars[-1]._replace(text=(chars[-1].text + chr(code)).encode("utf-16-le", "surrogatepass")
-                                               .decode("utf-16-le", "replace"))
+            if 0xDC00 <= code < 0xE000 and chars and "\ud800" <= chars[-1][0][-1] < "\udc00":
+                pair = (chars[-1][0] + chr(code)).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+                chars[-1] = (pair, *chars[-1][1:])
                 continue
             pdfium_c.FPDFText_GetLooseCharBox(textpage, index, box)
-            x0, top = place(box.left, box.top)
-            x1, bottom = place(box.right, box.bottom)
-            chars.append(_Char(chr(code), min(x0, x1), max(x0, x1), min(top, bottom), max(top, bottom),
-                               pdfium_c.FPDFText_GetFontSize(textpage, index)))
-        return chars
+            chars.append((chr(code), box.left, box.bottom, box.right, box.top,
+                          pdfium_c.FPDFText_GetFontSize(textpage, index)))
+            pdfium_c.FPDFText_GetMatrix(textpage, index, matrix)
+            x, y = shown(matrix.a, matrix.b)
+            dx, dy = x - origin[0], y - origin[1]
+            directions[(2 if dx < 0 else 0) if abs(dx) >= abs(dy) else (1 if dy > 0 else 3)] += 1
+        return chars, max(range(4), key=lambda d: (directions[d], d == 0))
     finally:
         textpage.close()
 
