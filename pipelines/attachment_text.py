@@ -261,6 +261,7 @@ _LINE_TOLERANCE = 3
 _WORD_GAP = 3
 _SNAP, _JOIN, _MIN_RULING, _CROSSING = 3, 3, 3, 3
 
+_Affine = tuple[float, float, float, float, float, float]  # a PDF matrix: x' = ax + cy + e, y' = bx + dy + f
 _Ruling = tuple[float, float, float]  # where across (y of a horizontal one), from, to
 _Cell = tuple[float, float, float, float]  # x0, top, x1, bottom
 
@@ -329,11 +330,15 @@ def _pdf_open_error(error: Exception) -> str:
 def _pdf_page(page: Any) -> tuple[list[_Line], tuple[float, float], float]:
     """Text lines and tables of one page, top to bottom (table cells never leak into lines); the
     page's size as shown, and how much of it images cover."""
-    shown, size = _shown(page)
-    drawn, direction = _pdf_chars(page, shown)
-    place, size = _turned(shown, direction, size)
-    chars = [_Char(text, *_box(place, left, bottom, right, top), font_size)
-             for text, left, bottom, right, top, font_size in drawn]
+    shown, size, rotation = _shown(page)
+    drawn, direction = _pdf_chars(page)
+    place, size = _turned(shown, (direction + rotation) % 4, size)
+    a, b, c, d, e, f = place
+    chars = []
+    for text, left, bottom, right, top, font_size in drawn:  # quarter turns: a box stays a box
+        x0, x1, y0, y1 = a * left + c * bottom + e, a * right + c * top + e, b * left + d * bottom + f, b * right + d * top + f
+        chars.append(_Char(text, x0 if x0 < x1 else x1, x1 if x0 < x1 else x0, y0 if y0 < y1 else y1,
+                           y1 if y0 < y1 else y0, font_size))
     horizontal, vertical, image_area = _pdf_drawing(page, place)
     tables = [rows for rows in _ruled_tables(horizontal, vertical) if len(rows) >= 2]
     boxes = [_bounds([cell for row in rows for cell in row if cell]) for rows in tables]
@@ -345,7 +350,8 @@ def _pdf_page(page: Any) -> tuple[list[_Line], tuple[float, float], float]:
     lines = [_Line(_fix_spacing(line.text), line.x0, line.x1, line.top, line.bottom, line.size)
              for line in _text_lines([c for c in chars if outside(c)] if boxes else chars)]
     for rows, (x0, top, x1, bottom) in zip(tables, boxes):
-        texts = [[_cell(_cell_text(chars, cell)) for cell in row] for row in rows]
+        texts = [[_cell(_cell_text(row_chars, cell)) for cell in row]
+                 for row in rows for row_chars in [_inside(chars, _bounds([cell for cell in row if cell]))]]
         texts = [row for row in texts if any(row)]
         if texts:
             lines.append(_Line("", x0, x1, top, bottom, 0, texts))
@@ -353,69 +359,64 @@ def _pdf_page(page: Any) -> tuple[list[_Line], tuple[float, float], float]:
     return lines, size, image_area
 
 
-def _shown(page: Any) -> tuple[Callable[[float, float], tuple[float, float]], tuple[float, float]]:
+def _shown(page: Any) -> tuple[_Affine, tuple[float, float], int]:
     """From PDF coordinates (y up, from the MediaBox's corner) to those of the page as shown
-    (its /Rotate applied, y down from the top); and its width and height as shown."""
+    (its /Rotate applied, y down from the top); its width and height as shown; the quarter
+    turns of /Rotate."""
     left, bottom, right, top = page.get_mediabox()
     width, height = right - left, top - bottom
-    rotation = page.get_rotation()
-    if rotation == 90:
-        return (lambda x, y: (y - bottom, x - left)), (height, width)
-    if rotation == 180:
-        return (lambda x, y: (right - x, y - bottom)), (width, height)
-    if rotation == 270:
-        return (lambda x, y: (top - y, right - x)), (height, width)
-    return (lambda x, y: (x - left, top - y)), (width, height)
+    rotation = page.get_rotation() // 90 % 4
+    shown = {0: (1, 0, 0, -1, -left, top), 1: (0, 1, 1, 0, -bottom, -left),
+             2: (-1, 0, 0, 1, right, -bottom), 3: (0, -1, -1, 0, top, right)}[rotation]
+    return shown, ((width, height) if rotation % 2 == 0 else (height, width)), rotation
 
 
-def _turned(shown: Callable[[float, float], tuple[float, float]], direction: int, size: tuple[float, float]
-            ) -> tuple[Callable[[float, float], tuple[float, float]], tuple[float, float]]:
+def _turned(shown: _Affine, direction: int, size: tuple[float, float]) -> tuple[_Affine, tuple[float, float]]:
     """From PDF coordinates to those of the page turned so that text running ``direction``
     (quarter turns clockwise from left-to-right, as shown) reads left to right; its size so."""
     width, height = size
-    turns: dict[int, Callable[[float, float], tuple[float, float]]] = {
-        0: lambda x, y: (x, y), 1: lambda x, y: (y, width - x),
-        2: lambda x, y: (width - x, height - y), 3: lambda x, y: (height - y, x)}
-    turn = turns[direction]
-    return (lambda x, y: turn(*shown(x, y))), (size if direction % 2 == 0 else (height, width))
+    turn = {0: (1, 0, 0, 1, 0, 0), 1: (0, -1, 1, 0, 0, width), 2: (-1, 0, 0, -1, width, height),
+            3: (0, 1, -1, 0, height, 0)}[direction]
+    return _compose(shown, turn), (size if direction % 2 == 0 else (height, width))
 
 
-def _box(place: Callable[[float, float], tuple[float, float]], left: float, bottom: float, right: float,
-         top: float) -> tuple[float, float, float, float]:
-    """A PDF rectangle as x0, x1, top, bottom where ``place`` puts it (turned by quarters only)."""
-    (x0, y0), (x1, y1) = place(left, bottom), place(right, top)
-    return min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
+def _compose(inner: _Affine, outer: _Affine) -> _Affine:
+    """The PDF matrix doing ``inner`` then ``outer``."""
+    a, b, c, d, e, f = inner
+    A, B, C, D, E, F = outer
+    return (a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D, e * A + f * C + E, e * B + f * D + F)
 
 
-def _pdf_chars(page: Any, shown: Callable[[float, float], tuple[float, float]]
-               ) -> tuple[list[tuple[str, float, float, float, float, float]], int]:
+def _pdf_chars(page: Any) -> tuple[list[tuple[str, float, float, float, float, float]], int]:
     """The page's characters as drawn (not the spaces and line ends pdfium adds), each with its
     box in PDF coordinates (font ascent to descent, origin to advance) and font size; and the
-    direction most of them run in as the page is shown (quarter turns clockwise from
+    direction most of them run in, in PDF coordinates (quarter turns clockwise from
     left-to-right: a landscape table printed across a portrait page runs 1 or 3)."""
     import pypdfium2.raw as pdfium_c
 
     textpage = page.get_textpage()
     try:
+        raw = textpage.raw
+        generated, unicode, char_box, font_size, char_matrix = (
+            pdfium_c.FPDFText_IsGenerated, pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox,
+            pdfium_c.FPDFText_GetFontSize, pdfium_c.FPDFText_GetMatrix)
         box, matrix = pdfium_c.FS_RECTF(), pdfium_c.FS_MATRIX()
         chars: list[tuple[str, float, float, float, float, float]] = []
         directions = [0, 0, 0, 0]
-        origin = shown(0, 0)
-        for index in range(pdfium_c.FPDFText_CountChars(textpage)):
-            if pdfium_c.FPDFText_IsGenerated(textpage, index):
+        for index in range(pdfium_c.FPDFText_CountChars(raw)):
+            code = unicode(raw, index)
+            if code in (0x20, 0x0A, 0x0D) and generated(raw, index):
                 continue
-            code = pdfium_c.FPDFText_GetUnicode(textpage, index)
             if 0xDC00 <= code < 0xE000 and chars and "\ud800" <= chars[-1][0][-1] < "\udc00":
                 pair = (chars[-1][0] + chr(code)).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
                 chars[-1] = (pair, *chars[-1][1:])
                 continue
-            pdfium_c.FPDFText_GetLooseCharBox(textpage, index, box)
-            chars.append((chr(code), box.left, box.bottom, box.right, box.top,
-                          pdfium_c.FPDFText_GetFontSize(textpage, index)))
-            pdfium_c.FPDFText_GetMatrix(textpage, index, matrix)
-            x, y = shown(matrix.a, matrix.b)
-            dx, dy = x - origin[0], y - origin[1]
-            directions[(2 if dx < 0 else 0) if abs(dx) >= abs(dy) else (1 if dy > 0 else 3)] += 1
+            char_box(raw, index, box)
+            chars.append((chr(code), box.left, box.bottom, box.right, box.top, font_size(raw, index)))
+            if index % 8 == 0:  # enough for the majority
+                char_matrix(raw, index, matrix)
+                dx, dy = matrix.a, matrix.b
+                directions[(2 if dx < 0 else 0) if abs(dx) >= abs(dy) else (3 if dy > 0 else 1)] += 1
         return chars, max(range(4), key=lambda d: (directions[d], d == 0))
     finally:
         textpage.close()
@@ -446,8 +447,8 @@ def _text_lines(chars: list[_Char]) -> list[_Char]:
 
 
 def _merged(chars: list[_Char], between: str) -> _Char:
-    return _Char(between.join(c.text for c in chars), min(c.x0 for c in chars), max(c.x1 for c in chars),
-                 min(c.top for c in chars), max(c.bottom for c in chars), max(c.size for c in chars))
+    texts, x0s, x1s, tops, bottoms, sizes = zip(*chars)
+    return _Char(between.join(texts), min(x0s), max(x1s), min(tops), max(bottoms), max(sizes))
 
 
 def _clustered(items: list[Any], key: Callable[[Any], float], tolerance: float = _LINE_TOLERANCE) -> list[list[Any]]:
@@ -465,7 +466,7 @@ def _clustered(items: list[Any], key: Callable[[Any], float], tolerance: float =
     return groups
 
 
-def _pdf_drawing(page: Any, place: Callable[[float, float], tuple[float, float]]) -> tuple[list[_Ruling], list[_Ruling], float]:
+def _pdf_drawing(page: Any, place: _Affine) -> tuple[list[_Ruling], list[_Ruling], float]:
     """The page's horizontal and vertical rulings (each straight axis-parallel piece of a path,
     a rectangle's sides) and the area its images cover, through nested forms."""
     import pypdfium2.raw as pdfium_c
@@ -476,22 +477,22 @@ def _pdf_drawing(page: Any, place: Callable[[float, float], tuple[float, float]]
     matrix, x, y = pdfium_c.FS_MATRIX(), ctypes.c_float(), ctypes.c_float()
     left, bottom, right, top = (ctypes.c_float() for _ in range(4))
 
-    def walk(container: Any, count: Callable[[Any], int], get: Callable[[Any, int], Any],
-             outer: Callable[[float, float], tuple[float, float]]) -> None:
+    def walk(container: Any, count: Callable[[Any], int], get: Callable[[Any, int], Any], outer: _Affine) -> None:
         nonlocal image_area
         for index in range(count(container)):
             item = get(container, index)
             kind = pdfium_c.FPDFPageObj_GetType(item)
             if kind == pdfium_c.FPDF_PAGEOBJ_FORM:
                 pdfium_c.FPDFPageObj_GetMatrix(item, matrix)
-                walk(item, pdfium_c.FPDFFormObj_CountObjects, pdfium_c.FPDFFormObj_GetObject, _then(matrix, outer))
+                walk(item, pdfium_c.FPDFFormObj_CountObjects, pdfium_c.FPDFFormObj_GetObject,
+                     _compose((matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f), outer))
             elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
                 pdfium_c.FPDFPageObj_GetBounds(item, left, bottom, right, top)
-                (x0, y0), (x1, y1) = outer(left.value, bottom.value), outer(right.value, top.value)
-                image_area += abs(x1 - x0) * abs(y1 - y0)
+                a, b, c, d, _, _ = outer
+                image_area += abs((a * d - b * c) * (right.value - left.value) * (top.value - bottom.value))
             elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
                 pdfium_c.FPDFPageObj_GetMatrix(item, matrix)
-                to_page = _then(matrix, outer)
+                a, b, c, d, e, f = _compose((matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f), outer)
                 points: list[tuple[float, float]] = []
                 for number in range(pdfium_c.FPDFPath_CountSegments(item)):
                     segment = pdfium_c.FPDFPath_GetPathSegment(item, number)
@@ -499,19 +500,13 @@ def _pdf_drawing(page: Any, place: Callable[[float, float], tuple[float, float]]
                     if pdfium_c.FPDFPathSegment_GetType(segment) == pdfium_c.FPDF_SEGMENT_MOVETO:
                         _rulings(points, horizontal, vertical)
                         points = []
-                    points.append(to_page(x.value, y.value))
+                    points.append((a * x.value + c * y.value + e, b * x.value + d * y.value + f))
                     if pdfium_c.FPDFPathSegment_GetClose(segment):
                         points.append(points[0])
                 _rulings(points, horizontal, vertical)
 
-    walk(page, pdfium_c.FPDFPage_CountObjects, pdfium_c.FPDFPage_GetObject, place)
+    walk(page.raw, pdfium_c.FPDFPage_CountObjects, pdfium_c.FPDFPage_GetObject, place)
     return horizontal, vertical, image_area
-
-
-def _then(matrix: Any, outer: Callable[[float, float], tuple[float, float]]) -> Callable[[float, float], tuple[float, float]]:
-    """``outer`` after the PDF matrix (a form's or a path's)."""
-    a, b, c, d, e, f = matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f
-    return lambda x, y: outer(a * x + c * y + e, b * x + d * y + f)
 
 
 def _rulings(points: list[tuple[float, float]], horizontal: list[_Ruling], vertical: list[_Ruling]) -> None:
@@ -609,13 +604,15 @@ def _bounds(cells: list[_Cell]) -> _Cell:
     return (min(c[0] for c in cells), min(c[1] for c in cells), max(c[2] for c in cells), max(c[3] for c in cells))
 
 
+def _inside(chars: list[_Char], box: _Cell) -> list[_Char]:
+    """The chars whose middle is in the box (its right and bottom edges out)."""
+    x0, top, x1, bottom = box
+    return [c for c in chars if x0 <= (c.x0 + c.x1) / 2 < x1 and top <= (c.top + c.bottom) / 2 < bottom]
+
+
 def _cell_text(chars: list[_Char], cell: _Cell | None) -> str:
-    """The lines of the chars whose middle is in the cell."""
-    if cell is None:
-        return ""
-    x0, top, x1, bottom = cell
-    inside = [c for c in chars if x0 <= (c.x0 + c.x1) / 2 < x1 and top <= (c.top + c.bottom) / 2 < bottom]
-    return "\n".join(line.text for line in _text_lines(inside))
+    """The lines of the cell's chars."""
+    return "\n".join(line.text for line in _text_lines(_inside(chars, cell))) if cell else ""
 
 
 def _drop_running_lines(pages: list[list[_Line]], heights: list[float]) -> None:
