@@ -151,13 +151,10 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
 
 def serve(jobs: BinaryIO, answers: BinaryIO) -> None:
     """Answer each job read from ``jobs`` with the result of a limited child, until EOF."""
-    from pipelines.attachment_text import preload_pdf_maps
-    import docx, openpyxl, pdfplumber, pypdfium2, xlrd  # noqa: E401,F401  the parsers, imported once for every child
+    import docx, openpyxl, pypdfium2, xlrd  # noqa: E401,F401  the parsers, imported once for every child
     from PIL import Image  # noqa: F401
 
-    preload_pdf_maps()  # inherited by every child, like the imports
-
-    logging.disable(logging.WARNING)  # pdfminer's complaints about broken files are not errors here
+    logging.disable(logging.WARNING)  # the parsers' complaints about broken files are not errors here
     # What every child inherits is left out of its garbage collections: they walked all of it,
     # touching (and so copying) the server's pages in each child: a PDF cost 96–129 ms of CPU
     # without this, 76–85 ms with it.
@@ -234,6 +231,8 @@ def _death(status: int, limits: Limits) -> str:
             return f"used more than {limits.cpu} s of CPU: stopped"
         if number == signal.SIGKILL:
             return f"killed (more than {memory} of memory?)"
+        if number == signal.SIGABRT:  # pdfium (C++) aborts when an allocation fails under the limit
+            return f"too large: needed more than {memory} of memory"
         return f"the reader crashed ({signal.Signals(number).name})"
     if os.WEXITSTATUS(status) == 3:
         return f"too large: needed more than {memory} of memory"

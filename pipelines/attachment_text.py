@@ -12,8 +12,10 @@ The text follows the body's line contract (:mod:`pipelines.text`): one line per 
 table rows as their cells joined by a tab, so :func:`pipelines.structure.parse_structure`
 reads attachments as it reads bodies.
 
-* PDF (pdfplumber/pdfminer.six: embedded fonts, CID fonts with Adobe's CMaps): lines in
-  reading order, ruled tables as rows of cells, lines of one paragraph wrapped by the layout
+* PDF (pypdfium2: PDFium, in C, gives each character with its box and font size, and the
+  paths drawn; embedded fonts, CID fonts with Adobe's CMaps): lines in reading order (chars
+  clustered by line, as pdfplumber did, whose text this reproduces), ruled tables (a grid
+  found in the drawn rulings) as rows of cells, lines of one paragraph wrapped by the layout
   joined again, headers/footers repeated on the pages and page numbers dropped. Pages with
   no text layer but an image are OCR'd (``ocr=True``) with Tesseract's ``chi_sim``.
 * DOCX (python-docx): paragraphs and tables in document order.
@@ -23,6 +25,8 @@ reads attachments as it reads bodies.
 """
 from __future__ import annotations
 
+import bisect
+import ctypes
 import io
 import os
 import re
@@ -35,12 +39,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipelines.text import normalize_line
 
 #: Bumped whenever the text produced for the same bytes changes (so old rows can be redone).
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3
 
 #: Zip members (DOCX/XLSX) may not unpack to more than this in all, nor one member beyond
 #: ``_BOMB_MEMBER`` at a ratio over ``_BOMB_RATIO``: that is a zip bomb, not an office file.
@@ -239,44 +243,55 @@ class _Line:
     rows: list[list[str]] | None = None  # a table standing in the text
 
 
-#: CMaps and character collections through which pdfminer maps the text of Chinese PDFs whose
-#: fonts carry no map of their own (reportlab's STSong-Light, a 宋体 not embedded …). It reads
-#: each from its pickle on first use (15–50 ms); the sandbox forks a child per file, so they
-#: were read again for every such PDF (a third of a small PDF's reading).
-_CJK_CMAPS = ("UniGB-UCS2-H", "UniGB-UTF16-H", "GBK-EUC-H", "GB-EUC-H")
-_CJK_COLLECTIONS = ("Adobe-GB1",)
+class _Char(NamedTuple):
+    """A character of a page (or a word of them), in top-down coordinates as the page is shown."""
+
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
 
 
-def preload_pdf_maps() -> None:
-    """Load those maps once, in a process that forks readers (:mod:`pipelines.attachment_sandbox`)."""
-    from pdfminer.cmapdb import CMapDB
+#: Points. Chars whose tops are this close (one to the next) are one line; a wider gap between
+#: two chars of a line is a space. Rulings this close are one, pieces of one ruling this far
+#: apart are joined, shorter ones are no ruling, and two cross when they come this close.
+_LINE_TOLERANCE = 3
+_WORD_GAP = 3
+_SNAP, _JOIN, _MIN_RULING, _CROSSING = 3, 3, 3, 3
 
-    for name in _CJK_CMAPS:
-        CMapDB.get_cmap(name)
-    for collection in _CJK_COLLECTIONS:
-        CMapDB.get_unicode_map(collection, vertical=False)
+_Affine = tuple[float, float, float, float, float, float]  # a PDF matrix: x' = ax + cy + e, y' = bx + dy + f
+_Ruling = tuple[float, float, float]  # where across (y of a horizontal one), from, to
+_Cell = tuple[float, float, float, float]  # x0, top, x1, bottom
 
 
 def _pdf(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
-    import pdfplumber
+    import pypdfium2
 
     try:
-        pdf = pdfplumber.open(io.BytesIO(data))
-    except Exception as error:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as error:
         raise ExtractionError(_pdf_open_error(error)) from None
-    with pdf:
-        result.pages = len(pdf.pages)
+    try:
+        result.pages = len(document)
         if result.pages > MAX_PAGES:
             raise ExtractionError(f"too many pages: {result.pages} (at most {MAX_PAGES} are read)")
         pages: list[list[_Line]] = []
         scanned: list[int] = []
         heights: list[float] = []
-        for number, page in enumerate(pdf.pages):
-            lines = _pdf_page_lines(page)
-            heights.append(float(page.height))
-            if sum(len(l.text) for l in lines) < 20 and _image_area(page) > 0.3 * page.width * page.height:
+        for number in range(result.pages):
+            page = document[number]
+            try:
+                lines, (width, height), image_area = _pdf_page(page)
+            finally:
+                page.close()
+            heights.append(height)
+            if sum(len(l.text) for l in lines) < 20 and image_area > 0.3 * width * height:
                 scanned.append(number)
             pages.append(lines)
+    finally:
+        document.close()
     methods = ["pdf"] if any(pages) else []
     if scanned:
         if not ocr:
@@ -305,46 +320,299 @@ def _pdf(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
 
 
 def _pdf_open_error(error: Exception) -> str:
-    causes = [error]
-    while causes[-1].__cause__ is not None or causes[-1].__context__ is not None:
-        causes.append(causes[-1].__cause__ or causes[-1].__context__)
-        if len(causes) > 5:
-            break
-    names = " ".join(type(c).__name__ + " " + str(c) for c in causes)
-    if "Password" in names or "Encrypt" in names or "encrypt" in names:
+    import pypdfium2.raw as pdfium_c
+
+    if getattr(error, "err_code", None) in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
         return "encrypted PDF: a password is needed to read it"
     return f"corrupt PDF: {str(error)[:200] or type(error).__name__}"
 
 
-def _pdf_page_lines(page: Any) -> list[_Line]:
-    """Text lines and tables of one page, top to bottom; table cells never leak into lines."""
-    tables = [t for t in page.find_tables() if len(t.rows) >= 2]
-    boxes = [t.bbox for t in tables]
+def _pdf_page(page: Any) -> tuple[list[_Line], tuple[float, float], float]:
+    """Text lines and tables of one page, top to bottom (table cells never leak into lines); the
+    page's size as shown, and how much of it images cover."""
+    shown, size, rotation = _shown(page)
+    drawn, direction = _pdf_chars(page)
+    place, size = _turned(shown, (direction + rotation) % 4, size)
+    a, b, c, d, e, f = place
+    chars = []
+    for text, left, bottom, right, top, font_size in drawn:  # quarter turns: a box stays a box
+        x0, x1, y0, y1 = a * left + c * bottom + e, a * right + c * top + e, b * left + d * bottom + f, b * right + d * top + f
+        chars.append(_Char(text, x0 if x0 < x1 else x1, x1 if x0 < x1 else x0, y0 if y0 < y1 else y1,
+                           y1 if y0 < y1 else y0, font_size))
+    horizontal, vertical, image_area = _pdf_drawing(page, place)
+    tables = [rows for rows in _ruled_tables(horizontal, vertical) if len(rows) >= 2]
+    boxes = [_bounds([cell for row in rows for cell in row if cell]) for rows in tables]
 
-    def outside(obj: dict[str, Any]) -> bool:
-        if obj.get("object_type") != "char":
-            return True
-        cx, cy = (obj["x0"] + obj["x1"]) / 2, (obj["top"] + obj["bottom"]) / 2
+    def outside(char: _Char) -> bool:
+        cx, cy = (char.x0 + char.x1) / 2, (char.top + char.bottom) / 2
         return not any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)
 
-    rest = page.filter(outside) if boxes else page
-    lines = [
-        _Line(_fix_spacing(line["text"]), line["x0"], line["x1"], line["top"], line["bottom"],
-              max((c["size"] for c in line.get("chars", [])), default=line["bottom"] - line["top"]))
-        for line in rest.extract_text_lines(return_chars=True)
-        if line["text"].strip()
-    ]
-    for table, (x0, top, x1, bottom) in zip(tables, boxes):
-        rows = [[_cell(cell) for cell in row] for row in table.extract()]
-        rows = [row for row in rows if any(row)]
-        if rows:
-            lines.append(_Line("", x0, x1, top, bottom, 0, rows))
+    lines = [_Line(_fix_spacing(line.text), line.x0, line.x1, line.top, line.bottom, line.size)
+             for line in _text_lines([c for c in chars if outside(c)] if boxes else chars)]
+    for rows, (x0, top, x1, bottom) in zip(tables, boxes):
+        texts = [[_cell(_cell_text(row_chars, cell)) for cell in row]
+                 for row in rows for row_chars in [_inside(chars, _bounds([cell for cell in row if cell]))]]
+        texts = [row for row in texts if any(row)]
+        if texts:
+            lines.append(_Line("", x0, x1, top, bottom, 0, texts))
     lines.sort(key=lambda line: (round(line.top), line.x0))
+    return lines, size, image_area
+
+
+def _shown(page: Any) -> tuple[_Affine, tuple[float, float], int]:
+    """From PDF coordinates (y up, from the MediaBox's corner) to those of the page as shown
+    (its /Rotate applied, y down from the top); its width and height as shown; the quarter
+    turns of /Rotate."""
+    left, bottom, right, top = page.get_mediabox()
+    width, height = right - left, top - bottom
+    rotation = page.get_rotation() // 90 % 4
+    shown = {0: (1, 0, 0, -1, -left, top), 1: (0, 1, 1, 0, -bottom, -left),
+             2: (-1, 0, 0, 1, right, -bottom), 3: (0, -1, -1, 0, top, right)}[rotation]
+    return shown, ((width, height) if rotation % 2 == 0 else (height, width)), rotation
+
+
+def _turned(shown: _Affine, direction: int, size: tuple[float, float]) -> tuple[_Affine, tuple[float, float]]:
+    """From PDF coordinates to those of the page turned so that text running ``direction``
+    (quarter turns clockwise from left-to-right, as shown) reads left to right; its size so."""
+    width, height = size
+    turn = {0: (1, 0, 0, 1, 0, 0), 1: (0, -1, 1, 0, 0, width), 2: (-1, 0, 0, -1, width, height),
+            3: (0, 1, -1, 0, height, 0)}[direction]
+    return _compose(shown, turn), (size if direction % 2 == 0 else (height, width))
+
+
+def _compose(inner: _Affine, outer: _Affine) -> _Affine:
+    """The PDF matrix doing ``inner`` then ``outer``."""
+    a, b, c, d, e, f = inner
+    A, B, C, D, E, F = outer
+    return (a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D, e * A + f * C + E, e * B + f * D + F)
+
+
+def _pdf_chars(page: Any) -> tuple[list[tuple[str, float, float, float, float, float]], int]:
+    """The page's characters as drawn (not the spaces and line ends pdfium adds), each with its
+    box in PDF coordinates (font ascent to descent, origin to advance) and font size; and the
+    direction most of them run in, in PDF coordinates (quarter turns clockwise from
+    left-to-right: a landscape table printed across a portrait page runs 1 or 3)."""
+    import pypdfium2.raw as pdfium_c
+
+    textpage = page.get_textpage()
+    try:
+        raw = textpage.raw
+        generated, unicode, char_box, font_size, char_matrix = (
+            pdfium_c.FPDFText_IsGenerated, pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox,
+            pdfium_c.FPDFText_GetFontSize, pdfium_c.FPDFText_GetMatrix)
+        box, matrix = pdfium_c.FS_RECTF(), pdfium_c.FS_MATRIX()
+        chars: list[tuple[str, float, float, float, float, float]] = []
+        directions = [0, 0, 0, 0]
+        for index in range(pdfium_c.FPDFText_CountChars(raw)):
+            code = unicode(raw, index)
+            if code in (0x20, 0x0A, 0x0D) and generated(raw, index):
+                continue
+            if 0xDC00 <= code < 0xE000 and chars and "\ud800" <= chars[-1][0][-1] < "\udc00":
+                pair = (chars[-1][0] + chr(code)).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+                chars[-1] = (pair, *chars[-1][1:])
+                continue
+            char_box(raw, index, box)
+            chars.append((chr(code), box.left, box.bottom, box.right, box.top, font_size(raw, index)))
+            if index % 8 == 0:  # enough for the majority
+                char_matrix(raw, index, matrix)
+                dx, dy = matrix.a, matrix.b
+                directions[(2 if dx < 0 else 0) if abs(dx) >= abs(dy) else (3 if dy > 0 else 1)] += 1
+        return chars, max(range(4), key=lambda d: (directions[d], d == 0))
+    finally:
+        textpage.close()
+
+
+def _text_lines(chars: list[_Char]) -> list[_Char]:
+    """Chars read into lines: chars whose tops are near are a line, read left to right, words
+    split where a space is drawn or the gap is wider than a space, joined by one space."""
+    words: list[_Char] = []
+    for row in _clustered(chars, lambda char: char.top):
+        row.sort(key=lambda char: char.x0)
+        word: list[_Char] = []
+        for char in row:
+            if char.text.isspace():
+                words += [_merged(word, "")] if word else []
+                word = []
+            elif word and (char.x0 > word[-1].x1 + _WORD_GAP or abs(char.top - word[-1].top) > _LINE_TOLERANCE):
+                words.append(_merged(word, ""))
+                word = [char]
+            else:
+                word.append(char)
+        words += [_merged(word, "")] if word else []
+    lines = []
+    for row in _clustered(words, lambda word: word.top):
+        row.sort(key=lambda word: word.x0)
+        lines.append(_merged(row, " "))
     return lines
 
 
-def _image_area(page: Any) -> float:
-    return sum(max(i["x1"] - i["x0"], 0) * max(i["bottom"] - i["top"], 0) for i in page.images)
+def _merged(chars: list[_Char], between: str) -> _Char:
+    texts, x0s, x1s, tops, bottoms, sizes = zip(*chars)
+    return _Char(between.join(texts), min(x0s), max(x1s), min(tops), max(bottoms), max(sizes))
+
+
+def _clustered(items: list[Any], key: Callable[[Any], float], tolerance: float = _LINE_TOLERANCE) -> list[list[Any]]:
+    """Items in groups whose keys follow each other within ``tolerance``, by key (each group in
+    the items' order)."""
+    group_of: dict[float, int] = {}
+    group, last = -1, None
+    for value in sorted({key(item) for item in items}):
+        if last is None or value > last + tolerance:
+            group += 1
+        group_of[value], last = group, value
+    groups: list[list[Any]] = [[] for _ in range(group + 1)]
+    for item in items:
+        groups[group_of[key(item)]].append(item)
+    return groups
+
+
+def _pdf_drawing(page: Any, place: _Affine) -> tuple[list[_Ruling], list[_Ruling], float]:
+    """The page's horizontal and vertical rulings (each straight axis-parallel piece of a path,
+    a rectangle's sides) and the area its images cover, through nested forms."""
+    import pypdfium2.raw as pdfium_c
+
+    horizontal: list[_Ruling] = []
+    vertical: list[_Ruling] = []
+    image_area = 0.0
+    matrix, x, y = pdfium_c.FS_MATRIX(), ctypes.c_float(), ctypes.c_float()
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+
+    def walk(container: Any, count: Callable[[Any], int], get: Callable[[Any, int], Any], outer: _Affine) -> None:
+        nonlocal image_area
+        for index in range(count(container)):
+            item = get(container, index)
+            kind = pdfium_c.FPDFPageObj_GetType(item)
+            if kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+                pdfium_c.FPDFPageObj_GetMatrix(item, matrix)
+                walk(item, pdfium_c.FPDFFormObj_CountObjects, pdfium_c.FPDFFormObj_GetObject,
+                     _compose((matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f), outer))
+            elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+                pdfium_c.FPDFPageObj_GetBounds(item, left, bottom, right, top)
+                a, b, c, d, _, _ = outer
+                image_area += abs((a * d - b * c) * (right.value - left.value) * (top.value - bottom.value))
+            elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+                pdfium_c.FPDFPageObj_GetMatrix(item, matrix)
+                a, b, c, d, e, f = _compose((matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f), outer)
+                points: list[tuple[float, float]] = []
+                for number in range(pdfium_c.FPDFPath_CountSegments(item)):
+                    segment = pdfium_c.FPDFPath_GetPathSegment(item, number)
+                    pdfium_c.FPDFPathSegment_GetPoint(segment, x, y)
+                    if pdfium_c.FPDFPathSegment_GetType(segment) == pdfium_c.FPDF_SEGMENT_MOVETO:
+                        _rulings(points, horizontal, vertical)
+                        points = []
+                    points.append((a * x.value + c * y.value + e, b * x.value + d * y.value + f))
+                    if pdfium_c.FPDFPathSegment_GetClose(segment):
+                        points.append(points[0])
+                _rulings(points, horizontal, vertical)
+
+    walk(page.raw, pdfium_c.FPDFPage_CountObjects, pdfium_c.FPDFPage_GetObject, place)
+    return horizontal, vertical, image_area
+
+
+def _rulings(points: list[tuple[float, float]], horizontal: list[_Ruling], vertical: list[_Ruling]) -> None:
+    """The axis-parallel pieces of one subpath (page coordinates, shown)."""
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if y0 == y1 and x0 != x1:
+            horizontal.append((y0, min(x0, x1), max(x0, x1)))
+        elif x0 == x1 and y0 != y1:
+            vertical.append((x0, min(y0, y1), max(y0, y1)))
+
+
+def _ruled_tables(horizontal: list[_Ruling], vertical: list[_Ruling]) -> list[list[list[_Cell | None]]]:
+    """Tables drawn with rulings, top to bottom, each as rows of cells on the grid of its
+    columns (``None`` where a merged cell covers the place): the smallest rectangles whose
+    sides lie on rulings, cells sharing a corner making one table."""
+    horizontal, vertical = _merge_rulings(horizontal), _merge_rulings(vertical)
+    crossings: dict[tuple[float, float], tuple[set[int], set[int]]] = {}  # (x, y) -> rulings through it
+    horizontal.sort()
+    ys = [ruling[0] for ruling in horizontal]
+    for v, (x, top, bottom) in enumerate(vertical):
+        for h in range(bisect.bisect_left(ys, top - _CROSSING), bisect.bisect_right(ys, bottom + _CROSSING)):
+            y, x0, x1 = horizontal[h]
+            if x0 - _CROSSING <= x <= x1 + _CROSSING:
+                through = crossings.setdefault((x, y), (set(), set()))
+                through[0].add(v)
+                through[1].add(h)
+    down: dict[float, list[tuple[float, float]]] = {}
+    across: dict[float, list[tuple[float, float]]] = {}
+    for point in sorted(crossings):
+        down.setdefault(point[0], []).append(point)
+        across.setdefault(point[1], []).append(point)
+
+    def joined(p: tuple[float, float], q: tuple[float, float], axis: int) -> bool:  # 0: by a vertical ruling
+        return bool(crossings[p][axis] & crossings[q][axis])
+
+    cells: list[_Cell] = []
+    for point in sorted(crossings):
+        cell = next(((point[0], point[1], right[0], below[1])
+                     for below in down[point[0]] if below[1] > point[1] and joined(point, below, 0)
+                     for right in across[point[1]] if right[0] > point[0] and joined(point, right, 1)
+                     if (right[0], below[1]) in crossings
+                     and joined((right[0], below[1]), right, 0) and joined((right[0], below[1]), below, 1)), None)
+        if cell:
+            cells.append(cell)
+    tables = sorted(_touching(cells), key=lambda table: min((cell[1], cell[0]) for cell in table))
+    return [_grid_rows(table) for table in tables if len(table) > 1]
+
+
+def _merge_rulings(rulings: list[_Ruling]) -> list[_Ruling]:
+    """Rulings near each other moved to where they are on average, pieces of one joined."""
+    snapped: list[_Ruling] = []
+    for group in _clustered([r for r in rulings if r[2] - r[1] >= 1], lambda r: r[0], _SNAP):
+        at = sum(r[0] for r in group) / len(group)
+        snapped += [(at, start, end) for _, start, end in group]
+    merged: list[_Ruling] = []
+    for at, start, end in sorted(snapped):
+        if merged and merged[-1][0] == at and start <= merged[-1][2] + _JOIN:
+            merged[-1] = (at, merged[-1][1], max(merged[-1][2], end))
+        else:
+            merged.append((at, start, end))
+    return [r for r in merged if r[2] - r[1] >= _MIN_RULING]
+
+
+def _touching(cells: list[_Cell]) -> list[list[_Cell]]:
+    """Cells in groups sharing corners."""
+    def corners(cell: _Cell) -> set[tuple[float, float]]:
+        x0, top, x1, bottom = cell
+        return {(x0, top), (x0, bottom), (x1, top), (x1, bottom)}
+
+    groups, left = [], list(cells)
+    while left:
+        group, reached = [left[0]], corners(left.pop(0))
+        grew = True
+        while grew:
+            grew = False
+            for cell in list(left):
+                if corners(cell) & reached:
+                    group.append(cell)
+                    reached |= corners(cell)
+                    left.remove(cell)
+                    grew = True
+        groups.append(group)
+    return groups
+
+
+def _grid_rows(cells: list[_Cell]) -> list[list[_Cell | None]]:
+    columns = sorted({cell[0] for cell in cells})
+    rows: dict[float, dict[float, _Cell]] = {}
+    for cell in sorted(cells, key=lambda cell: (cell[1], cell[0])):
+        rows.setdefault(cell[1], {})[cell[0]] = cell
+    return [[row.get(x) for x in columns] for row in rows.values()]
+
+
+def _bounds(cells: list[_Cell]) -> _Cell:
+    return (min(c[0] for c in cells), min(c[1] for c in cells), max(c[2] for c in cells), max(c[3] for c in cells))
+
+
+def _inside(chars: list[_Char], box: _Cell) -> list[_Char]:
+    """The chars whose middle is in the box (its right and bottom edges out)."""
+    x0, top, x1, bottom = box
+    return [c for c in chars if x0 <= (c.x0 + c.x1) / 2 < x1 and top <= (c.top + c.bottom) / 2 < bottom]
+
+
+def _cell_text(chars: list[_Char], cell: _Cell | None) -> str:
+    """The lines of the cell's chars."""
+    return "\n".join(line.text for line in _text_lines(_inside(chars, cell))) if cell else ""
 
 
 def _drop_running_lines(pages: list[list[_Line]], heights: list[float]) -> None:
