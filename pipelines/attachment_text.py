@@ -571,25 +571,24 @@ def _merge_rulings(rulings: list[_Ruling]) -> list[_Ruling]:
 
 
 def _touching(cells: list[_Cell]) -> list[list[_Cell]]:
-    """Cells in groups sharing corners."""
-    def corners(cell: _Cell) -> set[tuple[float, float]]:
-        x0, top, x1, bottom = cell
-        return {(x0, top), (x0, bottom), (x1, top), (x1, bottom)}
+    """Cells in groups sharing corners (each group in the cells' order): joined through the
+    corners, so a page of thousands of cells costs their number, not its square."""
+    parent = list(range(len(cells)))
 
-    groups, left = [], list(cells)
-    while left:
-        group, reached = [left[0]], corners(left.pop(0))
-        grew = True
-        while grew:
-            grew = False
-            for cell in list(left):
-                if corners(cell) & reached:
-                    group.append(cell)
-                    reached |= corners(cell)
-                    left.remove(cell)
-                    grew = True
-        groups.append(group)
-    return groups
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = index = parent[parent[index]]
+        return index
+
+    first_at: dict[tuple[float, float], int] = {}  # corner -> the first cell found there
+    for index, (x0, top, x1, bottom) in enumerate(cells):
+        for corner in ((x0, top), (x0, bottom), (x1, top), (x1, bottom)):
+            other = first_at.setdefault(corner, index)
+            parent[root(other)] = root(index)
+    groups: dict[int, list[_Cell]] = {}
+    for index, cell in enumerate(cells):
+        groups.setdefault(root(index), []).append(cell)
+    return list(groups.values())
 
 
 def _grid_rows(cells: list[_Cell]) -> list[list[_Cell | None]]:
