@@ -63,6 +63,11 @@ def _pending(db: sqlite_utils.Database, where: str, params: list[Any]) -> list[P
             for sha256, paths, name, mime_type in db.execute(_PENDING_SQL.format(where=where), params)]
 
 
+def is_linked(db: sqlite_utils.Database, sha256: str) -> bool:
+    """Whether a bulletin links file ``sha256`` (its text has a row to be stored on)."""
+    return db.execute("select 1 from attachments where sha256 = ? limit 1", [sha256]).fetchone() is not None
+
+
 def known_text(db: sqlite_utils.Database, sha256: str, version: int, *, ocr: bool = False) -> dict[str, Any] | None:
     """The text columns of a row holding file ``sha256`` that are current (made by ``version``, and
     with OCR when ``ocr`` asks for it): another bulletin linking the same file needs no new read."""

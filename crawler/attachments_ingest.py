@@ -32,7 +32,7 @@ import sqlite_utils
 from twisted.internet import defer, task
 
 from archive.attachments import (
-    PendingFile, attachment_sources, decoded_tables, known_text, pending_files, save_text, text_values, unread_files,
+    PendingFile, attachment_sources, decoded_tables, is_linked, known_text, pending_files, save_text, text_values, unread_files,
 )
 from archive.layout import ArchiveLayout, attachment_file
 from archive.search import PendingIndex
@@ -318,6 +318,45 @@ class CrawlTexts:
         #: Reads nothing (``ATTACHMENT_TEXT = False``, told to stop, or the archive failed).
         self.stopped = not enabled
 
+    def read_early(self, file: PendingFile) -> None:
+        """A file just downloaded, before ingest links it to its bulletin: read it now, so that its
+        text is mostly stored by the ingest batch that indexes its bulletin (:meth:`store_read`),
+        in that bulletin's one index write. Read once linked, the text rewrote the entry: the
+        body's tokens taken out and put in again, the largest part of storing texts.
+
+        Word 97 and Excel 97 files (OLE2) wait for their link: what kind an unreadable one is may
+        take the name the page gives it.
+        """
+        if self.stopped or file.sha256 in self._busy:
+            return
+        self._busy.add(file.sha256)
+        self._running[self._pool.submit(self._read, file)] = file
+
+    def store_read(self, writes: TextWrites) -> int:
+        """Store the texts read since whose files are linked (the database's thread, in the caller's
+        transaction: the tick's, or an ingest batch's before its index flush); a file read early
+        waits for its link. Returns how many were stored."""
+        db, stored = self.texts.db, 0
+        for future in [future for future in self._running if future.done()]:
+            file = self._running[future]
+            if future.cancelled() or not is_linked(db, file.sha256):
+                continue
+            del self._running[future]
+            self.texts.store(file, future.result(), writes)
+            self._busy.discard(file.sha256)
+            stored += 1
+        return stored
+
+    def forget_unlinked(self) -> None:
+        """At the crawl's end, once everything is ingested: files read early that no bulletin
+        linked (it was refused, or failed) have nothing to store their text on."""
+        db = self.texts.db
+        for future in [future for future in self._running if future.done()]:
+            file = self._running[future]
+            if future.cancelled() or not is_linked(db, file.sha256):
+                del self._running[future]
+                self._busy.discard(file.sha256)
+
     def tick(self) -> None:
         """Store what was read, look for new files, keep the thread busy (the reactor's thread).
 
@@ -330,10 +369,7 @@ class CrawlTexts:
             return
         writes, db = TextWrites(), self.texts.db
         with db.atomic():
-            for future in [future for future in self._running if future.done()]:
-                file = self._running.pop(future)
-                self.texts.store(file, future.result(), writes)
-                self._busy.discard(file.sha256)
+            self.store_read(writes)
             files = self.texts.pending() if self._first_look else self.texts.unread()
             self._first_look = False
             for file in files:
@@ -363,6 +399,7 @@ class CrawlTexts:
 
         def step() -> None:
             tick()
+            self.forget_unlinked()
             if self.stopped or not self.left:
                 looping.stop()
 

@@ -57,7 +57,7 @@ from archive.store import (
 )
 from archive.structure import save_structure
 from archive.warc import read_capture
-from crawler.attachments_ingest import save_attachment_items
+from crawler.attachments_ingest import TextWrites, save_attachment_items
 from pipelines.body import stored_name
 from pipelines.bulletin import not_a_bulletin
 from pipelines.challenges import SCRIPT_ONLY
@@ -390,6 +390,10 @@ class Ingest:
         self.worker_cpu = 0.0
         self.pool = ExtractionPool(processes) if processes > 0 else None
         self._pending_index = PendingIndex()
+        #: Stores, in each batch's transaction before its index flush, the attachment texts read
+        #: already (a crawl's :meth:`crawler.attachments_ingest.CrawlTexts.store_read`): a file
+        #: read before its bulletin is ingested then costs that bulletin no second index write.
+        self.texts_read: Callable[[TextWrites], int] | None = None
         self._portals: dict[str, str] = {}
         self._pages = 0  # extracted so far (see POOL_MIN_PAGES)
 
@@ -489,7 +493,10 @@ class Ingest:
                 " and ingest_state is not null", batch.ids)
             if large:  # before the index takes a large body's stream twice (ours, then SQLite's copy)
                 _return_freed_memory()
-            self._pending_index.flush(self.db)
+            writes = TextWrites(self._pending_index)
+            if self.texts_read is not None:
+                self.counts["attachments/text_stored_by_ingest"] += self.texts_read(writes)
+            writes.finish(self.db)  # the attachment items those texts give, then the index flush
             self.db.conn.commit()
         except BaseException:
             self._pending_index.entries.clear()

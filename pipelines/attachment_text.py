@@ -172,6 +172,11 @@ def _out_of_memory(error: BaseException) -> bool:
     return False
 
 
+def kind_needs_name(data: bytes) -> bool:
+    """Whether reading ``data`` may depend on the name given with it (see :func:`detect_kind`)."""
+    return data.startswith(_OLE2)
+
+
 def detect_kind(data: bytes, name: str = "") -> str:
     """The type the bytes are (``name`` only tells Word from Excel in an unreadable OLE2 file)."""
     head = data[:2048]

@@ -8,25 +8,29 @@ files).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 import pytest
 import sqlite_utils
 
-from archive.attachments import save_text
+from archive.attachments import PendingFile, save_text
 from archive.layout import ArchiveLayout
 from archive.schema import open_archive
 from pipelines.attachment_text import EXTRACTOR_VERSION, MISSING
 from tests.conftest import REPO, crawl, run_cli
 from tests.replica import attachment_files as files
 from tests.replica import faults
+from tests.replica.corpus import BulletinWriter, MeetingCalendar
 from tests.replica.server import ReplicaPortal
 from tests.test_attachment_text import OCR, TEXT_LAYER, encrypted_pdf, similarity, zip_bomb
 
@@ -316,6 +320,71 @@ def test_a_crawl_may_leave_the_texts_to_ingest(replica, archived, tmp_path):
     assert result.returncode == 0, result.stderr
     read = {row["sha256"]: (row["text"], row["error"]) for row in attachments(path)}
     assert read == {row["sha256"]: (row["text"], row["error"]) for row in attachments(archived)}
+
+
+def test_a_file_read_before_its_link_is_stored_once_linked_and_one_never_linked_is_let_go(archived, tmp_path):
+    """During a crawl each file is read as soon as it is downloaded, before ingest links it to its
+    bulletin (the batch that indexes the bulletin then stores the text too, one index write for
+    both). A text read before its file's link waits for it; one that no bulletin ever links is let
+    go at the crawl's end, so the crawl's wait for the texts left ends."""
+    from concurrent.futures import wait
+
+    from crawler.attachments_ingest import AttachmentTexts, CrawlTexts, TextWrites
+
+    path = copy_archive(archived, tmp_path)
+    layout = ArchiveLayout.of(path)
+    linked = next(row for row in attachments(path) if row["text_method"] == "pdf" and not row["error"])
+    db = open_archive(path)
+    db.execute("update attachments set text = null, extractor_version = null where sha256 = ?", [linked["sha256"]])
+    db.conn.commit()
+    orphan = files.pdf_text_bytes(files.list_content(BulletinWriter(MeetingCalendar(1)), random.Random(9),
+                                                     date(2022, 9, 20), "附件1:督办事项统计表"))
+    stored = f"{hashlib.sha256(orphan).hexdigest()}.pdf"
+    (layout.files / stored).write_bytes(orphan)
+    texts = CrawlTexts(AttachmentTexts(db, layout), readers=2)
+    try:
+        texts.read_early(PendingFile(linked["sha256"], (linked["path"],), "a.pdf", "application/pdf"))
+        texts.read_early(PendingFile(stored[:-4], (layout.file_path(stored),), "b.pdf", "application/pdf"))
+        wait(list(texts._running))
+        writes = TextWrites()
+        with db.atomic():
+            assert texts.store_read(writes) == 1  # the linked one; the other waits for a link
+            writes.finish(db)
+        db.conn.commit()
+        assert texts.left == 1
+        texts.forget_unlinked()
+        assert texts.left == 0
+    finally:
+        texts.close()
+        db.close()
+    again = next(row for row in attachments(path) if row["url"] == linked["url"])
+    assert (again["text"], again["extractor_version"]) == (linked["text"], EXTRACTOR_VERSION)
+    result = run_cli("search", linked["text"].split("\n")[0][:8], "--archive", str(path), "--json", "--limit", "100")
+    assert result.returncode == 0, result.stderr
+    assert linked["bulletin_url"] in [json.loads(line)["url"] for line in result.stdout.splitlines()]
+
+
+def test_a_page_that_links_a_file_but_is_no_bulletin_ends_its_crawl(tmp_path):
+    """The file is downloaded and read at once; the page proves no bulletin, so nothing links the
+    file: the crawl ends all the same, and no attachment row names it."""
+    with ReplicaPortal(per_family=2, seed=11) as portal:
+        fresh = portal.site.add_bulletin("table", attachments=["附件1.pdf"])
+        file_url = fresh["attachments"][0]["url"]
+        page = (f'<html><head><title>页面不存在</title></head><body><h1>404 页面不存在</h1>'
+                f'<p>您访问的页面不存在。<a href="{urlsplit(file_url).path}">附件1.pdf</a></p></body></html>')
+
+        def not_a_bulletin(handler) -> None:
+            handler.respond(200, page.encode("utf-8"), "text/html; charset=utf-8")
+
+        portal.faults[urlsplit(fresh["url"]).path] = not_a_bulletin
+        with urlopen(file_url) as response:
+            sha256 = hashlib.sha256(response.read()).hexdigest()
+        path = tmp_path / "archive.db"
+        result = crawl(path, *(column.start_url for column in portal.columns.values()))
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert (ArchiveLayout.of(path).files / sha256[:2] / f"{sha256}.pdf").is_file()  # downloaded, so read
+    assert not rows(path, "select * from attachments where url = ? or sha256 = ?", (file_url, sha256))
+    assert rows(path, "select * from run_failures where url = ?", (fresh["url"],))
 
 
 def _reader_servers(parent: int | None = None) -> set[int]:
