@@ -324,8 +324,8 @@ class CrawlTexts:
         in that bulletin's one index write. Read once linked, the text rewrote the entry: the
         body's tokens taken out and put in again, the largest part of storing texts.
 
-        Word 97 and Excel 97 files (OLE2) wait for their link: what kind an unreadable one is may
-        take the name the page gives it.
+        An OLE2 file with neither a Word nor an Excel stream waits for its link: what kind it is
+        takes the name the page gives it.
         """
         if self.stopped or file.sha256 in self._busy:
             return

@@ -173,8 +173,9 @@ def _out_of_memory(error: BaseException) -> bool:
 
 
 def kind_needs_name(data: bytes) -> bool:
-    """Whether reading ``data`` may depend on the name given with it (see :func:`detect_kind`)."""
-    return data.startswith(_OLE2)
+    """Whether reading ``data`` may depend on the name given with it: an OLE2 file with neither a
+    Word nor an Excel stream, whose extension decides (see :func:`detect_kind`)."""
+    return data.startswith(_OLE2) and detect_kind(data) == "ole"
 
 
 def detect_kind(data: bytes, name: str = "") -> str:
