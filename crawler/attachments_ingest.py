@@ -125,11 +125,17 @@ class AttachmentTexts:
         """Files linked since the last look that have no text yet (cheap enough for every batch)."""
         return unread_files(self.db)
 
+    def known(self, file: PendingFile) -> dict[str, Any] | None:
+        """The text columns another row of the same file has (made by this extractor, and not an
+        error for want of a tool that is here now), or None: the file is to be read."""
+        known = known_text(self.db, file.sha256, EXTRACTOR_VERSION, ocr=self.ocr)
+        return None if known is None or known["error"] in self.redo_errors else known
+
     def copy_known(self, file: PendingFile, writes: TextWrites | None = None) -> bool:
         """Store the text another row of the same file already has (made by this extractor); False
         when there is none and the file must be read. ``writes``: see :meth:`store`."""
-        known = known_text(self.db, file.sha256, EXTRACTOR_VERSION, ocr=self.ocr)
-        if known is None or known["error"] in self.redo_errors:
+        known = self.known(file)
+        if known is None:
             return False
         self._save(file, known, writes)
         self.counts["attachments/text_copied"] += 1
@@ -320,22 +326,26 @@ class CrawlTexts:
 
     def read_early(self, file: PendingFile) -> None:
         """A file just downloaded, before ingest links it to its bulletin: read it now, so that its
-        text is mostly stored by the ingest batch that indexes its bulletin (:meth:`store_read`),
+        text is mostly stored by the ingest batch that indexes its bulletin (:meth:`store`),
         in that bulletin's one index write. Read once linked, the text rewrote the entry: the
         body's tokens taken out and put in again, the largest part of storing texts.
 
         An OLE2 file with neither a Word nor an Excel stream waits for its link: what kind it is
         takes the name the page gives it.
         """
-        if self.stopped or file.sha256 in self._busy:
-            return
+        if self.stopped or file.sha256 in self._busy or self.texts.known(file) is not None:
+            return  # being read, or read already (its next link copies the text)
         self._busy.add(file.sha256)
         self._running[self._pool.submit(self._read, file)] = file
 
-    def store_read(self, writes: TextWrites) -> int:
-        """Store the texts read since whose files are linked (the database's thread, in the caller's
-        transaction: the tick's, or an ingest batch's before its index flush); a file read early
-        waits for its link. Returns how many were stored."""
+    def store(self, writes: TextWrites) -> int:
+        """Store the texts read since whose files are linked (a file read early waits for its
+        link), copy those of files read before, queue the files linked since for reading. On the
+        database's thread, in the caller's transaction: the tick's, or an ingest batch's before its
+        index flush, so that the bulletins it indexes have their texts in their first index write.
+        Returns how many texts were stored."""
+        if self.stopped:
+            return 0
         db, stored = self.texts.db, 0
         for future in [future for future in self._running if future.done()]:
             file = self._running[future]
@@ -345,6 +355,16 @@ class CrawlTexts:
             self.texts.store(file, future.result(), writes)
             self._busy.discard(file.sha256)
             stored += 1
+        files = self.texts.pending() if self._first_look else self.texts.unread()
+        self._first_look = False
+        for file in files:
+            if file.sha256 in self._busy:
+                continue
+            if self.texts.copy_known(file, writes):
+                stored += 1
+            else:
+                self._busy.add(file.sha256)
+                self._running[self._pool.submit(self._read, file)] = file
         return stored
 
     def forget_unlinked(self) -> None:
@@ -369,13 +389,7 @@ class CrawlTexts:
             return
         writes, db = TextWrites(), self.texts.db
         with db.atomic():
-            self.store_read(writes)
-            files = self.texts.pending() if self._first_look else self.texts.unread()
-            self._first_look = False
-            for file in files:
-                if file.sha256 not in self._busy and not self.texts.copy_known(file, writes):
-                    self._busy.add(file.sha256)
-                    self._running[self._pool.submit(self._read, file)] = file
+            self.store(writes)
             writes.finish(db)
 
     def _read(self, file: PendingFile) -> dict[str, Any]:

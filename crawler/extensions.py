@@ -95,7 +95,7 @@ class ArchiveRun:
         self._in_flight: tuple[Batch, Future[list[Extracted]]] | None = None
         self.texts = CrawlTexts(AttachmentTexts(self.db, self.layout, ocr=settings.getbool("ATTACHMENT_OCR")),
                                 enabled=settings.getbool("ATTACHMENT_TEXT"), readers=settings.getint("ATTACHMENT_READERS"))
-        self.ingest.texts_read = self.texts.store_read
+        self.ingest.texts_read = self.texts.store
         self.previous = self._previous_healthy_stats()
         self.last_run_complete = self._last_run_complete()
         mark_killed_runs(self.db)

@@ -391,7 +391,7 @@ class Ingest:
         self.pool = ExtractionPool(processes) if processes > 0 else None
         self._pending_index = PendingIndex()
         #: Stores, in each batch's transaction before its index flush, the attachment texts read
-        #: already (a crawl's :meth:`crawler.attachments_ingest.CrawlTexts.store_read`): a file
+        #: already (a crawl's :meth:`crawler.attachments_ingest.CrawlTexts.store`): a file
         #: read before its bulletin is ingested then costs that bulletin no second index write.
         self.texts_read: Callable[[TextWrites], int] | None = None
         self._portals: dict[str, str] = {}

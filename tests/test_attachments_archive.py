@@ -348,7 +348,7 @@ def test_a_file_read_before_its_link_is_stored_once_linked_and_one_never_linked_
         wait(list(texts._running))
         writes = TextWrites()
         with db.atomic():
-            assert texts.store_read(writes) == 1  # the linked one; the other waits for a link
+            assert texts.store(writes) == 1  # the linked one; the other waits for a link
             writes.finish(db)
         db.conn.commit()
         assert texts.left == 1
