@@ -12,8 +12,9 @@ and the file's supervision lists become items with the attachment as their ``sou
 Offline, whenever the stored files are at hand: ``ingest`` and ``merge`` read what is pending
 (:meth:`AttachmentTexts.run`), ``reprocess`` reads every file again. During a crawl, reading a
 file takes from milliseconds (DOCX) to seconds (a Word 97 file through LibreOffice, OCR), so it
-never runs on the reactor's thread: :class:`CrawlTexts` reads in a thread of its own beside the
-fetching, and stores the results on the reactor's thread with the run's batches.
+never runs on the reactor's thread: :class:`CrawlTexts` reads in threads of their own beside the
+fetching, from the moment a file is downloaded, and the run's ingest batches store the results
+on the reactor's thread.
 """
 from __future__ import annotations
 
@@ -305,9 +306,11 @@ def save_attachment_items(db: sqlite_utils.Database, bulletin_url: str) -> None:
 class CrawlTexts:
     """During a crawl: files read in threads of their own, results stored on the reactor's thread.
 
-    :meth:`tick` (after each ingest batch) stores the files read since, copies the text of files
-    already read for another bulletin, and queues the newly linked ones for the threads
-    (``ATTACHMENT_READERS``), which read the queue in order without waiting for the ticks.
+    A file is queued for the threads (``ATTACHMENT_READERS``) as soon as it is downloaded
+    (:meth:`read_early`); each ingest batch, before its index flush, and each :meth:`tick` store
+    the texts read since (:meth:`store`), copy the text of files already read for another
+    bulletin, and queue the files newly linked and not read yet. The threads read the queue in
+    order without waiting for the batches.
     Reading never blocks the reactor; :meth:`drain` (the crawl's end) waits for what is left
     without blocking it either, so a stop signal still gets through, and :meth:`stop` leaves the
     rest for the next run (nothing is lost: a file without text stays pending).
@@ -346,11 +349,8 @@ class CrawlTexts:
         Returns how many texts were stored."""
         if self.stopped:
             return 0
-        db, stored = self.texts.db, 0
-        for future in [future for future in self._running if future.done()]:
-            file = self._running[future]
-            if future.cancelled() or not is_linked(db, file.sha256):
-                continue
+        stored = 0
+        for future, file in self._finished(linked=True):
             del self._running[future]
             self.texts.store(file, future.result(), writes)
             self._busy.discard(file.sha256)
@@ -370,12 +370,15 @@ class CrawlTexts:
     def forget_unlinked(self) -> None:
         """At the crawl's end, once everything is ingested: files read early that no bulletin
         linked (it was refused, or failed) have nothing to store their text on."""
+        for future, file in self._finished(linked=False):
+            del self._running[future]
+            self._busy.discard(file.sha256)
+
+    def _finished(self, linked: bool) -> list[tuple[Future[dict[str, Any]], PendingFile]]:
+        """The reads ended whose file a bulletin links (``linked``), or none does (or cancelled)."""
         db = self.texts.db
-        for future in [future for future in self._running if future.done()]:
-            file = self._running[future]
-            if future.cancelled() or not is_linked(db, file.sha256):
-                del self._running[future]
-                self._busy.discard(file.sha256)
+        return [(future, file) for future, file in list(self._running.items()) if future.done()
+                and (not future.cancelled() and is_linked(db, file.sha256)) == linked]
 
     def tick(self) -> None:
         """Store what was read, look for new files, keep the thread busy (the reactor's thread).
