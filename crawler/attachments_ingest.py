@@ -42,7 +42,7 @@ from crawler.settings import ATTACHMENT_READERS
 from pipelines.attachment_items import attachment_structure
 from pipelines.structure import Structure
 from pipelines.attachment_sandbox import AttachmentReader
-from pipelines.attachment_text import EXTRACTOR_VERSION, MISSING, Tools
+from pipelines.attachment_text import EXTRACTOR_VERSION, MISSING, Tools, kind_needs_name
 
 logger = logging.getLogger(__name__)
 
@@ -320,26 +320,29 @@ class CrawlTexts:
         self.texts = texts
         #: ``readers`` files read at once, each in a child process of its own reader.
         self._pool = ThreadPoolExecutor(max(1, readers), thread_name_prefix="zwdc-attachments")
-        #: Files handed to the threads (queued or being read), until their result is stored.
-        self._running: dict[Future[dict[str, Any]], PendingFile] = {}
-        self._busy: set[str] = set()  # files queued or in flight
+        #: sha256 -> a file handed to the threads (queued, being read, or read and waiting for
+        #: its link) and its read, until the result is stored.
+        self._running: dict[str, tuple[PendingFile, Future[dict[str, Any]]]] = {}
         self._first_look = True
         #: Reads nothing (``ATTACHMENT_TEXT = False``, told to stop, or the archive failed).
         self.stopped = not enabled
 
-    def read_early(self, file: PendingFile) -> None:
+    def read_early(self, file: PendingFile, data: bytes) -> None:
         """A file just downloaded, before ingest links it to its bulletin: read it now, so that its
         text is mostly stored by the ingest batch that indexes its bulletin (:meth:`store`),
         in that bulletin's one index write. Read once linked, the text rewrote the entry: the
         body's tokens taken out and put in again, the largest part of storing texts.
 
-        An OLE2 file with neither a Word nor an Excel stream waits for its link: what kind it is
-        takes the name the page gives it.
+        An OLE2 file with neither a Word nor an Excel stream (``data``: the file's bytes) waits
+        for its link: what kind it is takes the name the page gives it.
         """
-        if self.stopped or file.sha256 in self._busy or self.texts.known(file) is not None:
+        if (self.stopped or file.sha256 in self._running or kind_needs_name(data)
+                or self.texts.known(file) is not None):
             return  # being read, or read already (its next link copies the text)
-        self._busy.add(file.sha256)
-        self._running[self._pool.submit(self._read, file)] = file
+        self._submit(file)
+
+    def _submit(self, file: PendingFile) -> None:
+        self._running[file.sha256] = (file, self._pool.submit(self._read, file))
 
     def store(self, writes: TextWrites) -> int:
         """Store the texts read since whose files are linked (a file read early waits for its
@@ -350,35 +353,32 @@ class CrawlTexts:
         if self.stopped:
             return 0
         stored = 0
-        for future, file in self._finished(linked=True):
-            del self._running[future]
-            self.texts.store(file, future.result(), writes)
-            self._busy.discard(file.sha256)
+        for file, reading in self._finished(linked=True):
+            del self._running[file.sha256]
+            self.texts.store(file, reading.result(), writes)
             stored += 1
         files = self.texts.pending() if self._first_look else self.texts.unread()
         self._first_look = False
         for file in files:
-            if file.sha256 in self._busy:
+            if file.sha256 in self._running:
                 continue
             if self.texts.copy_known(file, writes):
                 stored += 1
             else:
-                self._busy.add(file.sha256)
-                self._running[self._pool.submit(self._read, file)] = file
+                self._submit(file)
         return stored
 
     def forget_unlinked(self) -> None:
         """At the crawl's end, once everything is ingested: files read early that no bulletin
         linked (it was refused, or failed) have nothing to store their text on."""
-        for future, file in self._finished(linked=False):
-            del self._running[future]
-            self._busy.discard(file.sha256)
+        for file, _reading in self._finished(linked=False):
+            del self._running[file.sha256]
 
-    def _finished(self, linked: bool) -> list[tuple[Future[dict[str, Any]], PendingFile]]:
+    def _finished(self, linked: bool) -> list[tuple[PendingFile, Future[dict[str, Any]]]]:
         """The reads ended whose file a bulletin links (``linked``), or none does (or cancelled)."""
         db = self.texts.db
-        return [(future, file) for future, file in list(self._running.items()) if future.done()
-                and (not future.cancelled() and is_linked(db, file.sha256)) == linked]
+        return [(file, reading) for file, reading in list(self._running.values()) if reading.done()
+                and (not reading.cancelled() and is_linked(db, file.sha256)) == linked]
 
     def tick(self) -> None:
         """Store what was read, look for new files, keep the thread busy (the reactor's thread).
@@ -428,8 +428,8 @@ class CrawlTexts:
     def stop(self) -> None:
         """Read no more: the files not stored stay pending for the next run."""
         self.stopped = True
-        for future in self._running:
-            future.cancel()
+        for _file, reading in self._running.values():
+            reading.cancel()
 
     def close(self) -> None:
         """Stop, end the read in flight at once, then the thread and the reader."""

@@ -89,13 +89,12 @@ class ArchiveRun:
         self.full = settings.getbool("CRAWL_FULL")
         self.interval = settings.getfloat("ARCHIVE_COMMIT_INTERVAL")
         self.db = open_for_ingest(self.layout.db)
-        self.ingest = Ingest(self.db, self.layout, profiles=settings.getdict("PORTAL_PROFILES"),
-                             processes=settings.getint("INGEST_PROCESSES"))
-        #: The batch being extracted in a worker, if any (written when its records are back).
-        self._in_flight: tuple[Batch, Future[list[Extracted]]] | None = None
         self.texts = CrawlTexts(AttachmentTexts(self.db, self.layout, ocr=settings.getbool("ATTACHMENT_OCR")),
                                 enabled=settings.getbool("ATTACHMENT_TEXT"), readers=settings.getint("ATTACHMENT_READERS"))
-        self.ingest.texts_read = self.texts.store
+        self.ingest = Ingest(self.db, self.layout, profiles=settings.getdict("PORTAL_PROFILES"),
+                             processes=settings.getint("INGEST_PROCESSES"), texts_read=self.texts.store)
+        #: The batch being extracted in a worker, if any (written when its records are back).
+        self._in_flight: tuple[Batch, Future[list[Extracted]]] | None = None
         self.previous = self._previous_healthy_stats()
         self.last_run_complete = self._last_run_complete()
         mark_killed_runs(self.db)

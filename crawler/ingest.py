@@ -371,7 +371,8 @@ class Ingest:
     def __init__(self, db: sqlite_utils.Database, layout: ArchiveLayout, batch_size: int = BATCH_SIZE,
                  progress: Callable[[int], None] | None = None,
                  on_refusal: Callable[[str, str], None] | None = None,
-                 profiles: Mapping[str, Mapping[str, Any]] | None = None, processes: int = 0):
+                 profiles: Mapping[str, Mapping[str, Any]] | None = None, processes: int = 0,
+                 texts_read: Callable[[TextWrites], int] | None = None):
         self.db = db
         self.layout = layout
         self.batch_size = batch_size
@@ -393,7 +394,7 @@ class Ingest:
         #: Stores, in each batch's transaction before its index flush, the attachment texts read
         #: already (a crawl's :meth:`crawler.attachments_ingest.CrawlTexts.store`): a file
         #: read before its bulletin is ingested then costs that bulletin no second index write.
-        self.texts_read: Callable[[TextWrites], int] | None = None
+        self.texts_read = texts_read
         self._portals: dict[str, str] = {}
         self._pages = 0  # extracted so far (see POOL_MIN_PAGES)
 

@@ -32,7 +32,6 @@ from archive.layout import ArchiveLayout
 from crawler.extensions import ArchiveRun
 from crawler.ingest import archived_file
 from spiders.items import Bulletin, BulletinPage
-from pipelines.attachment_text import kind_needs_name
 from pipelines.body import stored_name
 from pipelines.extraction import attachment_urls
 
@@ -116,10 +115,10 @@ class AttachmentFiles(FilesPipeline):
         path = self.file_path(request, response, info, item=item)
         self.store.persist_file(path, BytesIO(response.body), info)
         self.crawler.stats.inc_value("attachments/downloaded")
-        if self.run is not None and not kind_needs_name(response.body):  # see CrawlTexts.read_early
+        if self.run is not None:
             self.run.texts.read_early(PendingFile(
                 PurePosixPath(path).stem, (self.run.layout.file_path(path),),
-                unquote(PurePosixPath(urlsplit(request.url).path).name), content_type))
+                unquote(PurePosixPath(urlsplit(request.url).path).name), content_type), response.body)
         return {"url": request.url, "path": path, "checksum": None, "status": "downloaded"}
 
     def media_failed(self, failure: Failure, request: Request, info: Any) -> None:

@@ -24,7 +24,7 @@ import pytest
 import sqlite_utils
 
 from archive.attachments import PendingFile, save_text
-from archive.layout import ArchiveLayout
+from archive.layout import ArchiveLayout, attachment_file
 from archive.schema import open_archive
 from pipelines.attachment_text import EXTRACTOR_VERSION, MISSING
 from tests.conftest import REPO, crawl, run_cli
@@ -343,9 +343,10 @@ def test_a_file_read_before_its_link_is_stored_once_linked_and_one_never_linked_
     (layout.files / stored).write_bytes(orphan)
     texts = CrawlTexts(AttachmentTexts(db, layout), readers=2)
     try:
-        texts.read_early(PendingFile(linked["sha256"], (linked["path"],), "a.pdf", "application/pdf"))
-        texts.read_early(PendingFile(stored[:-4], (layout.file_path(stored),), "b.pdf", "application/pdf"))
-        wait(list(texts._running))
+        linked_file = PendingFile(linked["sha256"], (linked["path"],), "a.pdf", "application/pdf")
+        texts.read_early(linked_file, attachment_file(layout.db, linked["path"]).read_bytes())
+        texts.read_early(PendingFile(stored[:-4], (layout.file_path(stored),), "b.pdf", "application/pdf"), orphan)
+        wait([reading for _file, reading in texts._running.values()])
         writes = TextWrites()
         with db.atomic():
             assert texts.store(writes) == 1  # the linked one; the other waits for a link
