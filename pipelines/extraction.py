@@ -110,7 +110,8 @@ def _merge_attachments(found: list[Attachment], more: list[Attachment]) -> list[
 
 
 def _parse(body: bytes, headers: dict[str, str]) -> _Element:
-    return parse_html(decode_html(body, headers.get("Content-Type"))[0])
+    """A page's tree; valid UTF-8 parsed as the bytes it is (lxml would encode the text again)."""
+    return parse_html(decode_html(body, headers.get("Content-Type"), keep_utf8=True).text)
 
 
 #: Bytes of a page that may link a file: an attachment extension, or a character reference (which
