@@ -353,14 +353,17 @@ def document_parts(body: bytes, content_type: str | None, page_url: str) -> list
         return []
     name, _page = own
     ext = posixpath.splitext(urlsplit(page_url).path)[1].lstrip(".")
-    tree = parse_html(decode_html(body, content_type)[0])
+    tree = parse_html(decode_html(body, content_type, keep_utf8=True).text)
     numbers: set[int] = set()
     announced = _from_script("\n".join(tree.xpath("//script/text()")), page_url)
     if announced and announced.name == name and announced.count:
         numbers.update(range(1, min(announced.count, MAX_DOCUMENT_PAGES)))
     folder = urljoin(page_url, "./")
     for link in tree.xpath("//a[@href]"):
-        url = urljoin(page_url, link.get("href", "").strip()).split("#", 1)[0]
+        href = link.get("href", "")
+        if name not in href:  # no further page of this document: a target without its name is the page itself or another
+            continue
+        url = urljoin(page_url, href.strip()).split("#", 1)[0]
         linked = document_page(url)
         if linked and linked[0] == name and 0 < linked[1] < MAX_DOCUMENT_PAGES and urljoin(url, "./") == folder:
             numbers.add(linked[1])
