@@ -422,10 +422,11 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
     besides = chosen.outside_texts()
     dates = {text: parse_date(text) for text in set(besides)}  # a list repeats its dates: each read once
     own = canonical_url(page_url)
+    make = tuple.__new__  # Entry's own constructor is a Python function: a page may list 100,000
     for url, title, beside in zip(resolver.canonical_urls(chosen.hrefs), chosen.titles, besides):
         if url is None or url in entries or url == own:
             continue
-        entries[url] = Entry(url, title, dates[beside])
+        entries[url] = make(Entry, (url, title, dates[beside]))
     return ListReading(list(entries.values()), in_chrome)
 
 
