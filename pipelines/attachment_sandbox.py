@@ -13,7 +13,6 @@ it safe in a threaded caller and cheap (milliseconds, not an interpreter start, 
 from __future__ import annotations
 
 import gc
-import io
 import logging
 import os
 import pickle
@@ -26,12 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 from pipelines.attachment_text import AttachmentText, Tools, extract_attachment
+from pipelines.attachment_warmup import warm_up
 
 _HEADER = struct.Struct("!Q")
 _REPO = Path(__file__).resolve().parent.parent
@@ -165,7 +164,8 @@ def serve(jobs: BinaryIO, answers: BinaryIO) -> None:
     from PIL import Image  # noqa: F401
 
     logging.disable(logging.WARNING)  # the parsers' complaints about broken files are not errors here
-    warm_up()
+    if _survives(warm_up):  # tried in a child first: a parser aborting (out of memory) would end the server
+        warm_up()
     # What every child inherits is left out of its garbage collections: they walked all of it,
     # touching (and so copying) the server's pages in each child: a PDF cost 96–129 ms of CPU
     # without this, 76–85 ms with it.
@@ -178,104 +178,18 @@ def serve(jobs: BinaryIO, answers: BinaryIO) -> None:
         _send_pickled(answers, _run_child(job))
 
 
-# --------------------------------------------------------------------------- warm-up
-
-
-def warm_up() -> list[AttachmentText]:
-    """Read a tiny PDF, DOCX and XLSX once in the server, so that what a parser does on its first
-    call only (PDFium lists the system fonts to substitute one a PDF does not embed; lazy imports,
-    regular expressions, the interpreter's specialised bytecode) is done once and inherited by
-    every child instead of redone in each. :func:`extract_attachment` never raises: a warm-up
-    that fails is a result with an ``error``, and the server starts all the same."""
-    tools = Tools()
-    return [extract_attachment(data, name, tools=tools)
-            for name, data in (("warm-up.pdf", _warm_up_pdf()), ("warm-up.docx", _warm_up_docx()),
-                               ("warm-up.xlsx", _warm_up_xlsx()))]
-
-
-def _warm_up_pdf() -> bytes:
-    """One page: Chinese in a font the PDF does not embed (STSong, substituted from the system's
-    fonts, as the replica's reportlab PDFs and many portals' are), Latin in Helvetica, a ruled
-    two-by-two table."""
-    def chinese(text: str) -> str:
-        return "<" + text.encode("utf-16-be").hex() + ">"
-    grid = " ".join([f"72 {y} m 372 {y} l" for y in (600, 630, 660)] + [f"{x} 600 m {x} 660 l" for x in (72, 222, 372)])
-    content = (f"BT /F1 16 Tf 72 760 Td {chinese('督查通报')} Tj ET BT /F2 11 Tf 72 730 Td (Warm-up 2022) Tj ET "
-               f"BT /F1 11 Tf 80 640 Td {chinese('序号')} Tj 150 0 Td {chinese('事项')} Tj ET "
-               f"BT /F2 11 Tf 80 610 Td (1) Tj 150 0 Td (2) Tj ET 0.5 w {grid} S").encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R /F2 7 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
-        b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [6 0 R] >>",
-        b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /FontDescriptor 8 0 R"
-        b" /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [-25 -254 1000 880]"
-        b" /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>",
-    ]
-    pdf, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(pdf)
-
-
-_PACKAGE_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                 '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                 '<Relationship Id="rId1" Target="{target}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-                 'relationships/officeDocument"/></Relationships>')
-_TYPES = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-          '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-          '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-          '<Default Extension="xml" ContentType="application/xml"/>{overrides}</Types>')
-
-
-def _zip(members: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
-        for name, text in members.items():
-            package.writestr(name, text)
-    return buffer.getvalue()
-
-
-def _warm_up_docx() -> bytes:
-    """Two paragraphs and a one-row table."""
-    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-    cell = '<w:tc><w:p><w:r><w:t>{}</w:t></w:r></w:p></w:tc>'
-    body = ('<w:p><w:r><w:t>督查通报</w:t></w:r></w:p><w:p><w:r><w:t>Warm-up 2022</w:t></w:r></w:p>'
-            '<w:tbl><w:tblGrid><w:gridCol w:w="2000"/><w:gridCol w:w="2000"/></w:tblGrid>'
-            f'<w:tr>{cell.format("序号")}{cell.format("事项")}</w:tr></w:tbl>')
-    return _zip({
-        "[Content_Types].xml": _TYPES.format(overrides='<Override PartName="/word/document.xml" ContentType="application/'
-                                             'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'),
-        "_rels/.rels": _PACKAGE_RELS.format(target="word/document.xml"),
-        "word/document.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>',
-    })
-
-
-def _warm_up_xlsx() -> bytes:
-    """One sheet: a row of text, a row of numbers."""
-    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    relationships = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    return _zip({
-        "[Content_Types].xml": _TYPES.format(overrides=(
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>')),
-        "_rels/.rels": _PACKAGE_RELS.format(target="xl/workbook.xml"),
-        "xl/workbook.xml": f'<workbook xmlns="{main}" xmlns:r="{relationships}"><sheets><sheet name="督办事项" sheetId="1" r:id="rId1"/></sheets></workbook>',
-        "xl/_rels/workbook.xml.rels": ('<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                                       f'<Relationship Id="rId1" Target="worksheets/sheet1.xml" Type="{relationships}/worksheet"/></Relationships>'),
-        "xl/worksheets/sheet1.xml": (f'<worksheet xmlns="{main}"><sheetData>'
-                                     '<row r="1"><c r="A1" t="inlineStr"><is><t>序号</t></is></c><c r="B1" t="inlineStr"><is><t>事项</t></is></c></row>'
-                                     '<row r="2"><c r="A2"><v>1</v></c><c r="B2"><v>2.5</v></c></row></sheetData></worksheet>'),
-    })
+def _survives(work: Callable[[], object]) -> bool:
+    """Whether ``work`` returns, run in a forked child (a crash there costs the child only)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def _run_child(job: dict[str, Any]) -> bytes:
