@@ -3,11 +3,11 @@
 Why: attachments come from the web. A zip bomb, a PDF whose stream inflates to gigabytes, a
 file that sends a parser into an endless loop or crashes LibreOffice must cost one recorded
 ``error``, never the crawl or the ingest. :class:`AttachmentReader` keeps one small server
-process (``python -m pipelines.attachment_sandbox``, single-threaded, the parsers imported
-and warmed up once: :mod:`pipelines.attachment_warmup`) that forks a child per file; the child leads a process group of its own, sets its
-``RLIMIT_AS``/``RLIMIT_CPU`` and reads the file; the server kills the group (the child and any
-LibreOffice or Tesseract it started) when the wall-time limit passes, and answers with what
-the child found or why it died. Forking from that server, not from the caller, is what makes
+process (``python -m pipelines.attachment_sandbox``, single-threaded, the parsers imported and
+warmed up once: :mod:`pipelines.attachment_warmup`) that forks a child per file; the child
+leads a process group of its own, sets its ``RLIMIT_AS``/``RLIMIT_CPU`` and reads the file;
+the server kills the group (the child and any LibreOffice or Tesseract it started) when the
+wall-time limit passes, and answers with what the child found or why it died. Forking from that server, not from the caller, is what makes
 it safe in a threaded caller and cheap (milliseconds, not an interpreter start, per file).
 """
 from __future__ import annotations
