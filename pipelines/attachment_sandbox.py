@@ -7,8 +7,9 @@ process (``python -m pipelines.attachment_sandbox``, single-threaded, the parser
 warmed up once: :mod:`pipelines.attachment_warmup`) that forks a child per file; the child
 leads a process group of its own, sets its ``RLIMIT_AS``/``RLIMIT_CPU`` and reads the file;
 the server kills the group (the child and any LibreOffice or Tesseract it started) when the
-wall-time limit passes, and answers with what the child found or why it died. Forking from that server, not from the caller, is what makes
-it safe in a threaded caller and cheap (milliseconds, not an interpreter start, per file).
+wall-time limit passes, and answers with what the child found or why it died. Forking from
+that server, not from the caller, is what makes it safe in a threaded caller and cheap
+(milliseconds, not an interpreter start, per file).
 """
 from __future__ import annotations
 
