@@ -3,12 +3,13 @@
 Why: attachments come from the web. A zip bomb, a PDF whose stream inflates to gigabytes, a
 file that sends a parser into an endless loop or crashes LibreOffice must cost one recorded
 ``error``, never the crawl or the ingest. :class:`AttachmentReader` keeps one small server
-process (``python -m pipelines.attachment_sandbox``, single-threaded, the parsers imported
-once) that forks a child per file; the child leads a process group of its own, sets its
-``RLIMIT_AS``/``RLIMIT_CPU`` and reads the file; the server kills the group (the child and any
-LibreOffice or Tesseract it started) when the wall-time limit passes, and answers with what
-the child found or why it died. Forking from that server, not from the caller, is what makes
-it safe in a threaded caller and cheap (milliseconds, not an interpreter start, per file).
+process (``python -m pipelines.attachment_sandbox``, single-threaded, the parsers imported and
+warmed up once: :mod:`pipelines.attachment_warmup`) that forks a child per file; the child
+leads a process group of its own, sets its ``RLIMIT_AS``/``RLIMIT_CPU`` and reads the file;
+the server kills the group (the child and any LibreOffice or Tesseract it started) when the
+wall-time limit passes, and answers with what the child found or why it died. Forking from
+that server, not from the caller, is what makes it safe in a threaded caller and cheap
+(milliseconds, not an interpreter start, per file).
 """
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from pipelines.attachment_text import AttachmentText, Tools, extract_attachment
+from pipelines.attachment_warmup import warm_up
 
 _HEADER = struct.Struct("!Q")
 _REPO = Path(__file__).resolve().parent.parent
@@ -121,10 +124,18 @@ class AttachmentReader:
 
 
 def _send(stream: BinaryIO | None, message: Any) -> None:
+    _send_pickled(stream, _pickled(message))
+
+
+def _send_pickled(stream: BinaryIO | None, payload: bytes) -> None:
     assert stream is not None
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.write(_HEADER.pack(len(payload)))
+    stream.write(payload)
     stream.flush()
+
+
+def _pickled(message: Any) -> bytes:
+    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _receive(stream: BinaryIO | None, timeout: float | None = None) -> Any:
@@ -155,6 +166,8 @@ def serve(jobs: BinaryIO, answers: BinaryIO) -> None:
     from PIL import Image  # noqa: F401
 
     logging.disable(logging.WARNING)  # the parsers' complaints about broken files are not errors here
+    if _survives(warm_up):  # tried in a child first: a parser aborting (out of memory) would end the server
+        warm_up()
     # What every child inherits is left out of its garbage collections: they walked all of it,
     # touching (and so copying) the server's pages in each child: a PDF cost 96–129 ms of CPU
     # without this, 76–85 ms with it.
@@ -164,10 +177,26 @@ def serve(jobs: BinaryIO, answers: BinaryIO) -> None:
             job = _receive(jobs)
         except EOFError:
             return
-        _send(answers, _run_child(job))
+        _send_pickled(answers, _run_child(job))
 
 
-def _run_child(job: dict[str, Any]) -> dict[str, Any]:
+def _survives(work: Callable[[], object]) -> bool:
+    """Whether ``work`` returns, run in a forked child (a crash there costs the child only)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def _run_child(job: dict[str, Any]) -> bytes:
+    """The answer to ``job``, pickled: the child's own (passed on as it is, not read and pickled
+    again), or what stopped it."""
     limits = Limits(**job["limits"])
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -186,13 +215,14 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
             result = extract_attachment(job["data"], job["name"], job["content_type"], ocr=job["ocr"],
                                         tools=Tools(**job["tools"]))
             with os.fdopen(write_end, "wb") as out:
-                out.write(pickle.dumps(result.as_dict(), protocol=pickle.HIGHEST_PROTOCOL))
+                out.write(_pickled(vars(result)))  # its fields (as_dict() would copy every cell first)
         except MemoryError:
             code = 3
         except BaseException:
             code = 4
         os._exit(code)
     os.close(write_end)
+    exited = os.pidfd_open(pid)  # readable once the child has ended
     chunks: list[bytes] = []
     deadline = time.monotonic() + limits.wall
     timed_out = False
@@ -207,20 +237,16 @@ def _run_child(job: dict[str, Any]) -> dict[str, Any]:
                 break
             chunks.append(chunk)
     os.close(read_end)
-    status = None
-    while not timed_out and status is None and time.monotonic() < deadline + 5:  # it is leaving: let it
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if not done:
-            status = None
-            time.sleep(0.001)
+    if not timed_out:  # it is leaving: let it, woken as it ends (a pidfd), not by polling
+        select.select([exited], [], [], max(deadline + 5 - time.monotonic(), 0))
+    os.close(exited)
     _kill_group(pid)  # whatever it left running (a hung LibreOffice), and the child if still there
-    if status is None:
-        _, status = os.waitpid(pid, 0)
+    _, status = os.waitpid(pid, 0)
     if timed_out:
-        return asdict(AttachmentText(error=f"took longer than {limits.wall:g} s: stopped"))
+        return _pickled(asdict(AttachmentText(error=f"took longer than {limits.wall:g} s: stopped")))
     if chunks and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return pickle.loads(b"".join(chunks))
-    return asdict(AttachmentText(error=_death(status, limits)))
+        return b"".join(chunks)
+    return _pickled(asdict(AttachmentText(error=_death(status, limits))))
 
 
 def _death(status: int, limits: Limits) -> str:

@@ -9,11 +9,16 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import io
+import json
+import os
 import random
 import re
+import subprocess
+import sys
 import zipfile
 import zlib
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +26,13 @@ import pytest
 from pipelines.attachment_items import attachment_structure, items_from_tables
 from pipelines.attachment_sandbox import AttachmentReader, Limits
 from pipelines.attachment_text import MISSING, Tools, detect_kind
+from pipelines.attachment_warmup import warm_up
 from tests.replica import attachment_files as files
 from tests.replica.corpus import BulletinWriter, MeetingCalendar
 from tests.replica.site import Site
 
 TEXT_LAYER, OCR = 0.99, 0.95
+REPO = Path(__file__).resolve().parent.parent
 
 
 def similarity(got: str, want: str) -> float:
@@ -270,6 +277,60 @@ def test_a_file_taking_too_long_is_stopped_with_what_it_started(made):
         result = hurried.read(data, name)
         assert result.error == "took longer than 0.5 s: stopped"
         assert hurried.read(made["docx"][1], "next.docx").error is None  # the next file is read as usual
+
+
+def test_the_servers_warm_up_documents_are_read_cleanly():
+    """The sandbox's server reads them once before it forks (each parser's first-call work then
+    inherited by every child): each is a real document of its type, its text and table read."""
+    results = {result.kind: result for result in warm_up()}
+    assert sorted(results) == ["docx", "pdf", "xls", "xlsx"]
+    assert all(result.error is None for result in results.values())
+    assert results["pdf"].tables == [[["序号", "事项"], ["1", "2"]]] and "督查通报" in results["pdf"].text
+    assert results["docx"].text.splitlines() == ["督查通报", "Warm-up 2022", "序号\t事项"]
+    assert results["xlsx"].tables == [[["序号", "完成时限"], ["1", "2022-09-30", "已完成"]]]
+    assert results["xls"].tables == [[["序号", "完成时限"], ["1", "2022-09-30"]]]
+
+
+_UNDER_A_TIGHT_ADDRESS_SPACE = """
+import json, os, resource
+from pipelines.attachment_sandbox import AttachmentReader
+from pipelines.attachment_warmup import samples, warm_up
+
+def address_space(pid):
+    return next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("VmSize:")) * 1024
+
+def limit_to(size):
+    resource.setrlimit(resource.RLIMIT_AS, (size + 2 * 2 ** 20, resource.RLIM_INFINITY))
+
+pid = os.fork()
+if pid == 0:  # the premise: a process with 2 MiB of address space to spare cannot read the warm-up files
+    import docx, openpyxl, pypdfium2, xlrd
+    limit_to(address_space(os.getpid()))
+    warm_up()
+    os._exit(0)
+warm_up_status = os.waitpid(pid, 0)[1]
+with AttachmentReader() as unlimited:
+    unlimited.read(b"", "started.txt")
+    server = int(open(f"/proc/self/task/{os.getpid()}/children").read().split()[0])
+    limit_to(address_space(server))  # inherited by the next server: room for its imports, not for the warm-up
+found = samples()
+with AttachmentReader() as reader:  # its children raise their own limit, as always
+    read = {name: reader.read(found[name], name) for name in ("warm-up.pdf", "warm-up.xls")}
+print(json.dumps({"warm_up_status": warm_up_status, **{name: [r.text, r.error] for name, r in read.items()}}))
+"""
+
+
+def test_a_server_whose_warm_up_aborts_still_reads_every_file():
+    """A real failure: an address space with room for the server's imports but not for PDFium's
+    warm-up read (PDFium aborts when an allocation fails). The warm-up is tried in a child
+    first, so the server starts cold instead of dying, and files are read as before."""
+    done = subprocess.run([sys.executable, "-c", _UNDER_A_TIGHT_ADDRESS_SPACE], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["warm_up_status"] != 0  # the warm-up does fail with so little room
+    assert answer["warm-up.pdf"] == ["督查通报Warm-up 2022\n序号\t事项\n1\t2", None]
+    assert answer["warm-up.xls"] == ["序号\t完成时限\n1\t2022-09-30", None]
 
 
 def test_missing_tools_give_one_line_naming_the_package_and_the_rest_is_read(made, tmp_path):
