@@ -759,18 +759,20 @@ def _weighted(pairs: list[tuple[float, int]]) -> float | None:
 # --------------------------------------------------------------------------- Word
 
 
-def _check_zip(data: bytes) -> None:
-    """Refuse zip bombs before any parser unpacks a member (zipfile reads no more than declared)."""
+def _check_zip(data: bytes) -> zipfile.ZipFile:
+    """The zip, refused if a bomb before any parser unpacks a member (zipfile reads no more than declared)."""
     try:
-        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        package = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as error:
         raise ExtractionError(f"corrupt: {error}") from None
+    members = package.infolist()
     total = sum(m.file_size for m in members)
     if total > MAX_UNZIPPED:
         raise ExtractionError(f"zip bomb: members unpack to {total / 2 ** 20:,.0f} MiB")
     for member in members:
         if member.file_size > _BOMB_MEMBER and member.file_size > _BOMB_RATIO * max(member.compress_size, 1):
             raise ExtractionError(f"zip bomb: {member.filename} unpacks {member.file_size // max(member.compress_size, 1)}×")
+    return package
 
 
 #: WordprocessingML and the package (OPC) around it.
@@ -788,9 +790,8 @@ def _docx(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
     """Paragraphs and tables of the body, as python-docx 1.2 reads them (``Paragraph.text``, a
     table's ``row.cells``), from the main document part alone: python-docx loads and parses
     every part of the package (styles, numbering, theme...) first, most of its cost."""
-    _check_zip(data)
     lines: list[str] = []
-    for block in _word_body(zipfile.ZipFile(io.BytesIO(data))):
+    for block in _word_body(_check_zip(data)):
         if block.tag == _P:
             lines.append(_paragraph_text(block).replace("\t", " "))
         elif block.tag == _TBL:
@@ -1071,8 +1072,7 @@ def _via_libreoffice(target: str, then: Callable[[bytes, AttachmentText, bool, T
 
 
 def _odf_reader(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
-    _check_zip(data)
-    mimetype = zipfile.ZipFile(io.BytesIO(data)).read("mimetype")
+    mimetype = _check_zip(data).read("mimetype")
     if b"spreadsheet" in mimetype:
         _via_libreoffice("xlsx", _xlsx, "ods")(data, result, ocr, tools)
     else:
