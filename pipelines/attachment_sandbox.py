@@ -162,7 +162,7 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
 
 def serve(jobs: BinaryIO, answers: BinaryIO) -> None:
     """Answer each job read from ``jobs`` with the result of a limited child, until EOF."""
-    import docx, openpyxl, pypdfium2, xlrd  # noqa: E401,F401  the parsers, imported once for every child
+    import openpyxl, pypdfium2, xlrd  # noqa: E401,F401  the parsers, imported once for every child
     from PIL import Image  # noqa: F401
 
     logging.disable(logging.WARNING)  # the parsers' complaints about broken files are not errors here

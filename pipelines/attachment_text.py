@@ -18,7 +18,7 @@ reads attachments as it reads bodies.
   found in the drawn rulings) as rows of cells, lines of one paragraph wrapped by the layout
   joined again, headers/footers repeated on the pages and page numbers dropped. Pages with
   no text layer but an image are OCR'd (``ocr=True``) with Tesseract's ``chi_sim``.
-* DOCX (python-docx): paragraphs and tables in document order.
+* DOCX (its main part's XML, read as python-docx 1.2 reads it): paragraphs and tables in document order.
 * DOC/WPS: ``antiword``; LibreOffice (to DOCX) when antiword cannot read it or its tables come out ragged.
 * XLSX (openpyxl), XLS/ET (xlrd, LibreOffice when xlrd cannot): every sheet, rows of cells.
 * Images (PNG, JPEG, TIFF, BMP, GIF): OCR.
@@ -29,6 +29,7 @@ import bisect
 import ctypes
 import io
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -40,6 +41,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from lxml import etree
 
 from pipelines.text import normalize_line
 
@@ -201,7 +204,8 @@ def detect_kind(data: bytes, name: str = "") -> str:
 
 def _zip_kind(data: bytes) -> str:
     try:
-        names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        package = zipfile.ZipFile(io.BytesIO(data))
+        names = set(package.namelist())
     except (zipfile.BadZipFile, ValueError, OSError):
         return "corrupt-zip"
     if "word/document.xml" in names:
@@ -210,7 +214,17 @@ def _zip_kind(data: bytes) -> str:
         return "xlsx"
     if "content.xml" in names and "mimetype" in names:
         return "odf"
-    return "zip"
+    return "docx" if _names_word_main(package) else "zip"
+
+
+def _names_word_main(package: zipfile.ZipFile) -> bool:
+    """Whether ``[Content_Types].xml`` has a Word main document part (not always named
+    ``word/document.xml``); its first MiB only, whatever it claims to unpack to."""
+    try:
+        with package.open("[Content_Types].xml") as types:
+            return _WORD_MAIN.encode() in types.read(2 ** 20)
+    except Exception:  # missing, or a member zipfile cannot unpack: then not a Word document
+        return False
 
 
 def _ole_kind(data: bytes, name: str) -> str:
@@ -745,53 +759,165 @@ def _weighted(pairs: list[tuple[float, int]]) -> float | None:
 # --------------------------------------------------------------------------- Word
 
 
-def _check_zip(data: bytes) -> None:
-    """Refuse zip bombs before any parser unpacks a member (zipfile reads no more than declared)."""
+def _check_zip(data: bytes) -> zipfile.ZipFile:
+    """The zip, refused if a bomb before any parser unpacks a member (zipfile reads no more than declared)."""
     try:
-        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        package = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as error:
         raise ExtractionError(f"corrupt: {error}") from None
+    members = package.infolist()
     total = sum(m.file_size for m in members)
     if total > MAX_UNZIPPED:
         raise ExtractionError(f"zip bomb: members unpack to {total / 2 ** 20:,.0f} MiB")
     for member in members:
         if member.file_size > _BOMB_MEMBER and member.file_size > _BOMB_RATIO * max(member.compress_size, 1):
             raise ExtractionError(f"zip bomb: {member.filename} unpacks {member.file_size // max(member.compress_size, 1)}×")
+    return package
+
+
+#: WordprocessingML and the package (OPC) around it.
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_P, _R, _T, _BR, _HYPERLINK, _TBL, _TR, _TC = (_W + tag for tag in ("p", "r", "t", "br", "hyperlink", "tbl", "tr", "tc"))
+#: What python-docx's run text gives for a run's other inner elements (w:t and w:br aside).
+_RUN_SYMBOLS = {_W + "tab": "\t", _W + "ptab": "\t", _W + "cr": "\n", _W + "noBreakHyphen": "-"}
+_RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_CONTENT_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+_WORD_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 
 
 def _docx(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
-    _check_zip(data)
-    import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
-
-    document = docx.Document(io.BytesIO(data))
+    """Paragraphs and tables of the body, as python-docx 1.2 reads them (``Paragraph.text``, a
+    table's ``row.cells``), from the main document part alone: python-docx loads and parses
+    every part of the package (styles, numbering, theme...) first, most of its cost."""
     lines: list[str] = []
-    for block in document.element.body.iterchildren():
-        tag = block.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            lines.append(Paragraph(block, document).text.replace("\t", " "))
-        elif tag == "tbl":
-            rows = _docx_rows(Table(block, document))
+    for block in _word_body(_check_zip(data)):
+        if block.tag == _P:
+            lines.append(_paragraph_text(block).replace("\t", " "))
+        elif block.tag == _TBL:
+            rows = _docx_rows(block)
             if rows:
                 result.tables.append(rows)
                 lines += ["\t".join(row) for row in rows]
     result.text, result.text_method = "\n".join(lines), result.text_method or "docx"
 
 
+def _word_body(package: zipfile.ZipFile) -> Any:
+    """``w:body`` of the part the package's officeDocument relationship points to (not always
+    ``word/document.xml``), refused unless ``[Content_Types].xml`` calls it a Word document."""
+    types = _xml(package.read("[Content_Types].xml"))
+    try:
+        relationships = _xml(package.read("_rels/.rels")).findall(_RELATIONSHIP)
+    except KeyError:
+        relationships = []
+    by_id = {relationship.get("Id"): relationship for relationship in relationships}
+    main = [relationship for relationship in by_id.values() if relationship.get("Type") == _OFFICE_DOCUMENT]
+    if len(main) != 1 or main[0].get("TargetMode") == "External":
+        raise ExtractionError(f"corrupt docx: {len(main)} main document relationships")
+    partname = posixpath.abspath(posixpath.join("/", main[0].get("Target", "")))
+    overrides = {o.get("PartName", "").lower(): o.get("ContentType") for o in types.findall(_CONTENT_TYPES + "Override")}
+    defaults = {d.get("Extension", "").lower(): d.get("ContentType") for d in types.findall(_CONTENT_TYPES + "Default")}
+    key = partname.lower()
+    content_type = overrides[key] if key in overrides else defaults.get(posixpath.splitext(key)[1][1:])
+    if content_type != _WORD_MAIN:
+        raise ExtractionError(f"not a Word document: {partname} is {content_type or 'of no content type'}")
+    document = _xml(package.read(partname[1:]))
+    body = document.find(_W + "body") if document.tag == _W + "document" else None
+    if body is None:
+        raise ExtractionError(f"corrupt docx: no w:body in {partname}")
+    return body
+
+
+def _xml(blob: bytes) -> Any:
+    """python-docx's parser settings (the same tree: blank text between tags dropped); no
+    entities resolved, nothing fetched."""
+    return etree.fromstring(blob, etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True))
+
+
+def _paragraph_text(paragraph: Any) -> str:
+    """python-docx's ``Paragraph.text``: its runs, and the runs of its hyperlinks (what other
+    wrappers hold, w:ins, w:smartTag, w:sdt, w:fldSimple, is not read)."""
+    pieces = []
+    for child in paragraph:
+        if child.tag == _R:
+            pieces.append(_run_text(child))
+        elif child.tag == _HYPERLINK:
+            pieces += [_run_text(run) for run in child.iterchildren(_R)]
+    return "".join(pieces)
+
+
+def _run_text(run: Any) -> str:
+    """python-docx's run text: w:t, tabs and line breaks (a page or column break is nothing)."""
+    pieces = []
+    for child in run:
+        if child.tag == _T:
+            pieces.append(child.text or "")
+        elif child.tag == _BR:
+            pieces.append("\n" if child.get(_W + "type", "textWrapping") == "textWrapping" else "")
+        else:
+            pieces.append(_RUN_SYMBOLS.get(child.tag, ""))
+    return "".join(pieces)
+
+
 def _docx_rows(table: Any) -> list[list[str]]:
-    """Rows of cells; a merged cell once (python-docx repeats it for each grid column it spans)."""
-    rows = []
-    for row in table.rows:
-        cells, seen = [], set()
-        for cell in row.cells:
-            if id(cell._tc) in seen:
-                continue
-            seen.add(id(cell._tc))
-            cells.append(_cell("\n".join(p.text for p in cell.paragraphs)))
-        if any(cells):
-            rows.append(cells)
+    """Rows of cells as python-docx's ``row.cells``, each cell once (it repeats a cell for each
+    grid column it spans; a vertically merged cell's continuation is the cell it continues, the
+    one at its grid offset in the row above). A cell's text is its paragraphs' (a nested
+    table's is not), the rows of no text left out."""
+    rows: list[list[str]] = []
+    above: _Row | None = None
+    for tr in table.iterchildren(_TR):
+        row = _Row(tr, [])
+        offset: int | None = None  # grid offset of the next w:tc, counted once a continuation needs it
+        for tc in tr.iterchildren(_TC):
+            properties = tc.find(_W + "tcPr")
+            span = _number(properties, "gridSpan", 1)
+            merge = properties.find(_W + "vMerge") if properties is not None else None
+            if merge is not None and merge.get(_W + "val", "continue") == "continue":
+                if offset is None:
+                    offset = _number(tr.find(_W + "trPr"), "gridBefore") + sum(s for s, _ in row.cells)
+                row.cells.append((span, _cell_above(above, offset)))
+            else:
+                row.cells.append((span, (span, tc)))
+            if offset is not None:
+                offset += span
+        above = row
+        texts, seen = [], set()
+        for _, (span, tc) in row.cells:
+            if span > 0 and tc not in seen:  # python-docx gives a cell as many times as it spans
+                seen.add(tc)
+                texts.append(_cell("\n".join(_paragraph_text(p) for p in tc.iterchildren(_P))))
+        if any(texts):
+            rows.append(texts)
     return rows
+
+
+class _Row(NamedTuple):
+    """A w:tr and, for each of its w:tc, its span and the cell it shows (span, w:tc): itself, or
+    the cell a continuation continues."""
+
+    tr: Any
+    cells: list[tuple[int, tuple[int, Any]]]
+
+
+def _cell_above(above: _Row | None, offset: int) -> tuple[int, Any]:
+    """The cell starting at grid ``offset`` in the row above, as python-docx finds it (an error when none does)."""
+    if above is None:
+        raise ExtractionError("corrupt docx: a vertically merged cell continues nothing (first row)")
+    remaining = offset - _number(above.tr.find(_W + "trPr"), "gridBefore")
+    for span, cell in above.cells:
+        if remaining < 0:
+            break
+        if remaining == 0:
+            return cell
+        remaining -= span
+    raise ExtractionError(f"corrupt docx: a vertically merged cell continues nothing (grid column {offset})")
+
+
+def _number(properties: Any, name: str, default: int = 0) -> int:
+    """The number a w:tcPr/w:trPr gives ``name`` (its w:val), ``default`` without one."""
+    found = properties.find(_W + name) if properties is not None else None
+    return default if found is None else int(found.get(_W + "val"))
 
 
 def _doc(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
@@ -946,8 +1072,7 @@ def _via_libreoffice(target: str, then: Callable[[bytes, AttachmentText, bool, T
 
 
 def _odf_reader(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
-    _check_zip(data)
-    mimetype = zipfile.ZipFile(io.BytesIO(data)).read("mimetype")
+    mimetype = _check_zip(data).read("mimetype")
     if b"spreadsheet" in mimetype:
         _via_libreoffice("xlsx", _xlsx, "ods")(data, result, ocr, tools)
     else:

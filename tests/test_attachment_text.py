@@ -201,6 +201,90 @@ def test_every_attachment_of_the_replica_has_its_text_and_items(reader):
     assert substance["structure"] is None or substance["structure"]["items"]  # the items are in the file
 
 
+# --------------------------------------------------------------------------- Word's own shapes
+
+
+WORD_NAMESPACES = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+                   'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"')
+
+
+def word_package(document: str | bytes, part: str = "word/document.xml", leave_out: str = "") -> bytes:
+    """python-docx's blank document whose main part is ``document`` (a w:body's content, or the
+    part's bytes), stored as ``part`` (its relationship and content type following), without
+    the member ``leave_out``."""
+    import docx
+
+    if isinstance(document, str):
+        document = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document {WORD_NAMESPACES}>'
+                    f'<w:body>{document}<w:sectPr/></w:body></w:document>').encode()
+    blank = io.BytesIO()
+    docx.Document().save(blank)
+    renamed = {"word/document.xml": part, "word/_rels/document.xml.rels": part.replace("/", "/_rels/", 1) + ".rels"}
+    out = io.BytesIO()
+    with zipfile.ZipFile(blank) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        for name in source.namelist():
+            data = document if name == "word/document.xml" else source.read(name)
+            if name in ("[Content_Types].xml", "_rels/.rels"):
+                data = data.replace(b"word/document.xml", part.encode())
+            if renamed.get(name, name) != leave_out:
+                package.writestr(renamed.get(name, name), data)
+    return out.getvalue()
+
+
+def run(text: str) -> str:
+    return f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r>'
+
+
+def test_word_tables_give_a_merged_cell_once_and_no_nested_table_text(reader):
+    """Cells merged across (gridSpan) and down (vMerge) are one cell, read once where python-docx
+    repeats them; a table nested in a cell is not the cell's text (python-docx reads only the
+    cell's own paragraphs)."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("督查事项汇总")
+    table = document.add_table(rows=3, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 1)).text = "督查事项"
+    table.cell(1, 2).merge(table.cell(2, 2)).text = "市住建局"
+    for (row, column), text in {(0, 2): "责任单位", (1, 0): "1", (1, 1): "修订城市管理办法",
+                                (2, 0): "2", (2, 1): "老旧小区改造"}.items():
+        table.cell(row, column).text = text
+    nested = table.cell(2, 1).add_table(rows=1, cols=2)
+    nested.cell(0, 0).text, nested.cell(0, 1).text = "内层表格", "不读"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    result = reader.read(buffer.getvalue(), "汇总.docx")
+    rows = [["督查事项", "责任单位"], ["1", "修订城市管理办法", "市住建局"], ["2", "老旧小区改造", "市住建局"]]
+    assert (result.error, result.kind, result.text_method) == (None, "docx", "docx")
+    assert result.tables == [rows]
+    assert result.text == "\n".join(["督查事项汇总"] + ["\t".join(row) for row in rows])
+
+
+def test_word_runs_hyperlinks_fields_and_deletions_read_as_word_shows_them(reader):
+    """A hyperlink's text is the paragraph's; a tab is a space, a line break a new line, a page
+    break nothing; a field gives its result, not its code; deleted text is not read."""
+    body = "".join(f"<w:p>{content}</w:p>" for content in (
+        run("详见") + f'<w:hyperlink r:id="rId99">{run("《咸宁市城市管理办法》")}</w:hyperlink>' + run("。"),
+        '<w:r><w:t>序号</w:t><w:tab/><w:t>事项</w:t><w:br/><w:t>第二行</w:t><w:br w:type="page"/><w:t>同一行</w:t></w:r>',
+        run("第") + '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> PAGE </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r>' + run("7") + '<w:r><w:fldChar w:fldCharType="end"/></w:r>' + run("页"),
+        run("已完成") + '<w:del w:id="1" w:author="审核"><w:r><w:delText>未完成</w:delText></w:r></w:del>' + run("整改"),
+    ))
+    result = reader.read(word_package(body), "通报.docx")
+    assert result.error is None and result.tables == []
+    assert result.text == "详见《咸宁市城市管理办法》。\n序号 事项\n第二行同一行\n第7页\n已完成整改"
+
+
+def test_a_word_document_whose_main_part_is_not_word_document_xml(reader):
+    """The main part is the one the package's relationship names, as Word finds it."""
+    data = word_package(f"<w:p>{run('主文档')}</w:p><w:tbl><w:tr><w:tc><w:p>{run('甲')}</w:p></w:tc>"
+                        f"<w:tc><w:p>{run('乙')}</w:p></w:tc></w:tr></w:tbl>", part="word/main.xml")
+    assert "word/document.xml" not in zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert detect_kind(data, "a.zip") == "docx"
+    result = reader.read(data, "a.docx")
+    assert result.error is None and result.text == "主文档\n甲\t乙" and result.tables == [[["甲", "乙"]]]
+
+
 # --------------------------------------------------------------------------- hostile files
 
 
@@ -262,6 +346,9 @@ def encrypted_pdf() -> bytes:
     ("locked.pdf", encrypted_pdf, "encrypted PDF"),
     ("broken.pdf", lambda: b"%PDF-1.7\n" + random.Random(1).randbytes(4000), "corrupt"),
     ("broken.docx", lambda: b"PK\x03\x04" + random.Random(2).randbytes(4000), "corrupt"),
+    ("not-xml.docx", lambda: word_package(b"<w:document><w:body><w:p>unclosed"), "corrupt docx"),
+    ("no-document.docx", lambda: word_package("<w:p/>", leave_out="word/document.xml"), "corrupt docx"),
+    ("deep.docx", lambda: word_package("<w:customXml>" * 5000 + "</w:customXml>" * 5000), "corrupt docx"),
     ("broken.xls", lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + random.Random(3).randbytes(4000), "corrupt"),
     ("page.pdf", lambda: b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "an HTML page"),
 ])
