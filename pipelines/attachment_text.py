@@ -36,7 +36,7 @@ import subprocess
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -47,7 +47,7 @@ from lxml import etree
 from pipelines.text import normalize_line
 
 #: Bumped whenever the text produced for the same bytes changes (so old rows can be redone).
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 #: Zip members (DOCX/XLSX) may not unpack to more than this in all, nor one member beyond
 #: ``_BOMB_MEMBER`` at a ratio over ``_BOMB_RATIO``: that is a zip bomb, not an office file.
@@ -777,7 +777,17 @@ def _check_zip(data: bytes) -> zipfile.ZipFile:
 
 #: WordprocessingML and the package (OPC) around it.
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_P, _R, _T, _BR, _HYPERLINK, _TBL, _TR, _TC = (_W + tag for tag in ("p", "r", "t", "br", "hyperlink", "tbl", "tr", "tc"))
+_P, _R, _T, _BR, _TBL, _TR, _TC = (_W + tag for tag in ("p", "r", "t", "br", "tbl", "tr", "tc"))
+#: Elements around runs, or around a body's (a cell's) paragraphs and tables, whose text Word
+#: shows: hyperlinks, tracked insertions and moves, content controls (their content, not their
+#: properties), smart tags, custom XML, simple fields (their result), bidirectional overrides.
+#: Deleted and moved-away text (w:del, w:moveFrom) is not among them: Word does not show it.
+_WRAPPERS = frozenset(_W + tag for tag in ("hyperlink", "ins", "moveTo", "sdt", "sdtContent", "smartTag",
+                                             "customXml", "fldSimple", "dir", "bdo"))
+#: A text box's content (in a drawing or a VML shape inside a run).
+_TEXT_BOX = _W + "txbxContent"
+#: The stand-in a Markup Compatibility block offers older readers: the same content again.
+_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 #: What python-docx's run text gives for a run's other inner elements (w:t and w:br aside).
 _RUN_SYMBOLS = {_W + "tab": "\t", _W + "ptab": "\t", _W + "cr": "\n", _W + "noBreakHyphen": "-"}
 _RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -787,19 +797,52 @@ _WORD_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.doc
 
 
 def _docx(data: bytes, result: AttachmentText, ocr: bool, tools: Tools) -> None:
-    """Paragraphs and tables of the body, as python-docx 1.2 reads them (``Paragraph.text``, a
-    table's ``row.cells``), from the main document part alone: python-docx loads and parses
-    every part of the package (styles, numbering, theme...) first, most of its cost."""
+    """Paragraphs and tables of the body as Word shows them, from the main document part alone
+    (python-docx loaded and parsed every part of the package first, most of its cost, and left
+    out the text of content controls, tracked insertions, fields, nested tables and text boxes)."""
+    result.text = "\n".join(_block_lines(_word_body(_check_zip(data)), result.tables))
+    result.text_method = result.text_method or "docx"
+
+
+def _block_lines(container: Any, tables: list[list[list[str]]] | None) -> list[str]:
+    """Lines of the paragraphs and tables of a body, a cell or a text box, in order, wrappers
+    opened; each paragraph followed by its text boxes' lines. The rows of each table go to
+    ``tables`` too (a table in a cell is the cell's text only: ``None``)."""
     lines: list[str] = []
-    for block in _word_body(_check_zip(data)):
+    for block in _through_wrappers(container, (_P, _TBL)):
         if block.tag == _P:
             lines.append(_paragraph_text(block).replace("\t", " "))
-        elif block.tag == _TBL:
+            for box in _text_boxes(block):
+                lines += _block_lines(box, tables)
+        else:
             rows = _docx_rows(block)
             if rows:
-                result.tables.append(rows)
+                if tables is not None:
+                    tables.append(rows)
                 lines += ["\t".join(row) for row in rows]
-    result.text, result.text_method = "\n".join(lines), result.text_method or "docx"
+    return lines
+
+
+def _through_wrappers(element: Any, tags: tuple[str, ...]) -> Iterator[Any]:
+    """The children of ``element`` with one of ``tags``, in order, those inside wrappers included."""
+    for child in element:
+        if child.tag in tags:
+            yield child
+        elif child.tag in _WRAPPERS:
+            yield from _through_wrappers(child, tags)
+
+
+def _text_boxes(paragraph: Any) -> Iterator[Any]:
+    """The text boxes anchored in ``paragraph`` (a title or a note Word draws in a box), not
+    those inside them (read with them) nor a fallback's copy (a VML shape offered beside the
+    drawing, for older readers)."""
+    for box in paragraph.iter(_TEXT_BOX):
+        for ancestor in box.iterancestors():
+            if ancestor is paragraph:
+                yield box
+                break
+            if ancestor.tag == _TEXT_BOX or ancestor.tag == _FALLBACK:
+                break
 
 
 def _word_body(package: zipfile.ZipFile) -> Any:
@@ -835,15 +878,8 @@ def _xml(blob: bytes) -> Any:
 
 
 def _paragraph_text(paragraph: Any) -> str:
-    """python-docx's ``Paragraph.text``: its runs, and the runs of its hyperlinks (what other
-    wrappers hold, w:ins, w:smartTag, w:sdt, w:fldSimple, is not read)."""
-    pieces = []
-    for child in paragraph:
-        if child.tag == _R:
-            pieces.append(_run_text(child))
-        elif child.tag == _HYPERLINK:
-            pieces += [_run_text(run) for run in child.iterchildren(_R)]
-    return "".join(pieces)
+    """The text of a paragraph's runs, those inside wrappers (:data:`_WRAPPERS`) included."""
+    return "".join(_run_text(run) for run in _through_wrappers(paragraph, (_R,)))
 
 
 def _run_text(run: Any) -> str:
@@ -862,14 +898,14 @@ def _run_text(run: Any) -> str:
 def _docx_rows(table: Any) -> list[list[str]]:
     """Rows of cells as python-docx's ``row.cells``, each cell once (it repeats a cell for each
     grid column it spans; a vertically merged cell's continuation is the cell it continues, the
-    one at its grid offset in the row above). A cell's text is its paragraphs' (a nested
-    table's is not), the rows of no text left out."""
+    one at its grid offset in the row above). A cell's text is all it holds, a table in it
+    included (python-docx read its paragraphs only); the rows of no text are left out."""
     rows: list[list[str]] = []
     above: _Row | None = None
-    for tr in table.iterchildren(_TR):
+    for tr in _through_wrappers(table, (_TR,)):
         row = _Row(tr, [])
         offset: int | None = None  # grid offset of the next w:tc, counted once a continuation needs it
-        for tc in tr.iterchildren(_TC):
+        for tc in _through_wrappers(tr, (_TC,)):
             properties = tc.find(_W + "tcPr")
             span = _number(properties, "gridSpan", 1)
             merge = properties.find(_W + "vMerge") if properties is not None else None
@@ -886,7 +922,7 @@ def _docx_rows(table: Any) -> list[list[str]]:
         for _, (span, tc) in row.cells:
             if span > 0 and tc not in seen:  # python-docx gives a cell as many times as it spans
                 seen.add(tc)
-                texts.append(_cell("\n".join(_paragraph_text(p) for p in tc.iterchildren(_P))))
+                texts.append(_cell("\n".join(_block_lines(tc, None))))
         if any(texts):
             rows.append(texts)
     return rows

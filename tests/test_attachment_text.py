@@ -235,10 +235,10 @@ def run(text: str) -> str:
     return f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r>'
 
 
-def test_word_tables_give_a_merged_cell_once_and_no_nested_table_text(reader):
+def test_word_tables_give_a_merged_cell_once_and_a_nested_tables_text_in_its_cell(reader):
     """Cells merged across (gridSpan) and down (vMerge) are one cell, read once where python-docx
-    repeats them; a table nested in a cell is not the cell's text (python-docx reads only the
-    cell's own paragraphs)."""
+    repeats them; a table nested in a cell is the cell's text (python-docx read only the cell's
+    own paragraphs, losing it), not a table of the file's own."""
     import docx
 
     document = docx.Document()
@@ -254,7 +254,7 @@ def test_word_tables_give_a_merged_cell_once_and_no_nested_table_text(reader):
     buffer = io.BytesIO()
     document.save(buffer)
     result = reader.read(buffer.getvalue(), "汇总.docx")
-    rows = [["督查事项", "责任单位"], ["1", "修订城市管理办法", "市住建局"], ["2", "老旧小区改造", "市住建局"]]
+    rows = [["督查事项", "责任单位"], ["1", "修订城市管理办法", "市住建局"], ["2", "老旧小区改造内层表格 不读", "市住建局"]]
     assert (result.error, result.kind, result.text_method) == (None, "docx", "docx")
     assert result.tables == [rows]
     assert result.text == "\n".join(["督查事项汇总"] + ["\t".join(row) for row in rows])
@@ -273,6 +273,37 @@ def test_word_runs_hyperlinks_fields_and_deletions_read_as_word_shows_them(reade
     result = reader.read(word_package(body), "通报.docx")
     assert result.error is None and result.tables == []
     assert result.text == "详见《咸宁市城市管理办法》。\n序号 事项\n第二行同一行\n第7页\n已完成整改"
+
+
+def test_word_text_inside_controls_insertions_fields_and_text_boxes_is_read_once(reader):
+    """What Word shows is read, whatever wraps it: a content control (at body level, around a
+    paragraph or a table, and inside a paragraph, its placeholder properties left out), a tracked
+    insertion and move, a smart tag, custom XML, a simple field's result, a table row in a control;
+    a text box's paragraphs after the paragraph holding it, once though it is offered twice (a
+    drawing and its VML fallback); deleted and moved-away text is not read."""
+    mc = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    box = f"<w:txbxContent><w:p>{run('市政府督查室')}</w:p></w:txbxContent>"
+    body = "".join([
+        f'<w:sdt><w:sdtPr><w:alias w:val="标题"/><w:text/></w:sdtPr><w:sdtContent><w:p>{run("关于督查事项的通报")}</w:p>'
+        f'</w:sdtContent></w:sdt>',
+        f'<w:p>{run("一、")}<w:ins w:id="1" w:author="审核">{run("新增")}</w:ins>'
+        f'<w:moveFrom w:id="2" w:author="审核">{run("旧位置")}</w:moveFrom><w:moveTo w:id="3" w:author="审核">{run("移来")}</w:moveTo>'
+        f'<w:smartTag w:uri="urn:x" w:element="date">{run("2022年3月")}</w:smartTag>'
+        f'<w:customXml w:element="unit">{run("市住建局")}</w:customXml>'
+        f'<w:fldSimple w:instr=" PAGE ">{run("7")}</w:fldSimple>'
+        f'<w:sdt><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:sdtContent>{run("（已办结）")}</w:sdtContent></w:sdt></w:p>',
+        f'<w:p {mc}>{run("附注")}<w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>{box}</w:drawing></mc:Choice>'
+        f'<mc:Fallback><w:pict>{box}</w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>',
+        f'<w:sdt><w:sdtContent><w:tbl><w:tr><w:tc><w:p>{run("序号")}</w:p></w:tc><w:tc><w:p>{run("事项")}</w:p></w:tc></w:tr>'
+        f'<w:sdt><w:sdtContent><w:tr><w:tc><w:p>{run("1")}</w:p></w:tc><w:tc><w:p>{run("老旧小区改造")}</w:p></w:tc></w:tr>'
+        f'</w:sdtContent></w:sdt></w:tbl></w:sdtContent></w:sdt>',
+        f'<w:customXml w:element="end"><w:p>{run("特此通报。")}</w:p></w:customXml>',
+    ])
+    result = reader.read(word_package(body), "通报.docx")
+    assert result.error is None
+    assert result.tables == [[["序号", "事项"], ["1", "老旧小区改造"]]]
+    assert result.text == ("关于督查事项的通报\n一、新增移来2022年3月市住建局7（已办结）\n附注\n市政府督查室\n"
+                           "序号\t事项\n1\t老旧小区改造\n特此通报。")
 
 
 def test_a_word_document_whose_main_part_is_not_word_document_xml(reader):
