@@ -19,7 +19,8 @@ them). The spider stays ours: scrapy-redis's ``RedisSpider`` has no async ``star
   a column's pages are read by whichever worker takes them from the queue, so one worker's
   walk alone would report pages "not read" that another read.
 
-A worker killed mid-crawl does not take a column's list pages with it: :class:`SharedScheduler`
+A worker killed mid-crawl does not take a column's list pages with it:
+:class:`crawler.shared_scheduler.SharedScheduler`
 keeps each list page a worker took from the queue in that worker's in-flight set in Redis
 until the page is read, and once the dead worker's key has expired another worker puts them
 back in the queue (:func:`requeue_orphans`); a list page read twice costs one request, since
@@ -42,7 +43,6 @@ from urllib.parse import urlsplit
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
-from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
 from crawler.errors import CommandError
@@ -50,7 +50,7 @@ from spiders.walk import list_page_read
 
 logger = logging.getLogger(__name__)
 
-SCHEDULER = "crawler.distributed.SharedScheduler"
+SCHEDULER = "crawler.shared_scheduler.SharedScheduler"
 DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
 #: Seconds between a worker's heartbeats; its key lives a few of them after the last.
 HEARTBEAT = 1.0
@@ -146,39 +146,6 @@ def shared_queue_settings(url: str, start_urls: Iterable[str]) -> dict[str, Any]
         "SHARED_QUEUE_COLUMNS_KEY": f"{key}:column",
         "SHARED_QUEUE_INFLIGHT_KEY": f"{key}:inflight",
     }
-
-
-class SharedScheduler(Scheduler):
-    """scrapy-redis's scheduler, keeping the list pages this worker took in its in-flight set
-    (a sorted set scored like the queue) until they are read, so that they outlive the worker."""
-
-    #: Requests kept in flight: a column's list pages and its endpoint's pages (its bulletins
-    #: are re-found from them).
-    KINDS = frozenset({"list", "list-data"})
-
-    def open(self, spider: Spider) -> None:
-        super().open(spider)
-        self.inflight_key = inflight_prefix(spider.crawler.settings) + worker_id()
-        #: request fingerprint -> the request as queued, for the list pages held in flight.
-        self.taken: dict[str, bytes] = {}
-        spider.crawler.signals.connect(self.page_read, signal=list_page_read)
-
-    def next_request(self) -> Any:
-        request = super().next_request()
-        if request is not None and request.meta.get("page_kind") in self.KINDS:
-            data = self.queue._encode_request(request)
-            self.server.execute_command("ZADD", self.inflight_key, -request.priority, data)
-            self.taken[self.df.request_fingerprint(request)] = data
-        return request
-
-    def page_read(self, request: Any) -> None:
-        data = self.taken.pop(self.df.request_fingerprint(request), None)
-        if data is not None:
-            self.server.zrem(self.inflight_key, data)
-
-    def close(self, reason: str) -> None:
-        self.server.delete(self.inflight_key)  # this worker is done with what it took
-        super().close(reason)
 
 
 class SharedColumnCounts:

@@ -250,7 +250,8 @@ def test_list_pages_a_dead_worker_took_go_back_to_the_queue(redis_server):
     from scrapy import Request, Spider
     from scrapy.utils.test import get_crawler
 
-    from crawler.distributed import SharedScheduler, requeue_orphans, shared_queue_settings, worker_id
+    from crawler.distributed import requeue_orphans, shared_queue_settings, worker_id
+    from crawler.shared_scheduler import SharedScheduler
     from spiders.walk import list_page_read
 
     start = "http://127.0.0.1:1/requeue/index.html"
