@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import functools
 import io
 import os
 import posixpath
@@ -417,10 +418,9 @@ def _pdf_chars(page: Any) -> tuple[list[tuple[str, float, float, float, float, f
     textpage = page.get_textpage()
     try:
         raw = textpage.raw
-        generated, unicode, char_box, font_size, char_matrix = (
-            pdfium_c.FPDFText_IsGenerated, pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox,
-            pdfium_c.FPDFText_GetFontSize, pdfium_c.FPDFText_GetMatrix)
+        generated, unicode, char_box, font_size, char_matrix = _char_calls()
         box, matrix = pdfium_c.FS_RECTF(), pdfium_c.FS_MATRIX()
+        box_at, matrix_at = ctypes.byref(box), ctypes.byref(matrix)
         chars: list[tuple[str, float, float, float, float, float]] = []
         directions = [0, 0, 0, 0]
         for index in range(pdfium_c.FPDFText_CountChars(raw)):
@@ -431,15 +431,31 @@ def _pdf_chars(page: Any) -> tuple[list[tuple[str, float, float, float, float, f
                 pair = (chars[-1][0] + chr(code)).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
                 chars[-1] = (pair, *chars[-1][1:])
                 continue
-            char_box(raw, index, box)
+            char_box(raw, index, box_at)
             chars.append((chr(code), box.left, box.bottom, box.right, box.top, font_size(raw, index)))
             if index % 8 == 0:  # enough for the majority
-                char_matrix(raw, index, matrix)
+                char_matrix(raw, index, matrix_at)
                 dx, dy = matrix.a, matrix.b
                 directions[(2 if dx < 0 else 0) if abs(dx) >= abs(dy) else (3 if dy > 0 else 1)] += 1
         return chars, max(range(4), key=lambda d: (directions[d], d == 0))
     finally:
         textpage.close()
+
+
+@functools.cache
+def _char_calls() -> tuple[Callable[..., Any], ...]:
+    """PDFium's per-character calls (is generated, Unicode, loose box, font size, matrix) without
+    the argument types pypdfium2 declares: called with the text page, an int and ``byref``
+    pointers only, ctypes passes them as they are, at a third of the cost of checking and
+    converting each (they run for every character of every page)."""
+    import pypdfium2.raw as pdfium_c
+
+    def bare(function: Any, returns: Any) -> Callable[..., Any]:
+        return ctypes.CFUNCTYPE(returns)(ctypes.cast(function, ctypes.c_void_p).value)
+
+    return (bare(pdfium_c.FPDFText_IsGenerated, ctypes.c_int), bare(pdfium_c.FPDFText_GetUnicode, ctypes.c_uint),
+            bare(pdfium_c.FPDFText_GetLooseCharBox, ctypes.c_int), bare(pdfium_c.FPDFText_GetFontSize, ctypes.c_double),
+            bare(pdfium_c.FPDFText_GetMatrix, ctypes.c_int))
 
 
 def _text_lines(chars: list[_Char]) -> list[_Char]:
