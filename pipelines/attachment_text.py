@@ -29,6 +29,7 @@ import bisect
 import ctypes
 import functools
 import io
+import operator
 import os
 import posixpath
 import re
@@ -282,6 +283,7 @@ _LINE_TOLERANCE = 3
 _WORD_GAP = 3
 _SNAP, _JOIN, _MIN_RULING, _CROSSING = 3, 3, 3, 3
 
+_TOP, _X0 = operator.attrgetter("top"), operator.attrgetter("x0")
 _Affine = tuple[float, float, float, float, float, float]  # a PDF matrix: x' = ax + cy + e, y' = bx + dy + f
 _Ruling = tuple[float, float, float]  # where across (y of a horizontal one), from, to
 _Cell = tuple[float, float, float, float]  # x0, top, x1, bottom
@@ -355,27 +357,29 @@ def _pdf_page(page: Any) -> tuple[list[_Line], tuple[float, float], float]:
     drawn, direction = _pdf_chars(page)
     place, size = _turned(shown, (direction + rotation) % 4, size)
     a, b, c, d, e, f = place
-    chars = []
+    chars: list[_Char] = []
+    add, new = chars.append, tuple.__new__  # _Char(...) through its Python __new__ costs twice as much
     for text, left, bottom, right, top, font_size in drawn:  # quarter turns: a box stays a box
         x0, x1, y0, y1 = a * left + c * bottom + e, a * right + c * top + e, b * left + d * bottom + f, b * right + d * top + f
-        chars.append(_Char(text, x0 if x0 < x1 else x1, x1 if x0 < x1 else x0, y0 if y0 < y1 else y1,
-                           y1 if y0 < y1 else y0, font_size))
+        add(new(_Char, (text, x0 if x0 < x1 else x1, x1 if x0 < x1 else x0, y0 if y0 < y1 else y1,
+                        y1 if y0 < y1 else y0, font_size)))
     horizontal, vertical, image_area = _pdf_drawing(page, place)
     tables = [rows for rows in _ruled_tables(horizontal, vertical) if len(rows) >= 2]
     boxes = [_bounds([cell for row in rows for cell in row if cell]) for rows in tables]
 
-    def outside(char: _Char) -> bool:
-        cx, cy = (char.x0 + char.x1) / 2, (char.top + char.bottom) / 2
-        return not any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)
-
+    outside = chars
+    for x0, top, x1, bottom in boxes:
+        outside = [char for char in outside if not (x0 <= (char.x0 + char.x1) / 2 <= x1
+                                                    and top <= (char.top + char.bottom) / 2 <= bottom)]
     lines = [_Line(_fix_spacing(line.text), line.x0, line.x1, line.top, line.bottom, line.size)
-             for line in _text_lines([c for c in chars if outside(c)] if boxes else chars)]
-    for rows, (x0, top, x1, bottom) in zip(tables, boxes):
+             for line in _text_lines(outside)]
+    for rows, box in zip(tables, boxes):
+        in_table = _inside(chars, box)  # holds each row's chars: a row's box lies in the table's
         texts = [[_cell(_cell_text(row_chars, cell)) for cell in row]
-                 for row in rows for row_chars in [_inside(chars, _bounds([cell for cell in row if cell]))]]
+                 for row in rows for row_chars in [_inside(in_table, _bounds([cell for cell in row if cell]))]]
         texts = [row for row in texts if any(row)]
         if texts:
-            lines.append(_Line("", x0, x1, top, bottom, 0, texts))
+            lines.append(_Line("", box[0], box[2], box[1], box[3], 0, texts))
     lines.sort(key=lambda line: (round(line.top), line.x0))
     return lines, size, image_area
 
@@ -462,8 +466,8 @@ def _text_lines(chars: list[_Char]) -> list[_Char]:
     """Chars read into lines: chars whose tops are near are a line, read left to right, words
     split where a space is drawn or the gap is wider than a space, joined by one space."""
     words: list[_Char] = []
-    for row in _clustered(chars, lambda char: char.top):
-        row.sort(key=lambda char: char.x0)
+    for row in _clustered(chars, _TOP):
+        row.sort(key=_X0)
         word: list[_Char] = []
         for char in row:
             if char.text.isspace():
@@ -476,8 +480,8 @@ def _text_lines(chars: list[_Char]) -> list[_Char]:
                 word.append(char)
         words += [_merged(word, "")] if word else []
     lines = []
-    for row in _clustered(words, lambda word: word.top):
-        row.sort(key=lambda word: word.x0)
+    for row in _clustered(words, _TOP):
+        row.sort(key=_X0)
         lines.append(_merged(row, " "))
     return lines
 
@@ -490,15 +494,16 @@ def _merged(chars: list[_Char], between: str) -> _Char:
 def _clustered(items: list[Any], key: Callable[[Any], float], tolerance: float = _LINE_TOLERANCE) -> list[list[Any]]:
     """Items in groups whose keys follow each other within ``tolerance``, by key (each group in
     the items' order)."""
+    keys = list(map(key, items))
     group_of: dict[float, int] = {}
     group, last = -1, None
-    for value in sorted({key(item) for item in items}):
+    for value in sorted(set(keys)):
         if last is None or value > last + tolerance:
             group += 1
         group_of[value], last = group, value
     groups: list[list[Any]] = [[] for _ in range(group + 1)]
-    for item in items:
-        groups[group_of[key(item)]].append(item)
+    for item, value in zip(items, keys):
+        groups[group_of[value]].append(item)
     return groups
 
 
