@@ -29,6 +29,7 @@ import bisect
 import ctypes
 import functools
 import io
+import math
 import operator
 import os
 import posixpath
@@ -374,9 +375,11 @@ def _pdf_page(page: Any) -> tuple[list[_Line], tuple[float, float], float]:
     lines = [_Line(_fix_spacing(line.text), line.x0, line.x1, line.top, line.bottom, line.size)
              for line in _text_lines(outside)]
     for rows, box in zip(tables, boxes):
-        in_table = _inside(chars, box)  # holds each row's chars: a row's box lies in the table's
-        texts = [[_cell(_cell_text(row_chars, cell)) for cell in row]
-                 for row in rows for row_chars in [_inside(in_table, _bounds([cell for cell in row if cell]))]]
+        texts = []
+        in_rows = _inside_each(chars, [_bounds([cell for cell in row if cell]) for row in rows], 1)
+        for row, row_chars in zip(rows, in_rows):
+            in_cells = iter(_inside_each(row_chars, [cell for cell in row if cell], 0))
+            texts.append([_cell(_cell_text(next(in_cells))) if cell else "" for cell in row])
         texts = [row for row in texts if any(row)]
         if texts:
             lines.append(_Line("", box[0], box[2], box[1], box[3], 0, texts))
@@ -644,15 +647,30 @@ def _bounds(cells: list[_Cell]) -> _Cell:
     return (min(c[0] for c in cells), min(c[1] for c in cells), max(c[2] for c in cells), max(c[3] for c in cells))
 
 
-def _inside(chars: list[_Char], box: _Cell) -> list[_Char]:
-    """The chars whose middle is in the box (its right and bottom edges out)."""
-    x0, top, x1, bottom = box
-    return [c for c in chars if x0 <= (c.x0 + c.x1) / 2 < x1 and top <= (c.top + c.bottom) / 2 < bottom]
+def _inside_each(chars: list[_Char], boxes: list[_Cell], axis: int) -> list[list[_Char]]:
+    """For each box, the chars whose middle is in it (its right and bottom edges out), in the
+    chars' order. Found by bisecting the middles sorted across ``axis`` (0: x, 1: y), the one
+    the boxes follow each other on (a table's rows, a row's cells): a table costs about its
+    chars, not its chars times its cells."""
+    xs, ys = [(c.x0 + c.x1) / 2 for c in chars], [(c.top + c.bottom) / 2 for c in chars]
+    along = ys if axis else xs
+    indices = range(len(chars))
+    if any(map(math.isnan, along)):  # a NaN is in no box, and would not sort
+        indices = [index for index in indices if not math.isnan(along[index])]
+    ordered = sorted(indices, key=along.__getitem__)
+    keys = [along[index] for index in ordered]
+    found = []
+    for x0, top, x1, bottom in boxes:
+        low, high = (top, bottom) if axis else (x0, x1)
+        picked = ordered[bisect.bisect_left(keys, low):bisect.bisect_left(keys, high)]
+        picked.sort()
+        found.append([chars[index] for index in picked if x0 <= xs[index] < x1 and top <= ys[index] < bottom])
+    return found
 
 
-def _cell_text(chars: list[_Char], cell: _Cell | None) -> str:
-    """The lines of the cell's chars."""
-    return "\n".join(line.text for line in _text_lines(_inside(chars, cell))) if cell else ""
+def _cell_text(chars: list[_Char]) -> str:
+    """The lines of a cell's chars."""
+    return "\n".join(line.text for line in _text_lines(chars))
 
 
 def _drop_running_lines(pages: list[list[_Line]], heights: list[float]) -> None:
