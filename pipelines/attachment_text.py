@@ -472,16 +472,22 @@ def _text_lines(chars: list[_Char]) -> list[_Char]:
     for row in _clustered(chars, _TOP):
         row.sort(key=_X0)
         word: list[_Char] = []
+        last_x1 = last_top = 0.0  # of the word's last char
         for char in row:
-            if char.text.isspace():
-                words += [_merged(word, "")] if word else []
-                word = []
-            elif word and (char.x0 > word[-1].x1 + _WORD_GAP or abs(char.top - word[-1].top) > _LINE_TOLERANCE):
+            text, x0, x1, top, _, _ = char
+            if text.isspace():
+                if word:
+                    words.append(_merged(word, ""))
+                    word = []
+                continue
+            if word and (x0 > last_x1 + _WORD_GAP or abs(top - last_top) > _LINE_TOLERANCE):
                 words.append(_merged(word, ""))
                 word = [char]
             else:
                 word.append(char)
-        words += [_merged(word, "")] if word else []
+            last_x1, last_top = x1, top
+        if word:
+            words.append(_merged(word, ""))
     lines = []
     for row in _clustered(words, _TOP):
         row.sort(key=_X0)
@@ -490,23 +496,25 @@ def _text_lines(chars: list[_Char]) -> list[_Char]:
 
 
 def _merged(chars: list[_Char], between: str) -> _Char:
+    if len(chars) == 1:
+        return chars[0]
     texts, x0s, x1s, tops, bottoms, sizes = zip(*chars)
-    return _Char(between.join(texts), min(x0s), max(x1s), min(tops), max(bottoms), max(sizes))
+    return tuple.__new__(_Char, (between.join(texts), min(x0s), max(x1s), min(tops), max(bottoms), max(sizes)))
 
 
 def _clustered(items: list[Any], key: Callable[[Any], float], tolerance: float = _LINE_TOLERANCE) -> list[list[Any]]:
     """Items in groups whose keys follow each other within ``tolerance``, by key (each group in
     the items' order)."""
     keys = list(map(key, items))
-    group_of: dict[float, int] = {}
-    group, last = -1, None
+    groups: list[list[Any]] = []
+    group_of: dict[float, list[Any]] = {}
+    last = None
     for value in sorted(set(keys)):
         if last is None or value > last + tolerance:
-            group += 1
-        group_of[value], last = group, value
-    groups: list[list[Any]] = [[] for _ in range(group + 1)]
+            groups.append([])
+        group_of[value], last = groups[-1], value
     for item, value in zip(items, keys):
-        groups[group_of[value]].append(item)
+        group_of[value].append(item)
     return groups
 
 
