@@ -430,8 +430,7 @@ def _pdf_chars(page: Any) -> tuple[list[tuple[str, float, float, float, float, f
         box_at, matrix_at = ctypes.byref(box), ctypes.byref(matrix)
         chars: list[tuple[str, float, float, float, float, float]] = []
         directions = [0, 0, 0, 0]
-        for index in range(pdfium_c.FPDFText_CountChars(raw)):
-            code = unicode(raw, index)
+        for index, code in enumerate(_char_codes(raw, pdfium_c.FPDFText_CountChars(raw), unicode)):
             if code in (0x20, 0x0A, 0x0D) and generated(raw, index):
                 continue
             if 0xDC00 <= code < 0xE000 and chars and "\ud800" <= chars[-1][0][-1] < "\udc00":
@@ -447,6 +446,23 @@ def _pdf_chars(page: Any) -> tuple[list[tuple[str, float, float, float, float, f
         return chars, max(range(4), key=lambda d: (directions[d], d == 0))
     finally:
         textpage.close()
+
+
+def _char_codes(raw: Any, count: int, unicode: Callable[..., int]) -> list[int]:
+    """Each char's code (UTF-16 unit) as ``FPDFText_GetUnicode`` gives it, read for the whole
+    page in one ``FPDFText_GetText`` call. Its text is the chars' codes one for one, except that
+    it leaves out the control chars and holds U+FFFE for a char with no Unicode (or a hyphen at a
+    line end) and two units for a char beyond the BMP: read char by char when it is not as long
+    as the chars, and the U+FFFE ones asked for again."""
+    import pypdfium2.raw as pdfium_c
+
+    text = (ctypes.c_ushort * (count + 1))()
+    if count and pdfium_c.FPDFText_GetText(raw, 0, count, text) == count + 1:
+        codes = text[:count]
+        if 0xFFFE in codes:
+            codes = [unicode(raw, index) if code == 0xFFFE else code for index, code in enumerate(codes)]
+        return codes
+    return [unicode(raw, index) for index in range(count)]
 
 
 @functools.cache
