@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import functools
 import io
+import math
+import operator
 import os
 import posixpath
 import re
@@ -281,6 +284,7 @@ _LINE_TOLERANCE = 3
 _WORD_GAP = 3
 _SNAP, _JOIN, _MIN_RULING, _CROSSING = 3, 3, 3, 3
 
+_TOP, _X0 = operator.attrgetter("top"), operator.attrgetter("x0")
 _Affine = tuple[float, float, float, float, float, float]  # a PDF matrix: x' = ax + cy + e, y' = bx + dy + f
 _Ruling = tuple[float, float, float]  # where across (y of a horizontal one), from, to
 _Cell = tuple[float, float, float, float]  # x0, top, x1, bottom
@@ -354,27 +358,31 @@ def _pdf_page(page: Any) -> tuple[list[_Line], tuple[float, float], float]:
     drawn, direction = _pdf_chars(page)
     place, size = _turned(shown, (direction + rotation) % 4, size)
     a, b, c, d, e, f = place
-    chars = []
+    chars: list[_Char] = []
+    add, new = chars.append, tuple.__new__  # _Char(...) through its Python __new__ costs twice as much
     for text, left, bottom, right, top, font_size in drawn:  # quarter turns: a box stays a box
         x0, x1, y0, y1 = a * left + c * bottom + e, a * right + c * top + e, b * left + d * bottom + f, b * right + d * top + f
-        chars.append(_Char(text, x0 if x0 < x1 else x1, x1 if x0 < x1 else x0, y0 if y0 < y1 else y1,
-                           y1 if y0 < y1 else y0, font_size))
+        add(new(_Char, (text, x0 if x0 < x1 else x1, x1 if x0 < x1 else x0, y0 if y0 < y1 else y1,
+                        y1 if y0 < y1 else y0, font_size)))
     horizontal, vertical, image_area = _pdf_drawing(page, place)
     tables = [rows for rows in _ruled_tables(horizontal, vertical) if len(rows) >= 2]
     boxes = [_bounds([cell for row in rows for cell in row if cell]) for rows in tables]
 
-    def outside(char: _Char) -> bool:
-        cx, cy = (char.x0 + char.x1) / 2, (char.top + char.bottom) / 2
-        return not any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)
-
+    outside = chars
+    for x0, top, x1, bottom in boxes:
+        outside = [char for char in outside if not (x0 <= (char.x0 + char.x1) / 2 <= x1
+                                                    and top <= (char.top + char.bottom) / 2 <= bottom)]
     lines = [_Line(_fix_spacing(line.text), line.x0, line.x1, line.top, line.bottom, line.size)
-             for line in _text_lines([c for c in chars if outside(c)] if boxes else chars)]
-    for rows, (x0, top, x1, bottom) in zip(tables, boxes):
-        texts = [[_cell(_cell_text(row_chars, cell)) for cell in row]
-                 for row in rows for row_chars in [_inside(chars, _bounds([cell for cell in row if cell]))]]
+             for line in _text_lines(outside)]
+    for rows, box in zip(tables, boxes):
+        texts = []
+        in_rows = _inside_each(chars, [_bounds([cell for cell in row if cell]) for row in rows], 1)
+        for row, row_chars in zip(rows, in_rows):
+            in_cells = iter(_inside_each(row_chars, [cell for cell in row if cell], 0))
+            texts.append([_cell(_cell_text(next(in_cells))) if cell else "" for cell in row])
         texts = [row for row in texts if any(row)]
         if texts:
-            lines.append(_Line("", x0, x1, top, bottom, 0, texts))
+            lines.append(_Line("", box[0], box[2], box[1], box[3], 0, texts))
     lines.sort(key=lambda line: (round(line.top), line.x0))
     return lines, size, image_area
 
@@ -417,24 +425,22 @@ def _pdf_chars(page: Any) -> tuple[list[tuple[str, float, float, float, float, f
     textpage = page.get_textpage()
     try:
         raw = textpage.raw
-        generated, unicode, char_box, font_size, char_matrix = (
-            pdfium_c.FPDFText_IsGenerated, pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox,
-            pdfium_c.FPDFText_GetFontSize, pdfium_c.FPDFText_GetMatrix)
+        generated, unicode, char_box, font_size, char_matrix = _char_calls()
         box, matrix = pdfium_c.FS_RECTF(), pdfium_c.FS_MATRIX()
+        box_at, matrix_at = ctypes.byref(box), ctypes.byref(matrix)
         chars: list[tuple[str, float, float, float, float, float]] = []
         directions = [0, 0, 0, 0]
-        for index in range(pdfium_c.FPDFText_CountChars(raw)):
-            code = unicode(raw, index)
+        for index, code in enumerate(_char_codes(raw, pdfium_c.FPDFText_CountChars(raw), unicode)):
             if code in (0x20, 0x0A, 0x0D) and generated(raw, index):
                 continue
             if 0xDC00 <= code < 0xE000 and chars and "\ud800" <= chars[-1][0][-1] < "\udc00":
                 pair = (chars[-1][0] + chr(code)).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
                 chars[-1] = (pair, *chars[-1][1:])
                 continue
-            char_box(raw, index, box)
+            char_box(raw, index, box_at)
             chars.append((chr(code), box.left, box.bottom, box.right, box.top, font_size(raw, index)))
             if index % 8 == 0:  # enough for the majority
-                char_matrix(raw, index, matrix)
+                char_matrix(raw, index, matrix_at)
                 dx, dy = matrix.a, matrix.b
                 directions[(2 if dx < 0 else 0) if abs(dx) >= abs(dy) else (3 if dy > 0 else 1)] += 1
         return chars, max(range(4), key=lambda d: (directions[d], d == 0))
@@ -442,47 +448,89 @@ def _pdf_chars(page: Any) -> tuple[list[tuple[str, float, float, float, float, f
         textpage.close()
 
 
+def _char_codes(raw: Any, count: int, unicode: Callable[..., int]) -> list[int]:
+    """Each char's code (UTF-16 unit) as ``FPDFText_GetUnicode`` gives it, read for the whole
+    page in one ``FPDFText_GetText`` call. Its text is the chars' codes one for one, except that
+    it leaves out the control chars and holds U+FFFE for a char with no Unicode (or a hyphen at a
+    line end) and two units for a char beyond the BMP: read char by char when it is not as long
+    as the chars, and the U+FFFE ones asked for again."""
+    import pypdfium2.raw as pdfium_c
+
+    text = (ctypes.c_ushort * (count + 1))()
+    if count and pdfium_c.FPDFText_GetText(raw, 0, count, text) == count + 1:
+        codes = text[:count]
+        if 0xFFFE in codes:
+            codes = [unicode(raw, index) if code == 0xFFFE else code for index, code in enumerate(codes)]
+        return codes
+    return [unicode(raw, index) for index in range(count)]
+
+
+@functools.cache
+def _char_calls() -> tuple[Callable[..., Any], ...]:
+    """PDFium's per-character calls (is generated, Unicode, loose box, font size, matrix) without
+    the argument types pypdfium2 declares: called with the text page, an int and ``byref``
+    pointers only, ctypes passes them as they are, at a third of the cost of checking and
+    converting each (they run for every character of every page)."""
+    import pypdfium2.raw as pdfium_c
+
+    def bare(function: Any, returns: Any) -> Callable[..., Any]:
+        return ctypes.CFUNCTYPE(returns)(ctypes.cast(function, ctypes.c_void_p).value)
+
+    return (bare(pdfium_c.FPDFText_IsGenerated, ctypes.c_int), bare(pdfium_c.FPDFText_GetUnicode, ctypes.c_uint),
+            bare(pdfium_c.FPDFText_GetLooseCharBox, ctypes.c_int), bare(pdfium_c.FPDFText_GetFontSize, ctypes.c_double),
+            bare(pdfium_c.FPDFText_GetMatrix, ctypes.c_int))
+
+
 def _text_lines(chars: list[_Char]) -> list[_Char]:
     """Chars read into lines: chars whose tops are near are a line, read left to right, words
     split where a space is drawn or the gap is wider than a space, joined by one space."""
     words: list[_Char] = []
-    for row in _clustered(chars, lambda char: char.top):
-        row.sort(key=lambda char: char.x0)
+    for row in _clustered(chars, _TOP):
+        row.sort(key=_X0)
         word: list[_Char] = []
+        last_x1 = last_top = 0.0  # of the word's last char
         for char in row:
-            if char.text.isspace():
-                words += [_merged(word, "")] if word else []
-                word = []
-            elif word and (char.x0 > word[-1].x1 + _WORD_GAP or abs(char.top - word[-1].top) > _LINE_TOLERANCE):
+            text, x0, x1, top, _, _ = char
+            if text.isspace():
+                if word:
+                    words.append(_merged(word, ""))
+                    word = []
+                continue
+            if word and (x0 > last_x1 + _WORD_GAP or abs(top - last_top) > _LINE_TOLERANCE):
                 words.append(_merged(word, ""))
                 word = [char]
             else:
                 word.append(char)
-        words += [_merged(word, "")] if word else []
+            last_x1, last_top = x1, top
+        if word:
+            words.append(_merged(word, ""))
     lines = []
-    for row in _clustered(words, lambda word: word.top):
-        row.sort(key=lambda word: word.x0)
+    for row in _clustered(words, _TOP):
+        row.sort(key=_X0)
         lines.append(_merged(row, " "))
     return lines
 
 
 def _merged(chars: list[_Char], between: str) -> _Char:
+    if len(chars) == 1:
+        return chars[0]
     texts, x0s, x1s, tops, bottoms, sizes = zip(*chars)
-    return _Char(between.join(texts), min(x0s), max(x1s), min(tops), max(bottoms), max(sizes))
+    return tuple.__new__(_Char, (between.join(texts), min(x0s), max(x1s), min(tops), max(bottoms), max(sizes)))
 
 
 def _clustered(items: list[Any], key: Callable[[Any], float], tolerance: float = _LINE_TOLERANCE) -> list[list[Any]]:
     """Items in groups whose keys follow each other within ``tolerance``, by key (each group in
     the items' order)."""
-    group_of: dict[float, int] = {}
-    group, last = -1, None
-    for value in sorted({key(item) for item in items}):
+    keys = list(map(key, items))
+    groups: list[list[Any]] = []
+    group_of: dict[float, list[Any]] = {}
+    last = None
+    for value in sorted(set(keys)):
         if last is None or value > last + tolerance:
-            group += 1
-        group_of[value], last = group, value
-    groups: list[list[Any]] = [[] for _ in range(group + 1)]
-    for item in items:
-        groups[group_of[key(item)]].append(item)
+            groups.append([])
+        group_of[value], last = groups[-1], value
+    for item, value in zip(items, keys):
+        group_of[value].append(item)
     return groups
 
 
@@ -623,15 +671,30 @@ def _bounds(cells: list[_Cell]) -> _Cell:
     return (min(c[0] for c in cells), min(c[1] for c in cells), max(c[2] for c in cells), max(c[3] for c in cells))
 
 
-def _inside(chars: list[_Char], box: _Cell) -> list[_Char]:
-    """The chars whose middle is in the box (its right and bottom edges out)."""
-    x0, top, x1, bottom = box
-    return [c for c in chars if x0 <= (c.x0 + c.x1) / 2 < x1 and top <= (c.top + c.bottom) / 2 < bottom]
+def _inside_each(chars: list[_Char], boxes: list[_Cell], axis: int) -> list[list[_Char]]:
+    """For each box, the chars whose middle is in it (its right and bottom edges out), in the
+    chars' order. Found by bisecting the middles sorted across ``axis`` (0: x, 1: y), the one
+    the boxes follow each other on (a table's rows, a row's cells): a table costs about its
+    chars, not its chars times its cells."""
+    xs, ys = [(c.x0 + c.x1) / 2 for c in chars], [(c.top + c.bottom) / 2 for c in chars]
+    along = ys if axis else xs
+    indices = range(len(chars))
+    if any(map(math.isnan, along)):  # a NaN is in no box, and would not sort
+        indices = [index for index in indices if not math.isnan(along[index])]
+    ordered = sorted(indices, key=along.__getitem__)
+    keys = [along[index] for index in ordered]
+    found = []
+    for x0, top, x1, bottom in boxes:
+        low, high = (top, bottom) if axis else (x0, x1)
+        picked = ordered[bisect.bisect_left(keys, low):bisect.bisect_left(keys, high)]
+        picked.sort()
+        found.append([chars[index] for index in picked if x0 <= xs[index] < x1 and top <= ys[index] < bottom])
+    return found
 
 
-def _cell_text(chars: list[_Char], cell: _Cell | None) -> str:
-    """The lines of the cell's chars."""
-    return "\n".join(line.text for line in _text_lines(_inside(chars, cell))) if cell else ""
+def _cell_text(chars: list[_Char]) -> str:
+    """The lines of a cell's chars."""
+    return "\n".join(line.text for line in _text_lines(chars))
 
 
 def _drop_running_lines(pages: list[list[_Line]], heights: list[float]) -> None:
