@@ -37,7 +37,7 @@ import signal
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -159,16 +159,18 @@ def store_record(
     content: dict[str, object] | None = None,
     previous: dict[str, object] | None = UNREAD,
     structure: dict[str, list[dict[str, Any]]] | None = None,
+    restructure: bool = False,
 ) -> Outcome:
     """Store one extracted bulletin: its row, versions, index entry and supervision items, atomically.
 
     What the caller has at hand already is passed in: the row (``content``, default
     ``record.row()``), the archived row (``previous``, see :func:`archive.store.save_bulletin`)
-    and the parsed structure (``structure``, default parsed here when needed).
+    and the parsed structure (``structure``, default parsed here when needed). ``restructure``:
+    the items are stored even when the body is unchanged (``reprocess``: the parser may be new).
     """
     with db.atomic():
         outcome = save_bulletin(db, content or record.row(), capture, pending_index, previous)
-        if outcome != "unchanged":  # an unchanged body parses to the same items
+        if outcome != "unchanged" or restructure:  # else the same body parses to the same items
             if structure is None and len(record.body) >= LARGE_BODY:
                 _return_freed_memory()  # the row's writes left the body's size twice in the C heap
             structure = structure or _structure_rows(record.body)
@@ -178,15 +180,16 @@ def store_record(
     return outcome
 
 
-def rebuild_structures(db: sqlite_utils.Database) -> int:
-    """Re-parse every bulletin's body and its attachments' text (after the parser changed); return
-    how many bulletins."""
+def rebuild_structures(db: sqlite_utils.Database, parsed: Container[str] = frozenset()) -> int:
+    """Re-parse every bulletin's body (but those ``parsed`` already) and its attachments' text
+    (after the parser changed); return how many bulletins."""
     count = 0
     with db.atomic():
         # A cursor, not fetchall: bodies are streamed (writes go to other tables).
         for url, body in db.conn.execute("select url, body from bulletins order by rowid"):
-            structure = _structure_rows(body)
-            save_structure(db, url, structure["meetings"], structure["items"])
+            if url not in parsed:
+                structure = _structure_rows(body)
+                save_structure(db, url, structure["meetings"], structure["items"])
             save_attachment_items(db, url)
             count += 1
     return count
@@ -372,7 +375,7 @@ class Ingest:
                  progress: Callable[[int], None] | None = None,
                  on_refusal: Callable[[str, str], None] | None = None,
                  profiles: Mapping[str, Mapping[str, Any]] | None = None, processes: int = 0,
-                 texts_read: Callable[[TextWrites], int] | None = None):
+                 texts_read: Callable[[TextWrites], int] | None = None, restructure: bool = False):
         self.db = db
         self.layout = layout
         self.batch_size = batch_size
@@ -397,6 +400,10 @@ class Ingest:
         self.texts_read = texts_read
         self._portals: dict[str, str] = {}
         self._pages = 0  # extracted so far (see POOL_MIN_PAGES)
+        #: Store every bulletin's items, its body changed or not (``reprocess``; see :func:`store_record`).
+        self.restructure = restructure
+        #: The bulletins whose items were stored so (:func:`rebuild_structures` needs not parse them again).
+        self.restructured: set[str] = set()
 
     def close(self, wait: bool = True) -> None:
         if self.pool is not None:
@@ -553,7 +560,10 @@ class Ingest:
         headers = {key.lower(): value for key, value in extracted.headers.items()}
         content["portal"] = self._portal(record.site)
         outcome = store_record(self.db, record, Capture(capture["id"], headers.get("etag"), headers.get("last-modified")),
-                               self._pending_index, content=content, previous=archived, structure=extracted.structure)
+                               self._pending_index, content=content, previous=archived, structure=extracted.structure,
+                               restructure=self.restructure)
+        if self.restructure:
+            self.restructured.add(record.url)
         if capture["requested_url"] and capture["requested_url"] != url:
             save_alias(self.db, capture["requested_url"], url, capture["fetched_at"])
         self._link_attachments(record)

@@ -170,6 +170,26 @@ def test_reprocess_rebuilds_the_archive_from_captures_with_zero_requests(nightly
         assert (after[url]["title"], after[url]["body"]) == (row["title"], row["body"])
 
 
+def test_reprocess_stores_the_items_of_unchanged_bulletins_again(nightly):
+    """A better parser must reach bodies that did not change: their items are stored again (from
+    the parse done beside their extraction, not from a second pass over every body)."""
+    archive = nightly["archive"]
+    query = "select bulletin_url, source, position, subject, status, progress from items order by 1, 2, 3"
+    db = sqlite_utils.Database(archive)
+    before = db.execute(query).fetchall()
+    units = db.execute("select count(*) from item_units").fetchone()[0]
+    assert before and units
+    for table in ("item_units", "items", "meetings"):
+        db.execute(f"delete from {table}")
+    db.conn.commit()
+    result = run_cli("reprocess", "--archive", str(archive))
+    assert result.returncode == 0, result.stderr
+    assert "changed 0" in result.stdout
+    db = sqlite_utils.Database(archive)
+    assert db.execute(query).fetchall() == before
+    assert db.execute("select count(*) from item_units").fetchone()[0] == units
+
+
 def test_a_second_run_on_a_locked_archive_exits_at_once(nightly):
     with ArchiveLock(nightly["archive"]):
         result = crawl(nightly["archive"], *nightly["starts"])
