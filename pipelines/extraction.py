@@ -25,8 +25,8 @@ from pipelines.text import (
     element_lines,
     element_text,
     normalize_line,
-    parse_html,
     parse_html_checked,
+    parse_page,
 )
 from pipelines.urls import site_of
 
@@ -110,8 +110,7 @@ def _merge_attachments(found: list[Attachment], more: list[Attachment]) -> list[
 
 
 def _parse(body: bytes, headers: dict[str, str]) -> _Element:
-    """A page's tree; valid UTF-8 parsed as the bytes it is (lxml would encode the text again)."""
-    return parse_html(decode_html(body, headers.get("Content-Type"), keep_utf8=True).text)
+    return parse_page(body, headers.get("Content-Type"))
 
 
 #: Bytes of a page that may link a file: an attachment extension, or a character reference (which

@@ -299,6 +299,12 @@ def parse_html(text: str | bytes) -> _Element:
     return parse_html_checked(text)[0]
 
 
+def parse_page(body: bytes, content_type: str | None = None) -> _Element:
+    """A fetched page's tree, decoded by evidence (:func:`decode_html`); valid UTF-8 is parsed as
+    the bytes it is (lxml would encode the decoded text again)."""
+    return parse_html(decode_html(body, content_type, keep_utf8=True).text)
+
+
 #: What an element is to the line contract (:func:`_kind_of`).
 _INLINE, _BLOCK, _HIDDEN, _BREAK, _ROW, _CELL = range(6)
 #: Tag -> kind, filled as tags are met (a page has a few dozen distinct tags).

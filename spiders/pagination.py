@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml.etree import _Element
 
 from pipelines.urls import canonical_url, document_page, netloc_of
-from pipelines.text import decode_html, parse_html, string_value
+from pipelines.text import parse_page, string_value
 from spiders.listing import PAGER_TEXTS, PageLinks, PagerLinkShape, read_links
 
 _ARG = r"""\s*(?:'([^']*)'|"([^"]*)"|([\w.$]+))\s*"""
@@ -353,7 +353,7 @@ def document_parts(body: bytes, content_type: str | None, page_url: str) -> list
         return []
     name, _page = own
     ext = posixpath.splitext(urlsplit(page_url).path)[1].lstrip(".")
-    tree = parse_html(decode_html(body, content_type, keep_utf8=True).text)
+    tree = parse_page(body, content_type)
     numbers: set[int] = set()
     announced = _from_script("\n".join(tree.xpath("//script/text()")), page_url)
     if announced and announced.name == name and announced.count:
