@@ -215,7 +215,7 @@ def _run_child(job: dict[str, Any]) -> bytes:
             result = extract_attachment(job["data"], job["name"], job["content_type"], ocr=job["ocr"],
                                         tools=Tools(**job["tools"]))
             with os.fdopen(write_end, "wb") as out:
-                out.write(_pickled(vars(result)))  # its fields (as_dict() would copy every cell first)
+                out.write(_pickled(result.as_dict()))
         except MemoryError:
             code = 3
         except BaseException:

@@ -40,7 +40,7 @@ import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -100,7 +100,8 @@ class AttachmentText:
     needs_ocr: bool = False  # scanned pages or an image left unread because OCR was off
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Its fields, the lists its own (``asdict`` would copy every table cell first)."""
+        return dict(vars(self))
 
 
 class ExtractionError(Exception):
