@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Iterable
+from itertools import repeat
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import NamedTuple, ParamSpec, TypeVar
@@ -120,7 +121,8 @@ class _Candidates:
     link_texts: list[str | None] = field(default_factory=list)
 
     def add(self, href: str, title: str, item: _Element, link: _Element, text: str) -> None:
-        entry_text, link_text = _entry_texts(item, link, text)
+        # what _entry_texts gives, its common case written out (called for each of 100,000 links)
+        entry_text, link_text = (string_value(item), text) if item is not link else _entry_texts(item, link, text)
         self.hrefs.append(href)
         self.titles.append(title)
         self.texts.append(entry_text)
@@ -185,11 +187,14 @@ def is_pager_text(text: str) -> bool:
             or ((text[:1] == "[" or text[-1:] == "]") and bool(_BRACKETED_NUMBER.fullmatch(text))))
 
 
+#: Targets that are no page.
+_NO_PAGE_SCHEMES = ("javascript:", "mailto:", "tel:", "file:")
+
+
 def _plain_href(written: str | None) -> str | None:
     """A link's target as written, unless it is no page (``javascript:``, ``#``, a file)."""
     href = (written or "").strip()
-    if not href or href[0] == "#" or (":" in href[:11] and href[:11].lower().startswith(
-            ("javascript:", "mailto:", "tel:", "file:"))):
+    if not href or href[0] == "#" or (":" in href[:11] and href[:11].lower().startswith(_NO_PAGE_SCHEMES)):
         return None
     return None if is_attachment_href(href) else href
 
@@ -266,9 +271,13 @@ def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: boo
     groups: dict[tuple[_Element, str], _Group] = {}
     pager_max_text, pager_blocks, pager_marker = (
         (pager.max_text, pager.in_blocks, pager.marker) if pager is not None else (0, set(), None))
+    # The common case of each step is written out here rather than called (a page may carry
+    # 100,000 links; a Python call is a tenth of a link's cost): a link that is its own text,
+    # a text with nothing to fold, a plain target, a title not cut short, an item element
+    # right above the link. Anything else goes through the named helpers.
     for link in tree.iter("a"):
-        text = string_value(link)
-        line = normalize_line(text)
+        text = (link.text or "") if not len(link) else string_value(link)
+        line = text if " " not in text and text.isprintable() else normalize_line(text)
         written = link.get("href")
         if (pager_marker is not None and written and (len(line) <= pager_max_text or link in pager_blocks
                                                       or pager_marker in written) and (stripped := written.strip())):
@@ -280,10 +289,17 @@ def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: boo
         href = _plain_href(written)
         if href is None:
             continue
-        title = _title(link, line)
-        if not title or is_pager_text(title):
+        title = line if line and line[-1] not in ".…" else _title(link, line)
+        if not title or ((len(title) <= _LONGEST_PAGER_TEXT or title[0] == "[" or title[0].isdigit())
+                         and is_pager_text(title)):
             continue
-        item, container, tag = _item_of(link, links_per_parent)
+        parent = link.getparent()
+        if parent is not None and parent.tag in _ITEM_TAGS:
+            item, container, tag = parent, parent.getparent(), parent.tag
+            if container is None:
+                container = parent
+        else:
+            item, container, tag = _item_of(link, links_per_parent)
         key = (container, tag)  # the same for every link of an item
         group = groups.get(key)
         if group is None:
@@ -418,15 +434,21 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
         chosen = _Candidates()
         for group in twins:
             chosen.extend(group.entries)
-    entries: dict[str, Entry] = {}
     besides = chosen.outside_texts()
     dates = {text: parse_date(text) for text in set(besides)}  # a list repeats its dates: each read once
     own = canonical_url(page_url)
-    make = tuple.__new__  # Entry's own constructor is a Python function: a page may list 100,000
-    for url, title, beside in zip(resolver.canonical_urls(chosen.hrefs), chosen.titles, besides):
-        if url is None or url in entries or url == own:
-            continue
-        entries[url] = make(Entry, (url, title, dates[beside]))
+    urls = resolver.canonical_urls(chosen.hrefs)
+    # Made in C, with no Python step per entry (Entry's own constructor is a Python function, and
+    # a page may list 100,000): most lists name each URL once.
+    made = map(tuple.__new__, repeat(Entry), zip(urls, chosen.titles, map(dates.__getitem__, besides)))
+    firsts = dict.fromkeys(urls)
+    if len(firsts) == len(urls) and None not in firsts and own not in firsts:
+        return ListReading(list(made), in_chrome)
+    entries: dict[str | None, Entry] = {}
+    for entry in made:  # each URL once, where it first stands; no URL and the page itself left out
+        entries.setdefault(entry.url, entry)
+    entries.pop(None, None)
+    entries.pop(own, None)
     return ListReading(list(entries.values()), in_chrome)
 
 

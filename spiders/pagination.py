@@ -302,7 +302,7 @@ _TEXT_COUNT_ANYWHERE = re.compile(r"共\s*\d+\s*页|/\s*\d+\s*页|页次\s*[:：
 
 
 def _text_count(tree: _Element) -> int | None:
-    text = "".join(string_value(body) for body in tree.xpath("//body"))
+    text = "".join(string_value(body) for body in tree.getroottree().iter("body"))  # //body, without XPath
     if "页" not in text or ("共" not in text and "/" not in text) or not _TEXT_COUNT_ANYWHERE.search(text):
         return None
     for text in tree.xpath("//body//text()[contains(., '页')]"):
