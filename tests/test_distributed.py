@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -86,6 +87,47 @@ def table_counts(path: Path) -> dict[str, int]:
     return {name: db[name].count for name in db.table_names() if not name.startswith("bulletins_fts")}
 
 
+class TakeTurns:
+    """Replica faults on every bulletin page that make two workers share a crawl whatever their
+    start-up times (a busy machine may start one seconds after the other finished alone): worker
+    b's bulletin requests wait until worker a has had ``first`` answered; a's further ones are
+    never answered (``a_held`` says one arrived: a is under way and may be killed)."""
+
+    def __init__(self, portal: ReplicaPortal, paths: set[str], first: int) -> None:
+        self.first = first
+        self.lock = threading.Lock()
+        self.answered_a = 0
+        self.a_had_its_turn, self.a_held, self.release = threading.Event(), threading.Event(), threading.Event()
+        self.portal, self.paths = portal, paths
+        for path in paths:
+            portal.faults[path] = self.answer
+
+    def end(self) -> None:
+        """Answer everything again, as the replica does without these faults."""
+        for path in self.paths:
+            self.portal.faults.pop(path, None)
+        self.a_had_its_turn.set()
+        self.release.set()
+
+    def answer(self, handler) -> None:
+        if handler.headers.get("User-Agent") == "zwdc-test-a":
+            with self.lock:
+                turn = self.answered_a < self.first
+                self.answered_a += turn
+            if not turn:
+                self.a_held.set()
+                self.release.wait(120)
+                handler.close_connection = True
+                return
+            handler.serve_normally()
+            with self.lock:
+                if self.answered_a >= self.first:
+                    self.a_had_its_turn.set()
+        else:
+            self.a_had_its_turn.wait(120)
+            handler.serve_normally()
+
+
 @pytest.fixture(scope="module")
 def redis_server():
     with RedisServer() as server:
@@ -101,14 +143,16 @@ def distributed(redis_server, tmp_path_factory):
     # run that redoes a few lost pages by whichever family they happen to come from.
     with ReplicaPortal(per_family=30, seed=41, families=("xianning", "table", "gbk")) as portal:
         start_urls = [column.start_url for column in portal.columns.values()]
-        killed = start_worker(folder / "a.db", start_urls, redis_server.url, "a")
-        survivor = start_worker(folder / "b.db", start_urls, redis_server.url, "b")
-        deadline = time.monotonic() + 120
-        while len(detail_fetches(portal.requests, "zwdc-test-a")) < 15 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        killed.send_signal(signal.SIGKILL)
-        killed.wait(timeout=30)
-        out, err = survivor.communicate(timeout=240)
+        turns = TakeTurns(portal, truth_paths(portal), first=15)
+        try:
+            killed = start_worker(folder / "a.db", start_urls, redis_server.url, "a")
+            survivor = start_worker(folder / "b.db", start_urls, redis_server.url, "b")
+            turns.a_held.wait(120)  # a has had its 15 bulletins and waits for more: b goes on
+            killed.send_signal(signal.SIGKILL)
+            killed.wait(timeout=30)
+            out, err = survivor.communicate(timeout=240)
+        finally:
+            turns.end()
         workers_log = portal.requests
         portal.clear_requests()
         merged = folder / "merged.db"
@@ -294,8 +338,6 @@ def kill_a_while_the_replica_holds(redis_server, portal: ReplicaPortal, column, 
                                    folder: Path) -> subprocess.CompletedProcess:
     """Start worker a on ``column``, kill it while the replica holds its first request for
     ``held_path`` unanswered, then run worker b to its end (b is answered normally)."""
-    import threading
-
     release, held = threading.Event(), threading.Event()
 
     def hold_for_a(handler) -> None:
