@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,13 @@ import pytest
 from tests.replica.server import ReplicaPortal
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The suite's Ctrl-C tests send SIGINT to the commands they start, as a terminal does to its
+# foreground job. A suite started in the background (``make test &``, a script) inherits SIGINT
+# ignored, and so would every command it starts; with a handler here, they start with the
+# default a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 #: Lifts the politeness limits for the local replica (the live defaults stay polite).
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=WARNING"]
 
