@@ -24,9 +24,9 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Iterable
-from itertools import repeat
 from dataclasses import dataclass, field
 from functools import wraps
+from itertools import repeat
 from typing import NamedTuple, ParamSpec, TypeVar
 from urllib.parse import urljoin
 
@@ -273,8 +273,8 @@ def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: boo
         (pager.max_text, pager.in_blocks, pager.marker) if pager is not None else (0, set(), None))
     # The common case of each step is written out here rather than called (a page may carry
     # 100,000 links; a Python call is a tenth of a link's cost): a link that is its own text,
-    # a text with nothing to fold, a plain target, a title not cut short, an item element
-    # right above the link. Anything else goes through the named helpers.
+    # a text with nothing to fold, a title not cut short, no pager word, an item element right
+    # above the link. Anything else goes through the named helpers.
     for link in tree.iter("a"):
         text = (link.text or "") if not len(link) else string_value(link)
         line = text if " " not in text and text.isprintable() else normalize_line(text)
