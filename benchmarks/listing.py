@@ -29,14 +29,16 @@ def run(passes: int = 3) -> list[Figure]:
     progress(f"listing: parsing a page of {LINKS:,} links")
     tree = parse_html(hostile_page())
     url = "http://h/c/index.html"
-    best = float("inf")
+    best = best_cpu = float("inf")
     for _ in range(passes):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         links = page_links(tree, url)
         entries = read_list(tree, url, "http://h/c/", links=links).entries
         read_pager(tree, url, "http://h/c/", links)
         best = min(best, time.perf_counter() - started)
+        best_cpu = min(best_cpu, time.process_time() - started_cpu)
         assert len(entries) == LINKS
         del links, entries  # freed outside the timing (it freed the last pass's inside the next one)
-    return [Figure("listing", f"read a list page of {LINKS:,} links (entries + pager)", ms(best),
-                   f"< {ms(TARGET_SECONDS)}", verdict(best < TARGET_SECONDS))]
+    # The CPU time beside it: steadier on a shared machine, where the wall time swings with the others' load.
+    return [Figure("listing", f"read a list page of {LINKS:,} links (entries + pager; best CPU time of a pass "
+                              f"{ms(best_cpu)})", ms(best), f"< {ms(TARGET_SECONDS)}", verdict(best < TARGET_SECONDS))]
