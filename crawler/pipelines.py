@@ -91,7 +91,7 @@ class AttachmentFiles(FilesPipeline):
             return []
         stats = self.crawler.stats
         requests = []
-        for url in attachment_urls(item):
+        for url in item.attachment_urls if item.attachment_urls is not None else attachment_urls(item):
             if self.crawler.spider.is_portal_url(url):
                 requests.append(Request(url, meta={"page_kind": "attachment", "download_maxsize": self.maxsize}))
             else:

@@ -8,7 +8,7 @@ reads wrong).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -124,14 +124,16 @@ def _may_link_files(body: bytes) -> bool:
     return body.startswith(_WIDE_BOMS) or _FILE_LINK_HINT.search(body) is not None
 
 
-def attachment_urls(page: Page) -> list[str]:
+def attachment_urls(page: Page, tree_of: Callable[[], _Element] | None = None) -> list[str]:
     """URLs of the files a page and its further pages link to, as :func:`extract_record` lists them.
 
-    For downloading them while the crawl goes on, before the page is ingested.
+    For downloading them while the crawl goes on, before the page is ingested. ``tree_of``: the
+    first page's tree, parsed on its first call, when the caller shares it.
     """
     if not any(_may_link_files(body) for body in (page.body, *(part.body for part in page.parts))):
         return []
-    found = _attachments(_parse(page.body, page.headers), page.source_url or page.url)
+    tree = tree_of() if tree_of is not None else _parse(page.body, page.headers)
+    found = _attachments(tree, page.source_url or page.url)
     for part in page.parts:
         found = _merge_attachments(found, _attachments(_parse(part.body, part.headers), part.url))
     return [attachment.url for attachment in found]

@@ -23,6 +23,7 @@ registry) overrides the list container, the entry link pattern and the pager's p
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from functools import cache, partial
 from typing import Any
 
 import scrapy
@@ -36,8 +37,9 @@ from spiders.browser import configure as configure_rendering
 from spiders.items import BulletinPage
 from pipelines.challenges import challenge_reason, status_challenge
 from pipelines.dates import utc_now
+from pipelines.extraction import attachment_urls
 from pipelines.records import PagePart
-from pipelines.text import parse_html
+from pipelines.text import parse_html, parse_page
 from pipelines.urls import canonical_url, column_of, netloc_of
 from spiders.archive import CrawlArchive
 from spiders.listing import ListHint, read_list
@@ -524,13 +526,7 @@ class ColumnSpider(scrapy.Spider):
             return
         url = canonical_url(response.url)
         parts: list[PagePart] = []
-        part_urls = document_parts(response.body, _content_type(response), response.url)
-        for number, part_url in enumerate(part_urls, 1):
-            part = await self._document_part(url, part_url, f"page {number + 1} of {len(part_urls) + 1}")
-            if part is None:
-                return
-            parts.append(part)
-        yield BulletinPage(
+        page = BulletinPage(
             url=url,
             source_url=response.url,
             status=response.status,
@@ -541,6 +537,19 @@ class ColumnSpider(scrapy.Spider):
             parts=parts,
             capture_id=response.meta.get("capture_id"),
         )
+        # One parse of the page, if any, for its further pages and its files: those of a
+        # document of one page are read here (the pipeline reads a split one's, parts and all).
+        tree_of = cache(partial(parse_page, response.body, _content_type(response)))
+        part_urls = document_parts(response.body, _content_type(response), response.url, tree_of)
+        if not part_urls:
+            page.attachment_urls = attachment_urls(page, tree_of)
+        del tree_of  # not held while further pages download
+        for number, part_url in enumerate(part_urls, 1):
+            part = await self._document_part(url, part_url, f"page {number + 1} of {len(part_urls) + 1}")
+            if part is None:
+                return
+            parts.append(part)
+        yield page
 
     async def _document_part(self, url: str, part_url: str, which: str) -> PagePart | None:
         """A further page of document ``url``; None (failure recorded) when it cannot be had."""

@@ -24,6 +24,9 @@ class BulletinPage(Page):
 
     #: Row id in ``captures`` of the server's response (the WARC record).
     capture_id: int | None = None
+    #: The files it links to (:func:`pipelines.extraction.attachment_urls`), when the spider read
+    #: them from the tree it parsed for the document's further pages; None: not read yet.
+    attachment_urls: list[str] | None = None
 
 
 class Bulletin(scrapy.Item):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -342,18 +343,20 @@ def read_pagination(tree: _Element, page_url: str, column: str | None = None) ->
 
 # --------------------------------------------------------------------------- split documents
 
-def document_parts(body: bytes, content_type: str | None, page_url: str) -> list[str]:
+def document_parts(body: bytes, content_type: str | None, page_url: str,
+                   tree_of: Callable[[], _Element] | None = None) -> list[str]:
     """URLs of pages 1, 2, … of the split document whose first page is ``body``, in order.
 
     From the page's own ``createPageHTML`` call (its name is the document's) and its links to
     ``t…_<docid>_<n>.<ext>`` in the same folder. Pages without a hint of either are not parsed.
+    ``tree_of``: the page's tree, parsed on its first call, when the caller shares it.
     """
     own = document_page(page_url)
     if own is None or own[1] != 0 or not _PART_HINT.search(body):
         return []
     name, _page = own
     ext = posixpath.splitext(urlsplit(page_url).path)[1].lstrip(".")
-    tree = parse_page(body, content_type)
+    tree = tree_of() if tree_of is not None else parse_page(body, content_type)
     numbers: set[int] = set()
     announced = _from_script("\n".join(tree.xpath("//script/text()")), page_url)
     if announced and announced.name == name and announced.count:
