@@ -43,16 +43,18 @@ def save_structure(
                 " (select id from items where bulletin_url = ? and source = ?)", [bulletin_url, source])
             db.execute("delete from items where bulletin_url = ? and source = ?", [bulletin_url, source])
             db.execute("delete from meetings where bulletin_url = ? and source = ?", [bulletin_url, source])
+        execute = db.conn.execute  # sqlite-utils' own execute adds a step to each of a bulletin's many rows
         meeting_ids = [
-            db.execute(
+            execute(
                 "insert into meetings (bulletin_url, date, number, kind, heading, source) values (?, ?, ?, ?, ?, ?)",
                 [bulletin_url, meeting["date"], meeting["number"], meeting["kind"], meeting["heading"], source],
             ).lastrowid
             for meeting in meetings
         ]
+        units: list[tuple[int, str]] = []  # inserted at once, in the items' order
         for item in items:
             index = item["meeting_index"]
-            item_id = db.execute(
+            item_id = execute(
                 "insert into items (bulletin_url, meeting_id, position, section, status, subject,"
                 " documents, progress, group_heading, source, deadline) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [bulletin_url, meeting_ids[index] if index is not None else None, item["position"],
@@ -60,10 +62,8 @@ def save_structure(
                  json.dumps(item["documents"], ensure_ascii=False), item["progress"], item["group_heading"],
                  source, item.get("deadline") or None],
             ).lastrowid
-            db.conn.executemany(
-                "insert or ignore into item_units (item_id, unit) values (?, ?)",
-                [(item_id, unit) for unit in item["units"]])
-
+            units += [(item_id, unit) for unit in item["units"]]
+        db.conn.executemany("insert or ignore into item_units (item_id, unit) values (?, ?)", units)
 
 _ITEMS_SQL = """
 select i.id, i.bulletin_url, b.published, b.portal, m.date as meeting_date, m.number as meeting_number,
