@@ -1,10 +1,13 @@
 """Pagination forms and the choice of the column's list among a page's links."""
+import functools
 import sys
 from urllib.parse import urljoin
 
 import pytest
 
-from pipelines.text import parse_html
+from pipelines.extraction import attachment_urls
+from pipelines.records import Page
+from pipelines.text import parse_html, parse_page
 from pipelines.urls import column_of
 from spiders.listing import bulletin_links, list_entries, read_list
 from spiders.pagination import MAX_DOCUMENT_PAGES, MAX_PAGES, document_parts, page_links, read_pager, read_pagination
@@ -164,6 +167,31 @@ def test_pages_of_a_split_document(html, expected):
     body = f"<html><body>{html}</body></html>".encode()
     assert document_parts(body, "text/html; charset=utf-8", DOC) == [
         f"http://h/c/202009/t20200916_2183980_{n}.shtml" for n in expected]
+
+
+def test_a_bulletin_page_is_parsed_once_for_its_further_pages_and_its_files():
+    """The crawl hands one lazily parsed tree to both readers of a bulletin page (a page of
+    100 KB costs milliseconds to parse); each still reads what it read from its own parse."""
+    body = ('<html><body><p>正文</p><a href="./P020200916.pdf">附件1.pdf</a>'
+            '<script>createPageHTML(2, 0, "t20200916_2183980", "shtml");</script></body></html>').encode()
+    parses: list[int] = []
+
+    def parse_counted() -> object:
+        parses.append(1)
+        return parse_page(body, "text/html; charset=utf-8")
+
+    parsed, asked = functools.cache(parse_counted), []
+
+    def tree_of() -> object:
+        asked.append(1)
+        return parsed()
+
+    page = Page(url=DOC, source_url=DOC, status=200, headers={"Content-Type": "text/html; charset=utf-8"},
+                body=body, fetched_at="2020-09-16T00:00:00Z")
+    assert document_parts(body, "text/html; charset=utf-8", DOC, tree_of) == [
+        "http://h/c/202009/t20200916_2183980_1.shtml"]
+    assert attachment_urls(page, tree_of) == attachment_urls(page) == ["http://h/c/202009/P020200916.pdf"]
+    assert len(asked) == 2 and parses == [1]  # both read the shared tree, parsed once
 
 
 def test_split_document_pages_only_from_the_first_page_and_capped():
