@@ -121,16 +121,21 @@ class _Candidates:
     link_texts: list[str | None] = field(default_factory=list)
 
     def add(self, href: str, title: str, item: _Element, link: _Element, text: str) -> None:
-        # what _entry_texts gives, its common case written out (called for each of 100,000 links)
-        entry_text, link_text = (string_value(item), text) if item is not link else _entry_texts(item, link, text)
+        """``link`` (its text ``text``) as the entry of ``item``; a link standing alone is its own
+        item, and its entry's text is the text beside it."""
         self.hrefs.append(href)
         self.titles.append(title)
-        self.texts.append(entry_text)
-        self.link_texts.append(link_text)
+        if item is link:
+            self.texts.append(_text_beside(link))
+            self.link_texts.append(None)
+        else:
+            self.texts.append(string_value(item))
+            self.link_texts.append(text)
 
     def replace_last(self, href: str, title: str, item: _Element, link: _Element, text: str) -> None:
-        self.hrefs[-1], self.titles[-1] = href, title
-        self.texts[-1], self.link_texts[-1] = _entry_texts(item, link, text)
+        for column in (self.hrefs, self.titles, self.texts, self.link_texts):
+            column.pop()
+        self.add(href, title, item, link, text)
 
     def extend(self, other: _Candidates) -> None:
         self.hrefs += other.hrefs
@@ -227,14 +232,12 @@ def _item_of(link: _Element, links_per_parent: _LinksPerParent) -> tuple[_Elemen
     return parent, grand if grand is not None else parent, f"{parent.tag}.{parent.get('class') or ''}"
 
 
-def _entry_texts(item: _Element, link: _Element, text: str) -> tuple[str, str | None]:
-    """(the entry's text, the link's text in it) (see :class:`_Candidates`)."""
-    if item is link:  # a link standing alone: the text after it
-        following = link.getnext()
-        beside = (string_value(following)
-                  if following is not None and isinstance(following.tag, str) and following.tag != "a" else "")
-        return f"{link.tail or ''} {beside}", None
-    return string_value(item), text
+def _text_beside(link: _Element) -> str:
+    """The text after a link standing alone: its tail and the element after it (not a link)."""
+    following = link.getnext()
+    beside = (string_value(following)
+              if following is not None and isinstance(following.tag, str) and following.tag != "a" else "")
+    return f"{link.tail or ''} {beside}"
 
 
 @dataclass(frozen=True)
@@ -271,13 +274,12 @@ def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: boo
     groups: dict[tuple[_Element, str], _Group] = {}
     pager_max_text, pager_blocks, pager_marker = (
         (pager.max_text, pager.in_blocks, pager.marker) if pager is not None else (0, set(), None))
-    # The common case of each step is written out here rather than called (a page may carry
-    # 100,000 links; a Python call is a tenth of a link's cost): a link that is its own text,
-    # a text with nothing to fold, a title not cut short, no pager word, an item element right
-    # above the link. Anything else goes through the named helpers.
+    # Two common cases are written out here rather than called (a page may carry 100,000 links,
+    # and the calls were 8% of the pass): a title not cut short and too long for a pager word,
+    # and an item element right above the link. Anything else goes through the named helpers.
     for link in tree.iter("a"):
-        text = (link.text or "") if not len(link) else string_value(link)
-        line = text if " " not in text and text.isprintable() else normalize_line(text)
+        text = string_value(link)
+        line = normalize_line(text)
         written = link.get("href")
         if (pager_marker is not None and written and (len(line) <= pager_max_text or link in pager_blocks
                                                       or pager_marker in written) and (stripped := written.strip())):
