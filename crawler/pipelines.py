@@ -33,7 +33,6 @@ from crawler.extensions import ArchiveRun
 from crawler.ingest import archived_file
 from spiders.items import Bulletin, BulletinPage
 from pipelines.body import stored_name
-from pipelines.extraction import attachment_urls
 
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")
 
@@ -91,7 +90,7 @@ class AttachmentFiles(FilesPipeline):
             return []
         stats = self.crawler.stats
         requests = []
-        for url in item.attachment_urls if item.attachment_urls is not None else attachment_urls(item):
+        for url in item.attachment_urls:
             if self.crawler.spider.is_portal_url(url):
                 requests.append(Request(url, meta={"page_kind": "attachment", "download_maxsize": self.maxsize}))
             else:

@@ -243,10 +243,10 @@ def _run_child(job: dict[str, Any]) -> bytes:
     _kill_group(pid)  # whatever it left running (a hung LibreOffice), and the child if still there
     _, status = os.waitpid(pid, 0)
     if timed_out:
-        return _pickled(asdict(AttachmentText(error=f"took longer than {limits.wall:g} s: stopped")))
+        return _pickled(AttachmentText(error=f"took longer than {limits.wall:g} s: stopped").as_dict())
     if chunks and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return b"".join(chunks)
-    return _pickled(asdict(AttachmentText(error=_death(status, limits))))
+    return _pickled(AttachmentText(error=_death(status, limits)).as_dict())
 
 
 def _death(status: int, limits: Limits) -> str:

@@ -537,10 +537,10 @@ class ColumnSpider(scrapy.Spider):
             parts=parts,
             capture_id=response.meta.get("capture_id"),
         )
-        # One parse of the page, if any, for its further pages and its files: those of a
-        # document of one page are read here (the pipeline reads a split one's, parts and all).
-        tree_of = cache(partial(parse_page, response.body, _content_type(response)))
-        part_urls = document_parts(response.body, _content_type(response), response.url, tree_of)
+        # One parse of the page, if any, for its further pages and its files.
+        content_type = _content_type(response)
+        tree_of = cache(partial(parse_page, response.body, content_type))
+        part_urls = document_parts(response.body, content_type, response.url, tree_of)
         if not part_urls:
             page.attachment_urls = attachment_urls(page, tree_of)
         del tree_of  # not held while further pages download
@@ -549,6 +549,8 @@ class ColumnSpider(scrapy.Spider):
             if part is None:
                 return
             parts.append(part)
+        if parts:  # a split document's files are those of all its pages (its first parsed again)
+            page.attachment_urls = attachment_urls(page)
         yield page
 
     async def _document_part(self, url: str, part_url: str, which: str) -> PagePart | None:

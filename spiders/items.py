@@ -2,8 +2,8 @@
 
 The response and its further pages are in the run's WARC file and ``captures`` table by the
 time the spider sees them (:class:`crawler.middlewares.CaptureMiddleware`). The spider's item,
-:class:`BulletinPage`, carries the bytes on through the item pipelines (the attachment files of
-the page are downloaded from them), then the capture is handed to ingest (:mod:`crawler.ingest`),
+:class:`BulletinPage`, carries the bytes and the links to its files on through the item
+pipelines (the files are downloaded), then the capture is handed to ingest (:mod:`crawler.ingest`),
 which builds the archive rows from the capture itself.
 
 Scrapy's feed exports (``scrapy crawl column -O bulletins.jsonl``) get :class:`Bulletin` items:
@@ -11,7 +11,7 @@ the bulletin as ingest archived it, never the page's bytes (:class:`crawler.pipe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import scrapy
 
@@ -24,9 +24,9 @@ class BulletinPage(Page):
 
     #: Row id in ``captures`` of the server's response (the WARC record).
     capture_id: int | None = None
-    #: The files it links to (:func:`pipelines.extraction.attachment_urls`), when the spider read
-    #: them from the tree it parsed for the document's further pages; None: not read yet.
-    attachment_urls: list[str] | None = None
+    #: The files it and its further pages link to (:func:`pipelines.extraction.attachment_urls`),
+    #: read by the spider from the tree it parsed for the document's further pages.
+    attachment_urls: list[str] = field(default_factory=list)
 
 
 class Bulletin(scrapy.Item):
