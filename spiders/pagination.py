@@ -201,20 +201,6 @@ def _filled(urls: list[str]) -> list[str]:
     return filled
 
 
-def _links_in_pager_blocks(tree: _Element) -> set[_Element]:
-    """Links at most three levels inside a block whose class or id says pager, found from the
-    page's class and id attributes (few) rather than by climbing from each of its links."""
-    blocks = {value.getparent() for axis in ("descendant-or-self::*/@class", "descendant-or-self::*/@id")
-              for value in tree.xpath(axis) if _PAGER_BLOCK.search(value)}
-    found: set[_Element] = set()
-    for block in blocks:
-        level = [block]
-        for _depth in range(3):
-            level = [child for element in level for child in element]
-            found.update(element for element in level if element.tag == "a")
-    return found
-
-
 def _named_like(href: str, name: str) -> bool:
     """Whether the link's file is the page's own name plus a number (``index_3.shtml``)."""
     match = _INDEX_NAME.match(posixpath.basename(urlsplit(href).path))
@@ -242,17 +228,17 @@ def _last_page_count(last_url: str | None, first_url: str | None) -> int | None:
     return numbers[-1] + 1
 
 
-def _own_link_shape(tree: _Element, page_url: str) -> PagerLinkShape:
+def _own_link_shape(page_url: str) -> PagerLinkShape:
     """The links this page's pager may be made of (see :func:`_linked_pages`)."""
     name, _ext = _own_name(page_url)
     # in every href named like the page plus a number (``index_3.shtml``)
-    return PagerLinkShape(PAGER_TEXT_MAX, _links_in_pager_blocks(tree), f"{name}_")
+    return PagerLinkShape(PAGER_TEXT_MAX, _PAGER_BLOCK, f"{name}_")
 
 
 def page_links(tree: _Element, page_url: str) -> PageLinks:
     """The page's links read once for both its list (:func:`spiders.listing.read_list`) and its
     pager (:func:`read_pager`): a list page may carry 100,000 links."""
-    return read_links(tree, _own_link_shape(tree, page_url))
+    return read_links(tree, _own_link_shape(page_url))
 
 
 def _linked_pages(page: PageLinks, page_url: str, column: str) -> tuple[list[str], str | None, int | None]:
@@ -264,7 +250,7 @@ def _linked_pages(page: PageLinks, page_url: str, column: str) -> tuple[list[str
     first_url: str | None = None
     highest: int | None = None
     shape = page.pager_shape
-    for link, href, text in page.pager_candidates:  # a page may carry 100,000 links, few of them a pager's
+    for href, text, in_block in page.pager_candidates:  # a page may carry 100,000 links, few of them a pager's
         if len(text) <= PAGER_TEXT_MAX:
             lowered = text.lower()
             # isdecimal(): what int() reads (``①`` is a digit, not a number)
@@ -272,7 +258,7 @@ def _linked_pages(page: PageLinks, page_url: str, column: str) -> tuple[list[str
             worded = lowered in NEXT_TEXTS or lowered in LAST_TEXTS or lowered in PAGER_TEXTS
         else:  # a title: a pager's link only by where it stands or how it is named
             lowered, numbered, worded = "", False, False
-        if not (worded or numbered or link in shape.in_blocks or (shape.marker in href and _named_like(href, name))):
+        if not (worded or numbered or in_block or (shape.marker in href and _named_like(href, name))):
             continue
         if href.startswith("#") or href[:11].lower().startswith(("javascript:", "mailto:")):
             continue
@@ -318,7 +304,7 @@ def read_pager(tree: _Element, page_url: str, column: str | None = None, links: 
     when the page's links are read already (:func:`page_links`)."""
     column = column or urljoin(page_url, "./")
     if links is None or links.pager_shape is None:
-        links = read_links(tree, _own_link_shape(tree, page_url), entries=False)
+        links = read_links(tree, _own_link_shape(page_url), entries=False)
     script = "\n".join(s.text for s in tree.iter("script") if s.text)
     scripted = _from_script(script, page_url) if script else None
     linked, next_url, highest = _linked_pages(links, page_url, column)

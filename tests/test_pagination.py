@@ -290,3 +290,17 @@ def test_list_and_pager_from_one_pass_over_the_links_as_each_read_alone():
     assert pager.next_url == "http://h/c/index_2.html"
     # a long text in the pager's block, a long text named like the page: pager links all the same
     assert {"http://h/c/list_9.html", "http://h/c/index_5.html"} <= set(pager.links)
+
+
+def test_a_pager_block_holds_the_links_up_to_three_levels_inside_it():
+    """A link saying no pager word and no page number (an arrow image) is the pager's when it
+    stands at most three levels inside a block whose class or id says pager; a fourth level is
+    too deep to be its own."""
+    blocks = ('<div id="fenye"><a href="first.html"><img src="prev.gif"></a><span><a href="prev.html"><img></a></span>'
+              '<ul><li><a href="next.html"><img></a></li><li><b><a href="deep.html"><img></a></b></li></ul></div>'
+              '<table class="PageBar"><tr><td><a href="last.html"><img></a></td></tr></table>')
+    page = parse_html(f'<html><body><ul class="list"><li><a href="t1.html">第一号督查情况通报</a></li></ul>{blocks}</body></html>')
+    url = "http://h/c/index.html"
+    for pager in (read_pager(page, url, "http://h/c/"), read_pager(page, url, "http://h/c/", page_links(page, url))):
+        assert [link for link in pager.links if not link.startswith("http://h/c/index")] == [
+            "http://h/c/first.html", "http://h/c/prev.html", "http://h/c/next.html", "http://h/c/last.html"]
