@@ -53,7 +53,8 @@ class Limits:
 
 
 class AttachmentReader:
-    """Reads attachments in limited children, as each in a fresh child; never raises because of a file.
+    """Reads attachments in limited children, each answer the one a fresh child gives; never
+    raises because of a file.
 
     A context manager: it owns the server process and LibreOffice's profile folder. ``missing``
     holds one line per external tool this machine lacks, naming its Debian package.
@@ -252,10 +253,11 @@ def _answer(job: bytes, child: _ReadingChild | None) -> tuple[bytes, _ReadingChi
 
 def _may_differ_when_fresh(answer: bytes) -> bool:
     """Whether a failure a child gives after other files may be one a fresh child would not give:
-    any error but a PDF's scanned pages without OCR (decided by the pages, and the one frequent
-    in a crawl). Memory is the reason: ``RLIMIT_AS`` counts what earlier files left."""
+    any error but a scan or an image left unread for want of OCR (decided by the file alone, and
+    the one frequent in a crawl). Memory is the reason: ``RLIMIT_AS`` counts what earlier files
+    left. (Were those words to change, such files would only be read twice.)"""
     error = pickle.loads(answer)["error"]
-    return error is not None and not error.endswith("scanned images without text: OCR is off (--ocr)")
+    return error is not None and not error.endswith("OCR is off (--ocr)")
 
 
 class _ReadingChild:
