@@ -5,12 +5,12 @@ file that sends a parser into an endless loop or crashes LibreOffice must cost o
 ``error``, never the crawl or the ingest. :class:`AttachmentReader` keeps one small server
 process (``python -m pipelines.attachment_sandbox``, single-threaded, the parsers imported and
 warmed up once: :mod:`pipelines.attachment_warmup`) that forks a reading child; the child leads
-a process group of its own, sets its ``RLIMIT_AS``, and reads files one after another, its
-``RLIMIT_CPU`` raised before each by the file's share. The server kills the group (the child and
+a process group of its own, sets its ``RLIMIT_AS``, and reads files one after another, raising
+its ``RLIMIT_CPU`` before each by one file's allowance. The server kills the group (the child and
 any LibreOffice or Tesseract it started) when a file's wall-time limit passes, and answers with
 what the child found or why it died. A child retires after :data:`READS_PER_CHILD` files, once
-its address space grew, or when something it started is still running; a failure in a child
-that read other files before is read again in a fresh child, so every answer is the one a
+its address space grew, or when something it started is still running; a file that fails in a
+child that read others before it is read again in a fresh child, so every answer is the one a
 child of its own would give. Forking from that server, not from the caller, is what makes it
 safe in a threaded caller and cheap (milliseconds, not an interpreter start).
 """
