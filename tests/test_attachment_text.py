@@ -2,7 +2,7 @@
 
 The files are the replica's (``tests/replica/attachment_files.py``): made once per session,
 LibreOffice's pool cached on disk. Each is read as the archive reads it, through
-:class:`~pipelines.attachment_sandbox.AttachmentReader` (a limited child per file).
+:class:`~pipelines.attachment_sandbox.AttachmentReader` (limited children, as each in a child of its own).
 """
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 import zlib
 from datetime import date
@@ -24,7 +26,7 @@ from typing import Any
 import pytest
 
 from pipelines.attachment_items import attachment_structure, items_from_tables
-from pipelines.attachment_sandbox import AttachmentReader, Limits
+from pipelines.attachment_sandbox import READS_PER_CHILD, AttachmentReader, Limits
 from pipelines.attachment_text import MISSING, Tools, detect_kind
 from pipelines.attachment_warmup import warm_up
 from tests.replica import attachment_files as files
@@ -395,6 +397,138 @@ def test_a_file_taking_too_long_is_stopped_with_what_it_started(made):
         result = hurried.read(data, name)
         assert result.error == "took longer than 0.5 s: stopped"
         assert hurried.read(made["docx"][1], "next.docx").error is None  # the next file is read as usual
+
+
+# --------------------------------------------------------------------------- a child reading file after file
+
+
+def children(pid: int) -> set[int]:
+    """The process ids of ``pid``'s children, as the kernel lists them."""
+    return {int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()}
+
+
+def reading_child(reader: AttachmentReader, before: set[int]) -> tuple[int, set[int]]:
+    """The server of ``reader`` (this process's child not in ``before``) and its children now."""
+    (server,) = children(os.getpid()) - before
+    return server, children(server)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time process ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def gone(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+
+
+def test_one_child_reads_file_after_file_until_its_quota(made):
+    name, data, _ = made["docx"]
+    before = children(os.getpid())
+    with AttachmentReader() as reader:
+        first = reader.read(data, name)
+        server, (child,) = reading_child(reader, before)
+        for _ in range(READS_PER_CHILD - 2):
+            assert reader.read(data, name) == first
+            assert children(server) == {child}  # the same child, waiting for the next file
+        assert reader.read(data, name) == first  # its last: it retires
+        assert children(server) == set()
+        assert reader.read(data, name) == first
+        (fresh,) = children(server)
+        assert fresh != child
+    assert first.error is None and first.kind == "docx" and first.text
+
+
+@pytest.mark.parametrize("name, make", [
+    ("bomb.pdf", pdf_bomb),
+    ("bomb.docx", zip_bomb),
+    ("broken.pdf", lambda: b"%PDF-1.7\n" + random.Random(1).randbytes(4000)),
+])
+def test_a_hostile_file_after_good_ones_gets_a_fresh_childs_answer_and_the_next_is_read(made, name, make):
+    data = make()
+    limits = Limits(memory=512 * 2 ** 20, cpu=30, wall=60)
+    with AttachmentReader(limits=limits) as alone:
+        expected = alone.read(data, name)  # the first file of a new server's first child
+    assert expected.error
+    before = children(os.getpid())
+    with AttachmentReader(limits=limits) as reader:
+        good = [reader.read(made[flavour][1], made[flavour][0]) for flavour in ("docx", "pdf-text")]
+        server, (child,) = reading_child(reader, before)
+        assert reader.read(made["xlsx"][1], made["xlsx"][0]).error is None
+        assert children(server) == {child}  # the hostile file comes to a child that read three before it
+        assert reader.read(data, name) == expected
+        assert [reader.read(made[flavour][1], made[flavour][0]) for flavour in ("docx", "pdf-text")] == good
+    assert [result.error for result in good] == [None, None]
+
+
+def test_a_child_that_died_between_files_is_not_the_next_files_answer(made):
+    """Killed while it waited (as the kernel's OOM killer may pick it), a child that had read a
+    file cannot take the next: that file is read in a fresh child, not answered with the death."""
+    name, data, _ = made["docx"]
+    before = children(os.getpid())
+    with AttachmentReader() as reader:
+        first = reader.read(data, name)
+        server, (child,) = reading_child(reader, before)
+        os.kill(child, signal.SIGKILL)
+        assert reader.read(data, name) == first
+        assert children(server) - {child}
+
+
+def test_the_cpu_limit_is_per_file_not_per_child():
+    """Files of a third of a second each (of a 2 s limit): one child reads them past 2 s of its
+    own CPU without being stopped. (``RLIMIT_CPU`` counts whole seconds; a test of files near
+    the limit itself would take seconds of CPU: that a file over it is stopped is shown by a
+    child's own first file, as before.)"""
+    def cell(text: str) -> str:
+        return f"<w:tc><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:tc>"
+    rows = "".join("<w:tr>" + "".join(cell(f"督查{row}-{column}") for column in range(6)) + "</w:tr>" for row in range(6000))
+    data = word_package(f"<w:tbl>{rows}</w:tbl>")
+    before = children(os.getpid())
+    with AttachmentReader(limits=Limits(cpu=2)) as reader:
+        first = reader.read(data, "large.docx")
+        server, (child,) = reading_child(reader, before)
+        for _ in range(READS_PER_CHILD - 2):
+            assert reader.read(data, "large.docx") == first
+            assert children(server) == {child}, "stopped by the CPU limit (its file read again in a new child)"
+            if cpu_seconds(child) > 2.2:
+                break
+        else:
+            pytest.fail("the files were too quick to pass the limit together")
+    assert first.error is None and len(first.tables[0]) == 6000
+
+
+def test_what_a_tool_leaves_running_is_killed_and_its_child_retires(made, tmp_path):
+    """A converter that leaves a process behind it: a script standing in for LibreOffice (which
+    only does so when it hangs). The child that ran it retires as soon as it answers, its
+    process group killed, as every child's was after its file."""
+    name, data, _ = made["docx"]
+    (tmp_path / "converted.docx").write_bytes(data)
+    converter = tmp_path / "soffice"
+    converter.write_text(f"""#!/bin/sh
+sleep 300 </dev/null >/dev/null 2>&1 &
+echo $! > {tmp_path}/left-running
+while [ $# -gt 0 ]; do [ "$1" = --outdir ] && out=$2; shift; done
+mkdir -p "$out" && cp {tmp_path}/converted.docx "$out/attachment.docx"
+""")
+    converter.chmod(0o755)
+    before = children(os.getpid())
+    with AttachmentReader(tools=Tools(soffice=str(converter), antiword=None, tesseract=None)) as reader:
+        direct = reader.read(data, name)
+        server, (child,) = reading_child(reader, before)
+        converted = reader.read(b"{\\rtf1 converted by the script}", "a.rtf")
+        left = int((tmp_path / "left-running").read_text())
+        assert converted.text == direct.text and converted.text_method == "libreoffice"
+        assert children(server) == set()  # retired at once
+        deadline = time.monotonic() + 10
+        while not gone(left) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gone(left)
+        assert reader.read(data, name) == direct
+        assert children(server) - {child}
 
 
 def test_the_servers_warm_up_documents_are_read_cleanly():
