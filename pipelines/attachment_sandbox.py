@@ -294,9 +294,14 @@ class _ReadingChild:
     def worn(self) -> bool:
         """Whether it retires now: its quota read, its address space grown, or something it started
         still running (orphans come to it: it is their subreaper)."""
-        grown = _address_space(self.pid) - self._start_size
-        return (self.files >= READS_PER_CHILD or grown > self.limits.memory // _GROWTH_SHARE
-                or any(Path(task, "children").read_text() for task in Path(f"/proc/{self.pid}/task").iterdir()))
+        if self.files >= READS_PER_CHILD:
+            return True
+        try:
+            grown = _address_space(self.pid) - self._start_size
+            return grown > self.limits.memory // _GROWTH_SHARE or any(
+                Path(task, "children").read_text() for task in Path(f"/proc/{self.pid}/task").iterdir())
+        except OSError:  # a kernel without /proc/…/children: what it left is unknown, so it retires
+            return True
 
     def end(self, wait: float = 0) -> int:
         """Its exit status, its process group killed (the child, and whatever it left running),
