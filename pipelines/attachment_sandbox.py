@@ -253,11 +253,11 @@ def _answer(job: bytes, child: _ReadingChild | None) -> tuple[bytes, _ReadingChi
 
 def _may_differ_when_fresh(answer: bytes) -> bool:
     """Whether a failure a child gives after other files may be one a fresh child would not give:
-    any error but a scan or an image left unread for want of OCR (decided by the file alone, and
-    the one frequent in a crawl). Memory is the reason: ``RLIMIT_AS`` counts what earlier files
-    left. (Were those words to change, such files would only be read twice.)"""
-    error = pickle.loads(answer)["error"]
-    return error is not None and not error.endswith("OCR is off (--ocr)")
+    any error but a scan or an image left unread for want of OCR (``needs_ocr``: decided by the
+    file alone, and the one frequent in a crawl). Memory is the reason: ``RLIMIT_AS`` counts what
+    earlier files left."""
+    answered = pickle.loads(answer)
+    return answered["error"] is not None and not answered["needs_ocr"]
 
 
 class _ReadingChild:
