@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import itertools
 import logging
 import os
 import pickle
@@ -181,6 +182,8 @@ READS_PER_CHILD = 20
 # less is left for the next file, which would fail there and be read again in a fresh child.
 _GROWTH_SHARE = 8
 _PR_SET_CHILD_SUBREAPER = 36
+#: A reading child's exit code when it leaves a failed file to be read again in a fresh child.
+_LEFT_TO_A_FRESH_CHILD = 5
 
 
 def serve(jobs: BinaryIO, answers: BinaryIO) -> None:
@@ -237,27 +240,15 @@ def _answer(job: bytes, child: _ReadingChild | None) -> tuple[bytes, _ReadingChi
     except TimeoutError:  # answered, not read again: a file as slow as that is as slow in a fresh child
         child.end()
         return _pickled(AttachmentText(error=f"took longer than {limits.wall:g} s: stopped").as_dict()), None
-    except (EOFError, OSError):  # it died (a limit, a crash), or had died before the job came
+    except (EOFError, OSError):  # it died (a limit, a crash, a failure it left to a fresh child)
         status = child.end(wait=5)
         if fresh:
             return _pickled(AttachmentText(error=_death(status, limits)).as_dict()), None
-        return _answer(job, None)
-    if not fresh and _may_differ_when_fresh(answer):
-        child.end()
         return _answer(job, None)
     if child.worn():
         child.end()
         child = None
     return answer, child
-
-
-def _may_differ_when_fresh(answer: bytes) -> bool:
-    """Whether a failure a child gives after other files may be one a fresh child would not give:
-    any error but a scan or an image left unread for want of OCR (``needs_ocr``: decided by the
-    file alone, and the one frequent in a crawl). Memory is the reason: ``RLIMIT_AS`` counts what
-    earlier files left."""
-    answered = pickle.loads(answer)
-    return answered["error"] is not None and not answered["needs_ocr"]
 
 
 class _ReadingChild:
@@ -330,7 +321,7 @@ def _read_files(jobs: int, answers: int, limits: Limits) -> NoReturn:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory, hard))
         with os.fdopen(jobs, "rb") as incoming, os.fdopen(answers, "wb") as out:
-            while True:
+            for read_before in itertools.count():
                 job = _receive(incoming)
                 # The CPU limit is per file: what it used so far (whole seconds, the limit's unit,
                 # rounded down: never more than a fresh child has) plus the file's own.
@@ -339,6 +330,11 @@ def _read_files(jobs: int, answers: int, limits: Limits) -> NoReturn:
                 resource.setrlimit(resource.RLIMIT_CPU, (int(used.ru_utime + used.ru_stime) + limits.cpu, hard))
                 result = extract_attachment(job["data"], job["name"], job["content_type"], ocr=job["ocr"],
                                             tools=Tools(**job["tools"]))
+                if read_before and result.error is not None and not result.needs_ocr:
+                    # A failure that what earlier files left may have caused (RLIMIT_AS counts it
+                    # all): left to a fresh child, by ending here. A scan or an image unread for
+                    # want of OCR (the frequent failure in a crawl) depends on the file alone.
+                    os._exit(_LEFT_TO_A_FRESH_CHILD)
                 _send(out, result.as_dict())
     except EOFError:  # the server has gone
         pass
