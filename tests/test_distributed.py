@@ -29,13 +29,16 @@ from tests.replica.server import ReplicaPortal
 DETAIL = re.compile(r"/t\d{8}_\d+\.\w+$")
 #: The idle time after which a worker stops, short for the tests.
 IDLE = ["-s", "SHARED_QUEUE_IDLE_TIMEOUT=2"]
+#: Longer than :class:`TakeTurns` holds a request (120 s): a request that timed out while it waited
+#: would be sent again, and its retries logged as the same bulletin fetched 4 times.
+WAIT = ["-s", "DOWNLOAD_TIMEOUT=180"]
 
 
 def start_worker(archive: Path, start_urls: list[str], redis_url: str, name: str) -> subprocess.Popen:
     urls = [arg for url in start_urls for arg in ("--start-url", url)]
     return subprocess.Popen(
         [sys.executable, "-m", "crawler", "crawl", *urls, "--archive", str(archive), "--scheduler", redis_url,
-         *FAST, *IDLE, "-s", f"USER_AGENT=zwdc-test-{name}"],
+         *FAST, *IDLE, *WAIT, "-s", f"USER_AGENT=zwdc-test-{name}"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
