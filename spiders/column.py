@@ -50,7 +50,7 @@ from spiders.rendering import (
 from spiders.scripted import (
     MAX_API_PAGES, ApiEndpoint, Embedded, embedded_list, entries_in_answer, find_endpoint, looks_script_built,
 )
-from spiders.walk import LIST_PAGES_MAX, ColumnWalk, list_page_read
+from spiders.walk import LIST_PAGES_MAX, ColumnWalk, list_page_read, start_page_judged
 
 #: Answers to a conditional re-validation that the callback handles itself.
 REVALIDATION_STATUSES = [304, 404, 410]
@@ -150,6 +150,10 @@ class ColumnSpider(scrapy.Spider):
             del self.start_outcomes[start_url]
             if not self.column_links.get(column_of(start_url)):
                 self.column_links.pop(column_of(start_url), None)
+
+    def _judge_start(self, start_url: str, outcome: str) -> None:
+        self.start_outcomes[start_url] = outcome
+        self.crawler.signals.send_catch_log(start_page_judged, start_url=start_url, outcome=outcome)
 
     def _load_archive_state(self) -> None:
         """What the archive already holds (handed over when the spider opened)."""
@@ -260,7 +264,7 @@ class ColumnSpider(scrapy.Spider):
             self._record_failure(response.url, "list", reason)
             walk.page_failed(response.url, reason)
             if response.meta.get("start_url"):
-                self.start_outcomes[start_url] = reason
+                self._judge_start(start_url, reason)
             return
         if response.meta.get("probe"):
             walk.adopt(response.meta.get("guesses", ()))
@@ -271,7 +275,7 @@ class ColumnSpider(scrapy.Spider):
             self.logger.info("the column ends before %s (HTTP %s)", response.url, response.status)
             return
         if response.meta.get("start_url"):
-            self.start_outcomes[start_url] = "ok"
+            self._judge_start(start_url, "ok")
         tree = parse_html(response.text if isinstance(response, TextResponse) else "")
         profile = self._profile(walk)
         page_read = page_links(tree, response.url)  # read once for the list and the pager
@@ -602,7 +606,7 @@ class ColumnSpider(scrapy.Spider):
             walk.page_failed(failure.request.url, reason)
         start_url = failure.request.meta.get("start_url")
         if start_url:
-            self.start_outcomes[start_url] = reason
+            self._judge_start(start_url, reason)
 
     def bulletin_failed(self, failure: Failure) -> None:
         self._failed(failure, "bulletin")

@@ -281,13 +281,35 @@ def test_a_column_read_by_two_workers_is_judged_on_what_both_read(redis_server):
     assert column_problems(partial, {start: "ok"}, {}, {}) == [
         f"column {start}: read 2 of the 3 list pages its pager announces"]
 
-    counts_b.make_crawl_wide(partial)
+    counts_b.make_crawl_wide(partial, {start: "ok"})
     report = partial[start]
     assert (report["pages_read"], report["pages_read_here"], report["entries"]) == (3, 2, 6)
     assert column_problems(partial, {start: "ok"}, {}, {}) == []
     counts_b.record(start, start, 1, ["t1", "t2"])  # a page read again counts once
     assert counts_a.totals(start) == (3, 6)
     server.delete(*server.keys("zwdc:test-counts:*"))
+
+
+def test_a_start_page_another_worker_took_is_judged_as_that_one_judged_it(redis_server):
+    """Worker b queued three start pages; worker a took two of them from the queue and read one,
+    failed the other; nobody read the third. b's report takes a's two judgments and keeps the
+    third "pending" (a start page never read is a failure of the run)."""
+    from crawler.distributed import SharedColumnCounts
+    from crawler.health import run_problems
+
+    server = redis_server.client()
+    starts = [f"http://127.0.0.1:1/c{n}/index.html" for n in range(3)]
+    counts_a = SharedColumnCounts(server, "zwdc:test-starts:column")
+    counts_b = SharedColumnCounts(server, "zwdc:test-starts:column")
+    counts_a.judge_start(starts[0], "ok")
+    counts_a.judge_start(starts[1], "HTTP 503")
+    outcomes = dict.fromkeys(starts, "pending")
+    counts_b.make_crawl_wide({}, outcomes)
+    assert outcomes == {starts[0]: "ok", starts[1]: "HTTP 503", starts[2]: "pending"}
+    problems = run_problems({}, outcomes, {}, None)
+    assert not [problem for problem in problems if starts[0] in problem]
+    assert [problem for problem in problems if starts[2] in problem and "pending" in problem]
+    server.delete(*server.keys("zwdc:test-starts:*"))
 
 
 def test_list_pages_a_dead_worker_took_go_back_to_the_queue(redis_server):
