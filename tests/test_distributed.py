@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 import urllib.request
@@ -34,11 +35,11 @@ IDLE = ["-s", "SHARED_QUEUE_IDLE_TIMEOUT=2"]
 WAIT = ["-s", "DOWNLOAD_TIMEOUT=180"]
 
 
-def start_worker(archive: Path, start_urls: list[str], redis_url: str, name: str) -> subprocess.Popen:
+def start_worker(archive: Path, start_urls: list[str], redis_url: str, name: str, *extra: str) -> subprocess.Popen:
     urls = [arg for url in start_urls for arg in ("--start-url", url)]
     return subprocess.Popen(
         [sys.executable, "-m", "crawler", "crawl", *urls, "--archive", str(archive), "--scheduler", redis_url,
-         *FAST, *IDLE, *WAIT, "-s", f"USER_AGENT=zwdc-test-{name}"],
+         *FAST, *IDLE, *WAIT, "-s", f"USER_AGENT=zwdc-test-{name}", *extra],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -310,6 +311,45 @@ def test_a_start_page_another_worker_took_is_judged_as_that_one_judged_it(redis_
     assert not [problem for problem in problems if starts[0] in problem]
     assert [problem for problem in problems if starts[2] in problem and "pending" in problem]
     server.delete(*server.keys("zwdc:test-starts:*"))
+
+
+def test_start_pages_a_worker_queued_and_another_read_leave_both_runs_ok(redis_server, tmp_path):
+    """Worker b queues the three start pages and, one request at a time, is held on the first
+    it took; worker a, started then, finds its own start pages queued already and reads b's two
+    others. Both runs are ok: b learns how a judged the pages it never read."""
+    with ReplicaPortal(per_family=4, seed=45, families=("xianning", "table", "gbk")) as portal:
+        start_urls = [column.start_url for column in portal.columns.values()]
+        start_paths = {urlsplit(url).path for url in start_urls}
+        held, release = threading.Event(), threading.Event()
+
+        def hold_b_once(handler) -> None:
+            if handler.headers.get("User-Agent") == "zwdc-test-b" and not held.is_set():
+                held.set()
+                release.wait(60)
+            handler.serve_normally()
+
+        def read_by_a() -> set[str]:
+            return {r["path"] for r in portal.requests
+                    if r["path"] in start_paths and r["headers"].get("User-Agent") == "zwdc-test-a"}
+
+        for path in start_paths:
+            portal.faults[path] = hold_b_once
+        workers = []
+        try:
+            workers.append(start_worker(tmp_path / "b.db", start_urls, redis_server.url, "b",
+                                        "-s", "CONCURRENT_REQUESTS=1"))
+            assert held.wait(60), "worker b never asked for a start page"
+            workers.append(start_worker(tmp_path / "a.db", start_urls, redis_server.url, "a"))
+            for _ in range(600):
+                if len(read_by_a()) == 2 or workers[1].poll() is not None:
+                    break
+                time.sleep(0.1)
+            assert len(read_by_a()) == 2, "worker a read b's two other start pages"
+        finally:
+            release.set()
+        outputs = [worker.communicate(timeout=180) for worker in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0 and out.startswith("run 1: ok"), err[-2000:]
 
 
 def test_list_pages_a_dead_worker_took_go_back_to_the_queue(redis_server):
