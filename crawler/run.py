@@ -1,12 +1,13 @@
 """Running one crawl: the code behind ``python -m crawler crawl`` and ``scrapy crawl column``."""
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sqlite3
 import sys
-from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -181,6 +182,28 @@ def _captured_nothing(layout: ArchiveLayout) -> bool:
         return False
 
 
+#: Net allocations of tracked objects between two young-generation collections during a crawl
+#: (Python's default: 700), and how many of each generation trigger the next one (10 and 10).
+CRAWL_GC_THRESHOLD = (20_000, 20, 20)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Python's collector rarely, while the crawl runs: its objects (requests, responses, items,
+    deferreds) are made and freed by the hundred thousand, nearly all freed by their reference
+    counts, so a collection every 700 net allocations looked at the live ones for nothing
+    (0.74–0.82 s of a 2,000-bulletin crawl's 27–31 s with the default; 0.06–0.17 s so, timed by
+    ``gc.callbacks``). What the imports made is frozen: never garbage, never looked at again."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*CRAWL_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 def run_crawl(start_urls: Iterable[str], settings: Settings,
               portals: Mapping[str, str] | None = None, spider_args: Mapping[str, Any] | None = None,
               progress: CrawlProgress | None = None) -> CrawlResult:
@@ -223,7 +246,8 @@ def run_crawl(start_urls: Iterable[str], settings: Settings,
                 reactor.addSystemEventTrigger("after", "startup", stop.reactor_started)
                 if progress is not None:
                     progress.follow(crawler)
-                process.start(install_signal_handlers=False)
+                with fewer_collections():
+                    process.start(install_signal_handlers=False)
             if crawler.crawling or crawler.engine is not None:  # the crawl started
                 run = crawler.get_extension(ArchiveRun)
             if run is not None:

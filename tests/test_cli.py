@@ -158,3 +158,18 @@ def test_other_commands_show_progress_on_a_terminal(small_portal, tmp_path):
         status, _stdout, shown = on_a_terminal(*args, "--archive", str(target))
         assert status == 0, (args, shown[-1000:])
         assert re.search(rf"\d+(/\d+)? ?\[?.*{unit}", shown), (args, shown[-1000:])
+
+
+def test_the_crawl_collects_rarely_and_leaves_the_collector_as_it_found_it():
+    """While the crawl runs, what the imports made is frozen and a collection waits for 20,000
+    net allocations; afterwards (a crawl that failed included) Python's own settings are back."""
+    import gc
+
+    from crawler.run import CRAWL_GC_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), fewer_collections():
+        assert gc.get_threshold() == CRAWL_GC_THRESHOLD != before
+        assert gc.get_freeze_count() > 1000
+        raise RuntimeError("the crawl failed")
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
