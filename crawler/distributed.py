@@ -18,9 +18,10 @@ them). The spider stays ours: scrapy-redis's ``RedisSpider`` has no async ``star
 * it counts each column's list pages and entries crawl-wide (:class:`SharedColumnCounts`):
   a column's pages are read by whichever worker takes them from the queue, so one worker's
   walk alone would report pages "not read" that another read;
-* for the same reason it shares how each start page was judged: a worker queues its start
-  pages (those not queued already), another may take one and read it, and the first learns
-  the outcome from Redis instead of reporting the page as never read ("pending").
+* for the same reason it shares which start pages were judged: a worker queues its start pages
+  (those not queued already), another may take one and read it; like a start page dropped as
+  queued already, that page is the other worker's to judge, not one this worker never read
+  ("pending", a failure).
 
 A worker killed mid-crawl does not take a column's list pages with it:
 :class:`crawler.shared_scheduler.SharedScheduler`
@@ -156,8 +157,7 @@ class SharedColumnCounts:
 
     Per column (start URL): a hash of list page URL -> pages it covers, and a set of entry
     URLs. Recording is idempotent, so a page read twice (a killed worker's page redone)
-    counts once. One hash for the crawl: start URL -> how the worker that read its start page
-    judged it.
+    counts once. One set for the crawl: the start URLs some worker has judged (read, or failed).
     """
 
     def __init__(self, server: Any, prefix: str) -> None:
@@ -179,26 +179,24 @@ class SharedColumnCounts:
             pipe.sadd(self._key(start_url, "entries"), *links)
         pipe.execute()
 
-    def judge_start(self, start_url: str, outcome: str) -> None:
-        self.server.hset(f"{self.prefix}:starts", start_url, outcome)
+    def judge_start(self, start_url: str) -> None:
+        self.server.sadd(f"{self.prefix}:starts", start_url)
 
-    def start_outcome(self, start_url: str) -> str | None:
-        """How the worker that read ``start_url`` judged it (None: no worker has yet)."""
-        outcome = self.server.hget(f"{self.prefix}:starts", start_url)
-        return outcome.decode() if outcome is not None else None
+    def judged(self, start_urls: list[str]) -> list[str]:
+        """Those of ``start_urls`` some worker has judged."""
+        pipe = self.server.pipeline()
+        for url in start_urls:
+            pipe.sismember(f"{self.prefix}:starts", url)
+        return [url for url, judged in zip(start_urls, pipe.execute()) if judged]
 
     def totals(self, start_url: str) -> tuple[int, int]:
         """Pages read and entries listed in the column by every worker so far."""
         pages = sum(int(value) for value in self.server.hvals(self._key(start_url, "pages")))
         return pages, int(self.server.scard(self._key(start_url, "entries")))
 
-    def make_crawl_wide(self, reports: dict[str, dict[str, Any]], start_outcomes: dict[str, str]) -> None:
+    def make_crawl_wide(self, reports: dict[str, dict[str, Any]]) -> None:
         """Turn a worker's column reports (``spiders.walk``) into the crawl's: pages read and
-        entries listed by any worker (what this one read itself stays as ``pages_read_here``);
-        a start page this worker queued but another took is judged as that one judged it."""
-        for start_url, outcome in start_outcomes.items():
-            if outcome == "pending":
-                start_outcomes[start_url] = self.start_outcome(start_url) or outcome
+        entries listed by any worker (what this one read itself stays as ``pages_read_here``)."""
         for start_url, report in reports.items():
             pages, entries = self.totals(start_url)
             report.setdefault("pages_read_here", report["pages_read"])
@@ -277,8 +275,11 @@ class SharedQueueWorker:
             raise DontCloseSpider
         logger.info("the shared queue has been idle for %.0f s: this worker stops", now - self.idle_since)
         reports = self.crawler.stats.get_value("columns")
-        if isinstance(reports, dict):  # judged on what the whole crawl read
-            self.columns.make_crawl_wide(reports, getattr(spider, "start_outcomes", {}))
+        if isinstance(reports, dict):
+            self.columns.make_crawl_wide(reports)  # judged on what the whole crawl read
+        pending = [url for url, outcome in getattr(spider, "start_outcomes", {}).items() if outcome == "pending"]
+        for start_url in self.columns.judged(pending):  # queued here, read (or failed) by another worker
+            spider.leave_start(start_url)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.heartbeat.running:

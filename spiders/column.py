@@ -142,18 +142,24 @@ class ColumnSpider(scrapy.Spider):
         return spider
 
     def start_taken(self, request: scrapy.Request) -> None:
-        """A start page dropped as already queued: another process of a shared queue
-        (``crawl --scheduler``) fetches it, and judges it. The column's walk stays: its
-        further list pages may still come this way, and its report is made crawl-wide."""
+        """A start page dropped as already queued: another process of a shared queue fetches it."""
         start_url = request.meta.get("start_url")
-        if start_url and self.start_outcomes.get(start_url) == "pending":
+        if start_url:
+            self.leave_start(start_url)
+
+    def leave_start(self, start_url: str) -> None:
+        """A start page another process of a shared queue (``crawl --scheduler``) fetches, or
+        fetched (it was taken from the queue this process put it in): that one judges it. The
+        column's walk stays: its further list pages may still come this way, and its report is
+        made crawl-wide."""
+        if self.start_outcomes.get(start_url) == "pending":
             del self.start_outcomes[start_url]
             if not self.column_links.get(column_of(start_url)):
                 self.column_links.pop(column_of(start_url), None)
 
     def _judge_start(self, start_url: str, outcome: str) -> None:
         self.start_outcomes[start_url] = outcome
-        self.crawler.signals.send_catch_log(start_page_judged, start_url=start_url, outcome=outcome)
+        self.crawler.signals.send_catch_log(start_page_judged, start_url=start_url)
 
     def _load_archive_state(self) -> None:
         """What the archive already holds (handed over when the spider opened)."""

@@ -25,9 +25,9 @@ NAMED_UNREAD = 5
 #: shared by several processes counts them crawl-wide (``crawler.distributed``): one process's
 #: walk sees only the pages it fetched.
 list_page_read = object()
-#: Signal sent by the spider when it has judged a start page (``start_url``, ``outcome``: "ok" or
-#: why it failed). In a shared crawl the worker that took the page from the queue judges it; the
-#: others learn its outcome from Redis (``crawler.distributed``).
+#: Signal sent by the spider when it has judged a start page (``start_url``): read, or failed. In
+#: a shared crawl the worker that took the page from the queue judges it; the others learn from
+#: Redis that it was judged (``crawler.distributed``).
 start_page_judged = object()
 
 

@@ -282,7 +282,7 @@ def test_a_column_read_by_two_workers_is_judged_on_what_both_read(redis_server):
     assert column_problems(partial, {start: "ok"}, {}, {}) == [
         f"column {start}: read 2 of the 3 list pages its pager announces"]
 
-    counts_b.make_crawl_wide(partial, {start: "ok"})
+    counts_b.make_crawl_wide(partial)
     report = partial[start]
     assert (report["pages_read"], report["pages_read_here"], report["entries"]) == (3, 2, 6)
     assert column_problems(partial, {start: "ok"}, {}, {}) == []
@@ -291,32 +291,36 @@ def test_a_column_read_by_two_workers_is_judged_on_what_both_read(redis_server):
     server.delete(*server.keys("zwdc:test-counts:*"))
 
 
-def test_a_start_page_another_worker_took_is_judged_as_that_one_judged_it(redis_server):
+def test_a_start_page_another_worker_judged_is_left_to_it_and_one_nobody_judged_fails(redis_server):
     """Worker b queued three start pages; worker a took two of them from the queue and read one,
-    failed the other; nobody read the third. b's report takes a's two judgments and keeps the
-    third "pending" (a start page never read is a failure of the run)."""
+    failed the other; nobody read the third. b leaves the first two to a, as it does a start page
+    dropped as queued already, and keeps the third "pending": a start page never read fails the run."""
     from crawler.distributed import SharedColumnCounts
     from crawler.health import run_problems
+    from spiders.column import ColumnSpider
 
     server = redis_server.client()
     starts = [f"http://127.0.0.1:1/c{n}/index.html" for n in range(3)]
     counts_a = SharedColumnCounts(server, "zwdc:test-starts:column")
     counts_b = SharedColumnCounts(server, "zwdc:test-starts:column")
-    counts_a.judge_start(starts[0], "ok")
-    counts_a.judge_start(starts[1], "HTTP 503")
-    outcomes = dict.fromkeys(starts, "pending")
-    counts_b.make_crawl_wide({}, outcomes)
-    assert outcomes == {starts[0]: "ok", starts[1]: "HTTP 503", starts[2]: "pending"}
-    problems = run_problems({}, outcomes, {}, None)
-    assert not [problem for problem in problems if starts[0] in problem]
-    assert [problem for problem in problems if starts[2] in problem and "pending" in problem]
+    counts_a.judge_start(starts[0])
+    counts_a.judge_start(starts[1])
+    assert counts_b.judged(starts) == starts[:2]
+    spider_b = ColumnSpider(start_urls=starts)
+    spider_b.start_outcomes = dict.fromkeys(starts, "pending")
+    spider_b.column_links = {f"http://127.0.0.1:1/c{n}/": 0 for n in range(3)}
+    for start_url in counts_b.judged(starts):
+        spider_b.leave_start(start_url)
+    assert spider_b.start_outcomes == {starts[2]: "pending"}
+    assert spider_b.column_links == {"http://127.0.0.1:1/c2/": 0}
+    assert run_problems({}, spider_b.start_outcomes, {}, None) == [f"start page failed: {starts[2]} (pending)"]
     server.delete(*server.keys("zwdc:test-starts:*"))
 
 
 def test_start_pages_a_worker_queued_and_another_read_leave_both_runs_ok(redis_server, tmp_path):
     """Worker b queues the three start pages and, one request at a time, is held on the first
     it took; worker a, started then, finds its own start pages queued already and reads b's two
-    others. Both runs are ok: b learns how a judged the pages it never read."""
+    others. Both runs are ok: b learns from Redis that a judged the pages b never read."""
     with ReplicaPortal(per_family=4, seed=45, families=("xianning", "table", "gbk")) as portal:
         start_urls = [column.start_url for column in portal.columns.values()]
         start_paths = {urlsplit(url).path for url in start_urls}
