@@ -1,6 +1,8 @@
 """Crawl every replica family end to end and check every stored field against its truth."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlite_utils
 
@@ -20,6 +22,15 @@ def test_crawl_succeeds_and_reports_a_summary(crawled):
     result, _db, _requests = crawled
     assert result.returncode == 0, result.stderr
     assert "bulletins fetched: " in result.stdout and "fields filled:" in result.stdout
+
+
+def test_the_run_records_where_its_cpu_went(crawled):
+    """What the crawl benchmark reads of a run: its reactor thread's CPU time, and the share of
+    the extraction workers in the CPU time of ingest."""
+    _result, db, _requests = crawled
+    stats = json.loads(db.execute("select stats from crawl_runs order by id desc").fetchone()[0])["scrapy"]
+    assert stats["run/reactor_thread_cpu_seconds"] > 0
+    assert 0 < stats["ingest/worker_cpu_seconds"] < stats["ingest/cpu_seconds"]
 
 
 @pytest.mark.parametrize("family", DEFAULT_FAMILIES)
