@@ -605,6 +605,24 @@ def test_versions_and_their_diff(served, page, db):
     assert "没有这个版本" in page.locator(".zwdc-diff .zwdc-error").inner_text()
 
 
+def test_every_link_and_form_of_the_reading_room_leads_to_a_page(served, page, db):
+    """The links and forms of each kind of page (its header's menu included), each distinct path
+    fetched once: none is a 404 or a template's slip (a Python method's repr as a URL)."""
+    base, _ = served
+    url = next(db.query("select url from bulletins limit 1"))["url"]
+    targets: dict[str, str] = {}
+    for path in ("", "-/search?q=" + urllib.parse.quote(QUERY), "-/charts", "-/items", page_url_of(url).lstrip("/")):
+        page.goto(base + path)
+        for target in page.eval_on_selector_all(
+                "a[href], form[action]", "nodes => nodes.map(n => n.href || n.action)"):
+            split = urllib.parse.urlsplit(target)
+            if target.startswith(base) and not split.path.startswith(("/-/capture/", "/-/file/")):
+                targets.setdefault(split.path, target)
+    assert {"/-/search", "/-/charts", "/-/items"} <= set(targets), sorted(targets)
+    broken = {path: status for path, target in targets.items() if (status := get(target)[0]) != 200}
+    assert not broken, broken
+
+
 def test_unknown_bulletin_and_capture_are_404(served, page):
     base, _ = served
     response = page.goto(base + page_url_of("http://127.0.0.1:1/none.html").lstrip("/"))
