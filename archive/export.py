@@ -180,10 +180,14 @@ def _check_output(db: sqlite_utils.Database, output: Path, force: bool) -> None:
     with ``force``.
     """
     directory = output.parent
+    if str(output) == "-":  # the shells' "standard output": an export is a file written whole, then renamed
+        raise ExportError("export writes a file (with datapackage.json beside it): give a file name, not -")
     if output.name == datapackage.PACKAGE_FILENAME:
         raise ExportError(f"{output}: that name is reserved for the data package description")
     if output.is_dir():
         raise ExportError(f"{output} is a directory; give a file name")
+    if output.exists() and not output.is_file():  # a device, a pipe, a socket: renaming over it replaces it
+        raise ExportError(f"{output} is not a regular file (a device, pipe or socket); export to a file")
     archive = Path(db.conn.execute("PRAGMA database_list").fetchone()[2] or "")
     if archive.name and output.resolve().parent == archive.resolve().parent and output.name in {
             archive.name, *(archive.name + suffix for suffix in ("-wal", "-shm", "-journal", ".lock"))}:

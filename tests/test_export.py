@@ -565,6 +565,26 @@ def test_output_never_clobbers_inputs(db, out, tmp_path):
     assert (out / "mine.csv").read_bytes().startswith(b"\xef\xbb\xbfurl,")
 
 
+def test_a_device_pipe_or_dash_is_refused_and_left_as_it_was(db, out):
+    """Renaming the finished export over a pipe or a device would replace it (``/dev/stdout`` once
+    became a regular file): refused, ``--force`` or not, and nothing is written beside it."""
+    fifo = out / "pipe.csv"
+    os.mkfifo(fifo)
+    (out / "stdout.csv").symlink_to("/dev/null")  # a link to a device, as /dev/stdout is
+    for path in (fifo, out / "stdout.csv"):
+        for force in (False, True):
+            with pytest.raises(ExportError, match="is not a regular file"):
+                export_table(db, "csv", path, force=force)
+    assert fifo.is_fifo() and (out / "stdout.csv").resolve() == Path("/dev/null")
+    assert sorted(p.name for p in out.iterdir()) == ["pipe.csv", "stdout.csv"]
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    done = subprocess.run([sys.executable, "-m", "crawler", "export", "--archive", path, "--format", "csv",
+                           "--output", "-"], cwd=out, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "not -" in done.stderr, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["pipe.csv", "stdout.csv"]
+
+
 def sqlite_utils_database(path: Path) -> bool:
     """Make ``path`` an SQLite file (whatever its suffix)."""
     import sqlite3
