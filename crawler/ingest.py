@@ -300,6 +300,10 @@ def _take(extracted: list[Extracted | None], job: int) -> Extracted | None:
     return record
 
 
+#: What a terminal (Ctrl-C) and systemd send the whole process group.
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 def _start_worker() -> None:
     """A worker is stopped by its parent (which handles Ctrl-C and SIGTERM), never by the signal
     a terminal or systemd sends the whole group; and it says nothing: what goes wrong in it
@@ -307,6 +311,7 @@ def _start_worker() -> None:
     its end after its parent was killed is no news."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked since its start: see ExtractionPool.submit
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the worker's whole life)
 
 
@@ -333,13 +338,30 @@ class ExtractionPool:
             self._executor = ProcessPoolExecutor(
                 self.processes, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker)
-        return self._executor.submit(extract_all, list(jobs))
+        # A worker is started by this call when one is wanted: with Ctrl-C and SIGTERM blocked, so
+        # that it starts with them blocked (a signal mask outlives exec) and a Ctrl-C while it
+        # imports cannot print its traceback; this process gets them when they are unblocked.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            return self._executor.submit(extract_all, list(jobs))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def close(self, wait: bool = True) -> None:
-        """Stop the workers (``wait``: after the jobs in hand; else at once, dropping queued ones)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=wait, cancel_futures=not wait)
-            self._executor = None
+        """Stop the workers: ``wait``, after the jobs in hand; else at once, dropping the rest.
+
+        At once means killed: a worker ignores the signals a terminal or systemd sends, and one
+        interrupted while the pool was starting may never be told to end, which left the command
+        waiting for it at exit. (Python 3.11's executor has no way to end its workers; its
+        ``_processes`` are read for that.)
+        """
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        processes = [] if wait else list((executor._processes or {}).values())
+        executor.shutdown(wait=wait, cancel_futures=not wait)
+        for process in processes:
+            process.kill()
 
 
 @dataclass
@@ -408,6 +430,13 @@ class Ingest:
     def close(self, wait: bool = True) -> None:
         if self.pool is not None:
             self.pool.close(wait)
+
+    def __enter__(self) -> Ingest:
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_exc: object) -> None:
+        """Workers stopped after their jobs, or at once when the block failed or was interrupted."""
+        self.close(wait=error_type is None)
 
     # --- what to ingest -------------------------------------------------------------
     def ready(self) -> int:

@@ -2,18 +2,25 @@
 twice without a change, captures that are not what they claim, archives in the old layout."""
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
 from archive.layout import ArchiveLayout
+from archive.warc import WarcCaptureWriter
+from crawler.ingest import ExtractionPool, ExtractJob
 from archive.schema import open_archive
 from archive.lock import ArchiveBusy, ArchiveLock
-from tests.conftest import crawl, run_cli, stored_row, truth_row
+from tests.conftest import REPO, crawl, run_cli, stored_row, truth_row
 from tests.replica.server import ReplicaPortal
 from tests.test_crash_safety import assert_sound, start_crawl, wait_for
 
@@ -194,3 +201,75 @@ def test_two_archives_in_one_folder_started_together_never_share_a_file(tmp_path
         files = {warc for (warc,) in db.execute("select distinct warc_file from captures")}
         assert files and all(warc.startswith(f"{name}-run-00001-") for warc in files)
         assert all((tmp_path / f"{name}.captures" / warc).exists() for warc in files)
+
+
+def test_an_extraction_worker_closed_at_once_is_gone_at_once_even_busy(tmp_path):
+    """An interrupted or failed ingest closes its pool at once: the worker, which ignores the signals
+    a terminal sends, is killed in the middle of its batch (left to end it, or never told to end,
+    it kept ``reprocess`` waiting at exit after Ctrl-C)."""
+    url = "http://127.0.0.1:1/zwdc/202401/t20240101_1.html"
+    page = ("<html><head><title>关于督查情况的通报</title></head><body><h1>关于督查情况的通报</h1>"
+            + "<p>发布日期：2024-01-01</p>" + "<p>督查事项落实情况良好。</p>" * 200 + "</body></html>").encode()
+    writer = WarcCaptureWriter(tmp_path / "run.warc.gz", "test")
+    location = writer.write(url, method="GET", request_headers=[], status=200,
+                            response_headers=[("Content-Type", "text/html; charset=utf-8")], body=page,
+                            fetched_at="2024-01-01T00:00:00+00:00")
+    writer.close()
+    job = ExtractJob(url, url, "2024-01-01T00:00:00+00:00", "", tmp_path / "run.warc.gz", location.offset)
+    pool = ExtractionPool(1)
+    pool.submit([job] * 5000)  # seconds of work
+    workers = multiprocessing.active_children()
+    assert len(workers) == 1 and workers[0].is_alive()
+    pool.close(wait=False)
+    deadline = time.monotonic() + 10  # the executor's own thread may be the one to reap it
+    while workers[0].exitcode is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers[0].exitcode == -signal.SIGKILL, workers[0].exitcode
+
+
+def _importing_worker(pid: int) -> dict[str, int] | None:
+    """The signal masks (``SigBlk``, ``SigCgt`` …) of a child of ``pid`` that is an extraction worker
+    with Python's Ctrl-C handler installed already: it is importing what it needs, before its start
+    sets it to ignore Ctrl-C."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != pid:
+                continue
+            masks = {name: int(value, 16) for name, value in (
+                line.split(":") for line in (entry / "status").read_text().splitlines()
+                if line.startswith(("SigBlk", "SigIgn", "SigCgt")))}
+            if b"spawn_main" in (entry / "cmdline").read_bytes() and masks["SigCgt"] & 1 << (signal.SIGINT - 1):
+                return masks
+        except (OSError, ValueError, KeyError):
+            continue  # ended meanwhile
+    return None
+
+
+def test_ctrl_c_while_the_extraction_worker_starts_ends_reprocess_quietly_and_whole(tmp_path):
+    """Ctrl-C (SIGINT to the whole group, as a terminal sends it) while the worker imports: it has
+    Ctrl-C and SIGTERM blocked from its start (a Ctrl-C there printed the traceback of its imports),
+    the command prints one line and exits 130, and nothing of the group is left behind."""
+    archive = tmp_path / "archive.db"
+    with ReplicaPortal(per_family=7, seed=5) as portal:  # 56 bulletins: ingest starts its worker at 50
+        result = crawl(archive, *(column.start_url for column in portal.columns.values()))
+        assert result.returncode == 0, result.stderr
+    process = subprocess.Popen([sys.executable, "-m", "crawler", "reprocess", "--archive", str(archive)],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 60
+    while (masks := _importing_worker(process.pid)) is None:
+        assert process.poll() is None and time.monotonic() < deadline, "no extraction worker started"
+        time.sleep(0.005)
+    stop_signals = 1 << (signal.SIGINT - 1) | 1 << (signal.SIGTERM - 1)
+    assert masks["SigBlk"] & stop_signals == stop_signals, masks
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130 and stderr.strip().splitlines() == ["interrupted"], stderr
+    deadline = time.monotonic() + 10
+    while True:  # the group is gone (its leader reaped above; a worker left would keep it)
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a process of the command outlived it"
+        time.sleep(0.05)

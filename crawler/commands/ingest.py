@@ -47,11 +47,9 @@ def run(args: argparse.Namespace) -> int:
             if unknown:
                 raise CommandError(f"not a WARC file of {layout.db}: {', '.join(unknown)}", exit_code=2)
             with tqdm(unit="capture", disable=not sys.stderr.isatty()) as bar:
-                ingest = Ingest(db, layout, progress=bar.update, profiles=profiles, processes=1)
-                try:  # extraction in a worker process, beside the writes
+                with Ingest(db, layout, progress=bar.update, profiles=profiles, processes=1) as ingest:
+                    # extraction in a worker process, beside the writes
                     count = ingest.warc_files(names) if names else ingest.ready()
-                finally:
-                    ingest.close()
             texts = read_texts(db, layout, ocr=args.ocr, readers=args.readers)
             db.close()
     except ArchiveBusy as busy:

@@ -46,12 +46,9 @@ def run(args: argparse.Namespace) -> int:
         total = db["bulletins"].count
         without = db.execute("select count(*) from bulletins where capture_id is null").fetchone()[0]
         with tqdm(total=total - without, unit="bulletin", disable=not sys.stderr.isatty()) as bar:
-            ingest = Ingest(db, layout, progress=bar.update, on_refusal=_refused, profiles=profiles, processes=1,
-                            restructure=True)
-            try:
+            with Ingest(db, layout, progress=bar.update, on_refusal=_refused, profiles=profiles, processes=1,
+                        restructure=True) as ingest:
                 ingest.archived()  # extraction in a worker process, beside the writes
-            finally:
-                ingest.close()
         texts = read_texts(db, layout, ocr=args.ocr, everything=True, readers=args.readers)
         # A better parser must reach every body: those re-ingested got their items stored then,
         # parsed in the worker beside the rest of their extraction; the others are parsed here.
