@@ -154,7 +154,7 @@ def test_build_match_quotes_bigrams_and_never_passes_user_text() -> None:
     assert match_of("（）") == ""  # nothing to look up: search scans
 
 
-@pytest.mark.parametrize("query", ["", "   ", "\u3000", "字" * 31, "a " * 16])
+@pytest.mark.parametrize("query", ["", "   ", "\u3000", "字" * 101, "a " * 51])
 def test_empty_and_too_long_queries_raise_a_value_error(query: str) -> None:
     with pytest.raises(QueryError) as error:
         match_of(query)
@@ -319,6 +319,14 @@ def test_a_limited_search_fills_its_limit_when_candidates_need_checking(archive,
 @pytest.fixture()
 def small(tmp_path: Path) -> sqlite_utils.Database:
     return open_archive(tmp_path / "a.db")
+
+
+def test_a_whole_title_pasted_as_the_query_finds_its_bulletin(small) -> None:
+    title = "关于2024年10月-2025年3月市政府常务会议纪要尚未落实事项及2025年4月市政府常务会议纪要确定有关事项落实情况的督查通报"
+    rowid = add(small, {"url": "https://x/1", "site": "x", "title": title, "body": "现将有关情况通报如下"})
+    add(small, {"url": "https://x/2", "site": "x", "title": title[:30], "body": "其他"})
+    assert len(title) > 60 and found(small, title) == {rowid}
+    assert found(small, f"{title[:20]} {title[-20:]} 通报如下") == {rowid}
 
 
 def test_updating_a_body_replaces_its_words(small) -> None:

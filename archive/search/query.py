@@ -19,8 +19,9 @@ from datetime import date
 
 from archive.search.tokens import RUN, bigrams, fold, folded_for
 
-#: Longest query accepted (after stripping surrounding whitespace).
-MAX_QUERY_CHARS = 30
+#: Longest query accepted (after stripping surrounding whitespace): a bulletin's whole title
+#: pasted (often 40-80 characters), or several words; the benchmarks time queries of up to 30.
+MAX_QUERY_CHARS = 100
 #: Quotation marks people put around a phrase; to the search they are text like any other.
 QUOTES = "\"'“”‘’「」『』"
 
