@@ -490,6 +490,11 @@ def test_cli_search_text_and_json(archive) -> None:
     result = run_cli("search", "GDP增长", "--archive", str(path), "--limit", "3")
     assert result.returncode == 0, result.stderr
     assert "[GDP增长]" in result.stdout and "https://www.xianning.gov.cn/" in result.stdout
+    total = count_matches(archive[0], "GDP增长")
+    assert total > 3 and result.stderr.splitlines() == [
+        f"3 of {total} bulletins shown (best first, or newest with --sort newest); --limit {total} shows them all"]
+    result = run_cli("search", "GDP增长", "--archive", str(path), "--limit", str(2 ** 63))  # more than a slice takes
+    assert result.returncode == 0 and result.stdout.count("[GDP增长]") >= total and not result.stderr, result.stderr
     result = run_cli("search", "1.6436亿元", "--archive", str(path), "--json", "--sort", "newest",
                      "--since", "2019-01-01", "--site", SITES[0])
     assert result.returncode == 0, result.stderr

@@ -18,6 +18,7 @@ from archive.search import (
     Filters,
     QueryError,
     SearchHit,
+    count_matches,
     index_status,
     known_filter_values,
     mark,
@@ -65,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if not status.in_sync:
         print(f"warning: the search index covers {status.indexed} of {status.rows} bulletins; "
               "run 'python -m crawler reindex'", file=sys.stderr)
-    hits = search(db, args.query, limit=args.limit, since=args.since, until=args.until,
-                  publisher=args.publisher, site=args.site, portal=args.portal, sort=args.sort)
+    where = dict(since=args.since, until=args.until, publisher=args.publisher, site=args.site, portal=args.portal)
+    limit = min(args.limit, sys.maxsize)  # any larger is "all" (and more than a slice can take)
+    hits = search(db, args.query, limit=limit, sort=args.sort, **where)
     if not hits:
         hint = ""
         if parsed.quoted and parsed.unquoted():  # quotes are searched as text, unlike in web engines
@@ -76,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for number, hit in enumerate(hits, 1):
         print(_json(hit) if args.json else _text(number, hit, sys.stdout.isatty()))
+    if len(hits) == limit and (total := count_matches(db, args.query, **where)) > limit:
+        sys.stdout.flush()  # the results first, then the note (a terminal shows both in that order)
+        print(f"{limit} of {total} bulletins shown (best first, or newest with --sort newest); "
+              f"--limit {total} shows them all", file=sys.stderr)
     return 0
 
 
