@@ -501,11 +501,11 @@ def test_cli_search_text_and_json(archive) -> None:
     lines = result.stdout.splitlines()
     assert lines and "亿元" in result.stdout  # ensure_ascii=False
     hits = [json.loads(line) for line in lines]
-    wanted = {"url", "title", "published", "issued", "publisher", "site", "index_no", "doc_no", "category",
-              "validity", "attachments", "snippet", "score"}
+    wanted = {"url", "title", "published", "issued", "publisher", "site", "portal", "index_no", "doc_no", "category",
+              "validity", "attachments", "source_url", "list_url", "first_seen", "last_seen", "snippet", "score"}
     assert all(wanted <= set(h) for h in hits)
     rows = {r["url"]: r for r in open_archive(path).query("SELECT * FROM bulletins")}
-    assert all(h[name] == rows[h["url"]][name] for h in hits for name in ("publisher", "site", "published"))
+    assert all(h[name] == rows[h["url"]][name] for h in hits for name in wanted - {"attachments", "snippet", "score"})
     assert all("【1.6436亿元】" in h["snippet"] or "1.6436亿元" in h["title"] for h in hits)
     assert all(h["published"] >= "2019-01-01" for h in hits)
 

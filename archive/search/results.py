@@ -17,8 +17,8 @@ from archive.search.tokens import fold
 
 #: Bulletin columns a hit carries besides title and body, in the order a reader wants them.
 HIT_COLUMNS = (
-    "url", "published", "issued", "site", "publisher", "index_no", "doc_no", "category",
-    "validity", "attachments", "fetched_at", "missing_since",
+    "url", "published", "issued", "site", "portal", "publisher", "index_no", "doc_no", "category",
+    "validity", "attachments", "source_url", "list_url", "fetched_at", "first_seen", "last_seen", "missing_since",
 )
 
 
@@ -45,7 +45,12 @@ class SearchHit:
     validity: str | None = None
     #: JSON list of {"name", "url"}, as stored.
     attachments: str | None = None
+    portal: str | None = None
+    source_url: str | None = None
+    list_url: str | None = None
     fetched_at: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
     missing_since: str | None = None
     #: {"name", "url"} of the attachment whose text holds the words the page lacks (the snippet is
     #: cut from it); None when the page itself matched.
