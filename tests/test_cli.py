@@ -53,6 +53,19 @@ def test_bad_arguments(tmp_path):
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
 
+@pytest.mark.parametrize("setting, wanted", [
+    ("DOWNLOAD_DELAY=abc", "a number"), ("AUTOTHROTTLE_ENABLED=maybe", "true or false"),
+    ("CONCURRENT_REQUESTS=2.5", "a whole number"), ("ITEM_PIPELINES=notjson", "a JSON object"),
+])
+def test_a_setting_of_the_wrong_kind_is_one_line_before_anything_is_written(tmp_path, setting, wanted):
+    """Checked against the kind of the setting's value: once it failed inside the crawl with three
+    tracebacks, and left the run ``running`` (the next run took it for killed)."""
+    result = run_cli("crawl", "--start-url", "http://127.0.0.1:9/zwdc/index.shtml",
+                     "--archive", str(tmp_path / "a.db"), "-s", setting)
+    assert_one_line_error(result, 2, setting.split("=")[0], wanted)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_archive_paths_that_are_not_archives(tmp_path):
     not_sqlite = tmp_path / "notes.db"
     not_sqlite.write_text("not a database", encoding="utf-8")

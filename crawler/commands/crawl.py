@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from scrapy.settings import BaseSettings, Settings
+
 from spiders.browser import RENDER_MODES
 from crawler.distributed import shared_queue_settings
 from crawler.errors import CommandError
@@ -78,13 +80,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: How a setting whose value (Scrapy's default or the project's) is of a kind reads a string, and
+#: what to ask for when it cannot (bool before int: a bool is an int).
+_SETTING_KINDS: tuple[tuple[type | tuple[type, ...], str, str], ...] = (
+    (bool, "getbool", "true or false (1 or 0)"), (int, "getint", "a whole number"),
+    (float, "getfloat", "a number"), ((dict, BaseSettings), "getdict", "a JSON object"),
+)
+
+
 def parse_setting_overrides(pairs: list[str]) -> dict[str, str]:
+    """``-s NAME=VALUE`` pairs, each value checked against the kind of the setting's value now (a
+    bad number failed deep inside the crawl, with tracebacks and a run left ``running``)."""
     overrides: dict[str, str] = {}
+    known = project_settings()
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise CommandError(f"bad setting {pair!r}: use -s NAME=VALUE", exit_code=2)
-        overrides[name.strip()] = value
+        current = known.get(name)
+        for kind, read, wanted in _SETTING_KINDS:
+            if isinstance(current, kind):
+                try:
+                    getattr(Settings({name: value}), read)(name)
+                except (ValueError, TypeError):
+                    raise CommandError(f"bad setting {pair!r}: {name} takes {wanted}", exit_code=2) from None
+                break
+        overrides[name] = value
     return overrides
 
 
