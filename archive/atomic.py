@@ -16,6 +16,9 @@ import os
 import re
 import secrets
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _COMMITTED = b"c"
@@ -64,6 +67,27 @@ def _guard(part: Path) -> tuple[int, int]:
         os._exit(0)
     os.close(read_end)
     return pid, write_end
+
+
+@contextmanager
+def stops_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM have no effect while the block runs: it makes a finished write visible
+    (the file named, its description written), and a stop halfway would leave a file the user is
+    told is not there, or one its description does not list. A stop then comes too late: the
+    write completes. In the main thread (where Python runs signal handlers); elsewhere it just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, _too_late) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _too_late(_number: int, _frame: object) -> None:
+    """A stop that came while a finished write was being made visible (see :func:`stops_held`)."""
 
 
 class AtomicFile:

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from archive import datapackage
-from archive.atomic import AtomicFile
+from archive.atomic import AtomicFile, stops_held
 from archive.schema import KIND_BY_NAME, TABLES
 from archive.search.query import site_condition
 
@@ -475,24 +475,27 @@ def export_table(
     if not key and table in db.table_names():
         order = " ORDER BY rowid"
     select = f"SELECT {', '.join(_quote(column.name) for column in columns)} FROM {source}"
+
+    def describe(rows: int, writer: Writer) -> Path:
+        """List the file in the folder's datapackage.json (named together with the file)."""
+        with_nulls = getattr(writer, "with_nulls", set())
+        fields = [
+            datapackage.field_descriptor(
+                table, column.name, _frictionless_type(column.kind, fmt, column.name in with_nulls),
+                required=column.not_null or column.primary_key,
+                unique=column.primary_key and len(key) == 1,
+            )
+            for column in columns
+        ]
+        resource = datapackage.resource_descriptor(
+            table=table, path=output, fmt=fmt, fields=fields, primary_key=key, rows=rows, filters=filters
+        )
+        return datapackage.write_resource(output.parent, resource)
+
     with _matching(db, query, match_table, progress):
         sql = f"{select}{where}{order}"
         total = db.execute(f"SELECT count(*) FROM {source}{where}", params).fetchone()[0] if progress else None
-        rows, writer = _write_atomically(db, sql, params, output, WRITERS[fmt], columns, total, batch_rows)
-
-    with_nulls = getattr(writer, "with_nulls", set())
-    fields = [
-        datapackage.field_descriptor(
-            table, column.name, _frictionless_type(column.kind, fmt, column.name in with_nulls),
-            required=column.not_null or column.primary_key,
-            unique=column.primary_key and len(key) == 1,
-        )
-        for column in columns
-    ]
-    resource = datapackage.resource_descriptor(
-        table=table, path=output, fmt=fmt, fields=fields, primary_key=key, rows=rows, filters=filters
-    )
-    package = datapackage.write_resource(output.parent, resource)
+        rows, package = _write_atomically(db, sql, params, output, WRITERS[fmt], columns, total, batch_rows, describe)
     return ExportResult(table, fmt, output, rows, time.perf_counter() - started, package, filters)
 
 
@@ -598,10 +601,12 @@ def _write_atomically(
     columns: list[Column],
     total: int | None,
     batch_rows: int,
-) -> tuple[int, Writer]:
-    """Stream the query into a part file beside ``output``; name it only once complete.
+    describe: Callable[[int, Writer], Path],
+) -> tuple[int, Path]:
+    """Stream the query into a part file beside ``output``; name it only once complete, and
+    ``describe`` it (rows written, the closed writer) with no stop in between.
 
-    Returns the rows written and the (closed) writer."""
+    Returns the rows written and what ``describe`` returned."""
     bar = _progress_bar(total, "exporting")
     rows = 0
     try:
@@ -621,14 +626,16 @@ def _write_atomically(
                     del batch  # else it lives on while the next one is fetched: twice the memory
         finally:
             writer.close()
-        target.commit()
+        with stops_held():  # from here the export completes: named and listed, or neither
+            target.commit()
+            described = describe(rows, writer)
     except BaseException:  # includes KeyboardInterrupt: never leave anything behind
         target.discard()
         raise
     finally:
         if bar is not None:
             bar.close()
-    return rows, writer
+    return rows, described
 
 
 def _progress_bar(total: int | None, label: str) -> Any:

@@ -594,6 +594,37 @@ def sqlite_utils_database(path: Path) -> bool:
     return path.read_bytes().startswith(b"SQLite format 3\x00")
 
 
+#: An export whose process gets ``sys.argv[3]`` (a signal) just before datapackage.json is written.
+_STOPPED_WHILE_LISTED = """
+import os, sys
+from pathlib import Path
+from archive import datapackage
+from archive.export import export_table
+from archive.schema import open_archive
+
+write_resource = datapackage.write_resource
+def stopped_first(directory, resource):
+    os.kill(os.getpid(), int(sys.argv[3]))
+    return write_resource(directory, resource)
+datapackage.write_resource = stopped_first
+print(export_table(open_archive(sys.argv[1], create=False), "csv", Path(sys.argv[2])).rows)
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_while_the_finished_file_is_named_and_listed_comes_too_late(db, out, how):
+    """Ctrl-C or SIGTERM between the file's rename and its entry in datapackage.json: the export
+    completes, named and listed (stopped there, it left a file the user was told is not there, and
+    that the folder's description did not list, so exporting it again was refused)."""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    done = subprocess.run([sys.executable, "-c", _STOPPED_WHILE_LISTED, path, str(out / "late.csv"), str(int(how))],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "3", (done.returncode, done.stderr[-2000:])
+    assert datapackage.is_resource(out, "late.csv") and (out / "late.csv").read_bytes().startswith(b"\xef\xbb\xbfurl,")
+    assert export_table(db, "csv", out / "late.csv").rows == 3  # an earlier export: replaced freely
+
+
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_export_leaves_nothing_behind(big_db, tmp_path, how):
     database, _ = big_db
