@@ -8,7 +8,9 @@ replaces its own resource and keeps the others.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -129,7 +131,20 @@ def is_resource(directory: Path, name: str) -> bool:
 
 
 def write_resource(directory: Path, resource: dict[str, Any]) -> Path:
-    """Add or replace ``resource`` (same name or path) in ``directory``'s package, atomically."""
+    """Add or replace ``resource`` (same name or path) in ``directory``'s package, atomically.
+
+    Read and rewritten under a lock on the folder itself (no lock file left in it): exports into
+    one folder at once each listed their file in what they read, and the last one written won.
+    """
+    folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        return _add_resource(directory, resource)
+    finally:
+        os.close(folder)  # the lock goes with it
+
+
+def _add_resource(directory: Path, resource: dict[str, Any]) -> Path:
     package = load_package(directory) or {
         "name": "supervision-bulletins",
         "title": "政务督查 (government supervision) archive exports",

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from datetime import date, datetime, timezone
@@ -583,6 +584,38 @@ def test_a_device_pipe_or_dash_is_refused_and_left_as_it_was(db, out):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "not -" in done.stderr, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["pipe.csv", "stdout.csv"]
+
+
+def test_exports_into_one_folder_at_once_are_all_listed(db, out, monkeypatch):
+    """Two exports describe their files at the same moment: the second waits for the first's
+    datapackage.json (both read the same one before, and the last written dropped the other)."""
+    load_package, first = datapackage.load_package, threading.Event()
+
+    def slow_load(directory):
+        package = load_package(directory)
+        if threading.current_thread().name == "first":
+            first.set()
+            time.sleep(0.5)  # the other export describes its file meanwhile
+        return package
+
+    monkeypatch.setattr(datapackage, "load_package", slow_load)
+    paths = {"first": out / "a.csv", "second": out / "b.csv"}
+    for path in paths.values():
+        path.write_text("url\n", encoding="utf-8")
+
+    def export(name: str) -> None:
+        if name == "second":
+            first.wait(10)
+        datapackage.write_resource(out, datapackage.resource_descriptor(
+            table="bulletins", path=paths[name], fmt="csv", fields=[], primary_key=["url"], rows=0, filters={}))
+
+    threads = [threading.Thread(target=export, args=(name,), name=name) for name in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    monkeypatch.undo()
+    assert datapackage.is_resource(out, "a.csv") and datapackage.is_resource(out, "b.csv")
 
 
 def sqlite_utils_database(path: Path) -> bool:
