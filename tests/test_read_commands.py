@@ -138,7 +138,7 @@ def test_piped_into_head(archive, command):
 
 NOT_ARCHIVE_COMMANDS = [
     ["stats"], ["search", "督查"], ["items"], ["export", "--format", "csv", "--output", "{out}"],
-    ["reprocess"], ["reindex"], ["serve", "--port", "0"], ["serve", "--port", "0", "--immutable"],
+    ["reprocess"], ["reindex"], ["ingest"], ["serve", "--port", "0"], ["serve", "--port", "0", "--immutable"],
     ["crawl", "--start-url", "http://127.0.0.1:9/zwdc/index.shtml"],
 ]
 
@@ -159,10 +159,13 @@ def test_an_unrelated_sqlite_file_is_refused_and_left_byte_for_byte(tmp_path, ar
 def test_a_file_that_is_not_sqlite_is_refused_and_left_as_it_was(tmp_path):
     junk = tmp_path / "notes.db"
     junk.write_bytes(b"my notes, not a database\n" * 10)
-    for args in (["stats"], ["reindex"], ["serve"], ["reprocess"]):
-        one_line_error(run_cli(*args, "--archive", str(junk)), 2, "not an archive")
-    assert junk.read_bytes() == b"my notes, not a database\n" * 10
-    assert sorted(os.listdir(tmp_path)) == ["notes.db"]
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    for args in (["stats"], ["reindex"], ["serve"], ["reprocess"], ["ingest"]):
+        for path in (junk, empty):
+            one_line_error(run_cli(*args, "--archive", str(path)), 2, "not an archive")
+    assert junk.read_bytes() == b"my notes, not a database\n" * 10 and empty.read_bytes() == b""
+    assert sorted(os.listdir(tmp_path)) == ["empty.db", "notes.db"]
 
 
 # --- an archive in a folder this user cannot write ------------------------------------------

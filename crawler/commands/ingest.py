@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveBusy, ArchiveLock
-from archive.schema import ArchiveMissing
+from archive.schema import existing_archive
 from archive.store import mark_killed_runs
 from crawler.commands import add_readers_argument
 from crawler.errors import CommandError
@@ -34,9 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from crawler.ingest import Ingest, open_for_ingest
 
     profiles = load_registry(args.sites).profiles()  # the portals' body containers and labels
-    layout = ArchiveLayout.of(args.archive)
-    if not layout.db.exists():
-        raise ArchiveMissing(f"no archive at {args.archive} (run 'python -m crawler crawl' first)")
+    layout = ArchiveLayout.of(existing_archive(args.archive))  # anything else is refused, left as it is
     try:
         with ArchiveLock(layout.db):
             db = open_for_ingest(layout.db)
