@@ -10,8 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from lxml.etree import _Element
+
+from pipelines.body import extract_body
+from pipelines.text import normalize_line, string_value
+
 #: Every reason given here starts with this (the spider counts such pages per column).
 NOT_A_BULLETIN = "not a bulletin"
+#: Why a start page is refused as a column's list page: it is a document (see :func:`reads_as_document`).
+NOT_A_LIST = "not a list"
+#: Characters of body text, links' text aside, that make a page a document: what a list page
+#: shows besides its links is a heading, a pager and a few dates.
+DOCUMENT_CHARS = 200
 
 
 def not_a_bulletin(record: Any) -> str | None:
@@ -22,3 +32,13 @@ def not_a_bulletin(record: Any) -> str | None:
         ("no body and no attachment", bool(record.body or record.attachments)),
     ) if not present]
     return f"{NOT_A_BULLETIN}: {', '.join(missing)}" if missing else None
+
+
+def reads_as_document(tree: _Element) -> bool:
+    """Whether the page is a document itself: its body, found as extraction finds it, says something
+    at length besides its links. For a start page whose only list is a box of its chrome (a
+    sidebar of a bulletin page, given where its column's list page was meant)."""
+    body = extract_body(tree)
+    text = sum(len(line) for line in body.lines)
+    links = 0 if body.element is None else sum(len(normalize_line(string_value(a))) for a in body.element.iter("a"))
+    return text - links >= DOCUMENT_CHARS

@@ -35,6 +35,7 @@ from twisted.python.failure import Failure
 
 from spiders.browser import configure as configure_rendering
 from spiders.items import BulletinPage
+from pipelines.bulletin import NOT_A_LIST, reads_as_document
 from pipelines.challenges import challenge_reason, status_challenge
 from pipelines.dates import utc_now
 from pipelines.extraction import attachment_urls
@@ -280,8 +281,6 @@ class ColumnSpider(scrapy.Spider):
         if response.meta.get("template_end") and response.status >= 400:
             self.logger.info("the column ends before %s (HTTP %s)", response.url, response.status)
             return
-        if response.meta.get("start_url"):
-            self._judge_start(start_url, "ok")
         tree = parse_html(response.text if isinstance(response, TextResponse) else "")
         profile = self._profile(walk)
         page_read = page_links(tree, response.url)  # read once for the list and the pager
@@ -293,6 +292,15 @@ class ColumnSpider(scrapy.Spider):
             walk.report["pagination"] = embedded.kind
         else:
             embedded = None
+        if response.meta.get("start_url"):
+            if (embedded is None and reading.in_chrome and not looks_script_built(tree, entries, True)
+                    and reads_as_document(tree)):  # its only list a sidebar: a bulletin, not its column's list
+                reason = f"{NOT_A_LIST}: a document (its only list is a box beside it); give its column's list page"
+                self._record_failure(response.url, "list", reason)
+                walk.page_failed(response.url, reason)
+                self._judge_start(start_url, reason)
+                return
+            self._judge_start(start_url, "ok")
         if embedded is None and looks_script_built(tree, entries, reading.in_chrome):
             if not response.meta.get("rendered"):
                 # the list is left to scripts: its endpoint, the browser, or a report

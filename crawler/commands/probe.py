@@ -25,7 +25,7 @@ from spiders.items import BulletinPage
 from crawler.run import project_settings
 from crawler.sites import Profile, load_registry
 from pipelines.urls import column_of, netloc_of
-from pipelines.bulletin import not_a_bulletin
+from pipelines.bulletin import NOT_A_LIST, not_a_bulletin, reads_as_document
 from pipelines.extraction import NO_HINTS, Hints, extract_record
 from pipelines.text import decode_html, parse_html
 from spiders.listing import Entry, ListHint, read_list
@@ -195,6 +195,11 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile()) -> Probe:
         pager = templated_pager(pager, url, profile.pager, url)
     result.pagination, result.pages = _pagination(fetcher, pager, column, url)
     endpoint = find_endpoint(tree, url, {netloc_of(url)})
+    if (reading.in_chrome and embedded is None and not looks_script_built(tree, entries, True)
+            and reads_as_document(tree)):  # as the crawl judges a start page: a bulletin, its sidebar no list
+        result.advice = (f"{NOT_A_LIST}: this page is a document (its only list is a box beside it); "
+                         "probe its column's list page")
+        return result
     if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
         entries = embedded.entries
         result.pagination, result.pages = embedded.kind, embedded.pages
