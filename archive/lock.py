@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
@@ -19,14 +20,21 @@ from archive.layout import ArchiveLayout
 from archive.schema import ArchiveError
 
 
+#: What a lock file says: ``pid 123 reprocess`` (``pid 123`` before the command was written).
+_HOLDER = re.compile(r"pid (\d+)(?: (\S+))?")
+
+
 class ArchiveBusy(Exception):
     """Another process holds the archive's lock."""
 
 
 class ArchiveLock:
-    def __init__(self, archive: str | Path):
+    """Held by ``command`` (what the lock file names, for whoever finds the archive busy)."""
+
+    def __init__(self, archive: str | Path, command: str = "crawl"):
         self.archive = ArchiveLayout.of(archive).db
         self.path = ArchiveLayout.of(archive).lock
+        self.command = command
         self._handle: TextIO | None = None
 
     def __enter__(self) -> "ArchiveLock":
@@ -41,9 +49,10 @@ class ArchiveLock:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 handle.seek(0)
-                holder = handle.read().strip() or "another process"
+                holder = _HOLDER.fullmatch(handle.read().strip())
                 handle.close()
-                raise ArchiveBusy(f"another crawl is already running on {self.archive} ({holder})") from None
+                command, pid = (holder.group(2) or "crawl", f" (pid {holder.group(1)})") if holder else ("crawl", "")
+                raise ArchiveBusy(f"another {command} is already running on {self.archive}{pid}") from None
             try:
                 same = os.stat(self.path).st_ino == os.fstat(handle.fileno()).st_ino
             except FileNotFoundError:  # its holder removed it as we opened it
@@ -53,7 +62,7 @@ class ArchiveLock:
             handle.close()
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}")
+        handle.write(f"pid {os.getpid()} {self.command}")
         handle.flush()
         self._handle = handle
         return self

@@ -283,6 +283,13 @@ def test_writers_wait_for_no_crawl_exit_75(archive, command):
         one_line_error(run_cli(command, "--archive", str(archive)), 75, "another crawl is already running")
 
 
+def test_the_busy_message_names_the_command_holding_the_archive(archive):
+    """It said "another crawl" whoever held the lock (a reprocess, say): the holder writes its name."""
+    with ArchiveLock(archive, "reprocess"):
+        one_line_error(run_cli("reindex", "--archive", str(archive)), 75,
+                       f"another reprocess is already running on {archive} (pid {os.getpid()})")
+
+
 def test_a_symlinked_archive_and_its_target_share_one_lock(archive, tmp_path):
     link = tmp_path / "link.db"
     link.symlink_to(archive)

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     profiles = load_registry(args.sites).profiles()  # the portals' body containers and labels
     layout = ArchiveLayout.of(existing_archive(args.archive))  # anything else is refused, left as it is
     try:
-        with ArchiveLock(layout.db):
+        with ArchiveLock(layout.db, "ingest"):
             db = open_for_ingest(layout.db)
             mark_killed_runs(db)
             names = [Path(name).name for name in args.warc]

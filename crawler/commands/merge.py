@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
             raise ArchiveMissing(f"no archive at {path}")
     with ExitStack() as stack:
         try:
-            stack.enter_context(ArchiveLock(target.db))
+            stack.enter_context(ArchiveLock(target.db, "merge"))
             for path in paths:  # no crawl may be writing a source while it is read
-                stack.enter_context(ArchiveLock(path))
+                stack.enter_context(ArchiveLock(path, "merge"))
         except ArchiveBusy as busy:
             raise CommandError(str(busy), exit_code=75) from None
         sources = [stack.enter_context(Source.open(path)) for path in paths]

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with ArchiveLock(existing_archive(args.archive)):  # held by a crawl: ArchiveBusy, exit 75
+    with ArchiveLock(existing_archive(args.archive), "reindex"):  # held by a crawl: ArchiveBusy, exit 75
         db = open_archive(args.archive, create=False)
         started = time.perf_counter()
         with tqdm(unit=" bulletins", disable=not sys.stderr.isatty(), desc="indexing") as bar:

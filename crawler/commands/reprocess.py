@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     profiles = load_registry(args.sites).profiles()  # the portals' body containers and labels
     layout = ArchiveLayout.of(existing_archive(args.archive))
-    with ArchiveLock(layout.db):  # held by a crawl: ArchiveBusy, exit 75
+    with ArchiveLock(layout.db, "reprocess"):  # held by a crawl: ArchiveBusy, exit 75
         db = open_for_ingest(layout.db)
         total = db["bulletins"].count
         without = db.execute("select count(*) from bulletins where capture_id is null").fetchone()[0]

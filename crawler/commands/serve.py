@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as held:
         if args.immutable and owned:  # no crawl may write under an immutable reader: hold the lock
             try:
-                held.enter_context(ArchiveLock(path))
+                held.enter_context(ArchiveLock(path, "serve"))
             except ArchiveBusy as error:
                 raise CommandError(f"{error}; serve without --immutable while it runs", 1) from None
         prepare_archive(path, immutable=args.immutable and owned)
