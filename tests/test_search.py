@@ -556,6 +556,15 @@ def test_cli_filters_that_forgive(tmp_path: Path) -> None:
         result = run_cli("search", "督查", option, value, *archive)
         assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1
         assert result.stderr.startswith("error: ") and f"(known: {known})" in result.stderr
+    # the other commands that filter answer an unknown value the same way (they said "nothing", exit 0)
+    export = ["export", "--format", "csv", "--output", str(tmp_path / "out.csv")]
+    for command, option, value in [(["items"], "--portal", "atlantis"), (["stats"], "--portal", "atlantis"),
+                                   (export, "--portal", "atlantis"), (export, "--site", "127.0.0.2"),
+                                   (export, "--publisher", "财政局")]:
+        result = run_cli(*command, option, value, *archive)
+        assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1, (command, result)
+        assert result.stderr.startswith(f"error: {option}: no bulletin has") and "(known: " in result.stderr
+    assert not (tmp_path / "out.csv").exists()
     result = run_cli("search", '"督查"', *archive)
     assert result.returncode == 0 and result.stdout.count("\n") == 1
     assert "no bulletins match" in result.stdout and "try '督查'" in result.stdout

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import argparse
 
+import sqlite_utils
+
+from archive.search import Filters, QueryError, known_filter_values
+from crawler.errors import CommandError
+from crawler.output import inert
 from crawler.settings import ATTACHMENT_READERS
 
 
@@ -21,3 +26,17 @@ def add_readers_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--readers", type=_at_least_one, default=ATTACHMENT_READERS, metavar="N",
                         help="attachment files read at once, each in a limited child process "
                              "(default: one a core, at most 4; here %(default)s)")
+
+
+def refuse_unknown_values(db: sqlite_utils.Database, *, site: str | None = None, portal: str | None = None,
+                          publisher: str | None = None) -> None:
+    """One line (exit 2) naming the values that exist, when a ``--site``, ``--portal`` or
+    ``--publisher`` matches no bulletin: a typo answered "nothing" by one command and "unknown,
+    these exist" by another."""
+    try:
+        filters = Filters.make(publisher=publisher, site=site, portal=portal)
+    except QueryError as error:
+        raise CommandError(str(error), 2) from None
+    for name, known in known_filter_values(db, filters).items():
+        listed = ", ".join(known) if known else "none: the archive is empty"
+        raise CommandError(inert(f"--{name}: no bulletin has {name} {getattr(filters, name)!r} (known: {listed})"), 2)

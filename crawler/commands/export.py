@@ -11,6 +11,7 @@ import sys
 from archive.datapackage import DataPackageError
 from archive.export import FORMATS, ExportError, export_table, format_for, parse_date
 from archive.schema import open_archive
+from crawler.commands import refuse_unknown_values
 from crawler.errors import CommandError
 from crawler.output import inert
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(error), 2) from None
     db = open_archive(args.archive, read_only=True)
     try:
+        refuse_unknown_values(db, site=args.site, portal=args.portal, publisher=args.publisher)
         result = export_table(
             db, fmt, args.output,
             table=args.table, since=since, until=until, site=args.site, portal=args.portal, query=args.query,

@@ -7,6 +7,7 @@ from datetime import date
 
 from archive.schema import open_archive
 from archive.structure import list_items
+from crawler.commands import refuse_unknown_values
 from crawler.errors import CommandError
 from crawler.output import inert, json_line
 from pipelines.structure import STATUSES
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--status: unknown status {args.status!r} (expected one of {', '.join(STATUSES)})", 2)
     meeting_date = _meeting_date(args.meeting_date)
     db = open_archive(args.archive, read_only=True)
+    refuse_unknown_values(db, portal=args.portal)
     count = 0
     for row in list_items(db, unit=args.unit, status=args.status, meeting_date=meeting_date,
                           portal=args.portal):

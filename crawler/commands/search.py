@@ -20,12 +20,12 @@ from archive.search import (
     SearchHit,
     count_matches,
     index_status,
-    known_filter_values,
     mark,
     parse_query,
     search,
 )
 from archive.search.results import HIT_COLUMNS
+from crawler.commands import refuse_unknown_values
 from crawler.errors import CommandError
 from crawler.output import inert, json_line
 
@@ -59,9 +59,7 @@ def run(args: argparse.Namespace) -> int:
     except QueryError as error:
         raise CommandError(str(error), 2) from None
     db = open_archive(args.archive, read_only=True)
-    for name, known in known_filter_values(db, filters).items():
-        listed = ", ".join(known) if known else "none: the archive is empty"
-        raise CommandError(inert(f"--{name}: no bulletin has {name} {getattr(filters, name)!r} (known: {listed})"), 2)
+    refuse_unknown_values(db, site=filters.site, portal=filters.portal, publisher=filters.publisher)
     status = index_status(db)
     if not status.in_sync:
         print(f"warning: the search index covers {status.indexed} of {status.rows} bulletins; "

@@ -7,6 +7,7 @@ from typing import Any
 
 from archive.schema import open_archive
 from archive.stats import archive_stats
+from crawler.commands import refuse_unknown_values
 from crawler.output import inert
 
 HELP = "show counts, date range and field coverage of the archive, and the last run per column"
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     db = open_archive(args.archive, read_only=True)
+    refuse_unknown_values(db, portal=args.portal)
     sites = archive_stats(db, args.portal)
     last = last_run_columns(db)
     if not sites:
