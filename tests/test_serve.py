@@ -740,6 +740,11 @@ def test_items_page_filters_like_the_items_command(served, page, db):
     unit, _ = db.execute("select unit, count(*) from item_units group by unit order by 2 desc limit 1").fetchone()
     page.goto(base + "-/items?" + urllib.parse.urlencode({"unit": unit, "status": "pending"}))
     assert total(page) == len(list(list_items(db, unit=unit, status="pending"))) > 0
+    # a part of a name, typed (财政局 for 市财政局): the units containing it, as `items --unit` finds them
+    part = unit[1:]
+    assert not db.execute("select 1 from item_units where unit = ?", [part]).fetchone()
+    page.goto(base + "-/items?" + urllib.parse.urlencode({"unit": part}))
+    assert total(page) == len(list(list_items(db, unit=part))) >= len(list(list_items(db, unit=unit))) > 0
     page.goto(base + "-/items")
     assert total(page) == db.execute("select count(*) from items").fetchone()[0]
     assert page.locator(".zwdc-item").count() == 50  # a page at a time

@@ -1,7 +1,8 @@
 """``/-/items``: the supervision items parsed from the bulletins, filtered; the rows behind the
 item charts.
 
-Filters: ``unit`` (exact name, as in ``item_units``), ``status``, ``month`` (``YYYY-MM`` of the
+Filters: ``unit`` (a unit's name matches that unit, as the charts and the items' unit links ask;
+any other text the units containing it, as ``items --unit`` does), ``status``, ``month`` (``YYYY-MM`` of the
 bulletin's publication) and ``open=1`` (open decisions as the view ``open_items_per_unit``
 counts them: one row per decision still pending in the latest bulletin reporting it), so a
 chart's bar and the page it links to give the same number.
@@ -54,14 +55,16 @@ class ItemFilters:
             raise ValueError(f"month must be YYYY-MM, not {month!r}")
         return cls((args.get("unit") or "").strip(), status, month, args.get("open") in ("1", "on", "true"))
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, known_unit: bool) -> tuple[str, list[Any]]:
+        """SQL for the filters; ``known_unit``: ``unit`` names a unit (matched exactly, else contained)."""
         clauses, params = [], []
+        unit = "unit = ?" if known_unit else "instr(unit, ?) > 0"
         if self.open:
-            unit = " where unit = ?" if self.unit else ""
-            clauses.append(f"i.id in (select min(item_id) from open_items{unit} group by decision)")
+            clauses.append(f"i.id in (select min(item_id) from open_items{' where ' + unit if self.unit else ''}"
+                           " group by decision)")
             params += [self.unit] if self.unit else []
         if self.unit:
-            clauses.append("exists (select 1 from item_units u where u.item_id = i.id and u.unit = ?)")
+            clauses.append(f"exists (select 1 from item_units where item_id = i.id and {unit})")
             params.append(self.unit)
         if self.status:
             clauses.append("i.status = ?")
@@ -78,7 +81,9 @@ class ItemFilters:
 
 
 def list_page(db: sqlite_utils.Database, filters: ItemFilters, page: int) -> dict[str, Any]:
-    where, params = filters.where()
+    known_unit = bool(filters.unit) and db.execute(
+        "select 1 from item_units where unit = ? limit 1", [filters.unit]).fetchone() is not None
+    where, params = filters.where(known_unit)
     total = db.execute(
         "select count(*) from items i left join bulletins b on b.url = i.bulletin_url" + where, params
     ).fetchone()[0]
