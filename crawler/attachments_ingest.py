@@ -179,7 +179,9 @@ class AttachmentTexts:
         error = result.get("error")
         self.counts["attachments/text_read"] += 1
         self.counts["attachments/text_seconds"] += result.get("seconds") or 0.0
-        if error:
+        if result.get("needs_ocr"):  # a scan left for --ocr: not a failure of the reading
+            self.counts["attachments/text_needs_ocr"] += 1
+        elif error:
             self.counts["attachments/text_failed"] += 1
         if error in MISSING.values() and error not in self._warned:
             self._warned.add(error)
@@ -258,10 +260,11 @@ def read_texts(db: sqlite_utils.Database, layout: ArchiveLayout, *, ocr: bool = 
 def texts_summary(counts: Counter[str]) -> str:
     """``; attachment texts: 12 read (2 failed), 3 copied …``: what :func:`read_texts` did, for the
     end of a command's last line; empty when it did nothing."""
-    read, failed, copied = (counts[f"attachments/text_{name}"] for name in ("read", "failed", "copied"))
+    read, failed, copied, scans = (counts[f"attachments/text_{name}"] for name in ("read", "failed", "copied", "needs_ocr"))
     if not (read or copied):
         return ""
-    return f"; attachment texts: {read} read ({failed} failed), {copied} copied from the same file"
+    scanned = f", {scans} scanned left for --ocr" if scans else ""
+    return f"; attachment texts: {read} read ({failed} failed{scanned}), {copied} copied from the same file"
 
 
 def _key(subject: str, progress: str) -> tuple[str, str]:
