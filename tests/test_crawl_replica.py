@@ -82,6 +82,30 @@ def test_recrawl_updates_rows_and_never_duplicates(crawled, portal, tmp_path):
     assert sqlite_utils.Database(archive)["bulletins"].count == before
 
 
+def test_stats_json_is_what_the_archive_holds(crawled):
+    _result, db, _requests = crawled
+    archive = db.conn.execute("pragma database_list").fetchone()[2]
+    result = run_cli("stats", "--archive", archive, "--json")
+    assert result.returncode == 0 and result.stdout.count("\n") == 1, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["bulletins"] == db["bulletins"].count == sum(site["bulletins"] for site in stats["sites"])
+    for site in stats["sites"]:
+        row = db.execute("select count(*), min(published), max(published), count(nullif(index_no, '')) "
+                         "from bulletins where site = ?", [site["site"]]).fetchone()
+        assert (site["bulletins"], site["first_published"], site["last_published"], site["filled"]["index_no"]) == row
+    last = db.execute("select id, outcome from crawl_runs order by id desc").fetchone()
+    assert (stats["last_run"]["id"], stats["last_run"]["outcome"]) == last
+    assert stats["last_run"]["columns"] and all(report["entries"] > 0 for report in stats["last_run"]["columns"].values())
+
+
+def test_a_column_whose_list_pages_failed_says_why_it_has_no_entries():
+    from crawler.commands.stats import column_line
+
+    url = "http://127.0.0.1:9/zwdc/index.html"
+    assert column_line(url, {"entries": 0, "pages_failed": {url: "HTTP 404"}}).endswith(": no entries: HTTP 404")
+    assert column_line(url, {"entries": 0}).endswith(": no entries")
+
+
 def test_stats_command_reports_counts_and_coverage(crawled):
     _result, db, _requests = crawled
     archive = db.conn.execute("pragma database_list").fetchone()[2]

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from typing import Any
 
 from archive.schema import open_archive
 from archive.stats import archive_stats
 from crawler.commands import refuse_unknown_values
-from crawler.output import inert
+from crawler.output import inert, json_line
 
 HELP = "show counts, date range and field coverage of the archive, and the last run per column"
 
@@ -31,7 +32,9 @@ def column_line(start_url: str, report: dict[str, Any]) -> str:
     pages = f"{report.get('pages_read', 0)}" + (f"/{announced}" if announced else "")
     failed = len(report.get("pages_failed") or {})
     problems = report.get("problems") or []
-    verdict = "; ".join(problems) if problems else ("no entries" if not report.get("entries") else "ok")
+    failures = report.get("pages_failed") or {}
+    verdict = ("; ".join(problems) if problems else "ok" if report.get("entries")
+               else f"no entries: {next(iter(failures.values()))}" if failures else "no entries")
     return (f"  {start_url}\n    list pages {pages} ({report.get('pagination', 'none')}), "
             f"entries {report.get('entries', 0)}, bulletins stored {report.get('bulletins', 0)}, "
             f"already archived {report.get('known', 0)}, not bulletins {report.get('not_bulletins', 0)}, "
@@ -41,6 +44,9 @@ def column_line(start_url: str, report: dict[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default="data/archive.db", help="SQLite archive")
     parser.add_argument("--portal", metavar="NAME", help="only this portal's sites (its short name, see 'sites')")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object: archive, bulletins, sites (counts, dates, fields filled), "
+                             "last_run (id, outcome, each column's report)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
     refuse_unknown_values(db, portal=args.portal)
     sites = archive_stats(db, args.portal)
     last = last_run_columns(db)
+    if args.json:
+        run_id, outcome, columns = last if last is not None else (None, None, {})
+        print(json_line({
+            "archive": args.archive, "bulletins": sum(site.bulletins for site in sites),
+            "sites": [asdict(site) for site in sites],
+            "last_run": None if last is None else {"id": run_id, "outcome": outcome, "columns": columns},
+        }))
+        return 0
     if not sites:
         print(inert(f"{args.archive}: no bulletins of portal {args.portal}" if args.portal
                     else f"{args.archive}: empty archive (0 bulletins)"))
