@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for number, hit in enumerate(hits, 1):
         print(_json(hit) if args.json else _text(number, hit, sys.stdout.isatty()))
-    if len(hits) == limit and (total := count_matches(db, args.query, **where)) > limit:
-        sys.stdout.flush()  # the results first, then the note (a terminal shows both in that order)
+    if sys.stdout.isatty() and len(hits) == limit and (total := count_matches(db, args.query, **where)) > limit:
+        # for a reader (a pipe or a script gets the results alone); after them, as a terminal shows both
+        sys.stdout.flush()
         print(f"{limit} of {total} bulletins shown (best first, or newest with --sort newest); "
               f"--limit {total} shows them all", file=sys.stderr)
     return 0
