@@ -1,11 +1,15 @@
 """Shared fixtures: the replica portal on 127.0.0.1 and a way to run the command line."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +27,29 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 #: Lifts the politeness limits for the local replica (the live defaults stay polite).
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=WARNING"]
+
+
+def on_a_terminal(*args: str, stdout_too: bool = False) -> tuple[int, str, str]:
+    """``python -m crawler ARGS`` with stderr (and with ``stdout_too`` stdout) on a pseudo-terminal
+    of 30 rows, 120 columns: (status, what stdout got if piped, what the terminal got)."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=REPO,
+                               stdout=terminal if stdout_too else subprocess.PIPE, stderr=terminal,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    stdout = "" if stdout_too else process.stdout.read().decode()
+    return process.wait(timeout=120), stdout, shown.decode(errors="replace")
 
 
 def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:

@@ -2,18 +2,12 @@
 crawl prints in cron and on a terminal, and the progress of the other long commands."""
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import struct
 import subprocess
-import sys
-import termios
 
 import pytest
 
-from tests.conftest import REPO, crawl, run_cli
+from tests.conftest import crawl, on_a_terminal, run_cli
 from tests.replica.server import ReplicaPortal
 
 #: The replica's pace lifted, the log level left to the command (FAST sets it).
@@ -102,27 +96,6 @@ def start_urls(replica) -> list[str]:
 def quick_crawl(replica, archive, *extra: str) -> subprocess.CompletedProcess:
     """A crawl as cron runs it: no terminal, no log level given (the replica's pace lifted)."""
     return run_cli("crawl", *start_urls(replica), "--archive", str(archive), *LIFTED, *extra)
-
-
-def on_a_terminal(*args: str) -> tuple[int, str, str]:
-    """``python -m crawler ARGS`` with stderr on a pseudo-terminal: (status, stdout, what the terminal got)."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # 30 rows, 120 columns
-    process = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=terminal, env={**os.environ, "PYTHONPATH": str(REPO)})
-    os.close(terminal)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
-    stdout = process.stdout.read().decode()
-    return process.wait(timeout=120), stdout, shown.decode(errors="replace")
 
 
 def test_in_cron_a_crawl_prints_its_summary_and_nothing_else(small_portal, tmp_path):

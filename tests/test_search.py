@@ -2,11 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,7 +30,7 @@ from archive.search import (
 from archive.attachments import save_text
 from archive.search.tokens import RUN, index_stream
 from archive.search import mark
-from tests.conftest import REPO, run_cli
+from tests.conftest import on_a_terminal, run_cli
 
 PHRASES = [
     "咸宁市人民政府办公室关于开展2020年第一季度政务督查的通报", "市政府常务会议纪要", "责任单位：市发改委、市财政局",
@@ -489,26 +485,6 @@ def test_property_any_text_is_safe(archive, query: str) -> None:
 # --- command line ----------------------------------------------------------------------------
 
 
-def on_a_terminal(*args: str) -> str:
-    """What ``python -m crawler ARGS`` shows on a terminal (stdout and stderr both on a pseudo-terminal)."""
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=REPO, stdout=terminal, stderr=terminal,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})
-    os.close(terminal)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
-    assert process.wait(timeout=120) == 0, shown
-    return shown.decode(errors="replace").replace("\r\n", "\n")
-
-
 def test_cli_search_text_and_json(archive) -> None:
     _, path = archive
     result = run_cli("search", "GDP增长", "--archive", str(path), "--limit", "3")
@@ -516,7 +492,8 @@ def test_cli_search_text_and_json(archive) -> None:
     assert "[GDP增长]" in result.stdout and "https://www.xianning.gov.cn/" in result.stdout
     total = count_matches(archive[0], "GDP增长")
     assert total > 3 and result.stderr == ""  # piped: the results alone
-    shown = on_a_terminal("search", "GDP增长", "--archive", str(path), "--limit", "3")
+    status, _stdout, shown = on_a_terminal("search", "GDP增长", "--archive", str(path), "--limit", "3", stdout_too=True)
+    assert status == 0, shown
     assert shown.count("\x1b[1mGDP增长\x1b[0m") >= 3 and shown.rstrip().endswith(
         f"3 of {total} bulletins shown (best first, or newest with --sort newest); --limit {total} shows them all")
     result = run_cli("search", "GDP增长", "--archive", str(path), "--limit", str(2 ** 63))  # more than a slice takes
