@@ -43,6 +43,9 @@ def test_bad_arguments(tmp_path):
     assert_one_line_error(run_cli("crawl", "--start-url", "ftp://x/y"), 2, "not a web URL")
     assert_one_line_error(run_cli("crawl", "-s", "NOEQUALS"), 2, "-s NAME=VALUE")
     assert_one_line_error(run_cli("stats", "--archive", str(tmp_path / "none.db")), 2, "no archive")
+    for readers in ("0", "17", "99999999999999999999"):  # each a sandbox process: at most 16
+        result = run_cli("ingest", "--archive", str(tmp_path / "none.db"), "--readers", readers)
+        assert result.returncode == 2 and result.stderr.strip().endswith(f"--readers: from 1 to 16, not {readers}")
     usage = run_cli("frobnicate")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 

@@ -11,19 +11,24 @@ from crawler.output import inert
 from crawler.settings import ATTACHMENT_READERS
 
 
-def _at_least_one(value: str) -> int:
+#: Most attachment readers at once: each is a thread with a sandbox process of its own (and the
+#: files read ahead are twice as many), so a large number started a process per file at once.
+MAX_READERS = 16
+
+
+def _readers(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"at least 1, not {number}")
+    if not 1 <= number <= MAX_READERS:
+        raise argparse.ArgumentTypeError(f"from 1 to {MAX_READERS}, not {number}")
     return number
 
 
 def add_readers_argument(parser: argparse.ArgumentParser) -> None:
     """``--readers N``: attachment files read at once (``ingest``, ``reprocess``)."""
-    parser.add_argument("--readers", type=_at_least_one, default=ATTACHMENT_READERS, metavar="N",
+    parser.add_argument("--readers", type=_readers, default=ATTACHMENT_READERS, metavar="N",
                         help="attachment files read at once, each in a limited child process "
                              "(default: one a core, at most 4; here %(default)s)")
 
