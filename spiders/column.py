@@ -55,6 +55,9 @@ from spiders.walk import LIST_PAGES_MAX, ColumnWalk, list_page_read, start_page_
 
 #: Answers to a conditional re-validation that the callback handles itself.
 REVALIDATION_STATUSES = [304, 404, 410]
+#: The share of a column's archived bulletins a full pass may mark removed at once (see
+#: :meth:`ColumnSpider.unlisted_bulletins`).
+MOST_UNLISTED = 0.2
 
 
 def _headers(response: Response) -> dict[str, str]:
@@ -635,10 +638,25 @@ class ColumnSpider(scrapy.Spider):
             walk.finish(self._walks_all(walk))
 
     def unlisted_bulletins(self, reason: str) -> list[str]:
-        """After a complete full pass: archived bulletins on no list (to be marked missing)."""
-        if not (self.full and reason == "finished" and not self.list_failures):
+        """After a complete full pass: archived bulletins on no list (to be marked missing).
+
+        Only columns whose every list page was read count, and none of a sample (partial by
+        design). A column that would lose more than :data:`MOST_UNLISTED` of its bulletins at once
+        is reported instead: what was read is more likely not the whole column (a box beside the
+        list taken for it) than the column emptied (a sample or an unrendered list once marked
+        13 of 16 live bulletins removed).
+        """
+        if not (self.full and reason == "finished" and not self.list_failures) or self.sample:
             return []
-        return sorted({
-            url for column in self.column_links for url in self._known_in(column)
-            if url not in self.listed
-        })
+        unlisted: set[str] = set()
+        for walk in self.walks.values():
+            if not walk.read_whole or walk.column not in self.column_links:
+                continue
+            known = self._known_in(walk.column)
+            gone = [url for url in known if url not in self.listed]
+            if len(gone) > max(MOST_UNLISTED * len(known), 5):
+                walk.problem(f"{len(gone)} of its {len(known)} archived bulletins are on no list page read: "
+                             "not marked removed (the lists read may not be the whole column)")
+                continue
+            unlisted.update(gone)
+        return sorted(unlisted)

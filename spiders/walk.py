@@ -156,6 +156,15 @@ class ColumnWalk:
         if text not in self.report["problems"]:
             self.report["problems"].append(text)
 
+    @property
+    def read_whole(self) -> bool:
+        """Whether every list page of the column was read: a whole walk, not stopped (a sample) or
+        capped, no page failed or left unread, no problem, and entries found."""
+        report = self.report
+        return bool(report.get("whole") and report["entries"] and not (
+            report.get("stopped") or report.get("capped") or report["pages_failed"]
+            or report.get("pages_unread") or report["problems"]))
+
     def finish(self, walked_all: bool) -> None:
         """Whether the walk was meant to read every page, and the announced ones it did not."""
         self.report["whole"] = walked_all
