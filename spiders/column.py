@@ -288,7 +288,10 @@ class ColumnSpider(scrapy.Spider):
         profile = self._profile(walk)
         page_read = page_links(tree, response.url)  # read once for the list and the pager
         reading = read_list(tree, response.url, walk.column,
-                            ListHint(profile.get("list_container"), profile.get("entry_link")), page_read)
+                            ListHint(profile.get("list_container"), profile.get("entry_link")), page_read,
+                            place=walk.list_place)
+        if walk.list_place is None and reading.entries and not reading.in_chrome:
+            walk.list_place = reading.place
         entries, embedded = reading.entries, embedded_list(tree, response.url, walk.column)
         if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
             entries = embedded.entries  # the data the page carries is its list

@@ -417,10 +417,20 @@ def _hinted(tree: _Element, page_url: str, hint: ListHint) -> _Candidates | None
 @dataclass(frozen=True)
 class ListReading:
     """The entries of a list page, and whether they came from a box of the page's chrome
-    (a sidebar, a footer): then the page's real list may be left to its scripts."""
+    (a sidebar, a footer): then the page's real list may be left to its scripts. ``place``:
+    where the list stands on the page (:func:`list_place`), for the column's further pages."""
 
     entries: list[Entry]
     in_chrome: bool = False
+    place: str | None = None
+
+
+def list_place(container: _Element) -> str:
+    """Where a list stands on its page: the tags, classes and ids from its block up to the root.
+    The pages of one column share their template: its last page, listing one bulletin, must not
+    lose to the sidebar's eight (the sidebar's news were archived as the column's)."""
+    return "/".join(f"{element.tag}.{element.get('class') or ''}#{element.get('id') or ''}"
+                    for element in (container, *container.iterancestors()))
 
 
 def _in_chrome(container: _Element) -> bool:
@@ -431,10 +441,13 @@ def _in_chrome(container: _Element) -> bool:
 
 @_collector_paused
 def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None = None,
-              links: PageLinks | None = None) -> ListReading:
+              links: PageLinks | None = None, place: str | None = None) -> ListReading:
     """The column's entries on this list page, in page order, each URL once (canonical); from
-    ``links`` when the page's links are read already (:func:`spiders.pagination.page_links`)."""
+    ``links`` when the page's links are read already (:func:`spiders.pagination.page_links`).
+    ``place``: where the column's first page had its list (:func:`list_place`); a list standing
+    there is taken however short."""
     in_chrome = False
+    found_place = None
     resolver = LinkResolver(page_url)
     if hint is not None and (hint.container or hint.link):
         chosen = _hinted(tree, page_url, hint) or _Candidates()
@@ -446,10 +459,12 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
             return ListReading([])
         near_pager = _ancestors_within(_pager_elements(tree, links.pager_words), 4)
         scored = [(_score(group, resolver, column, near_pager), group) for group in groups.values()]
-        best_score, best = max(scored, key=lambda pair: pair[0])
+        placed = [pair for pair in scored if pair[0] > 0 and place is not None and list_place(pair[1].container) == place]
+        best_score, best = max(placed or scored, key=lambda pair: pair[0])
         if best_score <= 0:
             return ListReading([])
         in_chrome = _in_chrome(best.first_item)
+        found_place = list_place(best.container)
         parent = best.container.getparent()
         twins = [
             group for score, group in scored
@@ -471,13 +486,13 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
     made = map(tuple.__new__, repeat(Entry), zip(urls, chosen.titles, map(dates.__getitem__, besides)))
     firsts = dict.fromkeys(urls)
     if len(firsts) == len(urls) and None not in firsts and own not in firsts:
-        return ListReading(list(made), in_chrome)
+        return ListReading(list(made), in_chrome, found_place)
     entries: dict[str | None, Entry] = {}
     for entry in made:  # each URL once, where it first stands; no URL and the page itself left out
         entries.setdefault(entry.url, entry)
     entries.pop(None, None)
     entries.pop(own, None)
-    return ListReading(list(entries.values()), in_chrome)
+    return ListReading(list(entries.values()), in_chrome, found_place)
 
 
 def list_entries(tree: _Element, page_url: str, column: str, hint: ListHint | None = None) -> list[Entry]:

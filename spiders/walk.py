@@ -43,6 +43,9 @@ class ColumnWalk:
         self.entries: set[str] = set()
         #: the entries of the column's first page (a link back to it under another URL is no loop).
         self.first_entries: frozenset[str] | None = None
+        #: Where the first page read had its list (``spiders.listing.list_place``): the further
+        #: pages' lists are taken there.
+        self.list_place: str | None = None
         #: the script's page lists, the one being checked first; None once settled.
         self.guesses: tuple[PageGuess, ...] = ()
         self.guess_state = "none"  # none | probing | confirmed | failed

@@ -38,6 +38,21 @@ def assert_archived(db: sqlite_utils.Database, column) -> None:
         assert stored_row(rows[0]) == truth_row(bulletin)
 
 
+def test_a_last_list_page_of_one_entry_is_read_where_the_first_had_its_list(tmp_path):
+    """16 bulletins: the last list page lists one, beside a 热点信息 sidebar of eight. Its list is
+    where the column's first page had it; the sidebar's news (another column's) are not archived."""
+    archive = tmp_path / "a.db"
+    with ReplicaPortal(per_family=16, seed=3, families=("epoint", "backward")) as portal:
+        result = crawl(archive, *(c.start_url for c in portal.columns.values()))
+        assert result.returncode == 0, result.stderr
+        db = sqlite_utils.Database(archive)
+        for column in portal.columns.values():
+            assert_archived(db, column)
+        truth = {bulletin["url"] for column in portal.columns.values() for bulletin in column.bulletins}
+        stored = {url for (url,) in db.execute("select url from bulletins")}
+        assert stored == truth, sorted(stored - truth)
+
+
 def test_a_dead_column_fails_the_run_naming_it_while_the_others_are_archived(tmp_path):
     archive = tmp_path / "a.db"
     with ReplicaPortal(per_family=6, seed=31, families=("hanweb", "epoint")) as portal:
