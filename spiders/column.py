@@ -299,8 +299,9 @@ class ColumnSpider(scrapy.Spider):
         else:
             embedded = None
         if response.meta.get("start_url"):
-            if (embedded is None and reading.in_chrome and not looks_script_built(tree, entries, True)
-                    and reads_as_document(tree)):  # its only list a sidebar: a bulletin, not its column's list
+            if (embedded is None and reading.in_chrome and reads_as_document(tree) and (
+                    response.meta.get("rendered") or not looks_script_built(tree, entries, True))):
+                # its only list a sidebar (its scripts, rendered, built none): a bulletin, not its column's list
                 reason = f"{NOT_A_LIST}: a document (its only list is a box beside it); give its column's list page"
                 self._record_failure(response.url, "list", reason)
                 walk.page_failed(response.url, reason)

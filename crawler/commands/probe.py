@@ -197,8 +197,7 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile()) -> Probe:
     endpoint = find_endpoint(tree, url, {netloc_of(url)})
     if (reading.in_chrome and embedded is None and not looks_script_built(tree, entries, True)
             and reads_as_document(tree)):  # as the crawl judges a start page: a bulletin, its sidebar no list
-        result.advice = (f"{NOT_A_LIST}: this page is a document (its only list is a box beside it); "
-                         "probe its column's list page")
+        result.advice = _DOCUMENT_ADVICE
         return result
     if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
         entries = embedded.entries
@@ -214,7 +213,12 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile()) -> Probe:
             html = _rendered_html(url, fetcher.user_agent)
             if html is not None:
                 result.rendered = True
-                entries = read_list(parse_html(html), url, column, hint).entries
+                rendered = parse_html(html)
+                reading = read_list(rendered, url, column, hint)
+                if reading.in_chrome and reads_as_document(rendered):  # rendered, still only a sidebar
+                    result.advice = _DOCUMENT_ADVICE
+                    return result
+                entries = reading.entries
     if endpoint is not None and (result.pagination.startswith(("endpoint", "xml-records", "json"))):
         result.endpoint = endpoint.describe()
         if embedded is not None and endpoint.paged:
@@ -224,6 +228,10 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile()) -> Probe:
         result.sample = _sample(fetcher, entries[0], url, Hints.make(profile.body_container, dict(profile.labels)))
     result.advice = _advice(result, url, profile)
     return result
+
+
+#: The advice for a page that is a document (a bulletin), not a column's list.
+_DOCUMENT_ADVICE = f"{NOT_A_LIST}: this page is a document (its only list is a box beside it); probe its column's list page"
 
 
 def _entry(url: str, **overrides: str) -> str:
