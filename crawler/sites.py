@@ -218,14 +218,17 @@ def load_registry(path: str | Path | None = None) -> Registry:
         user = _read(Path(path))
         files = [SHIPPED, Path(path)] if user.get("extends_shipped", True) else [Path(path)]
     sites: dict[str, Site] = {}
+    read_from: dict[str, Path] = {}
     for file in files:
         for name, data in _read(file).get("sites", {}).items():
-            sites[name] = _entry(file, name, data)
+            sites[name], read_from[name] = _entry(file, name, data), file
     owners: dict[str, str] = {}
     for site in sites.values():
         for host in site.hosts:
             if host in owners:
-                raise RegistryError(f"host {host} belongs to two sites: {owners[host]} and {site.name}")
+                where = dict.fromkeys((read_from[owners[host]], read_from[site.name]))
+                raise RegistryError(f"{' and '.join(map(str, where))}: host {host} belongs to two sites: "
+                                    f"{owners[host]} and {site.name}")
             owners[host] = site.name
     return Registry(sites)
 

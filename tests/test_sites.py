@@ -82,9 +82,11 @@ def test_a_user_registry_extends_the_shipped_one_or_stands_alone(tmp_path):
      "'labels' is a table of fields"),
 ])
 def test_a_bad_registry_is_refused_in_one_line(tmp_path, text, message):
+    path = registry_file(tmp_path, text)
     with pytest.raises(RegistryError, match=message) as raised:
-        load_registry(registry_file(tmp_path, text))
+        load_registry(path)
     assert "\n" not in str(raised.value) and raised.value.exit_code == 2
+    assert str(raised.value).startswith(str(path)), raised.value  # the file to fix, first
 
 
 @pytest.mark.parametrize("args, message", [
