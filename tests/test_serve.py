@@ -453,13 +453,17 @@ def test_bad_search_input_is_one_line_not_a_failure(served, page):
     base, _ = served
     for options, message in (({"since": "2021-13-01"}, "since: not a date"),
                              ({"since": "2021-06-01", "until": "2021-01-01"}, "is after until"),
-                             ({"sort": "best"}, "sort must be one of")):
+                             ({"sort": "best"}, "sort must be one of"), ({"page": "0"}, "page must be a whole number"),
+                             ({"page": "-1"}, "page must be a whole number"),
+                             ({"page": "abc"}, "page must be a whole number")):
         query = urllib.parse.urlencode({"q": QUERY, **options})
         response = page.goto(f"{base}-/search?{query}")
         assert response.status == 400
         assert message in page.locator(".zwdc-error").inner_text()
         status, body = get(f"{base}-/search.json?{query}")
         assert status == 400 and message in body.decode() and body.count(b"\n") == 1
+    status, body = get(f"{base}-/search?q=%00")  # searched as text; shown without the NUL HTML cannot carry
+    assert status == 200 and b"\x00" not in body and "\ufffd".encode() in body
 
 
 # --- escaping ------------------------------------------------------------------------------

@@ -53,16 +53,22 @@ class SearchRequest:
     sort: str = "relevance"
     page: int = 1
 
+    @property
+    def shown_query(self) -> str:
+        """The query as a page shows it: control characters (a NUL in a crafted URL) as U+FFFD,
+        which HTML cannot carry; searched as typed all the same."""
+        return "".join(c if c.isprintable() or c == " " else "\ufffd" for c in self.query)
+
     @classmethod
     def from_args(cls, args) -> SearchRequest:
         """From a request's query string; raises :class:`QueryError` for what the CLI refuses."""
         query = (args.get("q") or "").strip()
         filters = {name: value for name in CLI_FILTERS if (value := (args.get(name) or "").strip())}
         sort = args.get("sort") or "relevance"
-        try:
-            page = max(1, int(args.get("page") or 1))
-        except ValueError:
-            page = 1
+        written = (args.get("page") or "1").strip()
+        if not (written.isascii() and written.isdigit() and int(written) >= 1):  # as since and sort: one line, 400
+            raise QueryError(f"page must be a whole number from 1, not {written!r}")
+        page = int(written)
         if query:
             parse_query(query)
         if sort not in archive_search.SORTS:
