@@ -853,3 +853,6 @@ def test_missing_archive_and_busy_port_are_one_line(archive, tmp_path, capsys):
         assert main(["serve", "--archive", str(archive), "--port", str(port)]) == 1
     assert capsys.readouterr().err == (
         f"error: port {port} on 127.0.0.1 is already in use (choose another with --port)\n")
+    assert main(["serve", "--archive", str(archive), "--host", "999.1.1.1", "--port", "0"]) == 2
+    error = capsys.readouterr().err  # the one line, not a warning about exposing it first
+    assert error.startswith("error: cannot listen on 999.1.1.1") and error.count("\n") == 1, error

@@ -161,9 +161,6 @@ def run(args: argparse.Namespace) -> int:
     check_path(path)  # before taking the lock, which would create a .lock file beside it
     existing_archive(path)
     host = args.host or (PUBLIC_HOST if args.public else DEFAULT_HOST)
-    if not args.public and not _loopback(host):
-        print(f"warning: {host} is reachable from other machines and anyone there may run any "
-              "SQL query: add --public", file=sys.stderr)
     owned = folder_writable(path)
     if not owned:
         print(f"note: {path.absolute().parent} is not writable: serving {path} as an immutable "
@@ -188,8 +185,11 @@ def _loopback(host: str) -> bool:
 def _serve(path: Path, host: str, port: int, *, immutable: bool, public: bool) -> int:
     import uvicorn
 
-    sock = bind(host, port)
+    sock = bind(host, port)  # an address it cannot listen on is the one line said, no warning first
     port = sock.getsockname()[1]
+    if not public and not _loopback(host):
+        print(f"warning: {host} is reachable from other machines and anyone there may run any "
+              "SQL query: add --public", file=sys.stderr)
     ds = make_datasette(path, immutable=immutable, settings=PUBLIC_SETTINGS if public else None)
     asyncio.run(ds.invoke_startup())
     url = _url(host, port)
