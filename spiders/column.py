@@ -46,7 +46,7 @@ from spiders.archive import CrawlArchive
 from spiders.listing import ListHint, read_list
 from spiders.pagination import Pager, document_parts, page_links, read_pager, templated_pager
 from spiders.rendering import (
-    NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
+    NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NEVER, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
 )
 from spiders.scripted import (
     MAX_API_PAGES, ApiEndpoint, Embedded, embedded_list, entries_in_answer, find_endpoint, looks_script_built,
@@ -453,10 +453,13 @@ class ColumnSpider(scrapy.Spider):
     def _endpoint_beside(self, response: Response, tree, walk: ColumnWalk) -> Iterable[scrapy.Request]:
         """A page showing a few entries (a pinned box) and no pager, whose scripts page the
         real list from an endpoint: that endpoint is read too (repeats are dropped)."""
-        if walk.start_url in self._api_endpoints or self.rendering.mode not in ("auto", "api"):
+        if walk.start_url in self._api_endpoints or self.rendering.mode not in ("auto", "api", "never"):
             return
         endpoint = find_endpoint(tree, response.url, self.portal_hosts)
-        if endpoint is not None and endpoint.paged:
+        if endpoint is not None and endpoint.paged and self.rendering.mode == "never":
+            # the box is not the list, which stays unread: said, not a run "ok" with two bulletins
+            self.rendering.not_read(walk.column, NEEDS_RENDERING_NEVER)
+        elif endpoint is not None and endpoint.paged:
             self.logger.info("list paged by its scripts' endpoint: %s", endpoint.describe())
             yield from self._start_endpoint(walk, endpoint, response.url)
 

@@ -207,6 +207,17 @@ def test_never_fails_with_the_reason_and_archives_nothing(js_portal, tmp_path):
     assert not any(from_browser(r) or r["path"].startswith("/api/") for r in js_portal.requests)
 
 
+def test_never_on_a_pinned_box_beside_a_list_its_scripts_page_fails_with_the_reason(tmp_path):
+    """json-api: a static 置顶 box of two entries, the list itself paged by a script from an endpoint.
+    With --render never the list stays unread: the run says so (it archived the box, run "ok")."""
+    with ReplicaPortal(per_family=6, seed=8, families=("json-api",)) as portal:
+        column = portal.columns["json-api"]
+        result = crawl(tmp_path / "never.db", column.start_url, extra=("--render", "never"))
+    assert result.returncode == 1, result.stderr
+    reason = result.stderr.strip().splitlines()[-1]
+    assert "needs JavaScript rendering (use --render auto)" in reason, reason
+
+
 @pytest.mark.parametrize("mode", ["api", "auto"])
 def test_an_endpoint_the_scripts_show_is_read_without_a_browser(mode, tmp_path):
     with ReplicaPortal(per_family=20, seed=11, families=FAMILIES) as js_portal:
