@@ -14,6 +14,7 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from urllib.robotparser import RobotFileParser
@@ -176,9 +177,10 @@ def _sample(fetcher: Fetcher, entry: Entry, list_url: str, hints: Hints = NO_HIN
     }
 
 
-def probe(url: str, fetcher: Fetcher, profile: Profile = Profile()) -> Probe:
+def probe(url: str, fetcher: Fetcher, profile: Profile = Profile(), hosts: Collection[str] = ()) -> Probe:
     """Read the column page at ``url`` as the crawl would (with the portal's profile, if it
-    has one), and one of its bulletins."""
+    has one), and one of its bulletins. Entries are those the crawl would fetch: on the portal's
+    ``hosts`` (the page's own when none are given) and allowed by robots.txt."""
     answer = fetcher.get(url)
     if answer.status != 200:
         raise CommandError(f"the column page answered HTTP {answer.status}: {url}", 1)
@@ -223,15 +225,18 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile()) -> Probe:
         result.endpoint = endpoint.describe()
         if embedded is not None and endpoint.paged:
             result.pagination = f"{embedded.kind}+endpoint"
-    result.entries = entries
-    if entries:
-        result.sample = _sample(fetcher, entries[0], url, Hints.make(profile.body_container, dict(profile.labels)))
+    portal = set(hosts) or {netloc_of(url)}
+    result.entries = [entry for entry in entries if netloc_of(entry.url) in portal and fetcher.allowed(entry.url)]
+    if result.entries:
+        hints = Hints.make(profile.body_container, dict(profile.labels))
+        result.sample = _sample(fetcher, result.entries[0], url, hints)
     result.advice = _advice(result, url, profile)
     return result
 
 
 #: The advice for a page that is a document (a bulletin), not a column's list.
-_DOCUMENT_ADVICE = f"{NOT_A_LIST}: this page is a document (its only list is a box beside it); probe its column's list page"
+_DOCUMENT_ADVICE = (f"{NOT_A_LIST}: this page is a document (its only list is a box beside it); "
+                    "probe its column's list page")
 
 
 def _entry(url: str, **overrides: str) -> str:
@@ -290,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
     owner = registry.portal_of(netloc_of(args.url))
     profile = registry.sites[owner].profile if owner else Profile()
     fetcher = Fetcher(settings.get("USER_AGENT"), settings.getbool("ROBOTSTXT_OBEY"))
-    result = probe(args.url, fetcher, profile)
+    result = probe(args.url, fetcher, profile, registry.sites[owner].hosts if owner else ())
     if args.json:
         print(json_line(result.as_json()))
     else:
