@@ -17,8 +17,8 @@ from pipelines.text import normalize_line, string_value
 
 #: Every reason given here starts with this (the spider counts such pages per column).
 NOT_A_BULLETIN = "not a bulletin"
-#: Why a start page is refused as a column's list page: it is a document (see :func:`reads_as_document`).
-NOT_A_LIST = "not a list"
+#: Why a start page is refused as a column's list page (see :func:`reads_as_document`).
+NOT_A_LIST = "not a list: a document (its only list is a box beside it)"
 #: Characters of body text, links' text aside, that make a page a document: what a list page
 #: shows besides its links is a heading, a pager and a few dates.
 DOCUMENT_CHARS = 200

@@ -35,7 +35,7 @@ from twisted.python.failure import Failure
 
 from spiders.browser import configure as configure_rendering
 from spiders.items import BulletinPage
-from pipelines.bulletin import NOT_A_LIST, reads_as_document
+from pipelines.bulletin import NOT_A_LIST
 from pipelines.challenges import challenge_reason, status_challenge
 from pipelines.dates import utc_now
 from pipelines.extraction import attachment_urls
@@ -49,7 +49,8 @@ from spiders.rendering import (
     NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NEVER, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
 )
 from spiders.scripted import (
-    MAX_API_PAGES, ApiEndpoint, Embedded, embedded_list, entries_in_answer, find_endpoint, looks_script_built,
+    MAX_API_PAGES, ApiEndpoint, Embedded, embedded_list, entries_in_answer, find_endpoint, is_document_page,
+    looks_script_built,
 )
 from spiders.walk import LIST_PAGES_MAX, ColumnWalk, list_page_read, start_page_judged
 
@@ -299,10 +300,8 @@ class ColumnSpider(scrapy.Spider):
         else:
             embedded = None
         if response.meta.get("start_url"):
-            if (embedded is None and reading.in_chrome and reads_as_document(tree) and (
-                    response.meta.get("rendered") or not looks_script_built(tree, entries, True))):
-                # its only list a sidebar (its scripts, rendered, built none): a bulletin, not its column's list
-                reason = f"{NOT_A_LIST}: a document (its only list is a box beside it); give its column's list page"
+            if is_document_page(tree, reading, embedded, bool(response.meta.get("rendered"))):
+                reason = f"{NOT_A_LIST}; give its column's list page"
                 self._record_failure(response.url, "list", reason)
                 walk.page_failed(response.url, reason)
                 self._judge_start(start_url, reason)
@@ -657,7 +656,7 @@ class ColumnSpider(scrapy.Spider):
             return []
         unlisted: set[str] = set()
         for walk in self.walks.values():
-            if not walk.read_whole or walk.column not in self.column_links:
+            if not walk.read_whole:
                 continue
             known = self._known_in(walk.column)
             gone = [url for url in known if url not in self.listed]

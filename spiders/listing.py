@@ -459,7 +459,7 @@ def read_list(tree: _Element, page_url: str, column: str, hint: ListHint | None 
             return ListReading([])
         near_pager = _ancestors_within(_pager_elements(tree, links.pager_words), 4)
         scored = [(_score(group, resolver, column, near_pager), group) for group in groups.values()]
-        placed = [pair for pair in scored if pair[0] > 0 and place is not None and list_place(pair[1].container) == place]
+        placed = [pair for pair in scored if pair[0] > 0 and list_place(pair[1].container) == place] if place else []
         best_score, best = max(placed or scored, key=lambda pair: pair[0])
         if best_score <= 0:
             return ListReading([])

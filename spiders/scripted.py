@@ -30,9 +30,10 @@ from lxml.etree import _Element
 
 from pipelines.urls import canonical_url, is_detail_url, netloc_of
 from pipelines.body import is_attachment_href
+from pipelines.bulletin import reads_as_document
 from pipelines.dates import parse_date
 from pipelines.text import normalize_line, parse_html
-from spiders.listing import Entry, list_entries
+from spiders.listing import Entry, ListReading, list_entries
 
 #: Scripts that build or fill a list (rather than, say, a font-size switch).
 _BUILDS_LIST = re.compile(
@@ -590,3 +591,11 @@ def find_endpoint(tree: _Element, page_url: str, hosts: set[str] | None = None) 
     """The likeliest endpoint of the list (a paged one first), if the scripts show one."""
     endpoints = find_endpoints(tree, page_url, hosts)
     return endpoints[0] if endpoints else None
+
+
+def is_document_page(tree: _Element, reading: ListReading, embedded: Embedded | None, rendered: bool = False) -> bool:
+    """Whether a page given as a column's start page is a document (a bulletin), not its list: its
+    only list is a box of its chrome (a sidebar), it carries no list data, its scripts build no
+    list (or, ``rendered``, built none), and its body says something at length."""
+    return (embedded is None and reading.in_chrome
+            and (rendered or not looks_script_built(tree, reading.entries, True)) and reads_as_document(tree))

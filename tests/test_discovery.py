@@ -183,7 +183,7 @@ def test_a_bulletin_given_as_the_column_page_is_not_taken_for_a_list(probed, tmp
     portal, _answers = probed
     bulletin = portal.columns[family].bulletins[0]["url"]
     found = json.loads(run_cli("probe", bulletin, "--json").stdout)
-    assert found["entries"] == [] and found["advice"].startswith("not a list: this page is a document"), found
+    assert found["entries"] == [] and found["advice"].startswith("not a list: a document"), found
     result = crawl(tmp_path / "a.db", bulletin)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]

@@ -26,13 +26,13 @@ from spiders.items import BulletinPage
 from crawler.run import project_settings
 from crawler.sites import Profile, load_registry
 from pipelines.urls import column_of, netloc_of
-from pipelines.bulletin import NOT_A_LIST, not_a_bulletin, reads_as_document
+from pipelines.bulletin import NOT_A_LIST, not_a_bulletin
 from pipelines.extraction import NO_HINTS, Hints, extract_record
 from pipelines.text import decode_html, parse_html
 from spiders.listing import Entry, ListHint, read_list
 from spiders.pagination import Pager, page_links, read_pager, templated_pager
 from spiders.scripted import (
-    ApiEndpoint, embedded_list, entries_in_answer, find_endpoint, looks_script_built,
+    ApiEndpoint, embedded_list, entries_in_answer, find_endpoint, is_document_page, looks_script_built,
 )
 
 HELP = "show what detection finds on a column page: entries, pagination, endpoint, one bulletin's fields"
@@ -197,8 +197,7 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile(), hosts: Colle
         pager = templated_pager(pager, url, profile.pager, url)
     result.pagination, result.pages = _pagination(fetcher, pager, column, url)
     endpoint = find_endpoint(tree, url, {netloc_of(url)})
-    if (reading.in_chrome and embedded is None and not looks_script_built(tree, entries, True)
-            and reads_as_document(tree)):  # as the crawl judges a start page: a bulletin, its sidebar no list
+    if is_document_page(tree, reading, embedded):  # as the crawl judges a start page
         result.advice = _DOCUMENT_ADVICE
         return result
     if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
@@ -217,7 +216,7 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile(), hosts: Colle
                 result.rendered = True
                 rendered = parse_html(html)
                 reading = read_list(rendered, url, column, hint)
-                if reading.in_chrome and reads_as_document(rendered):  # rendered, still only a sidebar
+                if is_document_page(rendered, reading, None, rendered=True):
                     result.advice = _DOCUMENT_ADVICE
                     return result
                 entries = reading.entries
@@ -235,8 +234,7 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile(), hosts: Colle
 
 
 #: The advice for a page that is a document (a bulletin), not a column's list.
-_DOCUMENT_ADVICE = (f"{NOT_A_LIST}: this page is a document (its only list is a box beside it); "
-                    "probe its column's list page")
+_DOCUMENT_ADVICE = f"{NOT_A_LIST}; probe its column's list page"
 
 
 def _entry(url: str, **overrides: str) -> str:

@@ -30,15 +30,14 @@ def last_run_columns(db: Any) -> tuple[int, str, dict[str, dict[str, Any]]] | No
 def column_line(start_url: str, report: dict[str, Any]) -> str:
     announced = report.get("announced")
     pages = f"{report.get('pages_read', 0)}" + (f"/{announced}" if announced else "")
-    failed = len(report.get("pages_failed") or {})
-    problems = report.get("problems") or []
     failures = report.get("pages_failed") or {}
+    problems = report.get("problems") or []
     verdict = ("; ".join(problems) if problems else "ok" if report.get("entries")
                else f"no entries: {next(iter(failures.values()))}" if failures else "no entries")
     return (f"  {start_url}\n    list pages {pages} ({report.get('pagination', 'none')}), "
             f"entries {report.get('entries', 0)}, bulletins stored {report.get('bulletins', 0)}, "
             f"already archived {report.get('known', 0)}, not bulletins {report.get('not_bulletins', 0)}, "
-            f"failed {report.get('bulletins_failed', 0)}, failed list pages {failed}: {verdict}")
+            f"failed {report.get('bulletins_failed', 0)}, failed list pages {len(failures)}: {verdict}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,16 +54,14 @@ def run(args: argparse.Namespace) -> int:
     sites = archive_stats(db, args.portal)
     last = last_run_columns(db)
     if args.json:
-        run_id, outcome, columns = last if last is not None else (None, None, {})
         print(json_line({
             "archive": args.archive, "bulletins": sum(site.bulletins for site in sites),
             "sites": [asdict(site) for site in sites],
-            "last_run": None if last is None else {"id": run_id, "outcome": outcome, "columns": columns},
+            "last_run": None if last is None else dict(zip(("id", "outcome", "columns"), last)),
         }))
         return 0
-    if not sites:
-        print(inert(f"{args.archive}: no bulletins of portal {args.portal}" if args.portal
-                    else f"{args.archive}: empty archive (0 bulletins)"))
+    if not sites:  # an unknown --portal was refused above
+        print(inert(f"{args.archive}: empty archive (0 bulletins)"))
         _print_columns(last)
         return 0
     total = sum(site.bulletins for site in sites)
