@@ -304,3 +304,23 @@ def test_a_pager_block_holds_the_links_up_to_three_levels_inside_it():
     for pager in (read_pager(page, url, "http://h/c/"), read_pager(page, url, "http://h/c/", page_links(page, url))):
         assert [link for link in pager.links if not link.startswith("http://h/c/index")] == [
             "http://h/c/first.html", "http://h/c/prev.html", "http://h/c/next.html", "http://h/c/last.html"]
+
+
+def test_a_target_decided_at_once_is_decided_as_by_each_rule():
+    """``_plain_href`` takes most entries' targets at once (issue #14: a page may carry 100,000
+    links); whatever it takes must be what each of its rules would make of it."""
+    from itertools import product
+
+    from spiders.listing import _checked_href, _plain_href
+    starts = ["", " ", "\u3000", "#", "/", "./", "../", "x", "7", "_", "javascript:", "JavaScript:", "mailto:",
+              "tel:", "file:", "http://h/", "//h/"]
+    middles = ["", "a", "a.pdf", "a?b", "a#b", "文件", "a b"]
+    endings = ["", ".html", ".HTML", ".htm", ".shtml", ".jsp", ".php", ".asp", ".aspx", ".pdf", ".PDF",
+               ".html ", ".html\n", ".pdf.html", ".html?x.pdf", ".html#a.pdf", "?id=1.html", "#x.html", ".doc", "/"]
+    taken = 0
+    for start, middle, ending in product(starts, middles, endings):
+        href = start + middle + ending
+        assert _plain_href(href) == _checked_href(href), href
+        taken += _plain_href(href) is href and href.endswith((".html", ".htm", ".shtml", ".jsp", ".php"))
+    assert taken > 100  # the quick way was taken, and agreed
+    assert _plain_href(None) is None and _plain_href("") is None
