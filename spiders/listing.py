@@ -315,6 +315,7 @@ def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: boo
     # Two common cases are written out here rather than called (a page may carry 100,000 links,
     # and the calls were 8% of the pass): a title not cut short and too long for a pager word,
     # and an item element right above the link. Anything else goes through the named helpers.
+    last_container, last_tag, last_group = None, None, None
     for link in tree.iter("a"):
         # string_value and normalize_line, their common cases in place: a text of its own, no space
         text = (link.text or "") if not len(link) else string_value(link)
@@ -342,10 +343,13 @@ def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: boo
             item, container = parent, grand if grand is not None else parent
         else:
             item, container, tag = _item_of(link, links_per_parent)
-        key = (container, tag)  # the same for every link of an item
-        group = groups.get(key)
+        if container is not last_container or tag != last_tag:  # most links: the last one's group
+            last_container, last_tag = container, tag
+            group = last_group = groups.get((container, tag))  # the same for every link of an item
+        else:
+            group = last_group
         if group is None:
-            groups[key] = group = _Group(container, tag, _Candidates(), item, item)
+            groups[(container, tag)] = group = last_group = _Group(container, tag, _Candidates(), item, item)
         elif group.last_item is item:
             if len(title) > len(group.entries.titles[-1]):  # a title link beside a category link: the title wins
                 group.entries.replace_last(href, title, item, link, text)
