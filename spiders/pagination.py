@@ -30,10 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from lxml.etree import _Element
+from lxml.etree import _Element, tostring
 
 from pipelines.urls import canonical_url, document_page, netloc_of
-from pipelines.text import parse_page, string_value
+from pipelines.text import parse_page
 from spiders.listing import PAGER_TEXTS, PageLinks, PagerLinkShape, read_links
 
 _ARG = r"""\s*(?:'([^']*)'|"([^"]*)"|([\w.$]+))\s*"""
@@ -289,8 +289,13 @@ _TEXT_COUNT_ANYWHERE = re.compile(r"共\s*\d+\s*页|/\s*\d+\s*页|页次\s*[:：
 
 
 def _text_count(tree: _Element) -> int | None:
-    text = "".join(string_value(body) for body in tree.getroottree().iter("body"))  # //body, without XPath
-    if "页" not in text or ("共" not in text and "/" not in text) or not _TEXT_COUNT_ANYWHERE.search(text):
+    # The page's text as UTF-8 bytes (//body, without XPath), looked at before it is decoded: most
+    # pages say no count, and decoding a page of 100,000 links costs more than reading its text.
+    raw = b"".join(tostring(body, method="text", encoding="utf-8", with_tail=False)
+                   for body in tree.getroottree().iter("body"))
+    if "页".encode() not in raw or ("共".encode() not in raw and b"/" not in raw):
+        return None
+    if not _TEXT_COUNT_ANYWHERE.search(raw.decode()):
         return None
     for text in tree.xpath("//body//text()[contains(., '页')]"):
         match = _TEXT_COUNT.search(str(text))
