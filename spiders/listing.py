@@ -326,9 +326,8 @@ def read_links(tree: _Element, pager: PagerLinkShape | None = None, entries: boo
     # and an item element right above the link. Anything else goes through the named helpers.
     last_container, last_tag, last_group = None, None, None
     for link in tree.iter("a"):
-        # string_value and normalize_line, their common cases in place: a text of its own, no space
-        text = (link.text or "") if not len(link) else string_value(link)
-        line = text if " " not in text and text.isprintable() else normalize_line(text)
+        text = string_value(link)
+        line = normalize_line(text)
         written = link.get("href")
         parent = link.getparent()
         grand = parent.getparent() if parent is not None else None
