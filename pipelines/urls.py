@@ -16,6 +16,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
@@ -73,8 +74,27 @@ def _netloc(parts) -> str:
     return host
 
 
+#: ``scheme://authority`` ending where ``urlsplit`` ends the authority (``/``, ``?``, ``#`` or the
+#: end), with no space or control character that splitting would strip or take out.
+_SCHEME_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#\x00-\x20\x7f]*(?=[/?#]|\Z)")
+
+
 def netloc_of(url: str) -> str:
-    """``host[:port]`` in lower case with the scheme's default port left out ("" if not web)."""
+    """``host[:port]`` in lower case with the scheme's default port left out ("" if not web).
+
+    Read once per origin: host and port are all in ``scheme://authority``, which the rest of the
+    URL never changes, and the crawl asks this of every link a list page carries (100,000 on a
+    hostile page: 0.4 s through ``urlsplit`` one by one)."""
+    origin = _SCHEME_AUTHORITY.match(url)
+    return _origin_netloc(origin[0]) if origin is not None else _url_netloc(url)
+
+
+@lru_cache(maxsize=1024)
+def _origin_netloc(origin: str) -> str:
+    return _url_netloc(origin)
+
+
+def _url_netloc(url: str) -> str:
     parts = _split(url)
     return "" if parts is None else _netloc(parts)
 

@@ -1,7 +1,9 @@
 """Canonical URLs, TRS document shapes and hosts."""
+from itertools import product
+
 import pytest
 
-from pipelines.urls import canonical_url, column_of, docid_of, in_column, is_detail_url, netloc_of
+from pipelines.urls import _origin_netloc, _url_netloc, canonical_url, column_of, docid_of, in_column, is_detail_url, netloc_of
 
 PLAIN = "http://www.xianning.gov.cn/xxgk/xxgkml/qtzdgknr/zwdc/202009/t20200916_2183980.shtml"
 
@@ -43,6 +45,21 @@ def test_hosts_keep_non_default_ports():
     assert netloc_of("http://127.0.0.1:8080/a") == "127.0.0.1:8080"
     assert netloc_of("https://Example.ORG:443/a") == "example.org"
     assert netloc_of("file:///etc/passwd") == ""
+
+
+def test_a_host_read_from_its_origin_is_the_host_of_the_whole_url():
+    """``netloc_of`` reads ``scheme://authority`` once per origin (a list page asks it of 100,000
+    links): for odd schemes, authorities and what follows them, the same as splitting each URL."""
+    schemes = ["http", "HTTPS", "ftp", "file", "javascript", "h-t.t+p", "1http", " http", "http\t", ""]
+    authorities = ["h", "WWW.Example.ORG", "h:80", "h:8080", "h:443", "h:99999", "h:x", "[::1]:8080", "[::1",
+                   "user:pw@H:81", "政府.cn", "ｈｏｓｔ", "h\n", "h o", "h ", "h\t", " h", "h\x00", "", ":80", "h%41"]
+    rests = ["", "/", "/a/b.html", "?q=1", "#top", "/a\tb", " ", "\n", "/x y", "//more", "?x=http://o/"]
+    urls = [f"{scheme}{sep}{authority}{rest}" for scheme, sep, authority, rest
+            in product(schemes, ["://", ":/", ":"], authorities, rests)]
+    assert [netloc_of(url) for url in urls] == [_url_netloc(url) for url in urls]
+    _origin_netloc.cache_clear()
+    assert [netloc_of(f"http://127.0.0.1:8080/c/{n}.html") for n in range(100)] == ["127.0.0.1:8080"] * 100
+    assert _origin_netloc.cache_info().hits == 99  # the quick way: one reading for the origin
 
 
 def test_column_folder_and_membership():
