@@ -269,7 +269,8 @@ class ColumnSpider(scrapy.Spider):
         pager; queue the column's further list pages and the entries' bulletins."""
         stats = self.crawler.stats
         walk = self.walks[start_url]
-        reason = challenge_reason(response)
+        tree = parse_html(response.text if isinstance(response, TextResponse) else "")
+        reason = challenge_reason(response.status, tree)
         if reason:
             stats.inc_value("column/challenges")
             self._record_failure(response.url, "list", reason)
@@ -285,7 +286,6 @@ class ColumnSpider(scrapy.Spider):
         if response.meta.get("template_end") and response.status >= 400:
             self.logger.info("the column ends before %s (HTTP %s)", response.url, response.status)
             return
-        tree = parse_html(response.text if isinstance(response, TextResponse) else "")
         profile = self._profile(walk)
         page_read = page_links(tree, response.url)  # read once for the list and the pager
         reading = read_list(tree, response.url, walk.column,
@@ -336,14 +336,15 @@ class ColumnSpider(scrapy.Spider):
             pager = templated_pager(pager, walk.start_url, profile["pager"], response.url)
         walk.saw_pager(pager)
         new = [url for url in fresh if url not in self.known and url not in self.forbidden_before]
-        bulletins = list(self._bulletin_requests(fresh, response.url, walk))  # a sample may end the walk
+        bulletins = self._bulletins_to_request(fresh, response.url, walk)  # a sample may end the walk
         if (self._walks_all(walk) or new) and not walk.stopped:
             if embedded is not None:
                 yield from self._embedded_further_pages(response, tree, walk, embedded)
             elif pager.kind == "none" and response.meta.get("start_url"):
                 yield from self._endpoint_beside(response, tree, walk)
             yield from self._further_pages(response.url, pager, walk)
-        yield from bulletins
+        for url in bulletins:  # made one by one as Scrapy takes them
+            yield self._bulletin_request(url, response.url)
 
     def _further_pages(self, page_url: str, pager: Pager, walk: ColumnWalk) -> Iterable[scrapy.Request]:
         """The next list page (incremental) or every further one (a whole walk), each once."""
@@ -379,8 +380,13 @@ class ColumnSpider(scrapy.Spider):
                 if walk.may_request(page):
                     yield self._list_request(page, walk)
 
-    def _bulletin_requests(self, links: list[str], list_url: str, walk: ColumnWalk) -> Iterable[scrapy.Request]:
+    def _bulletins_to_request(self, links: list[str], list_url: str, walk: ColumnWalk) -> list[str]:
+        """The listed bulletins to request, decided at once (a sample may end the walk here). Their
+        requests are made as Scrapy takes them (:meth:`_bulletin_request`): a hostile list page
+        carries 100,000 links, and making that many requests at once would hold the event loop
+        for more than a second."""
         stats = self.crawler.stats
+        wanted = []
         for url in links:
             self.listed.add(url)
             if url in self.known:
@@ -396,7 +402,8 @@ class ColumnSpider(scrapy.Spider):
                 if taken + 1 == self.sample:
                     walk.stop(f"sample of {self.sample} bulletins taken")
             self._list_owner.setdefault(list_url, walk.start_url)
-            yield self._bulletin_request(url, list_url)
+            wanted.append(url)
+        return wanted
 
     # --- lists built by scripts ---------------------------------------------------------
     def _script_built_list(self, response: Response, tree, walk: ColumnWalk) -> Iterable[Any]:
@@ -499,12 +506,13 @@ class ColumnSpider(scrapy.Spider):
         self.column_links[walk.column] = self.column_links.get(walk.column, 0) + len(fresh)
         stats.inc_value("column/bulletin_links", len(fresh))
         new = [url for url in fresh if url not in self.known and url not in self.forbidden_before]
-        bulletins = list(self._bulletin_requests(fresh, list_url, walk))  # a sample may end the walk
+        bulletins = self._bulletins_to_request(fresh, list_url, walk)  # a sample may end the walk
         more = count is None or page - first + 1 < count
         if endpoint.paged and more and (self._walks_all(walk) or new) and page - first + 1 < MAX_API_PAGES:
             if walk.may_request(f"{endpoint.describe()}#{page + 1}"):
                 yield self._api_request(walk, list_url, page + 1)
-        yield from bulletins
+        for url in bulletins:
+            yield self._bulletin_request(url, list_url)
 
     def _page_read(self, walk: ColumnWalk, url: str, pages: int, links: list[str],
                    request: scrapy.Request) -> None:

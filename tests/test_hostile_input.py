@@ -17,7 +17,9 @@ from pipelines.dates import parse_date
 from pipelines.body import stored_name
 from pipelines.extraction import extract_record
 from pipelines.metadata import LABEL_FAMILIES, parse_metadata
-from pipelines.text import parse_html
+from pipelines import text
+from pipelines.challenges import script_only
+from pipelines.text import element_lines, parse_html, visible_text_reaches
 from spiders.pagination import MAX_PAGES, read_pagination
 from tests.conftest import crawl
 from tests.replica import faults
@@ -135,3 +137,38 @@ def test_hostile_attachment_names_and_links_to_other_hosts(tmp_path):
     assert not any(Path(p).exists() for p in ["/etc/passwd.pdf", "/etc/shadow.doc"])
     assert db["bulletins"].count_where("url like ?", [f"{evil_base}%"]) == 0
     assert runaway["url"] in {r["url"] for r in db["run_failures"].rows}
+
+
+#: Pieces of a page whose visible text is short or hidden in ways the line contract has rules for:
+#: hidden elements with text and a tail, comments, spaces of every kind, table cells, breaks.
+_VISIBLE_PIECES = [
+    "", "<script>var a = '很长很长的脚本文字不算可见文字';</script>后", "<style>p{color:red}</style>",
+    "<!-- 注释里的文字也不可见 -->尾", "甲 乙", "\u3000\u3000丙\u3000", "\xa0\xa0丁", "戊\u200b己", "\u2003庚",
+    "<table><tr><td>一</td><td></td><td>二</td></tr><tr><td> </td></tr></table>", "<br>辛<br>",
+    "<p>  壬  </p>", "<template>模板里的文字</template>癸", "<select><option>选项文字很长</option></select>",
+    "<div><p>0123456789</p></div>", "<o:p>Word 的段落</o:p>", "<noscript>请打开脚本</noscript>",
+    "<noscript><p>请打开浏览器的脚本功能</p></noscript>", "<svg><text>矢量图形里的说明文字</text></svg>尾巴",
+    "<button><span>按钮里的字</span>按钮</button>",
+]
+
+
+def test_visible_text_is_counted_as_far_as_needed_as_the_lines_say():
+    """``visible_text_reaches`` (a script-only page is one with scripts and less than 20 visible
+    characters) decides as the joined lines would, for every pair of odd pieces and threshold."""
+    for first, second in [(a, b) for a in _VISIBLE_PIECES for b in _VISIBLE_PIECES]:
+        tree = parse_html(f"<html><head><title>标题文字不可见</title></head><body>{first}<div>{second}</div></body></html>")
+        joined = len("".join(element_lines(tree)))
+        assert [visible_text_reaches(tree, n) for n in range(30)] == [joined >= n for n in range(30)], (first, second)
+
+
+def test_a_page_of_100000_links_and_a_script_is_no_script_only_page_by_its_first_texts(monkeypatch):
+    """Reading all lines of such a page took 0.35 s; its first texts decide it. A challenge's
+    page, scripts and three characters, is still one."""
+    assert script_only(parse_html("<html><head><script>location.reload();</script></head><body>请稍候</body></html>"))
+    items = "".join(f'<li><a href="/art/{n}.html">第{n}号督查通报</a></li>' for n in range(100_000))
+    tree = parse_html(f"<html><head><script>var a = 1;</script></head><body><ul>{items}</ul></body></html>")
+
+    def read_whole(*_args, **_kwargs):
+        raise AssertionError("every line of the page read")
+    monkeypatch.setattr(text, "element_lines", read_whole)
+    assert not script_only(tree)
