@@ -3,7 +3,7 @@ from itertools import product
 
 import pytest
 
-from pipelines.urls import _origin_netloc, _url_netloc, canonical_url, column_of, docid_of, in_column, is_detail_url, netloc_of
+from pipelines.urls import LinkResolver, _origin_netloc, _url_netloc, canonical_url, column_of, docid_of, in_column, is_detail_url, netloc_of
 
 PLAIN = "http://www.xianning.gov.cn/xxgk/xxgkml/qtzdgknr/zwdc/202009/t20200916_2183980.shtml"
 
@@ -91,3 +91,25 @@ def test_two_documents_never_share_a_canonical_url():
 
 def test_one_document_reached_two_ways_gets_one():
     assert canonical_url("http://H/c/d.jsp?b=2&a=1#x") == canonical_url("http://h:80/c/./d.jsp?a=1&b=2&utm_medium=x")
+
+
+def test_a_list_s_urls_made_canonical_at_once_as_each_alone():
+    """``LinkResolver.canonical_urls`` looks for TRS views in all of a list's URLs at once (a list
+    may carry 100,000): for plain paths with and without a view or page suffix, in either case,
+    the same URLs as :func:`canonical_url` of each."""
+    stems = ["t20200916_2183980", "T20200916_2183980", "t2020091_1", "t20200916_", "t20200916_7x", "at20200916_1"]
+    views = ["", "_slhxq", "_APP", "_2", "_123", "_1234", "_x", "_slhxq_2"]
+    exts = [".shtml", ".HTML", ".htm", ".html5", ".php"]
+    folders = ["./202009/", "/xxgk/zwdc/202009/", "", "t/"]
+    resolver = LinkResolver("http://www.example.gov.cn/xxgk/zwdc/index.shtml")
+    odd = ["http://WWW.example.gov.cn:80/xxgk/zwdc/202009/t20200916_1_2.shtml", "../202009/t20200916_2_slhxq.shtml", "../list/t20200916_9.shtml",
+           "t20200916_3_2.shtml?id=1", "./a b/t20200916_4_2.shtml", "javascript:void(0)", "//other.cn/t20200916_5.htm",
+           "/.hidden/t20200916_6_2.shtml", "202009//t20200916_7_2.shtml", "#top", "./", "/"]
+    for chosen, mixed in product((views, [""]), ([], odd)):  # views or none; plain paths alone or mixed with odd ones
+        hrefs = [folder + stem + view + ext for folder, stem, view, ext in product(folders, stems, chosen, exts)]
+        hrefs[len(hrefs) // 2:len(hrefs) // 2] = mixed
+        each = [url and canonical_url(url) for url in map(resolver.web_url, hrefs)]
+        assert resolver.canonical_urls(hrefs) == each
+    assert resolver.canonical_urls(["./202009/t20200916_2183980_slhxq.shtml", "./202009/T20200916_2183980_2.HTML"]) == [
+        "http://www.example.gov.cn/xxgk/zwdc/202009/t20200916_2183980.shtml",
+        "http://www.example.gov.cn/xxgk/zwdc/202009/T20200916_2183980.HTML"]
