@@ -82,6 +82,8 @@ EXTENSIONS = {
     "crawler.politeness.SiteAutoThrottle": 0,
     # Only with a shared queue (crawl --scheduler redis://…): idle-out, heartbeat.
     "crawler.distributed.SharedQueueWorker": 10,
+    # The event loop's longest stall in the run's stats (a hostile page once held it 133 s).
+    "crawler.stalls.EventLoopStalls": 20,
 }
 ITEM_PIPELINES = {
     # A bulletin's attachment files (Scrapy's FilesPipeline), then its capture to ingest.

@@ -117,3 +117,20 @@ def test_a_page_nested_a_million_levels_deep_is_archived_whole(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     row = sqlite_utils.Database(tmp_path / "a.db")["bulletins"].get(truth["url"])
     assert stored_row(row) == truth_row(truth)
+
+
+def test_a_list_page_of_100000_links_is_read_whole_and_the_loop_s_longest_stall_recorded(tmp_path):
+    """Issue #14: a list page of 100,000 links once held the event loop 133 s (its list read in
+    quadratic time). All its links are read as the list's entries, a sample takes the first three
+    bulletins, and the run's stats say how long the loop was held at most (the figure itself:
+    ``python -m benchmarks.run listing``)."""
+    with ReplicaPortal(per_family=4, seed=34) as portal:
+        column = portal.columns["xianning"]
+        portal.faults[path_of(column.start_url)] = faults.many_entries(100_000)
+        result = crawl(tmp_path / "a.db", column.start_url, extra=("--sample", "3"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    db = sqlite_utils.Database(tmp_path / "a.db")
+    assert sorted(row["url"] for row in db["bulletins"].rows) == sorted(b["url"] for b in column.bulletins[:3])
+    stats = json.loads(next(db.query("select stats from crawl_runs"))["stats"])["scrapy"]
+    assert 100_000 < stats["column/bulletin_links"] <= 100_000 + len(column.bulletins)
+    assert isinstance(stats["reactor/longest_stall_seconds"], float)

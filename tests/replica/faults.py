@@ -181,6 +181,14 @@ def with_extra_links(links_html: str, before: bytes = b"</ul>") -> Fault:
     return fault
 
 
+def many_entries(count: int) -> Fault:
+    """A list page of the xianning template with ``count`` more entries after its own, at the
+    end of its list: a hostile list page (``count`` = 100,000 once took 133 s to read)."""
+    return with_extra_links("".join(f'<li><a href="./209901/t20990101_{n}.shtml">第{n}号督查事项落实情况的通报</a>'
+                                    f'<span>2099-01-01</span></li>\n' for n in range(count)),
+                            before=b'</ul>\n</div>\n<div class="page"')
+
+
 #: What portals (and the firewalls before them) answer with HTTP 200 instead of a bulletin:
 #: kind -> (page title, heading, message).
 ERROR_PAGES = {
