@@ -31,26 +31,28 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from spiders.browser import configure as configure_rendering
 from spiders.items import BulletinPage
 from pipelines.bulletin import NOT_A_LIST
-from pipelines.challenges import challenge_reason, status_challenge
+from pipelines.challenges import status_challenge
 from pipelines.dates import utc_now
 from pipelines.extraction import attachment_urls
 from pipelines.records import PagePart
-from pipelines.text import parse_html, parse_page
+from pipelines.text import parse_page
 from pipelines.urls import canonical_url, column_of, netloc_of
 from spiders.archive import CrawlArchive
-from spiders.listing import ListHint, read_list
-from spiders.pagination import Pager, document_parts, page_links, read_pager, templated_pager
+from spiders.list_page import ListPage, read_list_page
+from spiders.listing import ListHint
+from spiders.pagination import Pager, document_parts, templated_pager
 from spiders.rendering import (
     NEEDS_RENDERING_EMPTY_ENDPOINT, NEEDS_RENDERING_NEVER, NEEDS_RENDERING_NO_ENDPOINT, Rendering, closing_errback,
 )
 from spiders.scripted import (
-    MAX_API_PAGES, ApiEndpoint, Embedded, embedded_list, entries_in_answer, find_endpoint, is_document_page,
-    looks_script_built,
+    MAX_API_PAGES, ApiEndpoint, Embedded, entries_in_answer, find_endpoint, is_document_page, looks_script_built,
 )
 from spiders.walk import LIST_PAGES_MAX, ColumnWalk, list_page_read, start_page_judged
 
@@ -264,13 +266,25 @@ class ColumnSpider(scrapy.Spider):
         """Every list page at once (a whole walk), or one after another (incremental, sample)."""
         return not self.sample and (self.walk_all or not self._known_in(walk.column))
 
-    def parse_list(self, response: Response, start_url: str) -> Iterable[Any]:
+    async def parse_list(self, response: Response, start_url: str) -> AsyncIterator[Any]:
         """Read a list page: its entries (by structure, or the data its scripts carry), its
-        pager; queue the column's further list pages and the entries' bulletins."""
+        pager; queue the column's further list pages and the entries' bulletins. The page is
+        read in a thread (:mod:`spiders.list_page`): a hostile one takes most of a second, which
+        the event loop does not wait for."""
+        walk = self.walks[start_url]
+        profile = self._profile(walk)
+        page = await maybe_deferred_to_future(deferToThread(
+            read_list_page, response.text if isinstance(response, TextResponse) else "", response.status,
+            response.url, walk.column, ListHint(profile.get("list_container"), profile.get("entry_link")),
+            walk.list_place))
+        for output in self._list_page_read(response, start_url, page):
+            yield output
+
+    def _list_page_read(self, response: Response, start_url: str, page: ListPage) -> Iterable[Any]:
+        """What the crawl does with a list page read (:meth:`parse_list`)."""
         stats = self.crawler.stats
         walk = self.walks[start_url]
-        tree = parse_html(response.text if isinstance(response, TextResponse) else "")
-        reason = challenge_reason(response.status, tree)
+        reason = page.challenge
         if reason:
             stats.inc_value("column/challenges")
             self._record_failure(response.url, "list", reason)
@@ -286,14 +300,10 @@ class ColumnSpider(scrapy.Spider):
         if response.meta.get("template_end") and response.status >= 400:
             self.logger.info("the column ends before %s (HTTP %s)", response.url, response.status)
             return
-        profile = self._profile(walk)
-        page_read = page_links(tree, response.url)  # read once for the list and the pager
-        reading = read_list(tree, response.url, walk.column,
-                            ListHint(profile.get("list_container"), profile.get("entry_link")), page_read,
-                            place=walk.list_place)
+        tree, reading, embedded = page.tree, page.reading, page.embedded
         if walk.list_place is None and reading.entries and not reading.in_chrome:
             walk.list_place = reading.place
-        entries, embedded = reading.entries, embedded_list(tree, response.url, walk.column)
+        entries = reading.entries
         if embedded is not None and (reading.in_chrome or len(embedded.entries) >= len(entries)):
             entries = embedded.entries  # the data the page carries is its list
             walk.report["pagination"] = embedded.kind
@@ -331,7 +341,8 @@ class ColumnSpider(scrapy.Spider):
         stats.inc_value("column/bulletin_links", len(fresh))
         if not links:
             self.logger.warning("list page lists no bulletins: %s", response.url)
-        pager = read_pager(tree, response.url, walk.column, page_read)
+        pager = page.pager
+        profile = self._profile(walk)
         if profile.get("pager"):
             pager = templated_pager(pager, walk.start_url, profile["pager"], response.url)
         walk.saw_pager(pager)
