@@ -7,8 +7,9 @@ for both its entries (:func:`spiders.listing.read_list`) and its pager
 
 Then the whole of it in a crawl: ``python -m crawler crawl --sample 3`` of a replica column whose
 list page carries the 100,000 links more (and its template's scripts), and the event loop's
-longest stall in it (``reactor/longest_stall_seconds``, :mod:`crawler.stalls`): the page fetched,
-parsed, checked for a challenge, read, its links sorted, best of a few crawls.
+longest stall in it (``reactor/longest_stall_seconds``, :mod:`crawler.stalls`): the page is
+read in a thread (:mod:`spiders.list_page`), its links then sorted on the loop; best of a few
+crawls.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from lxml.etree import _Element, tostring
 
 from benchmarks.common import Figure, ms, progress, run_child, verdict
 from pipelines.text import parse_html
+from spiders.list_page import read_list_page
 from spiders.listing import read_list
 from spiders.pagination import page_links, read_pager
 from tests.replica import faults
@@ -31,8 +33,9 @@ from tests.replica.server import ReplicaPortal
 
 #: Target: a 100k-link list page read well under a second.
 TARGET_SECONDS = 0.5
-#: Target: a crawl meeting such a page holds its event loop less than a second at a time.
-TARGET_STALL_SECONDS = 1.0
+#: Target: a crawl meeting such a page never holds its event loop near a second (the page is read
+#: in a thread; what is left on the loop is the crawl's bookkeeping of its 100,000 links).
+TARGET_STALL_SECONDS = 0.5
 LINKS = 100_000
 
 
@@ -76,9 +79,24 @@ def crawl_stall(crawls: int = 3) -> Figure:
                   ms(best), f"< {ms(TARGET_STALL_SECONDS)}", verdict(best < TARGET_STALL_SECONDS))
 
 
+def whole_page(text: str, url: str, passes: int = 3) -> Figure:
+    """The page read as the crawl's thread reads it (:func:`spiders.list_page.read_list_page`):
+    parsed, checked for a challenge, its list, embedded list and pager read."""
+    best = float("inf")
+    for _ in range(passes):
+        started = time.perf_counter()
+        page = read_list_page(text, 200, url, "http://h/c/")
+        best = min(best, time.perf_counter() - started)
+        assert len(page.reading.entries) == LINKS
+        del page
+    return Figure("listing", f"that page read whole as the crawl reads it, in a thread: parsed, checked for a "
+                             f"challenge, list and pager read (read_list_page, best of {passes})", ms(best), "reported")
+
+
 def run(passes: int = 7) -> list[Figure]:
     progress(f"listing: parsing a page of {LINKS:,} links")
-    tree = parse_html(hostile_page())
+    text = hostile_page()
+    tree = parse_html(text)
     url = "http://h/c/index.html"
     best = best_cpu = floor_cpu = float("inf")
     for _ in range(passes):  # the best of several: the machine is shared, and the quietest pass is the truest
@@ -102,4 +120,4 @@ def run(passes: int = 7) -> list[Figure]:
             Figure("listing", "lxml's own part of that reading, timed in the same run (each link's text, target and "
                               "parent, each parent's text; best CPU time): the machine's speed this hour",
                    ms(floor_cpu), f"the reading: {best_cpu / floor_cpu:.2f}× it"),
-            crawl_stall()]
+            whole_page(text, url), crawl_stall()]
