@@ -134,3 +134,20 @@ def test_a_list_page_of_100000_links_is_read_whole_and_the_loop_s_longest_stall_
     stats = json.loads(next(db.query("select stats from crawl_runs"))["stats"])["scrapy"]
     assert 100_000 < stats["column/bulletin_links"] <= 100_000 + len(column.bulletins)
     assert isinstance(stats["reactor/longest_stall_seconds"], float)
+
+
+def test_the_loop_s_stall_is_how_late_its_clock_ticks(monkeypatch):
+    """``crawler.stalls``: a tick due every 50 ms that comes 1.39 s late is a stall of 1.39 s."""
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    from crawler import stalls
+
+    collected = MemoryStatsCollector(get_crawler())
+    meter = stalls.EventLoopStalls(collected)
+    meter._last = 10.0
+    for now in (10.06, 11.5, 11.55, 12.1):
+        monkeypatch.setattr(stalls.time, "monotonic", lambda now=now: now)
+        meter._tick()
+    assert collected.get_value("reactor/longest_stall_seconds") == 1.39
+    assert collected.get_value("reactor/stalls_over_1s") == 1
