@@ -354,8 +354,7 @@ class ColumnSpider(scrapy.Spider):
             elif pager.kind == "none" and response.meta.get("start_url"):
                 yield from self._endpoint_beside(response, tree, walk)
             yield from self._further_pages(response.url, pager, walk)
-        for url in bulletins:  # made one by one as Scrapy takes them
-            yield self._bulletin_request(url, response.url)
+        yield from self._bulletin_requests(bulletins, response.url)
 
     def _further_pages(self, page_url: str, pager: Pager, walk: ColumnWalk) -> Iterable[scrapy.Request]:
         """The next list page (incremental) or every further one (a whole walk), each once."""
@@ -391,9 +390,20 @@ class ColumnSpider(scrapy.Spider):
                 if walk.may_request(page):
                     yield self._list_request(page, walk)
 
+    def _bulletin_requests(self, urls: list[str], list_url: str) -> Iterable[scrapy.Request]:
+        """The requests of ``urls``, made one by one as Scrapy takes them, and no more once the
+        crawl is told to stop (SIGINT, SIGTERM): a stop waits for the callbacks under way, and
+        scheduling 100,000 requests of a hostile list page would outlast its grace. The next
+        run walks the column whole again (this one ends ``interrupted``)."""
+        engine = self.crawler.engine
+        for url in urls:
+            if engine is not None and not engine.running:
+                return
+            yield self._bulletin_request(url, list_url)
+
     def _bulletins_to_request(self, links: list[str], list_url: str, walk: ColumnWalk) -> list[str]:
         """The listed bulletins to request, decided at once (a sample may end the walk here). Their
-        requests are made as Scrapy takes them (:meth:`_bulletin_request`): a hostile list page
+        requests are made as Scrapy takes them (:meth:`_bulletin_requests`): a hostile list page
         carries 100,000 links, and making that many requests at once would hold the event loop
         for more than a second."""
         stats = self.crawler.stats
@@ -522,8 +532,7 @@ class ColumnSpider(scrapy.Spider):
         if endpoint.paged and more and (self._walks_all(walk) or new) and page - first + 1 < MAX_API_PAGES:
             if walk.may_request(f"{endpoint.describe()}#{page + 1}"):
                 yield self._api_request(walk, list_url, page + 1)
-        for url in bulletins:
-            yield self._bulletin_request(url, list_url)
+        yield from self._bulletin_requests(bulletins, list_url)
 
     def _page_read(self, walk: ColumnWalk, url: str, pages: int, links: list[str],
                    request: scrapy.Request) -> None:

@@ -26,11 +26,11 @@ from tests.replica.server import ReplicaPortal
 SLOW = ["-s", "DOWNLOAD_DELAY=0.01", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"]
 
 
-def start_crawl(archive: Path, starts: list[str]) -> subprocess.Popen:
+def start_crawl(archive: Path, starts: list[str], *extra: str) -> subprocess.Popen:
     """The crawl in a process group of its own (so a signal can reach all of it, as Ctrl-C does)."""
     urls = [arg for url in starts for arg in ("--start-url", url)]
     return subprocess.Popen(
-        [sys.executable, "-m", "crawler", "crawl", *urls, "--archive", str(archive), *FAST, *SLOW],
+        [sys.executable, "-m", "crawler", "crawl", *urls, "--archive", str(archive), *FAST, *SLOW, *extra],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
@@ -240,6 +240,29 @@ def test_sigterm_stops_within_10_seconds_even_with_requests_hanging(tmp_path):
         assert "interrupted" in lines[-1] and "Traceback" not in err
         assert_sound(archive)
         assert last_run(archive)["outcome"] == "interrupted"
+
+
+def test_sigterm_while_a_list_page_s_100000_links_are_read_stops_gracefully(tmp_path):
+    """A stop waits for the callbacks under way. The list callback of a page of 100,000 links makes
+    no request once told (scheduling them all took longer than the stop's grace, and the crawl was
+    stopped at once): the stop is graceful, and the next run walks the column whole."""
+    archive = tmp_path / "archive.db"
+    with ReplicaPortal(per_family=4, seed=34) as portal:
+        column = portal.columns["xianning"]
+        start_path = urlsplit(column.start_url).path
+        portal.faults[start_path] = faults.many_entries(100_000)
+        process = start_crawl(archive, [column.start_url], "-s", "STOP_TIMEOUT=4")
+        deadline = time.monotonic() + 60
+        while not any(request["path"] == start_path for request in portal.requests):  # the page is being read
+            assert process.poll() is None and time.monotonic() < deadline, "the long list page was never requested"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err[-2000:]
+    assert "stopping; finishing" in err and "stopping at once" not in err, err[-2000:]
+    assert "interrupted" in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert_sound(archive)
+    assert last_run(archive)["outcome"] == "interrupted"
 
 
 def test_a_full_disk_stops_the_run_in_one_line_and_the_next_run_completes(tmp_path):
