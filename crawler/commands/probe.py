@@ -29,10 +29,11 @@ from pipelines.urls import column_of, netloc_of
 from pipelines.bulletin import NOT_A_LIST, not_a_bulletin
 from pipelines.extraction import NO_HINTS, Hints, extract_record
 from pipelines.text import decode_html, parse_html
+from spiders.list_page import read_list_page
 from spiders.listing import Entry, ListHint, read_list
-from spiders.pagination import Pager, page_links, read_pager, templated_pager
+from spiders.pagination import Pager, templated_pager
 from spiders.scripted import (
-    ApiEndpoint, embedded_list, entries_in_answer, find_endpoint, is_document_page, looks_script_built,
+    ApiEndpoint, entries_in_answer, find_endpoint, is_document_page, looks_script_built,
 )
 
 HELP = "show what detection finds on a column page: entries, pagination, endpoint, one bulletin's fields"
@@ -186,13 +187,10 @@ def probe(url: str, fetcher: Fetcher, profile: Profile = Profile(), hosts: Colle
         raise CommandError(f"the column page answered HTTP {answer.status}: {url}", 1)
     column = column_of(url)
     result = Probe(url)
-    tree = parse_html(answer.text)
     hint = ListHint(profile.list_container, profile.entry_link)
-    page_read = page_links(tree, url)  # read once for the list and the pager
-    reading = read_list(tree, url, column, hint, page_read)
+    page = read_list_page(answer.text, answer.status, url, column, hint)  # as the crawl reads it
+    tree, reading, embedded, pager = page.tree, page.reading, page.embedded, page.pager
     entries = reading.entries
-    embedded = embedded_list(tree, url, column)
-    pager = read_pager(tree, url, column, page_read)
     if profile.pager:
         pager = templated_pager(pager, url, profile.pager, url)
     result.pagination, result.pages = _pagination(fetcher, pager, column, url)
